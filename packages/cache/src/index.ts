@@ -1,0 +1,2 @@
+export { CacheError, CacheOptionsError, errors } from './errors'
+export { CHANNEL_PREFIX } from './channels'

@@ -1,0 +1,2 @@
+export { DbRouterError, DbRouterOptionsError, errors } from './errors'
+export { CHANNEL_PREFIX } from './channels'

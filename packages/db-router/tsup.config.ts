@@ -1,0 +1,9 @@
+import { defineConfig } from 'tsup'
+import { definePackageBuild } from '../../tooling/tsup-preset'
+
+/** The package's entry points: the exports map in package.json must name exactly these. */
+export const entries: Record<string, string> = {
+  index: 'src/index.ts',
+}
+
+export default defineConfig(definePackageBuild(entries))

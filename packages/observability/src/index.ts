@@ -1,0 +1,2 @@
+export { ObservabilityError, ObservabilityOptionsError, errors } from './errors'
+export { CHANNEL_PREFIX } from './channels'

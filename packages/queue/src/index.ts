@@ -1,0 +1,2 @@
+export { QueueError, QueueOptionsError, errors } from './errors'
+export { CHANNEL_PREFIX } from './channels'

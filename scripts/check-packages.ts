@@ -1,0 +1,108 @@
+/**
+ * Proves every published package installs and loads as a user would get it:
+ *  1. the exports map names exactly the entries tsup builds, and every file it points to exists;
+ *  2. publint finds no problem in the package;
+ *  3. @arethetypeswrong/cli finds no problem in the packed tarball (node16 ESM + CJS, bundler);
+ *  4. consumer smoke test: the tarballs install with npm into a fresh project outside the
+ *     workspace, and every entry point loads with both `import` and `require`, with the same names.
+ * Run after `pnpm build`.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+interface Conditions { types: string; default: string }
+interface ExportTarget { import: Conditions; require: Conditions }
+interface PackageJson { name: string; private?: boolean; exports: Record<string, ExportTarget | string> }
+interface Checked { dir: string; pkg: PackageJson; subpaths: string[]; tarball: string }
+
+const root = resolve(import.meta.dirname, '..')
+const bin = (name: string): string => join(root, 'node_modules', '.bin', name)
+const problems: string[] = []
+
+function run(cmd: string, args: string[], cwd: string): string {
+  try {
+    return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string }
+    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}\n${e.stdout ?? ''}${e.stderr ?? e.message}`)
+  }
+}
+
+function expectedTarget(entry: string): ExportTarget {
+  return {
+    import: { types: `./dist/${entry}.d.ts`, default: `./dist/${entry}.js` },
+    require: { types: `./dist/${entry}.d.cts`, default: `./dist/${entry}.cjs` },
+  }
+}
+
+async function checkExportsMatchEntries(dir: string, pkg: PackageJson): Promise<string[]> {
+  const config = (await import(pathToFileURL(join(dir, 'tsup.config.ts')).href)) as { entries: Record<string, string> }
+  const expected = new Map(Object.keys(config.entries).map((e) => [e === 'index' ? '.' : `./${e}`, expectedTarget(e)]))
+  const actual = Object.keys(pkg.exports).filter((k) => k !== './package.json')
+  for (const key of actual) if (!expected.has(key)) problems.push(`${pkg.name}: exports["${key}"] has no tsup entry`)
+  for (const [key, target] of expected) {
+    const got = pkg.exports[key]
+    if (JSON.stringify(got) !== JSON.stringify(target)) {
+      problems.push(`${pkg.name}: exports["${key}"] should be ${JSON.stringify(target)}, is ${JSON.stringify(got)}`)
+    }
+    for (const file of [target.import.types, target.import.default, target.require.types, target.require.default]) {
+      if (!existsSync(join(dir, file))) problems.push(`${pkg.name}: ${file} is missing (run pnpm build)`)
+    }
+  }
+  return [...expected.keys()]
+}
+
+function consumerSmokeTest(checked: Checked[]): void {
+  const app = mkdtempSync(join(tmpdir(), 'scalekit-consumer-'))
+  try {
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }))
+    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...checked.map((c) => c.tarball)], app)
+    const specs = checked.flatMap((c) => c.subpaths.map((s) => (s === '.' ? c.pkg.name : `${c.pkg.name}/${s.slice(2)}`)))
+    const list = JSON.stringify(specs)
+    writeFileSync(join(app, 'esm.mjs'), `for (const s of ${list}) { const m = await import(s); console.log(s, Object.keys(m).sort().join(',')) }`)
+    writeFileSync(join(app, 'cjs.cjs'), `for (const s of ${list}) { const m = require(s); console.log(s, Object.keys(m).sort().join(',')) }`)
+    const esm = run(process.execPath, ['esm.mjs'], app).trim().split('\n')
+    const cjs = run(process.execPath, ['cjs.cjs'], app).trim().split('\n')
+    specs.forEach((spec, i) => {
+      const names = esm[i]?.split(' ')[1] ?? ''
+      if (names === '') problems.push(`consumer: import('${spec}') exports nothing`)
+      if (esm[i] !== cjs[i]) problems.push(`consumer: import and require of ${spec} differ:\n  ${esm[i]}\n  ${cjs[i]}`)
+      console.log(`  consumer ok: ${spec} (import + require: ${names})`)
+    })
+  } finally {
+    rmSync(app, { recursive: true, force: true })
+  }
+}
+
+const packDir = mkdtempSync(join(tmpdir(), 'scalekit-pack-'))
+try {
+  const checked: Checked[] = []
+  for (const name of readdirSync(join(root, 'packages')).sort()) {
+    const dir = join(root, 'packages', name)
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson
+    if (pkg.private === true) continue
+    const subpaths = await checkExportsMatchEntries(dir, pkg)
+    run(bin('publint'), ['--strict'], dir)
+    const before = new Set(readdirSync(packDir))
+    run('pnpm', ['pack', '--pack-destination', packDir], dir)
+    const tarball = readdirSync(packDir).find((f) => !before.has(f))
+    if (tarball === undefined) throw new Error(`pnpm pack left no tarball for ${pkg.name}`)
+    run(bin('attw'), [join(packDir, tarball), '--profile', 'node16', '--format', 'ascii'], dir)
+    console.log(`${pkg.name}: exports match entries ${subpaths.join(' ')}; publint and attw clean`)
+    checked.push({ dir, pkg, subpaths, tarball: join(packDir, tarball) })
+  }
+  consumerSmokeTest(checked)
+} catch (error) {
+  problems.push(error instanceof Error ? error.message : String(error))
+} finally {
+  rmSync(packDir, { recursive: true, force: true })
+}
+
+if (problems.length > 0) {
+  console.error(`package checks failed:\n- ${problems.join('\n- ')}`)
+  process.exit(1)
+}
+console.log('package checks: all packages clean')
