@@ -1,4 +1,4 @@
-import { defineConfig } from 'tsup'
+import type { Options } from 'tsup'
 import { definePackageBuild } from '../../tooling/tsup-preset'
 
 /** The package's entry points: the exports map in package.json must name exactly these. */
@@ -6,4 +6,5 @@ export const entries: Record<string, string> = {
   index: 'src/index.ts',
 }
 
-export default defineConfig(definePackageBuild(entries))
+const config: Options = definePackageBuild(entries)
+export default config

@@ -1,6 +1,117 @@
+import { type Channel, channel, type TracingChannel, tracingChannel } from 'node:diagnostics_channel'
+
 /**
- * Every diagnostics channel of @scalekit/cache is named `scalekit:cache:<operation>`.
- * Channel names and payload types are public API; the operations that publish on them arrive with
- * the features that perform them.
+ * Diagnostics channels of @scalekit/cache. Names and payloads are public API. Payloads carry the
+ * namespace and outcomes, never keys or values (keys often hold user data). Publishing costs
+ * nothing while nobody subscribes.
  */
 export const CHANNEL_PREFIX = 'scalekit:cache' as const
+
+/** Where an answer came from. */
+export type CacheTier = 'l1' | 'l2' | 'factory'
+/**
+ * How a read ended: `hit` fresh value, `miss` nothing usable, `stale` a value past its TTL served
+ * within its grace period, `coalesced` the caller shared another caller's factory run or lock.
+ */
+export type CacheOutcome = 'hit' | 'miss' | 'stale' | 'coalesced'
+
+/** Context of `scalekit:cache:get` (tracing channel): `get()` and `getOrSet()`. */
+export interface CacheGetContext {
+  namespace: string
+  operation: 'get' | 'getOrSet'
+  /** Set when the operation ends. */
+  tier?: CacheTier
+  /** Set when the operation ends. */
+  outcome?: CacheOutcome
+}
+
+/** Context of `scalekit:cache:set` and `scalekit:cache:delete` (tracing channels). */
+export interface CacheWriteContext {
+  namespace: string
+  operation: 'set' | 'delete' | 'invalidateTags' | 'clear' | 'writeThrough'
+}
+
+/** Payload of `scalekit:cache:lock`: the cross-instance stampede lock. */
+export interface CacheLockEvent {
+  namespace: string
+  event: 'acquired' | 'waited' | 'released' | 'lost' | 'expired'
+  /** How long the caller waited for another holder, for `waited`. */
+  waitedMs?: number
+}
+
+/** Payload of `scalekit:breaker:state` (shared with the other scalekit packages). */
+export interface BreakerStateEvent {
+  package: 'cache'
+  namespace: string
+  state: 'open' | 'half-open' | 'closed'
+}
+
+/** Payload of `scalekit:cache:bus`: the cross-instance invalidation bus. */
+export interface CacheBusEvent {
+  namespace: string
+  event: 'connected' | 'disconnected' | 'published' | 'received'
+  /** The invalidation kind, for `published` and `received`. */
+  kind?: 'set' | 'delete' | 'tags' | 'clear'
+}
+
+/** Payload of `scalekit:cache:error`: an entry that could not be decoded (a miss), or an L2 failure. */
+export interface CacheErrorEvent {
+  namespace: string
+  tier: 'l1' | 'l2'
+  code: string
+}
+
+/** Payload of `scalekit:cache:write-behind:flush`: one batch handed to the user's `write`. */
+export interface WriteBehindFlushEvent {
+  namespace: string
+  queue: string
+  /** Entries in the batch after coalescing per key. */
+  size: number
+  attempt: number
+  durationMs: number
+  ok: boolean
+}
+
+/** Payload of `scalekit:cache:write-behind:dead-letter`: entries given up after `maxAttempts`. */
+export interface WriteBehindDeadLetterEvent {
+  namespace: string
+  queue: string
+  size: number
+  attempts: number
+  reason: string
+}
+
+/** The channels of @scalekit/cache, created once per process. */
+export interface CacheChannels {
+  /** `scalekit:cache:get` — `get()` and `getOrSet()`, with tier and outcome. */
+  readonly get: TracingChannel<unknown, CacheGetContext>
+  /** `scalekit:cache:set` — `set()` and `writeThrough()`. */
+  readonly set: TracingChannel<unknown, CacheWriteContext>
+  /** `scalekit:cache:delete` — `delete()`, `invalidateTags()`, `clear()`. */
+  readonly delete: TracingChannel<unknown, CacheWriteContext>
+  /** `scalekit:cache:lock` — {@link CacheLockEvent}. */
+  readonly lock: Channel
+  /** `scalekit:breaker:state` — {@link BreakerStateEvent}. */
+  readonly breaker: Channel
+  /** `scalekit:cache:bus` — {@link CacheBusEvent}. */
+  readonly bus: Channel
+  /** `scalekit:cache:error` — {@link CacheErrorEvent}. */
+  readonly error: Channel
+  /** `scalekit:cache:write-behind:flush` — {@link WriteBehindFlushEvent}. */
+  readonly writeBehindFlush: Channel
+  /** `scalekit:cache:write-behind:dead-letter` — {@link WriteBehindDeadLetterEvent}. */
+  readonly writeBehindDeadLetter: Channel
+}
+
+/** The channels, created once per process. */
+export const channels: CacheChannels = {
+  get: tracingChannel<unknown, CacheGetContext>(`${CHANNEL_PREFIX}:get`),
+  set: tracingChannel<unknown, CacheWriteContext>(`${CHANNEL_PREFIX}:set`),
+  delete: tracingChannel<unknown, CacheWriteContext>(`${CHANNEL_PREFIX}:delete`),
+  lock: channel(`${CHANNEL_PREFIX}:lock`),
+  breaker: channel('scalekit:breaker:state'),
+  bus: channel(`${CHANNEL_PREFIX}:bus`),
+  error: channel(`${CHANNEL_PREFIX}:error`),
+  writeBehindFlush: channel(`${CHANNEL_PREFIX}:write-behind:flush`),
+  writeBehindDeadLetter: channel(`${CHANNEL_PREFIX}:write-behind:dead-letter`),
+}

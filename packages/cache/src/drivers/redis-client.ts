@@ -1,0 +1,31 @@
+import { Cluster, Redis } from 'ioredis'
+import type { RedisInput } from '../options'
+
+/** The ioredis client types the cache drives. */
+export type RedisClient = Redis | Cluster
+
+/**
+ * Resolves the `redis` option. A URL makes a client the cache owns: it connects lazily, bounds
+ * every command, and fails commands at once while disconnected instead of queueing them (a queued
+ * write that lands after a reconnect could overwrite a newer value).
+ */
+export function resolveRedis(input: RedisInput, timeoutMs: number, onError: (error: Error) => void): { client: RedisClient; owned: boolean } {
+  if (typeof input !== 'string') return { client: input, owned: false }
+  const client = new Redis(input, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    commandTimeout: timeoutMs,
+    connectTimeout: Math.max(1_000, timeoutMs * 4),
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+  })
+  // Connection errors are expected during an outage: they surface through timeouts and the
+  // breaker; without a listener ioredis would print each one as unhandled.
+  client.on('error', onError)
+  return { client, owned: true }
+}
+
+/** True for an ioredis Cluster client. */
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster || (client as { isCluster?: boolean }).isCluster === true
+}

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto'
+import type { CacheOutcome, CacheTier } from './channels'
+import type { Coherence } from './coherence'
+import type { RedisTier } from './drivers/redis'
+import { CacheFactoryTimeoutError, CacheUnavailableError } from './errors'
+import { toMs } from './internal/duration'
+import { lockEvent } from './internal/events'
+import { type Factory, type FactoryOutcome, runFactory } from './internal/factory-run'
+import type { L1Entry } from './l1'
+import type { GetOrSetOptions, ResolvedOptions } from './options'
+import type { Resolved, Tiers } from './tiers'
+
+/** How a load was answered. */
+export interface Loaded<T> { value: T; tier: CacheTier; outcome: CacheOutcome }
+
+interface Timing { softTimeout: number | undefined; hardTimeout: number | undefined; negativeTtl: number }
+
+/** A store step that runs whenever the factory settles; `promise` resolves when it has. */
+interface Pending<T> { promise: Promise<void>; run: (outcome: FactoryOutcome<T>) => void }
+
+interface Holding<T> { token: string; expectedVer: number; created: number; stale: { value: T } | undefined }
+
+/**
+ * Loads a key on a miss: once per key in this process (single-flight), once per key across
+ * instances (a Redis lock per key), with stale serving, timeouts and early refresh.
+ */
+export class Loader {
+  readonly #o: ResolvedOptions
+  readonly #tiers: Tiers
+  readonly #coherence: Coherence
+  readonly #inflight = new Map<string, Promise<Loaded<unknown>>>()
+  readonly #refreshing = new Set<string>()
+  /** Work that outlives its caller (refreshes after a soft timeout, early refreshes): awaited by close(). */
+  readonly background: Set<Promise<unknown>> = new Set()
+
+  constructor(options: ResolvedOptions, tiers: Tiers, coherence: Coherence) {
+    this.#o = options
+    this.#tiers = tiers
+    this.#coherence = coherence
+  }
+
+  /** Joins the load in flight for `key`, or starts one. */
+  async load<T>(key: string, factory: Factory<T>, options: GetOrSetOptions, local: L1Entry | undefined): Promise<Loaded<T>> {
+    const pending = this.#inflight.get(key) as Promise<Loaded<T>> | undefined
+    if (pending !== undefined) return { ...(await pending), outcome: 'coalesced' }
+    const load = this.#load(key, factory, options, local)
+    this.#inflight.set(key, load)
+    try {
+      return await load
+    } finally {
+      this.#inflight.delete(key)
+    }
+  }
+
+  /** XFetch (Vattani et al., VLDB 2015): refresh a hot key before it expires, with a probability rising as expiry nears. */
+  maybeRefreshEarly<T>(key: string, entry: L1Entry, factory: Factory<T>, options: GetOrSetOptions): void {
+    const beta = this.#o.earlyRefreshBeta
+    if (beta === 0 || entry.delta <= 0 || this.#refreshing.has(key) || this.#inflight.has(key)) return
+    if (Date.now() - entry.delta * beta * Math.log(Math.random()) < entry.freshUntil) return
+    this.#refreshing.add(key)
+    const refresh = this.#refreshEarly(key, entry, factory, options)
+      .catch(() => undefined)
+      .finally(() => { this.#refreshing.delete(key) })
+    this.#track(refresh)
+  }
+
+  async #refreshEarly<T>(key: string, entry: L1Entry, factory: Factory<T>, options: GetOrSetOptions): Promise<void> {
+    const r = this.#tiers.resolve(options)
+    const l2 = this.#tiers.l2
+    const stale = { value: entry.value as T }
+    if (l2 === undefined) {
+      await this.#runLocally(key, factory, r, this.#timing(options), stale)
+      return
+    }
+    const token = randomUUID()
+    if (!(await l2.tryLock(key, token))) return // another instance is refreshing it
+    const read = await l2.read(key)
+    await this.#runAsHolder(l2, key, factory, r, this.#timing(options), { token, expectedVer: read.ver, created: read.now, stale })
+  }
+
+  async #load<T>(key: string, factory: Factory<T>, options: GetOrSetOptions, local: L1Entry | undefined): Promise<Loaded<T>> {
+    const r = this.#tiers.resolve(options)
+    const timing = this.#timing(options)
+    const l2 = this.#tiers.l2
+    if (l2 === undefined) return this.#loadLocally(key, factory, r, timing, local)
+    const deadline = timing.hardTimeout === undefined ? Number.POSITIVE_INFINITY : Date.now() + timing.hardTimeout
+    const token = randomUUID()
+    let waitStarted: number | undefined
+    for (;;) {
+      let read
+      try {
+        read = await l2.read(key, { token, leaseMs: this.#o.lockLease })
+      } catch (error) {
+        if (!(error instanceof CacheUnavailableError)) throw error
+        return this.#loadLocally(key, factory, r, timing, local)
+      }
+      const entry = await this.#tiers.fromStored(key, read.entry, read.now)
+      const now = Date.now()
+      if (entry !== undefined && now < entry.freshUntil) {
+        if (waitStarted !== undefined) lockEvent(this.#o.namespace, 'waited', now - waitStarted)
+        return { value: entry.value as T, tier: 'l2', outcome: waitStarted === undefined ? 'hit' : 'coalesced' }
+      }
+      const stale = entry !== undefined && now < entry.staleUntil ? { value: entry.value as T } : undefined
+      // Fresh in Redis's eyes but unusable here (a tag was invalidated, or it did not decode): lock explicitly.
+      const locked = read.locked || (read.lockTtl === -2 && read.entry !== undefined && entry === undefined && (await l2.tryLock(key, token)))
+      if (locked) {
+        lockEvent(this.#o.namespace, 'acquired')
+        return this.#runAsHolder(l2, key, factory, r, timing, { token, expectedVer: read.ver, created: read.now, stale })
+      }
+      if (stale !== undefined) return { value: stale.value, tier: 'l2', outcome: 'stale' }
+      waitStarted ??= now
+      if (now >= deadline) {
+        throw new CacheFactoryTimeoutError(`no value within ${String(timing.hardTimeout)} ms: another instance holds the key's lock`)
+      }
+      // Woken by the bus when the value lands; otherwise when the holder's lease runs out.
+      await this.#coherence.waitForKey(key, Math.min((read.lockTtl > 0 ? read.lockTtl : 50) + 5, deadline - now))
+    }
+  }
+
+  /** Runs the factory as the lock holder: renews the lease meanwhile, stores the result and releases in one step. */
+  async #runAsHolder<T>(l2: RedisTier, key: string, factory: Factory<T>, r: Resolved, timing: Timing, hold: Holding<T>): Promise<Loaded<T>> {
+    const renew = setInterval(() => {
+      l2.renewLock(key, hold.token).then(
+        (held) => { if (!held) lockEvent(this.#o.namespace, 'lost') },
+        () => undefined,
+      )
+    }, Math.max(50, Math.floor(this.#o.lockLease / 3)))
+    renew.unref()
+    const stored = this.#settle<T>(async (outcome) => {
+      try {
+        if (!outcome.ok) {
+          await l2.releaseLock(key, hold.token)
+          return
+        }
+        const ttl = outcome.value === null || outcome.value === undefined ? { ...r, ttl: timing.negativeTtl } : r
+        await this.#tiers.store(key, this.#tiers.encode(key, outcome.value), ttl, {
+          delta: outcome.delta, expectedVer: hold.expectedVer, created: hold.created, lockToken: hold.token,
+        })
+        lockEvent(this.#o.namespace, 'released')
+      } catch {
+        await l2.releaseLock(key, hold.token).catch(() => undefined)
+      } finally {
+        clearInterval(renew)
+      }
+    })
+    return this.#race(factory, timing, hold.stale, stored, 'l2')
+  }
+
+  /** No Redis, or Redis unreachable: serve L1 within grace, else run the factory and keep the result in L1. */
+  async #loadLocally<T>(key: string, factory: Factory<T>, r: Resolved, timing: Timing, local: L1Entry | undefined): Promise<Loaded<T>> {
+    const usable = local !== undefined && this.#coherence.tagsValid(local, true) === true
+    const now = Date.now()
+    if (usable && now < local.freshUntil) return { value: local.value as T, tier: 'l1', outcome: 'hit' }
+    return this.#runLocally(key, factory, r, timing, usable && now < local.staleUntil ? { value: local.value as T } : undefined)
+  }
+
+  #runLocally<T>(key: string, factory: Factory<T>, r: Resolved, timing: Timing, stale: { value: T } | undefined): Promise<Loaded<T>> {
+    const stored = this.#settle<T>((outcome) => {
+      if (!outcome.ok) return Promise.resolve()
+      try {
+        const ttl = outcome.value === null || outcome.value === undefined ? { ...r, ttl: timing.negativeTtl } : r
+        this.#tiers.storeLocal(key, this.#tiers.encode(key, outcome.value), ttl, outcome.delta)
+      } catch {
+        // an unencodable value is not cached; the caller still gets it
+      }
+      return Promise.resolve()
+    })
+    return this.#race(factory, timing, stale, stored, 'l1')
+  }
+
+  /** Tracks a store step so close() waits for it. */
+  #settle<T>(store: (outcome: FactoryOutcome<T>) => Promise<void>): Pending<T> {
+    let done!: () => void
+    const promise = new Promise<void>((resolve) => { done = resolve })
+    this.#track(promise)
+    return { promise, run: (outcome) => { void store(outcome).finally(done) } }
+  }
+
+  async #race<T>(factory: Factory<T>, timing: Timing, stale: { value: T } | undefined, stored: Pending<T>, staleTier: CacheTier): Promise<Loaded<T>> {
+    const result = await runFactory(factory, { stale, softTimeout: timing.softTimeout, hardTimeout: timing.hardTimeout }, stored.run)
+    if (result.kind === 'stale') return { value: result.value, tier: staleTier, outcome: 'stale' }
+    await stored.promise
+    return { value: result.value, tier: 'factory', outcome: 'miss' }
+  }
+
+  #timing(options: GetOrSetOptions): Timing {
+    return {
+      softTimeout: options.softTimeout === undefined ? undefined : toMs(options.softTimeout, 'softTimeout'),
+      hardTimeout: options.hardTimeout === undefined ? undefined : toMs(options.hardTimeout, 'hardTimeout'),
+      negativeTtl: options.negativeTtl === undefined ? this.#o.negativeTtl : toMs(options.negativeTtl, 'negativeTtl'),
+    }
+  }
+
+  #track(promise: Promise<unknown>): void {
+    this.background.add(promise)
+    void promise.finally(() => this.background.delete(promise))
+  }
+}

@@ -1,0 +1,191 @@
+import type { Cluster, Redis } from 'ioredis'
+import { bounded, messageOf } from './bounded'
+import { whenReady } from './redis-ready'
+import { opFields, parseConsumers, parseEntries, parseReadGroup, toDeadLetter, toRecord } from './redis-replies'
+import type { StreamEntry } from './redis-replies'
+import type { QueueRecord, QueueStore, QueuedOp, StoredDeadLetter } from './store'
+import type { WriteBehindRedis } from './types'
+
+/** The consumer group every instance shares; only the leader reads through it. */
+const GROUP = 'write-behind'
+/** Longest BLOCK of a read: how late the loop notices a lost lease or a stop. */
+const MAX_BLOCK_MS = 200
+/** Pending entries claimed per XAUTOCLAIM call. */
+const CLAIM_COUNT = 1000
+
+/** Where a {@link RedisQueueStore} lives and how it talks. */
+export interface RedisStoreConfig {
+  readonly redis: WriteBehindRedis
+  readonly keyPrefix: string
+  /** This instance's consumer name in the group. */
+  readonly consumer: string
+  readonly timeoutMs: number
+}
+
+/**
+ * The Redis backend: a stream `<prefix>:stream` read through a consumer group, and a dead-letter
+ * stream `<prefix>:dead`. Every key starts with the prefix (one hash tag: one Cluster slot), so the
+ * MULTI blocks below are single-slot. Reads go through a duplicate connection this store creates
+ * and closes, since a BLOCKing read ties its connection up; the user's client is never closed.
+ */
+export class RedisQueueStore implements QueueStore {
+  readonly #redis: WriteBehindRedis
+  readonly #stream: string
+  readonly #dead: string
+  readonly #consumer: string
+  readonly #timeoutMs: number
+  #reader: WriteBehindRedis | undefined
+  /** `'0'`-based id within our pending entries while re-reading them, `'>'` for new entries. */
+  #cursor = '0'
+
+  constructor(config: RedisStoreConfig) {
+    this.#redis = config.redis
+    this.#stream = `${config.keyPrefix}:stream`
+    this.#dead = `${config.keyPrefix}:dead`
+    this.#consumer = config.consumer
+    this.#timeoutMs = config.timeoutMs
+  }
+
+  async append(op: QueuedOp): Promise<void> {
+    await this.#call('XADD', () => this.#redis.xadd(this.#stream, '*', ...opFields(op)))
+  }
+
+  async begin(): Promise<void> {
+    await this.#ensureGroup()
+    // A crashed or deposed leader's pending entries become ours; re-read from '0' they come first, in order.
+    let cursor = '0-0'
+    do {
+      const reply = await this.#call('XAUTOCLAIM', () =>
+        this.#redis.xautoclaim(this.#stream, GROUP, this.#consumer, 0, cursor, 'COUNT', CLAIM_COUNT, 'JUSTID'),
+      )
+      cursor = typeof reply[0] === 'string' ? reply[0] : '0-0'
+    } while (cursor !== '0-0')
+    await this.#forgetIdleConsumers()
+    this.#cursor = '0'
+  }
+
+  async take(count: number, waitMs: number): Promise<QueueRecord[]> {
+    const reader = await this.#readerConnection()
+    if (this.#cursor !== '>') {
+      const entries = await this.#read(reader, count, this.#cursor, 0)
+      const last = entries.at(-1)
+      if (last !== undefined) {
+        this.#cursor = last.id
+        return this.#usable(entries)
+      }
+      this.#cursor = '>'
+    }
+    const block = waitMs <= 0 ? 0 : Math.max(1, Math.min(Math.ceil(waitMs), MAX_BLOCK_MS, Math.floor(this.#timeoutMs / 2)))
+    return this.#usable(await this.#read(reader, count, '>', block))
+  }
+
+  async ack(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return
+    await this.#exec('XACK+XDEL', (multi) => multi.xack(this.#stream, GROUP, ...ids).xdel(this.#stream, ...ids))
+  }
+
+  async deadLetter(ops: readonly QueuedOp[], ids: readonly string[], reason: string, attempts: number): Promise<void> {
+    await this.#exec('dead-letter', (multi) => {
+      for (const op of ops) multi.xadd(this.#dead, '*', ...opFields(op), 'reason', reason, 'attempts', String(attempts))
+      if (ids.length > 0) multi.xack(this.#stream, GROUP, ...ids).xdel(this.#stream, ...ids)
+      return multi
+    })
+  }
+
+  async mark(): Promise<string | undefined> {
+    const reply = await this.#call('XREVRANGE', () => this.#redis.xrevrange(this.#stream, '+', '-', 'COUNT', 1))
+    return parseEntries(reply)[0]?.id
+  }
+
+  async drained(mark: string): Promise<boolean> {
+    const reply = await this.#call('XRANGE', () => this.#redis.xrange(this.#stream, '-', mark, 'COUNT', 1))
+    return parseEntries(reply).length === 0
+  }
+
+  wake(): void {
+    // A BLOCKing read ends by itself within MAX_BLOCK_MS.
+  }
+
+  async deadLetters(limit: number): Promise<StoredDeadLetter[]> {
+    const reply = await this.#call('XRANGE', () => this.#redis.xrange(this.#dead, '-', '+', 'COUNT', limit))
+    return parseEntries(reply).map(toDeadLetter)
+  }
+
+  async size(): Promise<number> {
+    return this.#call('XLEN', () => this.#redis.xlen(this.#stream))
+  }
+
+  async close(): Promise<void> {
+    const reader = this.#reader
+    this.#reader = undefined
+    // Our consumer stays in the group (its pending entries with it); the next leader forgets it once empty.
+    if (reader === undefined) return
+    await bounded('QUIT', this.#timeoutMs, () => reader.quit()).catch(() => {
+      reader.disconnect()
+    })
+  }
+
+  async #ensureGroup(): Promise<void> {
+    try {
+      // From id 0: entries queued before the group existed (or after the stream was recreated) are read too.
+      await this.#call('XGROUP CREATE', () => this.#redis.xgroup('CREATE', this.#stream, GROUP, '0', 'MKSTREAM'))
+    } catch (error) {
+      if (!/BUSYGROUP/.test(messageOf(error))) throw error
+    }
+  }
+
+  /** Each leader leaves a consumer behind; one with nothing pending is only clutter. */
+  async #forgetIdleConsumers(): Promise<void> {
+    const consumers = parseConsumers(await this.#call('XINFO CONSUMERS', () => this.#redis.xinfo('CONSUMERS', this.#stream, GROUP)))
+    for (const { name, pending } of consumers) {
+      if (name === this.#consumer || pending > 0) continue
+      await this.#call('XGROUP DELCONSUMER', () => this.#redis.xgroup('DELCONSUMER', this.#stream, GROUP, name))
+    }
+  }
+
+  async #read(reader: WriteBehindRedis, count: number, id: string, block: number): Promise<StreamEntry[]> {
+    const args = ['GROUP', GROUP, this.#consumer, 'COUNT', String(count), ...(block > 0 ? ['BLOCK', String(block)] : []), 'STREAMS', this.#stream, id]
+    const reply = await bounded('XREADGROUP', this.#timeoutMs + block, () => reader.call('XREADGROUP', ...args))
+    return parseReadGroup(reply)
+  }
+
+  /** Entries deleted while pending have no fields left: they are acknowledged and skipped. */
+  async #usable(entries: readonly StreamEntry[]): Promise<QueueRecord[]> {
+    const gone = entries.filter((e) => e.fields === null).map((e) => e.id)
+    await this.ack(gone)
+    const now = Date.now()
+    return entries.filter((e) => e.fields !== null).map((e) => toRecord(e, now))
+  }
+
+  async #readerConnection(): Promise<WriteBehindRedis> {
+    if (this.#reader === undefined) {
+      this.#reader = duplicate(this.#redis)
+      // Its errors surface through the commands; without a listener ioredis would log each one.
+      this.#reader.on('error', () => undefined)
+    }
+    await whenReady(this.#reader, this.#timeoutMs)
+    return this.#reader
+  }
+
+  async #call<R>(what: string, run: () => Promise<R>): Promise<R> {
+    return bounded(what, this.#timeoutMs, run)
+  }
+
+  async #exec(what: string, build: (multi: ReturnType<WriteBehindRedis['multi']>) => unknown): Promise<void> {
+    const multi = this.#redis.multi()
+    build(multi)
+    await this.#call(what, async () => {
+      const results = await multi.exec()
+      if (results === null) throw new Error('the transaction was aborted')
+      for (const [error] of results) if (error !== null) throw error
+    })
+  }
+}
+
+function duplicate(redis: WriteBehindRedis): WriteBehindRedis {
+  return isCluster(redis) ? redis.duplicate() : redis.duplicate()
+}
+
+function isCluster(redis: WriteBehindRedis): redis is Cluster {
+  return (redis as Partial<Cluster | Redis>).isCluster === true
+}
