@@ -194,6 +194,7 @@ export class Cache {
       keyPrefix: `sk:{${this.namespace}:wb:${options.name}}`,
       codec: this.#codec,
       timeoutMs: this.#o.timeout,
+      onError: (error) => { errorEvent(this.namespace, 'l2', error) },
     })
     const writer: WriteBehindQueue<T> = {
       set: async (key, value) => {

@@ -1,18 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { serviceUrls, uniqueName } from '@scalekit/test-utils'
+import { sharedRedis } from './support'
 import { createCache } from '../../src/index'
 
 const namespace = uniqueName('crypt')
-const redis = new Redis(serviceUrls.redis)
+const { redis, cleanup } = sharedRedis(namespace)
+afterAll(cleanup)
 const k1 = { id: 'k1', key: randomBytes(32).toString('base64') }
 const k2 = { id: 'k2', key: randomBytes(32).toString('hex') }
-afterAll(async () => {
-  const keys = await redis.keys(`sk:{${namespace}*`)
-  if (keys.length > 0) await redis.del(...keys)
-  redis.disconnect()
-})
 
 describe('encryption at rest in Redis', () => {
   it('stores ciphertext, reads it back, and keeps old entries readable after a key rotation', async () => {

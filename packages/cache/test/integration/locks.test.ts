@@ -1,16 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { serviceUrls, spawnWorker, uniqueName, waitFor } from '@scalekit/test-utils'
+import { sharedRedis } from './support'
 import { createCache } from '../../src/index'
 
 const namespace = uniqueName('locks')
-const redis = new Redis(serviceUrls.redis)
-afterAll(async () => {
-  const keys = await redis.keys(`sk:{${namespace}*`)
-  if (keys.length > 0) await redis.del(...keys)
-  redis.disconnect()
-})
+const { redis, cleanup } = sharedRedis(namespace)
+afterAll(cleanup)
 
 describe('the cross-instance stampede lock', () => {
   it('a holder killed with SIGKILL blocks the others no longer than its lease', async () => {

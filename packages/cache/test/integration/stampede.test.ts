@@ -1,14 +1,10 @@
-import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
-import { runWorkers, serviceUrls, uniqueName } from '@scalekit/test-utils'
+import { runWorkers, uniqueName } from '@scalekit/test-utils'
+import { sharedRedis } from './support'
 
 const namespace = uniqueName('stampede')
-const redis = new Redis(serviceUrls.redis)
-afterAll(async () => {
-  const keys = await redis.keys(`*${namespace}*`)
-  if (keys.length > 0) await redis.del(...keys)
-  redis.disconnect()
-})
+const { redis, cleanup } = sharedRedis(namespace)
+afterAll(cleanup)
 
 describe('stampede protection across processes', () => {
   it('4 processes x 250 concurrent callers on one cold key run the factory once in total', async () => {
