@@ -273,7 +273,7 @@ export class Cache {
     if (l2 === undefined) found = undefined
     else {
       try {
-        const read = await l2.read(key)
+        const read = await l2.peek(key)
         const entry = await this.#tiers.fromStored(key, read.entry, read.now)
         found = entry !== undefined && Date.now() < entry.freshUntil ? { value: entry.value, tier: 'l2' } : undefined
         if (found === undefined) mark(ctx, 'l2', 'miss')

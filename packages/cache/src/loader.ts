@@ -40,16 +40,14 @@ export class Loader {
   }
 
   /** Joins the load in flight for `key`, or starts one. */
-  async load<T>(key: string, factory: Factory<T>, options: GetOrSetOptions, local: L1Entry | undefined): Promise<Loaded<T>> {
+  load<T>(key: string, factory: Factory<T>, options: GetOrSetOptions, local: L1Entry | undefined): Promise<Loaded<T>> {
     const pending = this.#inflight.get(key) as Promise<Loaded<T>> | undefined
-    if (pending !== undefined) return { ...(await pending), outcome: 'coalesced' }
+    if (pending !== undefined) return pending.then((loaded) => ({ ...loaded, outcome: 'coalesced' }))
     const load = this.#load(key, factory, options, local)
     this.#inflight.set(key, load)
-    try {
-      return await load
-    } finally {
-      this.#inflight.delete(key)
-    }
+    const forget = (): void => { this.#inflight.delete(key) }
+    load.then(forget, forget)
+    return load
   }
 
   /** XFetch (Vattani et al., VLDB 2015): refresh a hot key before it expires, with a probability rising as expiry nears. */
@@ -79,10 +77,22 @@ export class Loader {
   }
 
   async #load<T>(key: string, factory: Factory<T>, options: GetOrSetOptions, local: L1Entry | undefined): Promise<Loaded<T>> {
+    const l2 = this.#tiers.l2
+    let redisAway = l2 === undefined
+    if (l2 !== undefined) {
+      // The hit path: a plain read, no script, no lock.
+      try {
+        const peeked = await l2.peek(key)
+        const entry = await this.#tiers.fromStored(key, peeked.entry, peeked.now)
+        if (entry !== undefined && Date.now() < entry.freshUntil) return { value: entry.value as T, tier: 'l2', outcome: 'hit' }
+      } catch (error) {
+        if (!(error instanceof CacheUnavailableError)) throw error
+        redisAway = true
+      }
+    }
     const r = this.#tiers.resolve(options)
     const timing = this.#timing(options)
-    const l2 = this.#tiers.l2
-    if (l2 === undefined) return this.#loadLocally(key, factory, r, timing, local)
+    if (redisAway || l2 === undefined) return this.#loadLocally(key, factory, r, timing, local)
     const deadline = timing.hardTimeout === undefined ? Number.POSITIVE_INFINITY : Date.now() + timing.hardTimeout
     const token = randomUUID()
     let waitStarted: number | undefined

@@ -1,6 +1,7 @@
 import CircuitBreaker from 'opossum'
 import { type BreakerStateEvent, channels } from '../channels'
 import { CacheUnavailableError } from '../errors'
+import { Deadlines } from '../internal/deadlines'
 import type { ResolvedOptions } from '../options'
 import { isCluster, type RedisClient } from './redis-client'
 import {
@@ -52,7 +53,45 @@ export interface WriteInput {
   lockToken?: string
 }
 
-type Reply = (string | number | null)[]
+
+/**
+ * Parses an entry string (`ver|created|expiresAt|staleUntil|delta|tombstone|tagsLength|tags value`,
+ * see scripts.ts). A malformed header reads as absent (version 0), so the next write replaces it.
+ */
+export function parseEntry(now: number, raw: string | null | undefined, locked: boolean, lockTtl: number): ReadResult {
+  const absent: ReadResult = { now, entry: undefined, ver: 0, locked, lockTtl }
+  if (raw === null || raw === undefined) return absent
+  const header: number[] = []
+  let pos = 0
+  for (let i = 0; i < 7; i++) {
+    const bar = raw.indexOf('|', pos)
+    const field = bar < 0 ? Number.NaN : Number(raw.slice(pos, bar))
+    if (!Number.isSafeInteger(field)) return absent
+    header.push(field)
+    pos = bar + 1
+  }
+  const [ver = 0, created = 0, expiresAt = 0, staleUntil = 0, delta = 0, tombstone = 0, tagsLength = 0] = header
+  if (tombstone !== 0) return { now, entry: undefined, ver, locked, lockTtl }
+  let tags: string[] = []
+  if (tagsLength > 0) {
+    try {
+      tags = JSON.parse(raw.slice(pos, pos + tagsLength)) as string[]
+    } catch {
+      return { now, entry: undefined, ver, locked, lockTtl }
+    }
+  }
+  return { now, entry: { data: raw.slice(pos + tagsLength), ver, created, expiresAt, staleUntil, tags, delta }, ver, locked, lockTtl }
+}
+
+function unavailable(error: unknown): never {
+  if (error instanceof CacheUnavailableError) throw error
+  throw new CacheUnavailableError(`Redis did not answer: ${(error as Error).message}`, { cause: error })
+}
+
+/** Tags as JSON with every non-ASCII character escaped, so Lua's byte length equals the string length. */
+function asciiJson(tags: readonly string[]): string {
+  return JSON.stringify(tags).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
 
 /**
  * The Redis tier: one method per cache operation, each one round trip, each bounded by
@@ -67,6 +106,10 @@ export class RedisTier {
   readonly #options: ResolvedOptions
   readonly #breaker: CircuitBreaker<[() => Promise<unknown>]>
   #whenReady: Promise<void> | undefined
+  /** Redis's clock minus ours (ms), learned from replies; undefined until the first one. */
+  #clockOffset: number | undefined
+  #clockRtt = Number.POSITIVE_INFINITY
+  #clockAt = 0
 
   constructor(client: RedisClient, options: ResolvedOptions, instanceId: string, onBreakerClose: () => void) {
     this.client = client
@@ -74,8 +117,10 @@ export class RedisTier {
     this.#prefix = `sk:{${options.namespace}`
     this.#busChannel = options.bus ? `sk:{${options.namespace}}:bus` : ''
     this.#busPrefix = `${instanceId}|`
-    this.#breaker = new CircuitBreaker((action: () => Promise<unknown>) => action(), {
-      timeout: options.timeout,
+    const deadlines = new Deadlines(options.timeout, (ms) => new CacheUnavailableError(`Redis did not answer within ${ms} ms`))
+    // The breaker counts failures and opens; the timeout is enforced by one shared sweeping timer.
+    this.#breaker = new CircuitBreaker((action: () => Promise<unknown>) => deadlines.bound(action()), {
+      timeout: false,
       errorThresholdPercentage: options.breaker.errorThresholdPercentage,
       resetTimeout: options.breaker.resetTimeout,
       volumeThreshold: options.breaker.volumeThreshold,
@@ -117,46 +162,47 @@ export class RedisTier {
   }
 
   /** Runs one Redis call through the breaker; any failure becomes `CacheUnavailableError`. */
-  async call<T>(action: () => Promise<T>): Promise<T> {
-    try {
-      const ready = this.#ready()
-      const run = ready === undefined ? action : async (): Promise<T> => { await ready; return action() }
-      return (await this.#breaker.fire(run)) as T
-    } catch (error) {
-      if (error instanceof CacheUnavailableError) throw error
-      throw new CacheUnavailableError(`Redis did not answer: ${(error as Error).message}`, { cause: error })
-    }
+  call<T>(action: () => Promise<T>): Promise<T> {
+    const ready = this.#ready()
+    const run = ready === undefined ? action : async (): Promise<T> => { await ready; return action() }
+    return (this.#breaker.fire(run) as Promise<T>).catch(unavailable)
   }
 
+  /**
+   * The hit path: one plain HMGET, no script and no lock. Stored times are Redis's clock; `now` is
+   * estimated from the offset learned from earlier replies (see {@link RedisTier.read}).
+   */
+  peek(key: string): Promise<ReadResult> {
+    const offset = this.#clockOffset
+    if (offset === undefined) return this.#syncClock().then(() => this.peek(key))
+    const entryKey = this.entryKey(key)
+    return this.call(() => this.client.get(entryKey)).then((raw) => parseEntry(Date.now() + offset, raw, false, -2))
+  }
+
+  /**
+   * Reads an entry in a script that also takes the key's lock when the entry is missing or
+   * expired (the miss path: one round trip for both), and reports Redis's clock.
+   */
   async read(key: string, lock?: { token: string; leaseMs: number }): Promise<ReadResult> {
+    const sentAt = Date.now()
     const reply = (await this.call(() =>
       readScript.run(this.client, [this.entryKey(key), this.lockKey(key)], [lock?.token ?? '', lock?.leaseMs ?? 0]),
-    )) as Reply
-    const [now, data, ver, created, exp, grace, tags, delta, tomb, locked, pttl] = reply
-    const version = Number(ver ?? 0)
-    const entry: StoredEntry | undefined = data === null || data === undefined || tomb !== null
-      ? undefined
-      : {
-          data: String(data),
-          ver: version,
-          created: Number(created),
-          expiresAt: Number(exp),
-          staleUntil: Number(grace),
-          tags: tags === null || tags === '' ? [] : (JSON.parse(String(tags)) as string[]),
-          delta: Number(delta ?? 0),
-        }
-    return { now: Number(now), entry, ver: version, locked: locked === 1, lockTtl: Number(pttl) }
+    )) as [number, string | null, number, number]
+    const now = reply[0]
+    this.#learnClock(now, sentAt)
+    return parseEntry(now, reply[1], reply[2] === 1, reply[3])
   }
 
   /** Writes (conditionally with `expectedVer`); returns whether it was written, and the version. */
   async write(key: string, input: WriteInput): Promise<{ written: boolean; ver: number; now: number }> {
+    const sentAt = Date.now()
     const reply = (await this.call(() =>
       writeScript.run(this.client, [this.entryKey(key), this.lockKey(key)], [
         input.data,
         input.ttl,
         input.grace,
-        input.tags.length === 0 ? '' : JSON.stringify(input.tags),
-        input.delta,
+        input.tags.length === 0 ? '' : asciiJson(input.tags),
+        Math.round(input.delta),
         input.expectedVer === undefined ? '' : input.expectedVer,
         input.created ?? '',
         input.lockToken ?? '',
@@ -165,7 +211,9 @@ export class RedisTier {
         key,
       ]),
     )) as number[]
-    return { written: reply[0] === 1, ver: Number(reply[1]), now: Number(reply[2]) }
+    const now = Number(reply[2])
+    this.#learnClock(now, sentAt)
+    return { written: reply[0] === 1, ver: Number(reply[1]), now }
   }
 
   /** Replaces the entry by a tombstone that outlives any refresh in flight. */
@@ -233,6 +281,28 @@ export class RedisTier {
 
   shutdown(): void {
     this.#breaker.shutdown()
+  }
+
+  /** Asks Redis for its time once, when no reply has told us yet. */
+  async #syncClock(): Promise<number> {
+    const sentAt = Date.now()
+    const [seconds, micros] = await this.call(() => this.client.time())
+    this.#learnClock(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000), sentAt)
+    return this.#clockOffset ?? 0
+  }
+
+  /**
+   * Learns Redis's clock relative to ours from a reply stamped with it: the sample with the
+   * shortest round trip in the last 30 s wins (its midpoint is the best estimate).
+   */
+  #learnClock(redisNow: number, sentAt: number): void {
+    const receivedAt = Date.now()
+    const rtt = receivedAt - sentAt
+    if (this.#clockOffset === undefined || rtt <= this.#clockRtt || receivedAt - this.#clockAt > 30_000) {
+      this.#clockOffset = redisNow - (sentAt + receivedAt) / 2
+      this.#clockRtt = rtt
+      this.#clockAt = receivedAt
+    }
   }
 
   /**

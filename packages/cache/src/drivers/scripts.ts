@@ -29,28 +29,43 @@ export class Script {
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
 
 /**
- * Reads an entry; with a lock token, also takes the stampede lock when the entry is missing or
- * expired. KEYS: entry, lock. ARGV: token ('' = read only), leaseMs.
- * Returns [now, v, ver, c, exp, gr, t, d, tomb, locked (0/1), lockPttl].
+ * An entry is one string: `ver|created|expiresAt|staleUntil|delta|tombstone|tagsLength|` + tags
+ * (ASCII JSON) + the encoded value, so a hit is one plain GET. Times are Redis's clock (ms).
+ */
+const HEADER = `'^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d)|'`
+
+/**
+ * Reads an entry and, with a lock token, takes the key's lock when the entry is missing, a
+ * tombstone or expired. KEYS: entry, lock. ARGV: token ('' = read only), leaseMs.
+ * Returns [now, entry or nil, locked (0/1), lockPttl].
  */
 export const readScript: Script = new Script(`${NOW}
-local e = redis.call('HMGET', KEYS[1], 'v', 'ver', 'c', 'exp', 'gr', 't', 'd', 'tomb')
+local raw = redis.call('GET', KEYS[1])
 local locked = 0
 local pttl = -2
-if ARGV[1] ~= '' and (e[1] == false or e[8] ~= false or tonumber(e[5]) <= now) then
-  if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then locked = 1 else pttl = redis.call('PTTL', KEYS[2]) end
+if ARGV[1] ~= '' then
+  local usable = false
+  if raw then
+    local _, _, exp, _, _, tomb = string.match(raw, ${HEADER})
+    usable = exp ~= nil and tomb == '0' and tonumber(exp) > now
+  end
+  if not usable then
+    if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then locked = 1 else pttl = redis.call('PTTL', KEYS[2]) end
+  end
 end
-return {now, e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8], locked, pttl}`)
+return {now, raw, locked, pttl}`)
 
 /**
  * Writes an entry with a new version and announces it on the bus. KEYS: entry, lock.
- * ARGV: v, ttlMs, graceMs, tags, delta, expectedVer ('' = unconditional), created ('' = now),
- * lockToken ('' = none), busChannel ('' = none), busPrefix.
+ * ARGV: value, ttlMs, graceMs, tags, delta, expectedVer ('' = unconditional), created ('' = now),
+ * lockToken ('' = none), busChannel ('' = none), busPrefix, key.
  * With expectedVer, writes only if the stored version still equals it ('0' = absent): a refresh
  * never overwrites a newer value or a delete. Returns [written (0/1), ver, now].
  */
 export const writeScript: Script = new Script(`${NOW}
-local cur = tonumber(redis.call('HGET', KEYS[1], 'ver') or '0')
+local raw = redis.call('GET', KEYS[1])
+local cur = 0
+if raw then cur = tonumber(string.match(raw, '^(%d+)|') or '0') end
 local function release()
   if ARGV[8] ~= '' and redis.call('GET', KEYS[2]) == ARGV[8] then redis.call('DEL', KEYS[2]) end
 end
@@ -58,9 +73,10 @@ if ARGV[6] ~= '' and cur ~= tonumber(ARGV[6]) then release() return {0, cur, now
 local ver = math.max(cur + 1, now)
 local c = now
 if ARGV[7] ~= '' then c = tonumber(ARGV[7]) end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'ver', ver, 'c', c, 'exp', now + tonumber(ARGV[2]), 'gr', now + tonumber(ARGV[2]) + tonumber(ARGV[3]), 't', ARGV[4], 'd', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]) + 1000)
+local ttl = tonumber(ARGV[2])
+local grace = tonumber(ARGV[3])
+local header = string.format('%d|%d|%d|%d|%d|0|%d|', ver, c, now + ttl, now + ttl + grace, tonumber(ARGV[5]), #ARGV[4])
+redis.call('SET', KEYS[1], header .. ARGV[4] .. ARGV[1], 'PX', ttl + grace + 1000)
 release()
 if ARGV[9] ~= '' then redis.call('PUBLISH', ARGV[9], ARGV[10] .. ver .. '|' .. ARGV[11]) end
 return {1, ver, now}`)
@@ -70,11 +86,11 @@ return {1, ver, now}`)
  * that read the old version cannot write it back. KEYS: entry. ARGV: tombstoneMs, busChannel, busPrefix, key.
  */
 export const deleteScript: Script = new Script(`${NOW}
-local cur = tonumber(redis.call('HGET', KEYS[1], 'ver') or '0')
+local raw = redis.call('GET', KEYS[1])
+local cur = 0
+if raw then cur = tonumber(string.match(raw, '^(%d+)|') or '0') end
 local ver = math.max(cur + 1, now)
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'ver', ver, 'c', now, 'tomb', '1')
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[1], string.format('%d|%d|0|0|0|1|0|', ver, now), 'PX', ARGV[1])
 if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3] .. ver .. '|' .. ARGV[4]) end
 return ver`)
 

@@ -75,9 +75,18 @@ describe('two instances over one Redis', () => {
     expect(await b.getOrSet('tag-race', () => 'fresh', { tags: ['t:race'] })).toBe('fresh')
   })
 
+  it('tags with any characters round-trip through Redis and invalidate', async () => {
+    const tags = ['üser:ß', 'emoji:😀', 'quote:"|{}']
+    await a.set('unicode-tags', 'v', { tags })
+    expect(await b.get('unicode-tags')).toBe('v')
+    await b.invalidateTags(['emoji:😀'])
+    await waitFor(async () => (await a.get('unicode-tags')) === undefined, { timeout: 1_000, interval: 2 })
+  })
+
   it('an undecodable entry is a miss, not a crash', async () => {
     await a.set('garbage', 1)
-    await redis.hset(`sk:{${namespace}:garbage}`, 'v', '{not json')
+    const raw = await redis.get(`sk:{${namespace}:garbage}`)
+    await redis.set(`sk:{${namespace}:garbage}`, `${raw?.slice(0, raw.lastIndexOf('|') + 1) ?? ''}{not json`, 'PX', 60_000)
     await a.delete('other') // no-op; keeps L1 of a untouched for 'garbage'
     expect(await b.get('garbage')).toBeUndefined()
     expect(await b.getOrSet('garbage', () => 2)).toBe(2)
