@@ -1,6 +1,99 @@
+import { channel, tracingChannel } from 'node:diagnostics_channel'
+import type { Channel, TracingChannel } from 'node:diagnostics_channel'
+
 /**
- * Every diagnostics channel of @scalekit/db-router is named `scalekit:db:<operation>`.
- * Channel names and payload types are public API; the operations that publish on them arrive with
- * the features that perform them.
+ * Diagnostics channels of @scalekit/db-router, all named `scalekit:db:<operation>`. Names and
+ * payloads are public API. Payloads never carry statement text or parameters (they often hold user
+ * data); they carry where a statement went and why. Publishing costs nothing while nobody subscribes.
  */
 export const CHANNEL_PREFIX = 'scalekit:db' as const
+
+/** A node's role. */
+export type NodeRole = 'primary' | 'replica'
+
+/**
+ * Why a statement went where it did:
+ * - `read`: classified as a read, sent to a replica picked by the balancing policy;
+ * - `write`: classified as a write (or not provably a read), sent to the primary;
+ * - `override`: the call said `{ role }`;
+ * - `transaction` / `session`: `transaction()` and `connect()` always use the primary;
+ * - `no-replica`: a read, but no replica was usable (fallback to the primary);
+ * - `consistency`: a read in a consistency scope that no replica had replayed within `maxWait`;
+ * - `read-only-retry`: a replica answered 25006 (the statement writes), retried on the primary;
+ * - `retry`: a connection error or recovery conflict on a replica, retried on another node.
+ */
+export type RouteReason = 'read' | 'write' | 'override' | 'transaction' | 'session' | 'no-replica' | 'consistency' | 'read-only-retry' | 'retry'
+
+/** Context of `scalekit:db:query` (tracing channel): one attempt of one statement on one node. */
+export interface DbQueryContext {
+  /** `query` for `db.query()` and node handles, `transaction` for a whole `transaction()`. */
+  operation: 'query' | 'transaction'
+  role: NodeRole
+  /** The node's name (`primary`, `replica-0`, or the configured name). */
+  node: string
+  reason: RouteReason
+  /** Why the classifier decided as it did (e.g. `select`, `locking-clause`, `writable-cte`, `function:nextval`, `unparseable`). */
+  classification: string
+  /** 1 for the first attempt. */
+  attempt: number
+  /** ms the read waited for a replica to replay the scope's writes, when it waited. */
+  consistencyWaitMs?: number
+  /** Set when the attempt ends: its duration in ms. */
+  durationMs?: number
+  /** Set when the attempt fails: SQLSTATE or `ERR_DB_*` / Node error code. */
+  errorCode?: string
+}
+
+/** A replica's (or the primary's) routing state. */
+export type NodeState = 'up' | 'lagging' | 'down' | 'promoted' | 'read-only'
+
+/** Payload of `scalekit:db:node-state`: a node changed state. */
+export interface DbNodeStateEvent {
+  node: string
+  role: NodeRole
+  from: NodeState
+  to: NodeState
+  /** `check-failed`, `lag`, `caught-up`, `recovered`, `in-recovery`, `not-in-recovery`, `connection-error`, `breaker-open`, `breaker-closed`. */
+  reason: string
+}
+
+/** Payload of `scalekit:db:lag`: one health check of one replica. */
+export interface DbLagEvent {
+  node: string
+  /** WAL bytes the replica has not replayed, vs the primary's position at the check; undefined if the primary did not answer. */
+  lagBytes: number | undefined
+  /** Seconds behind, 0 when it has replayed everything the primary wrote. */
+  lagSeconds: number
+  /** `pg_last_wal_replay_lsn()` as text. */
+  replayLsn: string
+}
+
+/** Payload of `scalekit:db:fallback`: a read went to the primary instead of a replica, or failed for want of one. */
+export interface DbFallbackEvent {
+  reason: 'no-replica' | 'consistency' | 'read-only-retry'
+  /** `primary` when it went there, `error` when the budget or `toPrimary: false` refused it. */
+  outcome: 'primary' | 'error'
+}
+
+/** Payload of `scalekit:breaker:state` (shared with the other scalekit packages). */
+export interface BreakerStateEvent {
+  package: 'db-router'
+  /** The node's name. */
+  namespace: string
+  state: 'open' | 'half-open' | 'closed'
+}
+
+/** The channels of this package, created once per process. */
+export const channels: {
+  readonly query: TracingChannel<unknown, DbQueryContext>
+  readonly nodeState: Channel
+  readonly lag: Channel
+  readonly fallback: Channel
+  readonly breaker: Channel
+} = {
+  query: tracingChannel<unknown, DbQueryContext>(`${CHANNEL_PREFIX}:query`),
+  nodeState: channel(`${CHANNEL_PREFIX}:node-state`),
+  lag: channel(`${CHANNEL_PREFIX}:lag`),
+  fallback: channel(`${CHANNEL_PREFIX}:fallback`),
+  breaker: channel('scalekit:breaker:state'),
+}

@@ -1,0 +1,254 @@
+import type { PoolClient, QueryResult, QueryResultRow } from 'pg'
+import { createBalancer } from './balancing'
+import { Classifier } from './classify/classifier'
+import type { FunctionRow } from './classify/classifier'
+import { createScopeStorage, Scope } from './consistency/scope'
+import { decodeToken, encodeToken } from './consistency/token'
+import { isPool, openPool, timedQuery } from './drivers/pg'
+import { DbClosedError, DbInvalidArgumentError, DbRouterOptionsError, DbWriteOnReplicaError } from './errors'
+import { RateBudget } from './internal/budget'
+import { formatLsn } from './internal/lsn'
+import { normalizeQueryArgs } from './internal/query-args'
+import { sourceOfReplica } from './internal/replica-input'
+import { HealthMonitor } from './nodes/health'
+import { Node } from './nodes/node'
+import type { DbRouterOptions } from './options'
+import { resolveOptions } from './options'
+import type { Cluster } from './routing/cluster'
+import { runOnPrimary, runWrite } from './routing/primary'
+import { runRead } from './routing/read'
+import { connectSession, runTransaction } from './routing/session'
+import { queryContext, traced } from './routing/trace'
+import type { ConsistencyScope, DbRouter, NodeHandle, NodeStatus, RouterStatus, TransactionClient, TransactionOptions } from './types'
+
+const FUNCTION_SQL = `SELECT p.proname AS name, n.nspname AS schema, p.provolatile::text AS volatility
+  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = ANY($1::text[])`
+
+/**
+ * Creates a router over a primary and its replicas. Connects lazily: nothing is opened until the
+ * first call. Options are validated here (`ERR_DB_INVALID_OPTIONS`), never later.
+ *
+ * ```ts
+ * const db = createDbRouter({ primary: process.env.DATABASE_URL, replicas: [process.env.REPLICA_URL] })
+ * await db.query('SELECT * FROM users WHERE id = $1', [id]) // a replica
+ * ```
+ */
+export function createDbRouter(options: DbRouterOptions): DbRouter {
+  return new RouterPool(options)
+}
+
+/**
+ * The implementation of {@link DbRouter}. Named like a pool on purpose: query builders that detect
+ * a `pg.Pool` by constructor name (drizzle) then check out `connect()` sessions for transactions.
+ */
+class RouterPool implements DbRouter {
+  readonly primary: NodeHandle
+  readonly replicas: readonly NodeHandle[]
+  readonly #cluster: Cluster
+  readonly #health: HealthMonitor
+  readonly #inflight = new Set<Promise<unknown>>()
+  #started = false
+  #closed = false
+
+  constructor(options: DbRouterOptions) {
+    if (typeof options !== 'object' || (options as unknown) === null) throw new DbRouterOptionsError('createDbRouter needs an options object')
+    const settings = resolveOptions(options)
+    const source: unknown = options.primary
+    if (!(typeof source === 'string' || isPool(source) || (typeof source === 'object' && source !== null))) {
+      throw new DbRouterOptionsError('primary must be a connection URL, a pg.Pool or a PoolConfig')
+    }
+    const inputs: unknown = options.replicas ?? []
+    if (!Array.isArray(inputs)) throw new DbRouterOptionsError('replicas must be an array')
+    const { breaker } = settings
+    const replicaSources = (options.replicas ?? []).map((input, i) => sourceOfReplica(input, i))
+    if (replicaSources.some((r) => r.source === options.primary)) {
+      throw new DbRouterOptionsError('a replica cannot be the primary itself (its sessions are made read-only)')
+    }
+    const names = new Set(['primary', ...replicaSources.map((r) => r.name)])
+    if (names.size !== replicaSources.length + 1) throw new DbRouterOptionsError('replica names must be unique and not "primary"')
+    const p = openPool(options.primary, false, settings.timeouts)
+    const primary = new Node({ name: 'primary', role: 'primary', pool: p.pool, owned: p.owned, weight: 1, breaker })
+    const replicas = replicaSources.map(({ source: s, weight, name }) => {
+      const r = openPool(s, true, settings.timeouts)
+      return new Node({ name, role: 'replica', pool: r.pool, owned: r.owned, weight, breaker })
+    })
+    const c = settings.classification
+    const classifier = new Classifier({
+      readFunctions: c.readFunctions,
+      writeFunctions: c.writeFunctions,
+      cacheSize: c.cacheSize,
+      lookup: c.lookupFunctions ? (list) => this.#lookupFunctions(list) : undefined,
+    })
+    this.#cluster = {
+      primary,
+      replicas,
+      settings,
+      classifier,
+      balance: createBalancer<Node>(settings.balance),
+      budget: new RateBudget(settings.fallback.maxPerSecond),
+      scopes: createScopeStorage(),
+      probes: new Map(),
+      enter: () => {
+        if (this.#closed) throw new DbClosedError('the router is closed')
+        this.#start()
+      },
+    }
+    this.#health = new HealthMonitor(primary, replicas, settings.health)
+    this.primary = this.#handle(primary)
+    this.replicas = replicas.map((n) => this.#handle(n))
+  }
+
+  query<R extends QueryResultRow = QueryResultRow>(first: unknown, second?: unknown, third?: unknown): Promise<QueryResult<R>> {
+    return this.#track(async () => {
+      const cluster = this.#cluster
+      const { config, options } = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
+      const decision = cluster.classifier.cached(config.text) ?? (await cluster.classifier.classify(config.text))
+      if (options.role === 'primary') return runOnPrimary<R>(cluster, config, decision, 'override')
+      if (options.role === 'replica') {
+        if (decision.target === 'primary' && !Classifier.overridable(decision)) {
+          throw new DbWriteOnReplicaError(`refusing to send a write (${decision.reason}) to a replica`)
+        }
+        return runRead<R>(cluster, config, decision, 'override')
+      }
+      return decision.target === 'primary' ? runWrite<R>(cluster, config, decision, 'write') : runRead<R>(cluster, config, decision, 'read')
+    })
+  }
+
+  transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(new DbInvalidArgumentError('transaction needs a function'))
+    return this.#track(() => runTransaction(this.#cluster, fn, options))
+  }
+
+  connect(): Promise<PoolClient> {
+    return this.#track(() => connectSession(this.#cluster))
+  }
+
+  withConsistency<T>(first: unknown, second?: unknown): Promise<T> {
+    const fn = (typeof first === 'function' ? first : second) as (scope: ConsistencyScope) => T | Promise<T>
+    if (typeof fn !== 'function') return Promise.reject(new DbInvalidArgumentError('withConsistency needs a function'))
+    const { scopes, settings } = this.#cluster
+    let lsn = 0n
+    try {
+      if (typeof first === 'string') lsn = decodeToken(first, settings.consistency.secret)
+      else if (typeof first !== 'function' && first !== undefined && first !== null) throw new DbInvalidArgumentError('a consistency token must be a string')
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+    }
+    const parent = scopes.getStore()
+    const scope = new Scope(parent !== undefined && parent.lsn > lsn ? parent.lsn : lsn, parent)
+    const view: ConsistencyScope = { token: () => this.#token(scope) }
+    return scopes.run(scope, async () => fn(view))
+  }
+
+  consistencyToken(): string | undefined {
+    const scope = this.#cluster.scopes.getStore()
+    return scope === undefined ? undefined : this.#token(scope)
+  }
+
+  isValidToken(token: string): boolean {
+    try {
+      decodeToken(token, this.#cluster.settings.consistency.secret)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  status(): RouterStatus {
+    return { primary: statusOf(this.#cluster.primary), replicas: this.#cluster.replicas.map(statusOf) }
+  }
+
+  async checkHealth(): Promise<RouterStatus> {
+    this.#cluster.enter()
+    await this.#health.checkNow()
+    return this.status()
+  }
+
+  async close(deadlineMs = 5000): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#health.stop()
+    if (this.#inflight.size > 0) {
+      let timer: NodeJS.Timeout | undefined
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, deadlineMs)
+      })
+      await Promise.race([Promise.allSettled([...this.#inflight]), deadline])
+      clearTimeout(timer)
+    }
+    const { primary, replicas } = this.#cluster
+    await Promise.allSettled([primary, ...replicas].map((n) => n.close()))
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  #token(scope: Scope): string | undefined {
+    return scope.lsn > 0n ? encodeToken(scope.lsn, this.#cluster.settings.consistency.secret) : undefined
+  }
+
+  /** `pg_proc` on the primary; on a replica (same catalog) when the primary cannot answer, so reads keep being classified. */
+  async #lookupFunctions(names: readonly string[]): Promise<readonly FunctionRow[]> {
+    const { primary, replicas, settings } = this.#cluster
+    const nodes = [primary, ...replicas.filter((n) => n.usable)].filter((n) => !n.breakerOpen)
+    let lastError: unknown = new Error('no node to look functions up on')
+    for (const node of nodes) {
+      try {
+        return await timedQuery<{ name: string; schema: string; volatility: string }>(node.pool, FUNCTION_SQL, [names], settings.health.timeout)
+      } catch (error) {
+        lastError = error
+      }
+    }
+    throw lastError
+  }
+
+  #track<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new DbClosedError('the router is closed'))
+    this.#start()
+    const promise = fn()
+    this.#inflight.add(promise)
+    const forget = (): void => {
+      this.#inflight.delete(promise)
+    }
+    promise.then(forget, forget)
+    return promise
+  }
+
+  #start(): void {
+    if (this.#started) return
+    this.#started = true
+    this.#health.start()
+  }
+
+  #handle(node: Node): NodeHandle {
+    const cluster = this.#cluster
+    const query = <R extends QueryResultRow>(first: unknown, second?: unknown, third?: unknown): Promise<QueryResult<R>> =>
+      this.#track(async () => {
+        const { config } = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
+        const decision = cluster.classifier.cached(config.text) ?? (await cluster.classifier.classify(config.text))
+        if (node.role === 'primary') return runOnPrimary<R>(cluster, config, decision, 'override')
+        if (decision.target === 'primary' && !Classifier.overridable(decision)) {
+          throw new DbWriteOnReplicaError(`refusing to send a write (${decision.reason}) to replica ${node.name}`)
+        }
+        return traced(queryContext(node, 'override', decision, 1), () => node.run(() => node.pool.query<R>(config)))
+      })
+    return { name: node.name, role: node.role, query, status: () => statusOf(node) }
+  }
+}
+
+function statusOf(node: Node): NodeStatus {
+  return {
+    name: node.name,
+    role: node.role,
+    state: node.state,
+    usable: node.usable,
+    breakerOpen: node.breakerOpen,
+    replayLsn: formatLsn(node.replayLsn),
+    lagBytes: node.lagBytes,
+    lagSeconds: node.lagSeconds,
+    outstanding: node.outstanding,
+    ewmaMs: node.ewmaMs,
+    weight: node.weight,
+  }
+}

@@ -1,0 +1,23 @@
+import type { AsyncLocalStorage } from 'node:async_hooks'
+import type { Balancer } from '../balancing'
+import type { Classifier } from '../classify/classifier'
+import type { Scope } from '../consistency/scope'
+import type { RateBudget } from '../internal/budget'
+import type { Node } from '../nodes/node'
+import type { ResolvedOptions } from '../options'
+
+/** What the routing functions share: the nodes, the settings, and the router's per-instance state. */
+export interface Cluster {
+  readonly primary: Node
+  readonly replicas: readonly Node[]
+  readonly settings: ResolvedOptions
+  readonly classifier: Classifier
+  readonly balance: Balancer<Node>
+  /** The fallback budget (`fallback.maxPerSecond`). */
+  readonly budget: RateBudget
+  readonly scopes: AsyncLocalStorage<Scope>
+  /** In-flight replay-position probes, one per node at a time. */
+  readonly probes: Map<Node, Promise<void>>
+  /** Throws `ERR_DB_CLOSED` once closed; starts the health checks on first use. */
+  enter(): void
+}

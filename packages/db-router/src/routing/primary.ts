@@ -1,0 +1,98 @@
+import type { QueryResult, QueryResultRow } from 'pg'
+import type { RouteReason } from '../channels'
+import type { Decision } from '../classify/classifier'
+import { writeAndCapture } from '../consistency/capture'
+import { timedQuery } from '../drivers/pg'
+import { DbPrimaryReadOnlyError, DbPrimaryUnavailableError } from '../errors'
+import { errorCode, isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../internal/pg-errors'
+import type { TimedQueryConfig } from '../internal/query-args'
+import type { Node } from '../nodes/node'
+import type { Cluster } from './cluster'
+import { queryContext, traced } from './trace'
+
+/** The primary, unless it is known to be read-only (writes are then never sent) or its breaker is open. */
+export function writablePrimary(cluster: Cluster): Node {
+  cluster.enter()
+  const node = cluster.primary
+  if (node.state === 'read-only') throw new DbPrimaryReadOnlyError('the primary is in recovery (read-only); the write was not sent')
+  if (node.breakerOpen) throw new DbPrimaryUnavailableError('the primary is unavailable (circuit breaker open)')
+  return node
+}
+
+/** A statement pinned to the primary: a write (with LSN capture in a scope) unless it is a read. */
+export async function runOnPrimary<R extends QueryResultRow>(
+  cluster: Cluster,
+  config: TimedQueryConfig,
+  decision: Decision,
+  reason: RouteReason,
+  attempt = 1,
+): Promise<QueryResult<R>> {
+  if (decision.target !== 'replica') return runWrite<R>(cluster, config, decision, reason, attempt)
+  const node = cluster.primary
+  try {
+    return await traced(queryContext(node, reason, decision, attempt), () => node.run(() => node.pool.query<R>(config)))
+  } catch (error) {
+    throw primaryError(cluster, error)
+  }
+}
+
+/** A write: the primary only, never retried; in a consistency scope its commit LSN advances the scope. */
+export async function runWrite<R extends QueryResultRow>(
+  cluster: Cluster,
+  config: TimedQueryConfig,
+  decision: Decision,
+  reason: RouteReason,
+  attempt = 1,
+): Promise<QueryResult<R>> {
+  const node = writablePrimary(cluster)
+  const scope = cluster.scopes.getStore()
+  const context = queryContext(node, reason, decision, attempt)
+  try {
+    if (scope === undefined) return await traced(context, () => node.run(() => node.pool.query<R>(config)))
+    return await traced(context, () =>
+      node.run(async () => {
+        const client = await node.pool.connect()
+        let broken: Error | undefined
+        try {
+          const { result, lsn } = await writeAndCapture(client, config, decision.wrappable)
+          scope.advance(lsn)
+          return result as QueryResult<R>
+        } catch (error) {
+          if (isConnectionError(error)) broken = error instanceof Error ? error : new Error(String(error))
+          throw error
+        } finally {
+          client.release(broken)
+        }
+      }),
+    )
+  } catch (error) {
+    await noteWriteError(cluster, error)
+    throw primaryError(cluster, error)
+  }
+}
+
+/**
+ * A 25006 from the primary means it is in recovery — or only that the session or transaction was
+ * read-only (`BEGIN READ ONLY`, `SET default_transaction_read_only`). Ask it before marking it.
+ */
+export async function noteWriteError(cluster: Cluster, error: unknown): Promise<void> {
+  if (errorCode(error) !== READ_ONLY_SQL_TRANSACTION) return
+  const node = cluster.primary
+  try {
+    const [row] = await timedQuery<{ r: boolean }>(node.pool, 'SELECT pg_is_in_recovery() AS r', [], cluster.settings.health.timeout)
+    if (row?.r === true) node.setState('read-only', 'in-recovery')
+  } catch {
+    // Unknown: the next health check decides.
+  }
+}
+
+/** The error to throw for a primary failure: coded for read-only and unreachable, pg's own for SQL errors. */
+export function primaryError(cluster: Cluster, error: unknown): unknown {
+  if (errorCode(error) === READ_ONLY_SQL_TRANSACTION && cluster.primary.state === 'read-only') {
+    return new DbPrimaryReadOnlyError('the primary is in recovery (read-only); the write was refused there', { cause: error })
+  }
+  if (isConnectionError(error) && !(error instanceof DbPrimaryUnavailableError)) {
+    return new DbPrimaryUnavailableError('the primary could not be reached', { cause: error })
+  }
+  return error
+}

@@ -1,0 +1,113 @@
+import type { QueryResult, QueryResultRow } from 'pg'
+import type { RouteReason } from '../channels'
+import type { Decision } from '../classify/classifier'
+import { timedQuery } from '../drivers/pg'
+import { DbNoReplicaError } from '../errors'
+import { parseLsn } from '../internal/lsn'
+import { DEADLOCK_DETECTED, errorCode, isConnectionError, READ_ONLY_SQL_TRANSACTION, SERIALIZATION_FAILURE } from '../internal/pg-errors'
+import type { TimedQueryConfig } from '../internal/query-args'
+import type { Node } from '../nodes/node'
+import type { Cluster } from './cluster'
+import { runOnPrimary, runWrite } from './primary'
+import { publishFallback, queryContext, traced } from './trace'
+
+const PROBE_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn'
+const PROBE_MIN_TIMEOUT = 100
+
+interface Choice {
+  node: Node
+  reason: RouteReason
+  waitedMs?: number
+}
+
+/**
+ * A read: a replica picked by the policy among those that replayed the scope's position, else the
+ * primary per the fallback rules. A connection error or recovery conflict is retried on another
+ * node; a 25006 (the statement writes after all) is retried once on the primary and remembered.
+ */
+export async function runRead<R extends QueryResultRow>(cluster: Cluster, config: TimedQueryConfig, decision: Decision, reason: RouteReason): Promise<QueryResult<R>> {
+  cluster.enter()
+  const scope = cluster.scopes.getStore()
+  if (scope?.busy === true) await scope.settled()
+  const need = scope?.lsn ?? 0n
+  const tried: Node[] = []
+  for (let attempt = 1; ; attempt++) {
+    const choice = await chooseReader(cluster, need, tried, reason)
+    const { node } = choice
+    if (node === cluster.primary) return runOnPrimary<R>(cluster, config, decision, choice.reason, attempt)
+    try {
+      return await traced(queryContext(node, choice.reason, decision, attempt, choice.waitedMs), () => node.run(() => node.pool.query<R>(config)))
+    } catch (error) {
+      const code = errorCode(error)
+      if (code === READ_ONLY_SQL_TRANSACTION) {
+        cluster.classifier.learnWrite(config.text)
+        publishFallback('read-only-retry', 'primary')
+        return runWrite<R>(cluster, config, { ...decision, target: 'primary' }, 'read-only-retry', attempt + 1)
+      }
+      const lost = isConnectionError(error)
+      if (!(lost || code === SERIALIZATION_FAILURE || code === DEADLOCK_DETECTED) || attempt >= cluster.settings.maxReadAttempts) throw error
+      // Out at once; the health checks readmit it after `rise` good checks.
+      if (lost && code !== 'EOPENBREAKER') node.setState('down', 'connection-error')
+      tried.push(node)
+      reason = 'retry'
+    }
+  }
+}
+
+async function chooseReader(cluster: Cluster, need: bigint, tried: readonly Node[], reason: RouteReason): Promise<Choice> {
+  if (cluster.replicas.length === 0) return { node: cluster.primary, reason }
+  const usable = (): Node[] => cluster.replicas.filter((n) => n.usable && !tried.includes(n))
+  let candidates = usable()
+  if (candidates.length === 0) return fallback(cluster)
+  if (need === 0n) return { node: cluster.balance(candidates), reason }
+  let ready = candidates.filter((n) => n.replayLsn >= need)
+  if (ready.length > 0) return { node: cluster.balance(ready), reason }
+  const { maxWait, pollInterval } = cluster.settings.consistency
+  const start = performance.now()
+  for (;;) {
+    await Promise.all(candidates.map((n) => probe(cluster, n)))
+    candidates = usable()
+    ready = candidates.filter((n) => n.replayLsn >= need)
+    const waitedMs = performance.now() - start
+    if (ready.length > 0) return { node: cluster.balance(ready), reason, waitedMs }
+    if (candidates.length === 0 || waitedMs >= maxWait) break
+    await sleep(Math.min(pollInterval, maxWait - waitedMs))
+  }
+  publishFallback('consistency', 'primary')
+  return { node: cluster.primary, reason: 'consistency', waitedMs: performance.now() - start }
+}
+
+function fallback(cluster: Cluster): Choice {
+  const { toPrimary } = cluster.settings.fallback
+  if (!toPrimary || !cluster.budget.take()) {
+    publishFallback('no-replica', 'error')
+    throw new DbNoReplicaError(toPrimary ? 'no usable replica and the fallback budget is spent' : 'no usable replica (fallback to the primary is off)')
+  }
+  publishFallback('no-replica', 'primary')
+  return { node: cluster.primary, reason: 'no-replica' }
+}
+
+/**
+ * Reads a replica's replay position (one probe per node at a time); a failure leaves the known
+ * position as it was. Bounded by `maxWait` (at least 100 ms, at most `health.timeout`), so a
+ * replica that stopped answering does not hold a scoped read much past its wait.
+ */
+async function probe(cluster: Cluster, node: Node): Promise<void> {
+  let running = cluster.probes.get(node)
+  if (running === undefined) {
+    const { consistency, health } = cluster.settings
+    const timeout = Math.min(health.timeout, Math.max(consistency.maxWait, PROBE_MIN_TIMEOUT))
+    running = timedQuery<{ lsn: string | null }>(node.pool, PROBE_SQL, [], timeout)
+      .then(([row]) => {
+        if (row?.lsn != null) node.sawReplay(parseLsn(row.lsn))
+      })
+      .catch(() => undefined)
+      .finally(() => cluster.probes.delete(node))
+    cluster.probes.set(node, running)
+  }
+  await running
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
+}

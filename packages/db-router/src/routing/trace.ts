@@ -1,0 +1,34 @@
+import type { DbQueryContext, RouteReason } from '../channels'
+import { channels } from '../channels'
+import type { Decision } from '../classify/classifier'
+import { errorCode } from '../internal/pg-errors'
+import type { Node } from '../nodes/node'
+
+/** The `scalekit:db:query` context of one attempt. */
+export function queryContext(node: Node, reason: RouteReason, decision: Decision, attempt: number, waitedMs?: number): DbQueryContext {
+  const context: DbQueryContext = { operation: 'query', role: node.role, node: node.name, reason, classification: decision.reason, attempt }
+  if (waitedMs !== undefined) context.consistencyWaitMs = waitedMs
+  return context
+}
+
+/** Runs `fn` under the `scalekit:db:query` tracing channel (free when nobody listens), filling duration and error code. */
+export async function traced<T>(context: DbQueryContext, fn: () => Promise<T>): Promise<T> {
+  if (!channels.query.hasSubscribers) return fn()
+  const start = performance.now()
+  const run = async (): Promise<T> => {
+    try {
+      return await fn()
+    } catch (error) {
+      context.errorCode = errorCode(error) ?? 'UNKNOWN'
+      throw error
+    } finally {
+      context.durationMs = performance.now() - start
+    }
+  }
+  return channels.query.tracePromise(run, context)
+}
+
+/** Publishes `scalekit:db:fallback`. */
+export function publishFallback(reason: 'no-replica' | 'consistency' | 'read-only-retry', outcome: 'primary' | 'error'): void {
+  if (channels.fallback.hasSubscribers) channels.fallback.publish({ reason, outcome })
+}

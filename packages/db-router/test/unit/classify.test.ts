@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest'
+import { Classifier } from '../../src/classify/classifier'
+import type { FunctionRow } from '../../src/classify/classifier'
+
+const base = { readFunctions: [], writeFunctions: [], cacheSize: 100 }
+const offline = new Classifier(base)
+
+async function target(sql: string, c: Classifier = offline): Promise<string> {
+  const d = await c.classify(sql)
+  return `${d.target}:${d.reason}`
+}
+
+describe('statement classification (real Postgres parser, no database)', () => {
+  it.each([
+    ['SELECT 1', 'replica:select'],
+    ['select * from t where id = $1', 'replica:select'],
+    ['VALUES (1), (2)', 'replica:select'],
+    ['TABLE t', 'replica:select'],
+    ['WITH x AS (SELECT 1) SELECT * FROM x', 'replica:select'],
+    ['EXPLAIN SELECT * FROM t', 'replica:explain'],
+    ['SELECT a FROM t UNION SELECT b FROM u', 'replica:select'],
+    ['INSERT INTO t VALUES (1)', 'primary:insert'],
+    ['UPDATE t SET a = 1', 'primary:update'],
+    ['DELETE FROM t', 'primary:delete'],
+    ['SELECT * FROM t FOR UPDATE', 'primary:locking-clause'],
+    ['SELECT * FROM t FOR KEY SHARE', 'primary:locking-clause'],
+    ['SELECT * FROM (SELECT * FROM t FOR SHARE) s', 'primary:locking-clause'],
+    ['WITH x AS (UPDATE t SET a = 1 RETURNING *) SELECT * FROM x', 'primary:writable-cte'],
+    ['SELECT * INTO new_t FROM t', 'primary:select-into'],
+    ['SELECT * FROM pg_temp.scratch', 'primary:temp-relation'],
+    ["SELECT nextval('s')", 'primary:function:nextval'],
+    ["SELECT pg_catalog.setval('s', 1)", 'primary:function:setval'],
+    ['SELECT currval($1)', 'primary:function:currval'],
+    ['SELECT pg_try_advisory_lock(1)', 'primary:function:pg_try_advisory_lock'],
+    ['SELECT pg_advisory_xact_lock_shared(1)', 'primary:function:pg_advisory_xact_lock_shared'],
+    ['SELECT txid_current()', 'primary:function:txid_current'],
+    ["SELECT set_config('x.y', '1', false)", 'primary:function:set_config'],
+    ["SELECT lo_import('/etc/passwd')", 'primary:function:lo_import'],
+    ['SELECT 1; SELECT 2', 'primary:multi-statement'],
+    ['', 'primary:unparseable'],
+    ['-- only a comment', 'primary:empty'],
+    ['LISTEN c', 'primary:listen'],
+    ["NOTIFY c, 'x'", 'primary:notify'],
+    ['SET search_path = x', 'primary:variable-set'],
+    ['SHOW search_path', 'primary:variable-show'],
+    ['BEGIN', 'primary:transaction'],
+    ['CREATE TEMP TABLE x (a int)', 'primary:create'],
+    ['COPY t TO STDOUT', 'primary:copy'],
+    ['EXPLAIN ANALYZE DELETE FROM t', 'primary:explain-write'],
+    ['CALL p()', 'primary:call'],
+    ['SELEC 1', 'primary:unparseable'],
+    ['SELECT my_fn()', 'primary:unknown-function:my_fn'],
+  ])('%s → %s', async (sql, expected) => {
+    expect(await target(sql)).toBe(expected)
+  })
+
+  it('looks unknown functions up once: catalog or non-volatile → read; user VOLATILE or unknown → primary', async () => {
+    const calls: string[][] = []
+    const rows: FunctionRow[] = [
+      { name: 'count', schema: 'pg_catalog', volatility: 'i' },
+      { name: 'random', schema: 'pg_catalog', volatility: 'v' },
+      { name: 'stable_fn', schema: 'app', volatility: 's' },
+      { name: 'writer', schema: 'app', volatility: 'v' },
+    ]
+    const c = new Classifier({
+      ...base,
+      lookup: (names) => {
+        calls.push([...names])
+        return Promise.resolve(rows.filter((r) => names.includes(r.name)))
+      },
+    })
+    expect(await target('SELECT count(*), random() FROM t', c)).toBe('replica:select')
+    expect(await target('SELECT app.stable_fn()', c)).toBe('replica:select')
+    expect(await target('SELECT app.writer()', c)).toBe('primary:volatile-function:writer')
+    expect(await target('SELECT ghost()', c)).toBe('primary:unknown-function:ghost')
+    expect(await target('SELECT count(*) FROM u', c)).toBe('replica:select')
+    expect(calls).toEqual([['count', 'random'], ['stable_fn'], ['writer'], ['ghost']])
+  })
+
+  it('a failed lookup sends the statement to the primary without caching the decision', async () => {
+    let fail = true
+    const c = new Classifier({
+      ...base,
+      lookup: () => (fail ? Promise.reject(new Error('primary down')) : Promise.resolve([{ name: 'f', schema: 'app', volatility: 's' }])),
+    })
+    expect(await target('SELECT app.f()', c)).toBe('primary:function-lookup-failed')
+    fail = false
+    expect(await target('SELECT app.f()', c)).toBe('replica:select')
+  })
+
+  it('honours the allow and deny lists', async () => {
+    const c = new Classifier({ ...base, readFunctions: ['app.reader'], writeFunctions: ['audit'] })
+    expect(await target('SELECT app.reader()', c)).toBe('replica:select')
+    expect(await target('SELECT audit()', c)).toBe('primary:function:audit')
+    expect(await target('SELECT other.reader()', c)).toBe('primary:unknown-function:reader')
+  })
+
+  it('caches by text, evicts the oldest past cacheSize, and learns from a read-only error', async () => {
+    const c = new Classifier({ ...base, cacheSize: 2 })
+    await c.classify('SELECT 1')
+    await c.classify('SELECT 2')
+    expect(c.cached('SELECT 1')?.target).toBe('replica')
+    await c.classify('SELECT 3')
+    expect(c.cached('SELECT 1')).toBeUndefined()
+    expect(c.cached('SELECT 3')?.target).toBe('replica')
+    c.learnWrite('SELECT 3')
+    expect(await target('SELECT 3', c)).toBe('primary:learned-read-only-error')
+  })
+
+  it('says which primary decisions a { role: "replica" } may overrule', async () => {
+    expect(Classifier.overridable(await offline.classify('SELEC 1'))).toBe(true)
+    expect(Classifier.overridable(await offline.classify('SELECT my_fn()'))).toBe(true)
+    expect(Classifier.overridable(await offline.classify('INSERT INTO t VALUES (1)'))).toBe(false)
+    expect(Classifier.overridable(await offline.classify("SELECT nextval('s')"))).toBe(false)
+  })
+})

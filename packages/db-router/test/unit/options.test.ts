@@ -1,0 +1,84 @@
+import pg from 'pg'
+import { describe, expect, it } from 'vitest'
+import { createDbRouter, DbInvalidArgumentError, DbRouterOptionsError, defaults } from '../../src/index'
+import type { DbRouterOptions } from '../../src/index'
+import { resolveOptions } from '../../src/options'
+import { normalizeQueryArgs } from '../../src/internal/query-args'
+
+const primary = 'postgres://postgres@127.0.0.1:1/none'
+
+describe('options', () => {
+  it('resolves every default from one object', () => {
+    const r = resolveOptions({ primary })
+    expect(r.balance).toBe(defaults.balance)
+    expect(r.consistency).toEqual({ maxWait: 200, pollInterval: 10, secret: undefined })
+    expect(r.health).toEqual(defaults.health)
+    expect(r.fallback).toEqual(defaults.fallback)
+    expect(r.timeouts).toEqual(defaults.timeouts)
+    expect(r.breaker).toEqual(defaults.breaker)
+    expect(r.maxReadAttempts).toBe(3)
+    expect(resolveOptions({ primary, health: { interval: '2s' }, timeouts: { query: '500ms' } }).health.interval).toBe(2000)
+  })
+
+  it.each<[string, Partial<DbRouterOptions>]>([
+    ['balance', { balance: 'fastest' as 'random' }],
+    ['consistency.secret', { consistency: { secret: 'short' } }],
+    ['consistency.maxWait', { consistency: { maxWait: -1 } }],
+    ['health.interval', { health: { interval: 0 } }],
+    ['health.fall', { health: { fall: 0 } }],
+    ['health.maxLagBytes', { health: { maxLagBytes: -5 } }],
+    ['health.readmitRatio', { health: { readmitRatio: 2 } }],
+    ['fallback.maxPerSecond', { fallback: { maxPerSecond: -1 } }],
+    ['timeouts.query', { timeouts: { query: '5 minutes' as '5m' } }],
+    ['breaker.errorThresholdPercentage', { breaker: { errorThresholdPercentage: 0 } }],
+    ['classification.writeFunctions', { classification: { writeFunctions: [''] } }],
+    ['maxReadAttempts', { maxReadAttempts: 1.5 }],
+  ])('refuses a bad %s at construction with ERR_DB_INVALID_OPTIONS', (name, bad) => {
+    expect(() => createDbRouter({ primary, ...bad })).toThrow(DbRouterOptionsError)
+    expect(() => createDbRouter({ primary, ...bad })).toThrow(name)
+  })
+
+  it('refuses bad node sources', () => {
+    expect(() => createDbRouter(undefined as unknown as DbRouterOptions)).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }))
+    expect(() => createDbRouter({ primary: 42 as unknown as string })).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }))
+    expect(() => createDbRouter({ primary, replicas: [''] })).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }))
+    expect(() => createDbRouter({ primary, replicas: [{ source: primary, weight: 0 }] })).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }))
+    expect(() => createDbRouter({ primary, replicas: [{ source: primary, name: 'primary' }] })).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }))
+  })
+
+  it('accepts URLs, PoolConfigs (with weight and name) and existing pools, and connects lazily', async () => {
+    const mine = new pg.Pool({ connectionString: primary })
+    const theirs = new pg.Pool({ connectionString: primary })
+    const db = createDbRouter({ primary: mine, replicas: [primary, { connectionString: primary, weight: 2, name: 'big' }, { source: theirs, name: 'shared' }] })
+    expect(db.status().replicas.map((r) => `${r.name}:${r.weight}`)).toEqual(['replica-0:1', 'big:2', 'shared:1'])
+    expect(mine.totalCount).toBe(0)
+    await db.close()
+    // The router never ends a pool it did not create.
+    expect(mine.ending).toBe(false)
+    expect(theirs.ending).toBe(false)
+    await mine.end()
+    await theirs.end()
+  })
+})
+
+describe('query arguments', () => {
+  it("accept pg's forms and the routing option", () => {
+    expect(normalizeQueryArgs('SELECT $1', [1], { role: 'primary' }, 100)).toEqual({ config: { text: 'SELECT $1', values: [1], query_timeout: 100 }, options: { role: 'primary' } })
+    expect(normalizeQueryArgs({ text: 'SELECT 1', rowMode: 'array' }, undefined, undefined, 100).config).toEqual({ text: 'SELECT 1', rowMode: 'array', query_timeout: 100 })
+    expect(normalizeQueryArgs({ text: 'SELECT 1' }, { role: 'replica' }, undefined, 100).options).toEqual({ role: 'replica' })
+  })
+
+  it('refuse callbacks, Submittables and non-SQL with ERR_DB_INVALID_ARGUMENT', () => {
+    expect(() => normalizeQueryArgs('SELECT 1', () => undefined, undefined, 1)).toThrow(DbInvalidArgumentError)
+    expect(() => normalizeQueryArgs({ text: 'SELECT 1', submit: () => undefined }, undefined, undefined, 1)).toThrow(DbInvalidArgumentError)
+    expect(() => normalizeQueryArgs(undefined, undefined, undefined, 1)).toThrow(DbInvalidArgumentError)
+  })
+})
+
+describe('replica sessions', () => {
+  it('refuses a replica that is the primary pool itself', async () => {
+    const shared = new pg.Pool({ connectionString: primary })
+    expect(() => createDbRouter({ primary: shared, replicas: [shared] })).toThrow(DbRouterOptionsError)
+    await shared.end()
+  })
+})
