@@ -62,6 +62,6 @@ function formatMissing(missing: readonly MissingService[]): string {
   return [
     `${missing.length} service(s) needed by these tests did not answer:`,
     ...lines,
-    `Run ${commands.map((c) => `\`${c}\``).join(' and ')} (URLs come from SCALEKIT_* env vars, see tooling/test-utils/src/services.ts).`,
+    `Run ${commands.map((c) => `\`${c}\``).join(' and ')} (URLs come from SCALEKIT_* env vars, see docs/services.md).`,
   ].join('\n')
 }
