@@ -117,18 +117,16 @@ export class Cache {
         this.#loader.maybeRefreshEarly(key, local, factory, options)
         return Promise.resolve(local.value as T)
       }
-      return this.#loader.load(key, factory, options, local).then((loaded) => loaded.value)
+      return this.#loader.load(key, factory, options, local)
     }
     const ctx: CacheGetContext = { namespace: this.namespace, operation: 'getOrSet' }
-    return channels.get.tracePromise(async () => {
+    return channels.get.tracePromise(() => {
       if (local !== undefined && this.#tiers.isFresh(local)) {
         this.#loader.maybeRefreshEarly(key, local, factory, options)
         mark(ctx, 'l1', 'hit')
-        return local.value as T
+        return Promise.resolve(local.value as T)
       }
-      const loaded = await this.#loader.load(key, factory, options, local)
-      mark(ctx, loaded.tier, loaded.outcome)
-      return loaded.value
+      return this.#loader.load(key, factory, options, local, ctx)
     }, ctx)
   }
 

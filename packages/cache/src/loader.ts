@@ -10,8 +10,17 @@ import type { L1Entry } from './l1'
 import type { GetOrSetOptions, ResolvedOptions } from './options'
 import type { Resolved, Tiers } from './tiers'
 
-/** How a load was answered. */
-export interface Loaded<T> { value: T; tier: CacheTier; outcome: CacheOutcome }
+/** Where a load's answer came from, for the tracing channel. */
+export interface Marks { tier?: CacheTier | undefined; outcome?: CacheOutcome | undefined }
+
+/** Records where an answer came from and returns it. */
+function answered<T>(marks: Marks, tier: CacheTier, outcome: CacheOutcome, value: T): T {
+  marks.tier = tier
+  marks.outcome = outcome
+  return value
+}
+
+interface InFlight { promise: Promise<unknown>; marks: Marks }
 
 interface Timing { softTimeout: number | undefined; hardTimeout: number | undefined; negativeTtl: number }
 
@@ -28,7 +37,7 @@ export class Loader {
   readonly #o: ResolvedOptions
   readonly #tiers: Tiers
   readonly #coherence: Coherence
-  readonly #inflight = new Map<string, Promise<Loaded<unknown>>>()
+  readonly #inflight = new Map<string, InFlight>()
   readonly #refreshing = new Set<string>()
   /** Work that outlives its caller (refreshes after a soft timeout, early refreshes): awaited by close(). */
   readonly background: Set<Promise<unknown>> = new Set()
@@ -39,15 +48,21 @@ export class Loader {
     this.#coherence = coherence
   }
 
-  /** Joins the load in flight for `key`, or starts one. */
-  load<T>(key: string, factory: Factory<T>, options: GetOrSetOptions, local: L1Entry | undefined): Promise<Loaded<T>> {
-    const pending = this.#inflight.get(key) as Promise<Loaded<T>> | undefined
-    if (pending !== undefined) return pending.then((loaded) => ({ ...loaded, outcome: 'coalesced' }))
-    const load = this.#load(key, factory, options, local)
-    this.#inflight.set(key, load)
-    const forget = (): void => { this.#inflight.delete(key) }
-    load.then(forget, forget)
-    return load
+  /**
+   * Joins the load in flight for `key`, or starts one. `marks`, when given, receives where the
+   * answer came from (the tracing channel's tier and outcome).
+   */
+  load<T>(key: string, factory: Factory<T>, options: GetOrSetOptions, local: L1Entry | undefined, marks?: Marks): Promise<T> {
+    const pending = this.#inflight.get(key)
+    if (pending !== undefined) {
+      const joined = pending.promise as Promise<T>
+      return marks === undefined ? joined : joined.then((value) => answered(marks, pending.marks.tier ?? 'l2', 'coalesced', value))
+    }
+    const own: Marks = marks ?? {}
+    const promise = this.#load(key, factory, options, local, own)
+    const flight: InFlight = { promise, marks: own }
+    this.#inflight.set(key, flight)
+    return promise
   }
 
   /** XFetch (Vattani et al., VLDB 2015): refresh a hot key before it expires, with a probability rising as expiry nears. */
@@ -67,16 +82,24 @@ export class Loader {
     const l2 = this.#tiers.l2
     const stale = { value: entry.value as T }
     if (l2 === undefined) {
-      await this.#runLocally(key, factory, r, this.#timing(options), stale)
+      await this.#runLocally(key, factory, r, this.#timing(options), stale, {})
       return
     }
     const token = randomUUID()
     if (!(await l2.tryLock(key, token))) return // another instance is refreshing it
     const read = await l2.read(key)
-    await this.#runAsHolder(l2, key, factory, r, this.#timing(options), { token, expectedVer: read.ver, created: read.now, stale })
+    await this.#runAsHolder(l2, key, factory, r, this.#timing(options), { token, expectedVer: read.ver, created: read.now, stale }, {})
   }
 
-  async #load<T>(key: string, factory: Factory<T>, options: GetOrSetOptions, local: L1Entry | undefined): Promise<Loaded<T>> {
+  async #load<T>(key: string, factory: Factory<T>, options: GetOrSetOptions, local: L1Entry | undefined, marks: Marks): Promise<T> {
+    try {
+      return await this.#loadOnce(key, factory, options, local, marks)
+    } finally {
+      this.#inflight.delete(key)
+    }
+  }
+
+  async #loadOnce<T>(key: string, factory: Factory<T>, options: GetOrSetOptions, local: L1Entry | undefined, marks: Marks): Promise<T> {
     const l2 = this.#tiers.l2
     let redisAway = l2 === undefined
     if (l2 !== undefined) {
@@ -84,7 +107,7 @@ export class Loader {
       try {
         const peeked = await l2.peek(key)
         const entry = await this.#tiers.fromStored(key, peeked.entry, peeked.now)
-        if (entry !== undefined && Date.now() < entry.freshUntil) return { value: entry.value as T, tier: 'l2', outcome: 'hit' }
+        if (entry !== undefined && Date.now() < entry.freshUntil) return answered(marks, 'l2', 'hit', entry.value as T)
       } catch (error) {
         if (!(error instanceof CacheUnavailableError)) throw error
         redisAway = true
@@ -92,7 +115,7 @@ export class Loader {
     }
     const r = this.#tiers.resolve(options)
     const timing = this.#timing(options)
-    if (redisAway || l2 === undefined) return this.#loadLocally(key, factory, r, timing, local)
+    if (redisAway || l2 === undefined) return this.#loadLocally(key, factory, r, timing, local, marks)
     const deadline = timing.hardTimeout === undefined ? Number.POSITIVE_INFINITY : Date.now() + timing.hardTimeout
     const token = randomUUID()
     let waitStarted: number | undefined
@@ -102,22 +125,22 @@ export class Loader {
         read = await l2.read(key, { token, leaseMs: this.#o.lockLease })
       } catch (error) {
         if (!(error instanceof CacheUnavailableError)) throw error
-        return this.#loadLocally(key, factory, r, timing, local)
+        return this.#loadLocally(key, factory, r, timing, local, marks)
       }
       const entry = await this.#tiers.fromStored(key, read.entry, read.now)
       const now = Date.now()
       if (entry !== undefined && now < entry.freshUntil) {
         if (waitStarted !== undefined) lockEvent(this.#o.namespace, 'waited', now - waitStarted)
-        return { value: entry.value as T, tier: 'l2', outcome: waitStarted === undefined ? 'hit' : 'coalesced' }
+        return answered(marks, 'l2', waitStarted === undefined ? 'hit' : 'coalesced', entry.value as T)
       }
       const stale = entry !== undefined && now < entry.staleUntil ? { value: entry.value as T } : undefined
       // Fresh in Redis's eyes but unusable here (a tag was invalidated, or it did not decode): lock explicitly.
       const locked = read.locked || (read.lockTtl === -2 && read.entry !== undefined && entry === undefined && (await l2.tryLock(key, token)))
       if (locked) {
         lockEvent(this.#o.namespace, 'acquired')
-        return this.#runAsHolder(l2, key, factory, r, timing, { token, expectedVer: read.ver, created: read.now, stale })
+        return this.#runAsHolder(l2, key, factory, r, timing, { token, expectedVer: read.ver, created: read.now, stale }, marks)
       }
-      if (stale !== undefined) return { value: stale.value, tier: 'l2', outcome: 'stale' }
+      if (stale !== undefined) return answered(marks, 'l2', 'stale', stale.value)
       waitStarted ??= now
       if (now >= deadline) {
         throw new CacheFactoryTimeoutError(`no value within ${String(timing.hardTimeout)} ms: another instance holds the key's lock`)
@@ -128,7 +151,7 @@ export class Loader {
   }
 
   /** Runs the factory as the lock holder: renews the lease meanwhile, stores the result and releases in one step. */
-  async #runAsHolder<T>(l2: RedisTier, key: string, factory: Factory<T>, r: Resolved, timing: Timing, hold: Holding<T>): Promise<Loaded<T>> {
+  async #runAsHolder<T>(l2: RedisTier, key: string, factory: Factory<T>, r: Resolved, timing: Timing, hold: Holding<T>, marks: Marks): Promise<T> {
     const renew = setInterval(() => {
       l2.renewLock(key, hold.token).then(
         (held) => { if (!held) lockEvent(this.#o.namespace, 'lost') },
@@ -153,18 +176,18 @@ export class Loader {
         clearInterval(renew)
       }
     })
-    return this.#race(factory, timing, hold.stale, stored, 'l2')
+    return this.#race(factory, timing, hold.stale, stored, 'l2', marks)
   }
 
   /** No Redis, or Redis unreachable: serve L1 within grace, else run the factory and keep the result in L1. */
-  async #loadLocally<T>(key: string, factory: Factory<T>, r: Resolved, timing: Timing, local: L1Entry | undefined): Promise<Loaded<T>> {
+  async #loadLocally<T>(key: string, factory: Factory<T>, r: Resolved, timing: Timing, local: L1Entry | undefined, marks: Marks): Promise<T> {
     const usable = local !== undefined && this.#coherence.tagsValid(local, true) === true
     const now = Date.now()
-    if (usable && now < local.freshUntil) return { value: local.value as T, tier: 'l1', outcome: 'hit' }
-    return this.#runLocally(key, factory, r, timing, usable && now < local.staleUntil ? { value: local.value as T } : undefined)
+    if (usable && now < local.freshUntil) return answered(marks, 'l1', 'hit', local.value as T)
+    return this.#runLocally(key, factory, r, timing, usable && now < local.staleUntil ? { value: local.value as T } : undefined, marks)
   }
 
-  #runLocally<T>(key: string, factory: Factory<T>, r: Resolved, timing: Timing, stale: { value: T } | undefined): Promise<Loaded<T>> {
+  #runLocally<T>(key: string, factory: Factory<T>, r: Resolved, timing: Timing, stale: { value: T } | undefined, marks: Marks): Promise<T> {
     const stored = this.#settle<T>((outcome) => {
       if (!outcome.ok) return Promise.resolve()
       try {
@@ -175,7 +198,7 @@ export class Loader {
       }
       return Promise.resolve()
     })
-    return this.#race(factory, timing, stale, stored, 'l1')
+    return this.#race(factory, timing, stale, stored, 'l1', marks)
   }
 
   /** Tracks a store step so close() waits for it. */
@@ -186,11 +209,11 @@ export class Loader {
     return { promise, run: (outcome) => { void store(outcome).finally(done) } }
   }
 
-  async #race<T>(factory: Factory<T>, timing: Timing, stale: { value: T } | undefined, stored: Pending<T>, staleTier: CacheTier): Promise<Loaded<T>> {
+  async #race<T>(factory: Factory<T>, timing: Timing, stale: { value: T } | undefined, stored: Pending<T>, staleTier: CacheTier, marks: Marks): Promise<T> {
     const result = await runFactory(factory, { stale, softTimeout: timing.softTimeout, hardTimeout: timing.hardTimeout }, stored.run)
-    if (result.kind === 'stale') return { value: result.value, tier: staleTier, outcome: 'stale' }
+    if (result.kind === 'stale') return answered(marks, staleTier, 'stale', result.value)
     await stored.promise
-    return { value: result.value, tier: 'factory', outcome: 'miss' }
+    return answered(marks, 'factory', 'miss', result.value)
   }
 
   #timing(options: GetOrSetOptions): Timing {
