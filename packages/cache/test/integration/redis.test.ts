@@ -136,5 +136,14 @@ describe('two instances over one Redis', () => {
     expect(store.size).toBe(10)
     await queue.close()
   })
+
+  it('concurrent reads batched into MGETs each get their own key, hits and misses alike', async () => {
+    const reader = createCache({ namespace, redis: serviceUrls.redis, l1: false })
+    await Promise.all(Array.from({ length: 400 }, (_, i) => a.set(`batch:${i}`, { i })))
+    const keys = Array.from({ length: 600 }, (_, i) => `batch:${i}`) // > 256: two chunks; 200 misses
+    const values = await Promise.all(keys.map((k) => reader.get<{ i: number }>(k)))
+    expect(values.map((v) => v?.i)).toEqual(keys.map((_, i) => (i < 400 ? i : undefined)))
+    await reader.close()
+  })
 })
 
