@@ -67,9 +67,12 @@ export class Loader {
 
   /** XFetch (Vattani et al., VLDB 2015): refresh a hot key before it expires, with a probability rising as expiry nears. */
   maybeRefreshEarly<T>(key: string, entry: L1Entry, factory: Factory<T>, options: GetOrSetOptions): void {
-    const beta = this.#o.earlyRefreshBeta
-    if (beta === 0 || entry.delta <= 0 || this.#refreshing.has(key) || this.#inflight.has(key)) return
-    if (Date.now() - entry.delta * beta * Math.log(Math.random()) < entry.freshUntil) return
+    const scale = entry.delta * this.#o.earlyRefreshBeta
+    if (scale <= 0) return
+    const now = Date.now()
+    // P(refresh) = exp(-timeLeft / (delta * beta)): past 32 scales it is below 1e-13, so skip the draw.
+    if (entry.freshUntil - now > 32 * scale) return
+    if (now - scale * Math.log(Math.random()) < entry.freshUntil || this.#refreshing.has(key) || this.#inflight.has(key)) return
     this.#refreshing.add(key)
     const refresh = this.#refreshEarly(key, entry, factory, options)
       .catch(() => undefined)
