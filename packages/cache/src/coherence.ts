@@ -38,6 +38,7 @@ export class Coherence {
 
   /** true: no tag was invalidated after the entry; false: one was; undefined: a tag's time is unknown here. */
   tagsValid(entry: L1Entry, authoritative: boolean): boolean | undefined {
+    if (entry.tags.length === 0) return true
     let known = true
     for (const tag of entry.tags) {
       const at = this.#tagTimes.get(tag)
