@@ -14,6 +14,12 @@ describe('@scalekit/queue errors', () => {
   })
 
   it('lists every class in the errors map', () => {
-    expect(Object.values(errors)).toEqual([QueueError, QueueOptionsError])
+    expect(Object.values(errors)).toContain(QueueOptionsError)
+    for (const [name, cls] of Object.entries(errors)) {
+      expect(cls.name).toBe(name)
+      expect(cls.code).toMatch(/^ERR_QUEUE(_[A-Z_]+)?$/)
+      expect(Object.getPrototypeOf(cls.prototype) === Error.prototype || cls.prototype instanceof QueueError).toBe(true)
+    }
+    expect(new Set(Object.values(errors).map((c) => c.code)).size).toBe(Object.keys(errors).length)
   })
 })

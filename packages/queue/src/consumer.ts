@@ -1,0 +1,265 @@
+import type { DeadLetterReason, QueueConsumeContext } from './channels'
+import { channels } from './channels'
+import { runWithContext } from './context'
+import type { Delivery, Envelope, Subscription, Transport } from './drivers/transport'
+import { NonRetryableError, QueueHandlerTimeoutError } from './errors'
+import { Attempt } from './handler'
+import type { Handler, MessageContext } from './handler'
+import { backoffDelay } from './internal/backoff'
+import { deferred } from './internal/deferred'
+import { errorCode, errorMessage } from './internal/describe'
+import { withTimeout } from './internal/timeout'
+import type { MessageType } from './message'
+import { validate } from './message'
+import type { ResolvedConsumeOptions } from './options'
+
+/** Extra time a dedup claim outlives the handler timeout, so a slow store write cannot free it early. */
+const LEASE_MARGIN_MS = 5_000
+/** Upper bound of a dedup store call (the Redis store has its own, shorter, timeout). */
+const STORE_TIMEOUT_MS = 5_000
+/** Retry delay when another consumer holds the dedup claim of this message. */
+const BUSY_RETRY_MS = 1_000
+
+interface RunnerDeps {
+  readonly transport: Transport
+  readonly options: ResolvedConsumeOptions
+  readonly publishTimeout: number
+}
+
+/**
+ * Runs one consumer: up to `concurrency` handlers at once, ack after success, retries through the
+ * transport's delay ladder, dead-letters with the reason, dedup, drain on close.
+ */
+export class ConsumerRunner<O> {
+  readonly #type: MessageType<unknown, O>
+  readonly #handler: Handler<O>
+  readonly #deps: RunnerDeps
+  readonly #pending: Delivery[] = []
+  readonly #running = new Map<Delivery, Attempt>()
+  #subscription: Subscription | undefined
+  #stopping = false
+  #idle = deferred()
+
+  constructor(type: MessageType<unknown, O>, handler: Handler<O>, deps: RunnerDeps) {
+    this.#type = type
+    this.#handler = handler
+    this.#deps = deps
+  }
+
+  /** Subscribes; the subscription re-attaches by itself after reconnects. */
+  start(): Subscription {
+    const { group, prefetch } = this.#deps.options
+    this.#subscription = this.#deps.transport.subscribe({ type: this.#type.name, group, prefetch }, (d) => {
+      this.#onDelivery(d)
+    })
+    return this.#subscription
+  }
+
+  /** Handlers running now. */
+  get active(): number {
+    return this.#running.size
+  }
+
+  /**
+   * Stops taking messages, returns those not started, waits for running handlers until
+   * `deadline`, aborts the rest (their messages go back to the queue), then detaches.
+   */
+  async drain(deadline: number): Promise<void> {
+    this.#stopping = true
+    await this.#subscription?.stop().catch(() => undefined)
+    for (const d of this.#pending.splice(0)) d.requeue()
+    if (this.#running.size > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([this.#idle.promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))])
+      clearTimeout(timer)
+    }
+    for (const [d, attempt] of this.#running) {
+      attempt.abort(new Error('queue closed'))
+      d.requeue()
+    }
+    await this.#subscription?.close().catch(() => undefined)
+  }
+
+  #onDelivery(d: Delivery): void {
+    if (this.#stopping) {
+      d.requeue()
+      return
+    }
+    this.#pending.push(d)
+    this.#pump()
+  }
+
+  #pump(): void {
+    while (!this.#stopping && this.#running.size < this.#deps.options.concurrency) {
+      const d = this.#pending.shift()
+      if (d === undefined) return
+      const attempt = new Attempt()
+      this.#running.set(d, attempt)
+      void this.#run(d, attempt).finally(() => {
+        this.#running.delete(d)
+        if (this.#running.size === 0) {
+          this.#idle.resolve(undefined)
+          this.#idle = deferred()
+        }
+        this.#pump()
+      })
+    }
+  }
+
+  async #run(d: Delivery, attempt: Attempt): Promise<void> {
+    const env = d.envelope
+    const ctx: QueueConsumeContext = {
+      type: env?.type ?? this.#type.name,
+      group: this.#deps.options.group,
+      messageId: env?.messageId ?? d.rawId,
+      attempt: env?.attempt ?? 1,
+      latencyMs: env === undefined ? 0 : Math.max(0, Date.now() - env.publishedAt),
+    }
+    const work = async (): Promise<void> => {
+      try {
+        await this.#handle(d, env, ctx, attempt)
+      } catch (error) {
+        // The transport could not take the retry or dead-letter: back to the queue, redelivered later.
+        ctx.outcome = 'requeue'
+        ctx.code = errorCode(error)
+        if (!attempt.isAborted()) d.requeue()
+      }
+    }
+    if (channels.consume.hasSubscribers) await channels.consume.tracePromise(work, ctx)
+    else await work()
+  }
+
+  async #handle(d: Delivery, env: Envelope | undefined, ctx: QueueConsumeContext, attempt: Attempt): Promise<void> {
+    const { options } = this.#deps
+    if (env === undefined) {
+      await this.#deadLetter(d, undefined, 'undecodable', 1, 'not a message of this package, or corrupt', ctx)
+      return
+    }
+    let raw: unknown
+    try {
+      raw = JSON.parse(env.body.toString('utf8'))
+    } catch (error) {
+      await this.#deadLetter(d, env, 'undecodable', env.attempt, errorMessage(error), ctx)
+      return
+    }
+    const result = await validate(this.#type.schema, raw)
+    if (result.issues !== undefined) {
+      await this.#deadLetter(d, env, 'invalid', env.attempt, result.issues.map((i) => i.message).join('; '), ctx)
+      return
+    }
+    const dedup = options.dedup
+    if (dedup !== undefined) {
+      const claim = await this.#store(dedup.claim(env.messageId, options.handlerTimeout + LEASE_MARGIN_MS)).catch((error: unknown) => error)
+      if (claim === 'done') {
+        this.#settle(d, ctx, 'duplicate')
+        return
+      }
+      if (claim !== 'claimed') {
+        // Someone else holds it (or the store is down): look again later, without spending an attempt.
+        await this.#retry(d, env, env.attempt, BUSY_RETRY_MS, ctx)
+        return
+      }
+    }
+    if (attempt.isAborted()) {
+      // close() gave up before the handler started: its message is back in the queue; free the claim.
+      if (dedup !== undefined) await this.#store(dedup.release(env.messageId)).catch(() => undefined)
+      return
+    }
+    try {
+      await this.#invoke(result.value, env, d, attempt)
+    } catch (error) {
+      if (attempt.isAborted() && this.#stopping) return
+      if (dedup !== undefined) await this.#store(dedup.release(env.messageId)).catch(() => undefined)
+      ctx.code = errorCode(error)
+      const nonRetryable = error instanceof NonRetryableError || options.nonRetryable(error)
+      if (nonRetryable) await this.#deadLetter(d, env, 'non-retryable', env.attempt, errorMessage(error), ctx)
+      else if (env.attempt >= options.attempts) await this.#deadLetter(d, env, 'failed', env.attempt, errorMessage(error), ctx)
+      else await this.#retry(d, env, env.attempt + 1, backoffDelay(options.backoff, env.attempt), ctx)
+      return
+    }
+    if (dedup !== undefined) {
+      // The effect ran; if the mark cannot be written a redelivery would run it again, so try twice.
+      await this.#store(dedup.complete(env.messageId)).catch(async () => this.#store(dedup.complete(env.messageId)))
+    }
+    this.#settle(d, ctx, 'ack')
+  }
+
+  /** Runs the handler in the message's context; rejects on its error, its timeout, or close() giving up. */
+  async #invoke(payload: O, env: Envelope, d: Delivery, attempt: Attempt): Promise<void> {
+    const { options } = this.#deps
+    const messageContext: MessageContext = {
+      messageId: env.messageId,
+      type: env.type,
+      group: options.group,
+      attempt: env.attempt,
+      maxAttempts: options.attempts,
+      redelivered: d.redeliveries > 0,
+      publishedAt: new Date(env.publishedAt),
+      correlationId: env.correlationId,
+      traceparent: env.traceparent,
+      get signal() {
+        return attempt.signal
+      },
+    }
+    const outcome = deferred()
+    attempt.onAbort = (reason) => {
+      outcome.reject(reason)
+    }
+    const timer = setTimeout(() => {
+      attempt.abort(new QueueHandlerTimeoutError(`handler of ${env.type} (group ${options.group}) did not settle within ${options.handlerTimeout} ms`))
+    }, options.handlerTimeout)
+    const run = runWithContext({ correlationId: env.correlationId, traceparent: env.traceparent }, async () => {
+      await this.#handler(payload, messageContext)
+    })
+    run.then(
+      () => {
+        outcome.resolve(undefined)
+      },
+      (error: unknown) => {
+        outcome.reject(error)
+      },
+    )
+    try {
+      await outcome.promise
+    } catch (error) {
+      const dedup = options.dedup
+      if (this.#stopping && attempt.isAborted() && dedup !== undefined) {
+        // close() gave up on it but it runs on: record its outcome, or a redelivery would run it twice.
+        run.then(
+          async () => dedup.complete(env.messageId),
+          async () => dedup.release(env.messageId),
+        ).catch(() => undefined)
+      }
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async #retry(d: Delivery, env: Envelope, attempt: number, delayMs: number, ctx: QueueConsumeContext): Promise<void> {
+    const deadline = Date.now() + this.#deps.publishTimeout
+    await this.#deps.transport.send({ envelope: { ...env, attempt }, target: { kind: 'group', group: this.#deps.options.group }, delayMs, deadline })
+    this.#settle(d, ctx, 'retry')
+  }
+
+  async #deadLetter(d: Delivery, env: Envelope | undefined, reason: DeadLetterReason, attempts: number, error: string | undefined, ctx: QueueConsumeContext): Promise<void> {
+    const group = this.#deps.options.group
+    const envelope: Envelope = env ?? { messageId: d.rawId, type: this.#type.name, body: Buffer.alloc(0), publishedAt: Date.now(), correlationId: '', traceparent: '', attempt: attempts }
+    await this.#deps.transport.deadLetter({ envelope, group, reason, attempts, error, deadline: Date.now() + this.#deps.publishTimeout })
+    if (channels.deadLetter.hasSubscribers) {
+      channels.deadLetter.publish({ type: envelope.type, group, messageId: envelope.messageId, reason, attempts, error })
+    }
+    this.#settle(d, ctx, 'dead-letter')
+  }
+
+  /** A dedup store call, bounded like every remote call (a user store may hang). */
+  async #store<T>(call: Promise<T>): Promise<T> {
+    return withTimeout(call, STORE_TIMEOUT_MS, 'dedup store')
+  }
+
+  /** Acknowledges: the message was handled, retried, or dead-lettered. */
+  #settle(d: Delivery, ctx: QueueConsumeContext, outcome: QueueConsumeContext['outcome']): void {
+    d.ack()
+    ctx.outcome = outcome
+  }
+}

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto'
+import { QueueOptionsError } from './errors'
+import { withTimeout } from './internal/timeout'
+
+/**
+ * What a dedup store says about a message id: `claimed` — run the handler; `done` — handled
+ * before, acknowledge without running it; `busy` — another consumer is handling it right now.
+ */
+export type DedupClaim = 'claimed' | 'done' | 'busy'
+
+/**
+ * Remembers which message ids were handled, so a redelivered (or re-sent) message runs its effect
+ * once. Implement it over your own database to make the mark part of the handler's transaction.
+ */
+export interface DedupStore {
+  /** Claims `messageId` for `leaseMs` (a claim whose holder died frees itself after it). */
+  claim(messageId: string, leaseMs: number): Promise<DedupClaim>
+  /** The handler succeeded: remember the id as done. */
+  complete(messageId: string): Promise<void>
+  /** The handler failed: drop the claim so a retry may run. */
+  release(messageId: string): Promise<void>
+}
+
+/**
+ * The few ioredis methods the Redis store calls (an ioredis `Redis` or `Cluster` fits): the package
+ * never imports ioredis, so `npm install @scalekit/queue` alone works.
+ */
+export interface DedupRedisClient {
+  eval(script: string, numkeys: number, ...args: (string | number)[]): Promise<unknown>
+}
+
+/** Options of {@link createRedisDedupStore}. */
+export interface RedisDedupStoreOptions {
+  /** Your ioredis client; never closed by the store. */
+  redis: DedupRedisClient
+  /** Key prefix. @default 'scalekit:queue:dedup:' */
+  prefix?: string
+  /** How long a handled id is remembered. @default 86_400_000 (1 day) */
+  ttl?: number
+  /** Upper bound of each Redis call; past it the attempt fails and is retried. @default 2_000 */
+  timeout?: number
+}
+
+const CLAIM = `local v = redis.call('GET', KEYS[1])
+if v == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 'claimed' end
+if v == 'done' then return 'done' end
+return 'busy'`
+const COMPLETE = `redis.call('SET', KEYS[1], 'done', 'PX', ARGV[1]) return 1`
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
+
+/** A {@link DedupStore} in Redis: one key per message id (`SET` with a lease, then `done` with `ttl`). */
+export function createRedisDedupStore(options: RedisDedupStoreOptions): DedupStore {
+  const { redis, prefix = 'scalekit:queue:dedup:', ttl = 86_400_000, timeout = 2_000 } = options
+  if (typeof redis.eval !== 'function') throw new QueueOptionsError('redis must be an ioredis client')
+  if (!Number.isInteger(ttl) || ttl <= 0) throw new QueueOptionsError(`ttl must be a positive integer, got ${String(ttl)}`)
+  // A claim is ours only: a release never drops another holder's claim.
+  const owner = randomUUID()
+  const call = async (script: string, id: string, ...args: (string | number)[]): Promise<unknown> =>
+    withTimeout(redis.eval(script, 1, prefix + id, ...args), timeout, 'Redis (dedup store)')
+  return {
+    async claim(id, leaseMs) {
+      const result = await call(CLAIM, id, `${owner}:${id}`, leaseMs)
+      return result === 'done' || result === 'busy' ? result : 'claimed'
+    },
+    async complete(id) {
+      await call(COMPLETE, id, ttl)
+    },
+    async release(id) {
+      await call(RELEASE, id, `${owner}:${id}`)
+    },
+  }
+}
+
+/** A {@link DedupStore} in this process' memory, for tests and a single instance. */
+export function createMemoryDedupStore(options: { ttl?: number } = {}): DedupStore {
+  const ttl = options.ttl ?? 86_400_000
+  const entries = new Map<string, { state: 'busy' | 'done'; expires: number }>()
+  const live = (id: string): { state: 'busy' | 'done'; expires: number } | undefined => {
+    const e = entries.get(id)
+    if (e !== undefined && e.expires <= Date.now()) {
+      entries.delete(id)
+      return undefined
+    }
+    return e
+  }
+  return {
+    claim(id, leaseMs) {
+      const e = live(id)
+      if (e !== undefined) return Promise.resolve(e.state)
+      entries.set(id, { state: 'busy', expires: Date.now() + leaseMs })
+      return Promise.resolve('claimed')
+    },
+    complete(id) {
+      entries.set(id, { state: 'done', expires: Date.now() + ttl })
+      return Promise.resolve()
+    },
+    release(id) {
+      if (live(id)?.state === 'busy') entries.delete(id)
+      return Promise.resolve()
+    },
+  }
+}

@@ -1,0 +1,245 @@
+import type { ConfirmChannel, Message, Options } from 'amqplib'
+import { QueueBufferFullError, QueueClosedError, QueueDisconnectedError, QueueNackError, QueuePublishTimeoutError, QueueUnroutableError } from '../errors'
+import { deferred } from '../internal/deferred'
+import { Fifo } from '../internal/fifo'
+import type { Deferred } from '../internal/deferred'
+import type { ResolvedQueueOptions } from '../options'
+import { HEADERS } from './amqp-codec'
+
+/** One message on its way: in the outbox until written, then in flight until confirmed. */
+export interface Outgoing {
+  readonly exchange: string
+  readonly routingKey: string
+  readonly content: Buffer
+  readonly properties: Options.Publish
+  readonly deadline: number
+  /** The ladder step this message needs declared first, if delayed. */
+  readonly step: number | undefined
+  /** What to call it in errors. */
+  readonly what: string
+}
+
+interface Entry extends Outgoing {
+  readonly seq: string
+  readonly done: Deferred<undefined>
+  state: 'queued' | 'inflight' | 'settled'
+  channel: ConfirmChannel | undefined
+  returned: boolean
+}
+
+/**
+ * Publishes over a confirm channel with a bounded window of unconfirmed messages. While there is
+ * no channel (or the broker blocks us) messages wait in a bounded outbox; when a connection is
+ * lost, unconfirmed messages go back to the front of the outbox and are sent again, with the same
+ * message id, on the next connection — a resend consumers can deduplicate, never a silent loss.
+ */
+export class Publisher {
+  readonly #options: ResolvedQueueOptions
+  /** Entries settled while queued (timed out) stay until they reach the front; `#queued` counts the live ones. */
+  readonly #outbox = new Fifo<Entry>()
+  #queued = 0
+  readonly #inflight = new Map<string, Entry>()
+  readonly #ensureStep: (step: number) => boolean
+  #bytes = 0
+  #seq = 0
+  #channel: ConfirmChannel | undefined
+  #writable = true
+  #blocked = false
+  #down = false
+  #closed = false
+  #idle = deferred()
+  #sweeper: NodeJS.Timeout | undefined
+
+  /** `ensureStep(step)` says whether the ladder step is declared, and starts declaring it if not. */
+  constructor(options: ResolvedQueueOptions, ensureStep: (step: number) => boolean) {
+    this.#options = options
+    this.#ensureStep = ensureStep
+  }
+
+  get buffered(): number {
+    return this.#queued
+  }
+
+  get bufferedBytes(): number {
+    return this.#bytes
+  }
+
+  get inFlight(): number {
+    return this.#inflight.size
+  }
+
+  get blocked(): boolean {
+    return this.#blocked
+  }
+
+  /** Resolves once the broker confirmed the message; rejects with a coded error otherwise. */
+  async publish(out: Outgoing): Promise<void> {
+    if (this.#closed) throw new QueueClosedError('the queue is closed')
+    const policy = this.#options.buffer.whenDisconnected
+    if (policy === 'reject' && (this.#down || this.#blocked)) {
+      throw new QueueDisconnectedError(`${out.what}: the broker is ${this.#blocked ? 'blocking publishes' : 'unreachable'} and buffer.whenDisconnected is 'reject'`)
+    }
+    const { maxMessages, maxBytes } = this.#options.buffer
+    if (this.#queued >= maxMessages || this.#bytes + out.content.length > maxBytes) {
+      throw new QueueBufferFullError(
+        `${out.what}: the publish buffer is full (${this.#queued}/${maxMessages} messages, ${this.#bytes}/${maxBytes} bytes)`,
+      )
+    }
+    this.#seq += 1
+    const seq = `${process.pid.toString(36)}.${this.#seq.toString(36)}`
+    const entry: Entry = {
+      ...out,
+      properties: { ...out.properties, headers: { ...(out.properties.headers as Record<string, unknown>), [HEADERS.seq]: seq } },
+      seq,
+      done: deferred(),
+      state: 'queued',
+      channel: undefined,
+      returned: false,
+    }
+    this.#outbox.push(entry)
+    this.#queued += 1
+    this.#startSweeper()
+    this.#bytes += entry.content.length
+    this.flush()
+    return entry.done.promise
+  }
+
+  /** A new confirm channel is ready: send what waits. */
+  attach(channel: ConfirmChannel): void {
+    this.#channel = channel
+    this.#writable = true
+    this.#down = false
+    this.#blocked = false
+    channel.on('return', (msg: Message) => {
+      this.#onReturn(msg)
+    })
+    channel.on('drain', () => {
+      this.#writable = true
+      this.flush()
+    })
+    this.flush()
+  }
+
+  /** The channel is gone: unconfirmed messages go back to the front of the outbox, in order. */
+  detach(): void {
+    this.#channel = undefined
+    this.#down = true
+    const back = [...this.#inflight.values()].filter((e) => e.state === 'inflight')
+    this.#inflight.clear()
+    for (const e of back) {
+      e.state = 'queued'
+      e.channel = undefined
+      e.returned = false
+      this.#bytes += e.content.length
+    }
+    this.#queued += back.length
+    this.#outbox.unshiftAll(back)
+  }
+
+  /** Connection-level `blocked` / `unblocked`. */
+  setBlocked(blocked: boolean): void {
+    this.#blocked = blocked
+    if (!blocked) this.flush()
+  }
+
+  /** A connection attempt failed: with the `reject` policy, new publishes fail at once. */
+  markDown(): void {
+    this.#down = true
+  }
+
+  /** Writes from the outbox while the window and the socket have room. */
+  flush(): void {
+    const ch = this.#channel
+    while (ch !== undefined && this.#channel === ch && this.#writable && !this.#blocked && this.#inflight.size < this.#options.maxInFlight) {
+      const e = this.#outbox.peek()
+      if (e === undefined) break
+      if (e.state === 'settled') {
+        this.#outbox.shift()
+        continue
+      }
+      if (e.step !== undefined && !this.#ensureStep(e.step)) break
+      this.#outbox.shift()
+      this.#queued -= 1
+      this.#bytes -= e.content.length
+      e.state = 'inflight'
+      e.channel = ch
+      this.#inflight.set(e.seq, e)
+      try {
+        this.#writable = ch.publish(e.exchange, e.routingKey, e.content, e.properties, (err: unknown) => {
+          this.#onConfirm(e, ch, err)
+        })
+      } catch {
+        // The channel closed under us; detach() will put the message back.
+        break
+      }
+    }
+  }
+
+  /** Waits until nothing is pending or `deadline`, then rejects what is left with `ERR_QUEUE_CLOSED`. */
+  async close(deadline: number): Promise<void> {
+    this.#closed = true
+    if (this.#queued + this.#inflight.size > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([this.#idle.promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))])
+      clearTimeout(timer)
+    }
+    for (const e of [...this.#outbox.toArray(), ...this.#inflight.values()]) this.#settle(e, new QueueClosedError(`${e.what}: the queue closed before it was confirmed`))
+  }
+
+  /**
+   * One timer for all deadlines (not one per message): every `publishTimeout / 10` ms (10-1000 ms)
+   * while anything is pending, expired messages are rejected with `ERR_QUEUE_PUBLISH_TIMEOUT`.
+   */
+  #startSweeper(): void {
+    if (this.#sweeper !== undefined) return
+    const every = Math.min(1_000, Math.max(10, Math.floor(this.#options.publishTimeout / 10)))
+    this.#sweeper = setInterval(() => {
+      const now = Date.now()
+      let expired = false
+      for (const e of [...this.#outbox.toArray(), ...this.#inflight.values()]) {
+        if (e.deadline > now || e.state === 'settled') continue
+        expired = true
+        this.#settle(e, new QueuePublishTimeoutError(`${e.what} was not confirmed within publishTimeout (${this.#options.publishTimeout} ms)`))
+      }
+      // Drop what expired in the buffer now, so its memory does not outlive the bound.
+      if (expired) this.#outbox.filter((e) => e.state !== 'settled')
+    }, every)
+  }
+
+  #onConfirm(e: Entry, ch: ConfirmChannel, err: unknown): void {
+    // A confirm from a channel we already gave up on: the message was re-queued for resending.
+    if (e.state !== 'inflight' || e.channel !== ch) return
+    // amqplib fails every unconfirmed publish of a closing channel: not a broker nack. The
+    // connection's teardown (detach) puts the message back in the outbox to be sent again.
+    if (err instanceof Error && err.message === 'channel closed') return
+    if (err !== null && err !== undefined) this.#settle(e, new QueueNackError(`${e.what} was refused by the broker (negative confirm)`, { cause: err }))
+    else if (e.returned) this.#settle(e, new QueueUnroutableError(`${e.what} was routed to no queue: no consumer group has declared one yet (start a consumer first)`))
+    else this.#settle(e, undefined)
+  }
+
+  #onReturn(msg: Message): void {
+    const headers: Record<string, unknown> | undefined = msg.properties.headers
+    const seq = headers?.[HEADERS.seq]
+    const e = typeof seq === 'string' ? this.#inflight.get(seq) : undefined
+    if (e !== undefined) e.returned = true
+  }
+
+  #settle(e: Entry, error: Error | undefined): void {
+    if (e.state === 'settled') return
+    if (e.state === 'queued') {
+      // Left in the FIFO, skipped when it reaches the front.
+      this.#queued -= 1
+      this.#bytes -= e.content.length
+    } else this.#inflight.delete(e.seq)
+    e.state = 'settled'
+    if (error === undefined) e.done.resolve(undefined)
+    else e.done.reject(error)
+    if (this.#queued + this.#inflight.size === 0) {
+      this.#outbox.filter(() => false)
+      clearInterval(this.#sweeper)
+      this.#sweeper = undefined
+      this.#idle.resolve(undefined)
+      this.#idle = deferred()
+    } else this.flush()
+  }
+}

@@ -1,0 +1,209 @@
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
+import { channels } from '../channels'
+import type { QueueConnectionEvent } from '../channels'
+import { describeError } from '../internal/describe'
+import { QueueTopologyMismatchError } from '../errors'
+import { backoffDelay } from '../internal/backoff'
+import type { Backoff } from '../internal/backoff'
+import { deferred } from '../internal/deferred'
+import { sleep, withTimeout } from '../internal/timeout'
+import { fromMessage, redeliveries } from './amqp-codec'
+import { assertGroup } from './amqp-topology'
+import type { Topology } from './amqp-topology'
+import type { Delivery, SubscribeSpec, Subscription } from './transport'
+
+interface Settings {
+  readonly topology: Topology
+  readonly deliveryLimit: number
+  readonly timeout: number
+  readonly reconnect: Backoff
+  /** Called once when the subscription is closed for good. */
+  readonly onClosed: (sub: AmqpSubscription) => void
+}
+
+/**
+ * A consumer's attachment to its group queue: a channel of its own (its prefetch, and a 406 on
+ * its declaration cannot break other consumers), declared and consumed again on every connection,
+ * and again after the broker cancels it (queue deleted).
+ */
+export class AmqpSubscription implements Subscription {
+  readonly #spec: SubscribeSpec
+  readonly #onDelivery: (d: Delivery) => void
+  readonly #settings: Settings
+  readonly #ready = deferred()
+  #connection: ChannelModel | undefined
+  #channel: Channel | undefined
+  #consumerTag: string | undefined
+  #attached = false
+  #stopped = false
+  #failures = 0
+  #attaching: { connection: ChannelModel; done: Promise<void> } | undefined
+
+  constructor(spec: SubscribeSpec, onDelivery: (d: Delivery) => void, settings: Settings) {
+    this.#spec = spec
+    this.#onDelivery = onDelivery
+    this.#settings = settings
+    this.#ready.promise.catch(() => undefined)
+  }
+
+  get attached(): boolean {
+    return this.#attached
+  }
+
+  get ready(): Promise<void> {
+    return this.#ready.promise
+  }
+
+  /** What it consumes. */
+  get spec(): SubscribeSpec {
+    return this.#spec
+  }
+
+  /**
+   * Attaches on `connection`; failures are reported, and retried while the connection lives. One
+   * attach at a time: two would leave a second consumer whose deliveries nobody acknowledges.
+   */
+  async attach(connection: ChannelModel): Promise<void> {
+    if (this.#attaching?.connection === connection) return this.#attaching.done
+    this.#connection = connection
+    const done = this.#attachLoop(connection).finally(() => {
+      if (this.#attaching?.done === done) this.#attaching = undefined
+    })
+    this.#attaching = { connection, done }
+    return done
+  }
+
+  async #attachLoop(connection: ChannelModel): Promise<void> {
+    while (!this.#stopped && this.#connection === connection) {
+      try {
+        await this.#attachOnce(connection)
+        this.#failures = 0
+        return
+      } catch (error) {
+        this.#failures += 1
+        this.#report('error', error)
+        if (error instanceof QueueTopologyMismatchError) {
+          // Retrying cannot fix it; the next connection tries again.
+          this.#ready.reject(error)
+          return
+        }
+        await sleep(backoffDelay(this.#settings.reconnect, this.#failures))
+      }
+    }
+  }
+
+  /** The connection is gone; its channel with it. */
+  detach(): void {
+    this.#connection = undefined
+    this.#channel = undefined
+    this.#consumerTag = undefined
+    if (this.#attached) this.#report('consumer-detached')
+    this.#attached = false
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    const ch = this.#channel
+    const tag = this.#consumerTag
+    this.#attached = false
+    if (ch !== undefined && tag !== undefined) await withTimeout(ch.cancel(tag), this.#settings.timeout, 'basic.cancel').catch(() => undefined)
+  }
+
+  async close(): Promise<void> {
+    this.#stopped = true
+    this.#settings.onClosed(this)
+    this.#attached = false
+    const ch = this.#channel
+    this.#channel = undefined
+    // Closing the channel returns every unacknowledged message to the queue.
+    if (ch !== undefined) await withTimeout(ch.close(), this.#settings.timeout, 'channel.close').catch(() => undefined)
+  }
+
+  async #attachOnce(connection: ChannelModel): Promise<void> {
+    const { topology, deliveryLimit, timeout } = this.#settings
+    const ch = await withTimeout(connection.createChannel(), timeout, 'channel.open')
+    ch.on('error', () => undefined)
+    ch.on('close', () => {
+      if (this.#channel !== ch) return
+      this.#channel = undefined
+      this.#consumerTag = undefined
+      if (this.#attached) this.#report('consumer-detached')
+      this.#attached = false
+      // The channel died but the connection lives (e.g. a 404 on a deleted queue): attach again.
+      if (!this.#stopped && this.#connection === connection) void this.attach(connection)
+    })
+    this.#channel = ch
+    try {
+      const queue = await assertGroup(ch, topology, this.#spec.type, this.#spec.group, deliveryLimit, timeout)
+      await withTimeout(ch.prefetch(this.#spec.prefetch), timeout, 'basic.qos')
+      const reply = await withTimeout(
+        ch.consume(queue, (msg) => {
+          this.#onMessage(ch, msg)
+        }),
+        timeout,
+        'basic.consume',
+      )
+      this.#consumerTag = reply.consumerTag
+    } catch (error) {
+      this.#channel = undefined
+      ch.close().catch(() => undefined)
+      throw error
+    }
+    if (this.#stopped) {
+      await this.close()
+      return
+    }
+    this.#attached = true
+    this.#ready.resolve(undefined)
+    this.#report('consumer-attached')
+  }
+
+  #onMessage(ch: Channel, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      // Cancelled by the broker (its queue was deleted): declare and consume again.
+      this.#attached = false
+      this.#report('consumer-detached')
+      const connection = this.#connection
+      if (!this.#stopped && connection !== undefined) {
+        this.#channel = undefined
+        ch.close().catch(() => undefined)
+        void this.attach(connection)
+      }
+      return
+    }
+    let settled = false
+    const settle = (fn: () => void): void => {
+      if (settled) return
+      settled = true
+      // A channel that closed already gave the message back to the queue.
+      if (this.#channel !== ch) return
+      try {
+        fn()
+      } catch {
+        // Closed between the check and the call: same as above.
+      }
+    }
+    const envelope = fromMessage(msg, this.#spec.type)
+    this.#onDelivery({
+      envelope,
+      rawId: typeof msg.properties.messageId === 'string' ? msg.properties.messageId : `delivery-${msg.fields.deliveryTag}`,
+      redeliveries: redeliveries(msg),
+      ack: () => {
+        settle(() => {
+          ch.ack(msg)
+        })
+      },
+      requeue: () => {
+        settle(() => {
+          ch.nack(msg, false, true)
+        })
+      },
+    })
+  }
+
+  #report(event: 'consumer-attached' | 'consumer-detached' | 'error', error?: unknown): void {
+    if (!channels.connection.hasSubscribers) return
+    const payload: QueueConnectionEvent = { event, type: this.#spec.type, group: this.#spec.group, ...describeError(error) }
+    channels.connection.publish(payload)
+  }
+}

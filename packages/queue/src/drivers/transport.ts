@@ -1,0 +1,98 @@
+import type { DeadLetterReason } from '../channels'
+
+/** A message as the transports carry it; the payload is encoded JSON. */
+export interface Envelope {
+  readonly messageId: string
+  readonly type: string
+  readonly body: Buffer
+  /** ms since the epoch, when `publish` was called. */
+  readonly publishedAt: number
+  readonly correlationId: string
+  readonly traceparent: string
+  /** The 1-based attempt this copy is for. */
+  readonly attempt: number
+}
+
+/** Where a send goes: every group of the message type, or one group (a retry). */
+export type Target = { readonly kind: 'type' } | { readonly kind: 'group'; readonly group: string }
+
+/** One send: resolves once the transport holds the message durably (broker confirm). */
+export interface Send {
+  readonly envelope: Envelope
+  readonly target: Target
+  readonly delayMs: number
+  /** ms since the epoch after which the send rejects with `ERR_QUEUE_PUBLISH_TIMEOUT`. */
+  readonly deadline: number
+}
+
+/** A dead-lettering: the message goes to its group's dead-letter queue with why. */
+export interface DeadLetter {
+  readonly envelope: Envelope
+  readonly group: string
+  readonly reason: DeadLetterReason
+  readonly attempts: number
+  readonly error: string | undefined
+  readonly deadline: number
+}
+
+/** One message handed to a consumer; settle it exactly once. */
+export interface Delivery {
+  /** `undefined` when the message could not be decoded (not ours, or corrupt). */
+  readonly envelope: Envelope | undefined
+  /** Raw id/type for a message that could not be decoded, for dead-lettering. */
+  readonly rawId: string
+  /** How many times the broker delivered it before (crashes, closed channels). */
+  readonly redeliveries: number
+  ack(): void
+  /** Returns it to the queue at once (counts toward the delivery limit). */
+  requeue(): void
+}
+
+/** What a consumer asks of a transport. */
+export interface SubscribeSpec {
+  readonly type: string
+  readonly group: string
+  readonly prefetch: number
+}
+
+/** A consumer's attachment to its queue. */
+export interface Subscription {
+  /** Whether deliveries are flowing now (false while disconnected or before the first attach). */
+  readonly attached: boolean
+  /** Resolves once first attached; rejects if the queue cannot be declared (e.g. a topology mismatch). */
+  readonly ready: Promise<void>
+  /** Stops new deliveries; unsettled ones can still be settled. */
+  stop(): Promise<void>
+  /** Returns anything unsettled to the queue and releases the subscription. */
+  close(): Promise<void>
+}
+
+/** Connection health as the transport sees it. */
+export interface TransportHealth {
+  readonly connected: boolean
+  readonly blocked: boolean
+  /** Messages waiting to be sent. */
+  readonly buffered: number
+  readonly bufferedBytes: number
+  /** Sent, awaiting confirm. */
+  readonly inFlight: number
+}
+
+/** Depth and consumers of one group queue. */
+export interface GroupStats {
+  readonly type: string
+  readonly group: string
+  readonly messages: number
+  readonly consumers: number
+}
+
+/** The seam between the queue's semantics (consumer.ts, queue.ts) and a backend. */
+export interface Transport {
+  send(send: Send): Promise<void>
+  deadLetter(dead: DeadLetter): Promise<void>
+  subscribe(spec: SubscribeSpec, onDelivery: (delivery: Delivery) => void): Subscription
+  health(): TransportHealth
+  stats(): Promise<GroupStats[]>
+  /** Waits for pending sends until `deadline`, rejects the rest, then disconnects. */
+  close(deadline: number): Promise<void>
+}

@@ -1,0 +1,146 @@
+import { sleep, waitFor } from '@scalekit/test-utils'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createQueue, defineMessage } from '../../src/index'
+import type { Queue, QueueOptions } from '../../src/index'
+import { startPrivateBroker } from './support/private-broker'
+import type { PrivateBroker } from './support/private-broker'
+
+const Item = defineMessage('fault.item', z.object({ n: z.number(), pad: z.string().optional() }))
+
+describe('faults on a private broker', () => {
+  let broker: PrivateBroker
+  const queues: Queue[] = []
+  const queue = (options: QueueOptions = {}): Queue => {
+    const q = createQueue({ url: broker.url, app: 'faults', reconnect: { initial: 50, max: 500 }, drainTimeout: 3_000, ...options })
+    queues.push(q)
+    return q
+  }
+
+  beforeAll(async () => {
+    broker = await startPrivateBroker('skqfault')
+  }, 90_000)
+  afterEach(async () => {
+    await Promise.all(queues.splice(0).map(async (q) => q.close()))
+  })
+  afterAll(async () => {
+    await broker.stop()
+  }, 60_000)
+
+  it('reconnects after connections are force-closed: consumers attach again, buffered publishes go through', async () => {
+    const q = queue()
+    const got = new Set<number>()
+    await q.consume(Item, (m) => void got.add(m.n), { group: 'reconnect', concurrency: 5 }).ready
+    await q.publish(Item, { n: 0 })
+    await broker.closeAllConnections('test: first cut')
+    const during = [1, 2, 3].map(async (n) => q.publish(Item, { n }))
+    await Promise.all(during)
+    await waitFor(() => q.health().ok, { timeout: 10_000, message: 'healthy again' })
+    await waitFor(() => got.size === 4, { timeout: 10_000, message: 'all 4 handled' })
+    expect(q.health().consumers[0]?.attached).toBe(true)
+  })
+
+  it('while the broker is down: waits (policy wait), rejects at once (policy reject), bounds the buffer, times out', async () => {
+    const waiting = queue({ publishTimeout: 60_000 })
+    const rejecting = queue({ buffer: { whenDisconnected: 'reject' } })
+    const bounded = queue({ publishTimeout: 60_000, buffer: { maxMessages: 1_000, maxBytes: 64 * 1024 } })
+    const short = queue({ publishTimeout: 500 })
+    const got = new Set<number>()
+    await waiting.consume(Item, (m) => void got.add(m.n), { group: 'down' }).ready
+    for (const q of [rejecting, bounded, short]) await q.publish(Item, { n: -1 })
+
+    await broker.stopApp()
+    try {
+      await waitFor(() => [waiting, rejecting, bounded, short].every((q) => !q.health().connected), { timeout: 10_000, message: 'all see the outage' })
+      // wait: held in the buffer.
+      const held = waiting.publish(Item, { n: 1 })
+      // reject: refused at once.
+      await expect(rejecting.publish(Item, { n: 2 })).rejects.toMatchObject({ code: 'ERR_QUEUE_DISCONNECTED' })
+      // bounded: 1 KiB messages fill 64 KiB, then every publish is refused at once and memory stays put.
+      const pad = 'x'.repeat(1024)
+      const refusedCodes: string[] = []
+      const pending = Array.from({ length: 200 }, async (_, i) =>
+        bounded.publish(Item, { n: 1000 + i, pad }).catch((error: unknown) => {
+          refusedCodes.push((error as { code?: string }).code ?? 'none')
+        }),
+      )
+      // Refusals are immediate; the accepted ones wait for the broker.
+      await waitFor(() => refusedCodes.length + bounded.health().buffered === 200, { timeout: 5_000, message: 'every publish accepted or refused' })
+      const accepted = bounded.health()
+      expect(accepted.bufferedBytes).toBeLessThanOrEqual(64 * 1024)
+      expect(accepted.buffered).toBeGreaterThan(50)
+      expect(new Set(refusedCodes)).toEqual(new Set(['ERR_QUEUE_BUFFER_FULL']))
+      // a publish that waits past publishTimeout.
+      await expect(short.publish(Item, { n: 3 })).rejects.toMatchObject({ code: 'ERR_QUEUE_PUBLISH_TIMEOUT' })
+      expect(waiting.health().ok).toBe(false)
+
+      await broker.startApp()
+      await held
+      await waitFor(() => got.has(1), { timeout: 15_000, message: 'the held publish is handled' })
+      await Promise.all(pending)
+      expect(refusedCodes.length).toBe(200 - accepted.buffered)
+      await waitFor(() => waiting.health().ok, { timeout: 10_000, message: 'consumer attached again' })
+    } finally {
+      await broker.startApp().catch(() => undefined)
+    }
+    // The broker itself counts the consumer again.
+    await waitFor(async () => (await broker.listQueues()).find((x) => x.name === 'faults.down.fault.item')?.consumers === 1, {
+      timeout: 10_000,
+      message: 'broker lists the consumer',
+    })
+  })
+
+  it('stops writing while the broker blocks publishers (memory alarm) and resumes when it lifts', async () => {
+    const q = queue({ publishTimeout: 30_000 })
+    const got = new Set<number>()
+    await q.consume(Item, (m) => void got.add(m.n), { group: 'blocked' }).ready
+    await q.publish(Item, { n: 0 })
+    await broker.setMemoryWatermark(0.000001)
+    try {
+      // The broker blocks a connection when it next publishes during the alarm.
+      const first = q.publish(Item, { n: 1 })
+      await waitFor(() => q.health().blocked, { timeout: 15_000, message: 'connection.blocked received' })
+      const held = q.publish(Item, { n: 2 })
+      await sleep(300)
+      expect(q.health()).toMatchObject({ ok: false, blocked: true, buffered: 1 })
+      expect(got.has(2)).toBe(false)
+      await broker.setMemoryWatermark(0.4)
+      await Promise.all([first, held])
+      await waitFor(() => got.has(1) && got.has(2), { timeout: 10_000, message: 'handled after the alarm' })
+      expect(q.health().blocked).toBe(false)
+    } finally {
+      await broker.setMemoryWatermark(0.4)
+    }
+  })
+
+  it('close() during load: running handlers finish, nothing is lost or handled twice', async () => {
+    const publisher = queue()
+    const first = queue({ drainTimeout: 10_000 })
+    const handled = new Map<number, number>()
+    let inFlight = 0
+    let maxAfterClose = 0
+    let closing = false
+    const handler = async (m: { n: number }): Promise<void> => {
+      inFlight += 1
+      await sleep(2)
+      handled.set(m.n, (handled.get(m.n) ?? 0) + 1)
+      inFlight -= 1
+      if (closing) maxAfterClose = Math.max(maxAfterClose, inFlight)
+    }
+    await first.consume(Item, handler, { group: 'drain', concurrency: 10 }).ready
+    const total = 2_000
+    const publishing = Promise.all(Array.from({ length: total }, async (_, n) => publisher.publish(Item, { n })))
+    await waitFor(() => handled.size > 300, { timeout: 20_000, message: 'load under way' })
+    closing = true
+    await first.close()
+    const runningAfterClose = inFlight
+    const second = queue()
+    await second.consume(Item, handler, { group: 'drain', concurrency: 10 }).ready
+    await publishing
+    await waitFor(() => handled.size === total, { timeout: 30_000, message: `all ${total} handled (have ${handled.size})` })
+    expect(runningAfterClose).toBe(0)
+    const twice = [...handled.values()].filter((c) => c > 1).length
+    // A clean drain hands nothing to the second consumer twice.
+    expect(twice).toBe(0)
+  })
+})

@@ -1,0 +1,74 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { freePort, waitFor } from '@scalekit/test-utils'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createQueue, defineMessage } from '../../src/index'
+import type { QueueConnectionEvent, QueueDepthEvent } from '../../src/index'
+
+const T = defineMessage('life.cycle', z.object({ n: z.number() }))
+
+describe('lifecycle without a broker', () => {
+  it('an unreachable broker: reconnect attempts back off, reject policy fails fast, close() does not hang', async () => {
+    const port = await freePort()
+    const events: QueueConnectionEvent[] = []
+    const onEvent = (m: unknown): void => void events.push(m as QueueConnectionEvent)
+    subscribe('scalekit:queue:connection', onEvent)
+    try {
+      const q = createQueue({ url: `amqp://127.0.0.1:${port}`, reconnect: { initial: 20, max: 100 }, buffer: { whenDisconnected: 'reject' }, drainTimeout: 200 })
+      const c = q.consume(T, () => undefined, { group: 'g' })
+      await waitFor(() => events.filter((e) => e.event === 'reconnecting').length >= 3, { message: 'retrying' })
+      expect(events.find((e) => e.event === 'error')?.code).toBe('ECONNREFUSED')
+      await expect(q.publish(T, { n: 1 })).rejects.toMatchObject({ code: 'ERR_QUEUE_DISCONNECTED' })
+      expect(q.health()).toMatchObject({ ok: false, connected: false, consumers: [{ attached: false }] })
+      expect(c.attached).toBe(false)
+      await q.close()
+    } finally {
+      unsubscribe('scalekit:queue:connection', onEvent)
+    }
+  })
+
+  it('wait policy: a pending publish is rejected with ERR_QUEUE_CLOSED when close() gives up on it', async () => {
+    const port = await freePort()
+    const q = createQueue({ url: `amqp://127.0.0.1:${port}`, reconnect: { initial: 20, max: 100 }, drainTimeout: 100 })
+    const pending = q.publish(T, { n: 1 })
+    await q.close()
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_QUEUE_CLOSED' })
+  })
+})
+
+describe('memory transport extras', () => {
+  it('publishes depth and consumer counts on scalekit:queue:depth', async () => {
+    const depth: QueueDepthEvent[] = []
+    const onDepth = (m: unknown): void => void depth.push(m as QueueDepthEvent)
+    subscribe('scalekit:queue:depth', onDepth)
+    try {
+      const q = createQueue({ app: 'unit_depth', statsInterval: 20 })
+      let release = (): void => undefined
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      q.consume(T, async () => gate, { group: 'g' })
+      for (let n = 0; n < 3; n++) await q.publish(T, { n })
+      const event = await waitFor(() => depth.find((d) => d.messages === 2), { message: 'depth 2 (one in flight)' })
+      expect(event).toEqual({ type: T.name, group: 'g', messages: 2, consumers: 1 })
+      release()
+      await q.close()
+    } finally {
+      unsubscribe('scalekit:queue:depth', onDepth)
+    }
+  })
+
+  it('a closed consumer stops receiving; its group keeps the messages for the next one', async () => {
+    const q = createQueue({ app: 'unit_consumer_close' })
+    const first: number[] = []
+    const c = q.consume(T, (m) => void first.push(m.n), { group: 'g' })
+    await q.publish(T, { n: 1 })
+    await waitFor(() => first.length === 1)
+    await c.close()
+    await q.publish(T, { n: 2 })
+    const second: number[] = []
+    q.consume(T, (m) => void second.push(m.n), { group: 'g' })
+    await waitFor(() => second.length === 1)
+    expect(first).toEqual([1])
+    expect(second).toEqual([2])
+    await q.close()
+  })
+})

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createQueue, defaults, defineMessage } from '../../src/index'
+
+const T = defineMessage('opt.test', z.object({ n: z.number() }))
+
+describe('options are validated at construction with ERR_QUEUE_INVALID_OPTIONS', () => {
+  it.each([
+    [{ url: 'http://x' }, /url/],
+    [{ app: 'has space' }, /app/],
+    [{ maxInFlight: 0 }, /maxInFlight/],
+    [{ publishTimeout: -1 }, /publishTimeout/],
+    [{ buffer: { maxBytes: 1.5 } }, /buffer.maxBytes/],
+    [{ buffer: { whenDisconnected: 'drop' as 'wait' } }, /whenDisconnected/],
+    [{ reconnect: { factor: 0.5 } }, /reconnect.factor/],
+    [{ reconnect: { jitter: 2 } }, /reconnect.jitter/],
+  ])('createQueue(%j)', (options, message) => {
+    expect(() => createQueue(options)).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_OPTIONS', message: expect.stringMatching(message) as string }) as Error)
+  })
+
+  it('consume options', async () => {
+    const q = createQueue()
+    const bad = [
+      [{ group: 'a.b' }, /group/],
+      [{ group: 'g', concurrency: 0 }, /concurrency/],
+      [{ group: 'g', concurrency: 4, prefetch: 2 }, /prefetch/],
+      [{ group: 'g', backoff: { max: defaults.maxDelay + 1 } }, /backoff.max/],
+      [{ group: 'g', attempts: 1.5 }, /attempts/],
+    ] as const
+    for (const [options, message] of bad) {
+      expect(() => q.consume(T, () => undefined, options)).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_OPTIONS', message: expect.stringMatching(message) as string }) as Error)
+    }
+    await q.close()
+  })
+
+  it('message names and schemas', () => {
+    expect(() => defineMessage('has space', z.string())).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_OPTIONS' }) as Error)
+    expect(() => defineMessage('a:b', z.string())).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_OPTIONS' }) as Error)
+    expect(() => defineMessage('ok.name', {} as never)).toThrow(/Standard Schema/)
+    expect(defineMessage('order.placed-v2', z.string()).name).toBe('order.placed-v2')
+  })
+
+  it('one defaults object', () => {
+    expect(defaults).toMatchObject({ app: 'scalekit', maxInFlight: 512, deliveryLimit: 10, buffer: { maxMessages: 10_000, whenDisconnected: 'wait' } })
+  })
+})
+
+describe('publish refuses bad input with coded errors, sending nothing', () => {
+  it('invalid payload: ERR_QUEUE_INVALID_PAYLOAD with the issues', async () => {
+    const q = createQueue({ app: 'unit_pub_invalid' })
+    q.consume(T, () => undefined, { group: 'g' })
+    const error = await q.publish(T, { n: 'x' as unknown as number }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'ERR_QUEUE_INVALID_PAYLOAD' })
+    expect((error as { issues: unknown[] }).issues.length).toBeGreaterThan(0)
+    expect((error as Error).message).toMatch(/n:/)
+    await q.close()
+  })
+
+  it('too large: ERR_QUEUE_MESSAGE_TOO_LARGE; bad delay or message id: ERR_QUEUE_INVALID_OPTIONS', async () => {
+    const Big = defineMessage('big', z.string())
+    const q = createQueue({ app: 'unit_pub_big', maxMessageBytes: 100, maxDelay: 1_000 })
+    await expect(q.publish(Big, 'x'.repeat(200))).rejects.toMatchObject({ code: 'ERR_QUEUE_MESSAGE_TOO_LARGE' })
+    await expect(q.publish(Big, 'x', { delay: 2_000 })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_OPTIONS' })
+    await expect(q.publish(Big, 'x', { delay: -1 })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_OPTIONS' })
+    await expect(q.publish(Big, 'x', { messageId: '' })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_OPTIONS' })
+    await q.close()
+  })
+})
