@@ -10,7 +10,7 @@ import { deferred } from './internal/deferred'
 import { errorCode, errorMessage } from './internal/describe'
 import { withTimeout } from './internal/timeout'
 import type { MessageType } from './message'
-import { validate } from './message'
+import { isPromiseLike } from './message'
 import type { ResolvedConsumeOptions } from './options'
 
 /** Extra time a dedup claim outlives the handler timeout, so a slow store write cannot free it early. */
@@ -36,6 +36,9 @@ export class ConsumerRunner<O> {
   readonly #deps: RunnerDeps
   readonly #pending: Delivery[] = []
   readonly #running = new Map<Delivery, Attempt>()
+  /** Running attempts with their handler deadlines, swept by one timer (not a setTimeout per message). */
+  readonly #deadlines = new Map<Attempt, { deadline: number; type: string }>()
+  #sweeper: NodeJS.Timeout | undefined
   #subscription: Subscription | undefined
   #stopping = false
   #idle = deferred()
@@ -142,7 +145,8 @@ export class ConsumerRunner<O> {
       await this.#deadLetter(d, env, 'undecodable', env.attempt, errorMessage(error), ctx)
       return
     }
-    const result = await validate(this.#type.schema, raw)
+    const validated = this.#type.schema['~standard'].validate(raw)
+    const result = isPromiseLike(validated) ? await validated : validated
     if (result.issues !== undefined) {
       await this.#deadLetter(d, env, 'invalid', env.attempt, result.issues.map((i) => i.message).join('; '), ctx)
       return
@@ -205,9 +209,10 @@ export class ConsumerRunner<O> {
     attempt.onAbort = (reason) => {
       outcome.reject(reason)
     }
-    const timer = setTimeout(() => {
-      attempt.abort(new QueueHandlerTimeoutError(`handler of ${env.type} (group ${options.group}) did not settle within ${options.handlerTimeout} ms`))
-    }, options.handlerTimeout)
+    this.#deadlines.set(attempt, { deadline: Date.now() + options.handlerTimeout, type: env.type })
+    this.#sweeper ??= setInterval(() => {
+      this.#sweep()
+    }, Math.min(25, Math.max(2, Math.floor(options.handlerTimeout / 10))))
     const run = runWithContext({ correlationId: env.correlationId, traceparent: env.traceparent }, async () => {
       await this.#handler(payload, messageContext)
     })
@@ -232,7 +237,22 @@ export class ConsumerRunner<O> {
       }
       throw error
     } finally {
-      clearTimeout(timer)
+      this.#deadlines.delete(attempt)
+    }
+  }
+
+  /** Fails the attempts past `handlerTimeout` (at most one sweep period late); stops when none run. */
+  #sweep(): void {
+    const now = Date.now()
+    const { group, handlerTimeout } = this.#deps.options
+    for (const [attempt, { deadline, type }] of this.#deadlines) {
+      if (deadline > now) continue
+      this.#deadlines.delete(attempt)
+      attempt.abort(new QueueHandlerTimeoutError(`handler of ${type} (group ${group}) did not settle within ${handlerTimeout} ms`))
+    }
+    if (this.#deadlines.size === 0) {
+      clearInterval(this.#sweeper)
+      this.#sweeper = undefined
     }
   }
 

@@ -38,6 +38,11 @@ export function defineMessage<S extends StandardSchemaV1>(
   return Object.freeze({ name, schema })
 }
 
+/** Whether a Standard Schema result is a promise (async schema) rather than the result itself. */
+export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown }).then === 'function'
+}
+
 /** Runs the schema; the issues on failure. */
 export async function validate<O>(schema: StandardSchemaV1<unknown, O>, value: unknown): Promise<StandardSchemaV1.Result<O>> {
   return schema['~standard'].validate(value)

@@ -6,10 +6,10 @@ import { ConsumerRunner } from './consumer'
 import type { Handler } from './handler'
 import { AmqpTransport } from './drivers/amqp'
 import { MemoryTransport } from './drivers/memory'
-import type { GroupStats, Subscription, Transport } from './drivers/transport'
+import type { GroupStats, Subscription, Target, Transport } from './drivers/transport'
 import { QueueClosedError, QueueMessageTooLargeError, QueueOptionsError, QueueValidationError } from './errors'
 import type { MessageType } from './message'
-import { describeIssues, validate } from './message'
+import { describeIssues, isPromiseLike } from './message'
 import type { ConsumeOptions, QueueOptions, ResolvedQueueOptions } from './options'
 import { resolveConsumeOptions, resolveQueueOptions } from './options'
 
@@ -94,6 +94,9 @@ export function createQueue(options: QueueOptions = {}): Queue {
   return new QueueClient(resolved, transport)
 }
 
+/** The target of every `publish` (shared: it carries no per-message state). */
+const TYPE_TARGET: Target = { kind: 'type' }
+
 interface Running {
   readonly type: string
   readonly group: string
@@ -121,7 +124,9 @@ class QueueClient implements Queue {
     }
     const messageId = options.messageId ?? randomUUID()
     if (typeof messageId !== 'string' || messageId === '' || messageId.length > 200) throw new QueueOptionsError('messageId must be a non-empty string of at most 200 characters')
-    const result = await validate(type.schema, payload)
+    // Standard Schema validators may be sync or async: await only a promise (one tick less per publish).
+    const validated = type.schema['~standard'].validate(payload)
+    const result = isPromiseLike(validated) ? await validated : validated
     if (result.issues !== undefined) {
       throw new QueueValidationError(`payload of ${type.name} is invalid: ${describeIssues(result.issues)}`, result.issues)
     }
@@ -140,16 +145,16 @@ class QueueClient implements Queue {
       traceparent: isTraceparent(options.traceparent) ? options.traceparent : childTraceparent(current?.traceparent),
       attempt: 1,
     }
-    const receipt: PublishReceipt = { messageId }
-    const send = async (): Promise<PublishReceipt> =>
-      this.#transport
-        .send({ envelope, target: { kind: 'type' }, delayMs: Math.round(delayMs), deadline: Date.now() + this.#options.publishTimeout })
-        .then(() => receipt)
-    if (!channels.publish.hasSubscribers) return send()
+    const send = { envelope, target: TYPE_TARGET, delayMs: Math.round(delayMs), deadline: envelope.publishedAt + this.#options.publishTimeout }
+    if (!channels.publish.hasSubscribers) {
+      await this.#transport.send(send)
+      return { messageId }
+    }
     const ctx: QueuePublishContext = { type: type.name, messageId, bytes: body.length, delayMs }
     return channels.publish.tracePromise(async () => {
       try {
-        return await send()
+        await this.#transport.send(send)
+        return { messageId }
       } catch (error) {
         ctx.code = (error as { code?: string }).code ?? 'unknown'
         throw error

@@ -6,16 +6,21 @@ export const HEADERS = {
   attempt: 'x-sk-attempt',
   publishedAt: 'x-sk-published-at',
   traceparent: 'traceparent',
-  /** A per-process sequence number that pairs a returned (unroutable) message with its publish. */
-  seq: 'x-sk-seq',
   reason: 'x-sk-reason',
   attempts: 'x-sk-attempts',
   error: 'x-sk-error',
   group: 'x-sk-group',
 } as const
 
-/** The publish properties of an envelope: persistent, mandatory, JSON. */
+/**
+ * The publish properties of an envelope: persistent, mandatory, JSON. Takes ownership of `headers`
+ * (adds to it). The attempt header is left out on the first attempt (read back as 1): every header
+ * is encoded by the client and stored by the broker for each message.
+ */
 export function toProperties(env: Envelope, headers: Record<string, string | number>): Options.Publish {
+  if (env.attempt !== 1) headers[HEADERS.attempt] = env.attempt
+  headers[HEADERS.publishedAt] = env.publishedAt
+  headers[HEADERS.traceparent] = env.traceparent
   return {
     persistent: true,
     mandatory: true,
@@ -24,12 +29,7 @@ export function toProperties(env: Envelope, headers: Record<string, string | num
     type: env.type,
     correlationId: env.correlationId,
     timestamp: Math.floor(env.publishedAt / 1000),
-    headers: {
-      ...headers,
-      [HEADERS.attempt]: env.attempt,
-      [HEADERS.publishedAt]: env.publishedAt,
-      [HEADERS.traceparent]: env.traceparent,
-    },
+    headers,
   }
 }
 

@@ -7,6 +7,7 @@ import { backoffDelay } from '../internal/backoff'
 import type { Backoff } from '../internal/backoff'
 import { deferred } from '../internal/deferred'
 import { sleep, withTimeout } from '../internal/timeout'
+import { Acker } from './amqp-acker'
 import { fromMessage, redeliveries } from './amqp-codec'
 import { assertGroup } from './amqp-topology'
 import type { Topology } from './amqp-topology'
@@ -33,6 +34,8 @@ export class AmqpSubscription implements Subscription {
   readonly #ready = deferred()
   #connection: ChannelModel | undefined
   #channel: Channel | undefined
+  /** The acknowledgements of `#channel`. */
+  #acker: Acker | undefined
   #consumerTag: string | undefined
   #attached = false
   #stopped = false
@@ -96,6 +99,8 @@ export class AmqpSubscription implements Subscription {
   detach(): void {
     this.#connection = undefined
     this.#channel = undefined
+    this.#acker?.discard()
+    this.#acker = undefined
     this.#consumerTag = undefined
     if (this.#attached) this.#report('consumer-detached')
     this.#attached = false
@@ -115,6 +120,9 @@ export class AmqpSubscription implements Subscription {
     this.#attached = false
     const ch = this.#channel
     this.#channel = undefined
+    // Handled messages first: their acks may still wait for the next batch.
+    this.#flushAcks()
+    this.#acker = undefined
     // Closing the channel returns every unacknowledged message to the queue.
     if (ch !== undefined) await withTimeout(ch.close(), this.#settings.timeout, 'channel.close').catch(() => undefined)
   }
@@ -122,10 +130,13 @@ export class AmqpSubscription implements Subscription {
   async #attachOnce(connection: ChannelModel): Promise<void> {
     const { topology, deliveryLimit, timeout } = this.#settings
     const ch = await withTimeout(connection.createChannel(), timeout, 'channel.open')
+    const acker = new Acker(ch)
     ch.on('error', () => undefined)
     ch.on('close', () => {
+      acker.discard()
       if (this.#channel !== ch) return
       this.#channel = undefined
+      this.#acker = undefined
       this.#consumerTag = undefined
       if (this.#attached) this.#report('consumer-detached')
       this.#attached = false
@@ -133,12 +144,13 @@ export class AmqpSubscription implements Subscription {
       if (!this.#stopped && this.#connection === connection) void this.attach(connection)
     })
     this.#channel = ch
+    this.#acker = acker
     try {
       const queue = await assertGroup(ch, topology, this.#spec.type, this.#spec.group, deliveryLimit, timeout)
       await withTimeout(ch.prefetch(this.#spec.prefetch), timeout, 'basic.qos')
       const reply = await withTimeout(
         ch.consume(queue, (msg) => {
-          this.#onMessage(ch, msg)
+          this.#onMessage(ch, acker, msg)
         }),
         timeout,
         'basic.consume',
@@ -146,6 +158,8 @@ export class AmqpSubscription implements Subscription {
       this.#consumerTag = reply.consumerTag
     } catch (error) {
       this.#channel = undefined
+      this.#acker = undefined
+      acker.discard()
       ch.close().catch(() => undefined)
       throw error
     }
@@ -158,14 +172,16 @@ export class AmqpSubscription implements Subscription {
     this.#report('consumer-attached')
   }
 
-  #onMessage(ch: Channel, msg: ConsumeMessage | null): void {
+  #onMessage(ch: Channel, acker: Acker, msg: ConsumeMessage | null): void {
     if (msg === null) {
       // Cancelled by the broker (its queue was deleted): declare and consume again.
       this.#attached = false
       this.#report('consumer-detached')
       const connection = this.#connection
       if (!this.#stopped && connection !== undefined) {
+        this.#flushAcks()
         this.#channel = undefined
+        this.#acker = undefined
         ch.close().catch(() => undefined)
         void this.attach(connection)
       }
@@ -183,6 +199,8 @@ export class AmqpSubscription implements Subscription {
         // Closed between the check and the call: same as above.
       }
     }
+    const tag = msg.fields.deliveryTag
+    acker.delivered(tag)
     const envelope = fromMessage(msg, this.#spec.type)
     this.#onDelivery({
       envelope,
@@ -190,15 +208,24 @@ export class AmqpSubscription implements Subscription {
       redeliveries: redeliveries(msg),
       ack: () => {
         settle(() => {
-          ch.ack(msg)
+          acker.ack(tag)
         })
       },
       requeue: () => {
         settle(() => {
-          ch.nack(msg, false, true)
+          acker.requeue(tag)
         })
       },
     })
+  }
+
+  /** Sends the acks still waiting for their batch, if the channel still lives. */
+  #flushAcks(): void {
+    try {
+      this.#acker?.flush()
+    } catch {
+      // The channel is closed: the broker has returned those messages to the queue already.
+    }
   }
 
   #report(event: 'consumer-attached' | 'consumer-detached' | 'error', error?: unknown): void {

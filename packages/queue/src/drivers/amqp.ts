@@ -38,7 +38,8 @@ export class AmqpTransport implements Transport {
     this.#publisher = new Publisher(options, (step) => this.#ensureStep(step))
   }
 
-  async send(send: Send): Promise<void> {
+  /** Not `async`: the publisher's promise is returned as is (one promise per message, not two). */
+  send(send: Send): Promise<void> {
     this.#start()
     const t = this.#topology
     const { envelope, target, delayMs } = send
@@ -47,7 +48,7 @@ export class AmqpTransport implements Transport {
     const headers: Record<string, string | number> = step === undefined ? {} : { [DELAY_HEADER]: String(step) }
     const properties = toProperties(envelope, headers)
     if (step !== undefined) properties.expiration = String(Math.round(delayMs))
-    // Returned, not awaited: a buffered message should not keep this frame alive too.
+    // Returned, not awaited: a buffered message should not keep a frame of this function alive too.
     return this.#publisher.publish({
       exchange: step === undefined ? t.exchange : t.delayExchange,
       routingKey,
@@ -59,7 +60,7 @@ export class AmqpTransport implements Transport {
     })
   }
 
-  async deadLetter(dead: DeadLetter): Promise<void> {
+  deadLetter(dead: DeadLetter): Promise<void> {
     this.#start()
     const properties = toProperties(dead.envelope, deadLetterHeaders(dead))
     return this.#publisher.publish({

@@ -72,7 +72,7 @@ describe('publisher', () => {
     const nacked = publisher.publish(out(1))
     const returned = publisher.publish(out(2))
     ch.sent[0]?.confirm(new Error('message nacked'))
-    ch.emit('return', { properties: ch.sent[1]?.properties })
+    ch.emit('return', { fields: { exchange: 'x', routingKey: 'k' }, properties: ch.sent[1]?.properties })
     ch.sent[1]?.confirm(null)
     await expect(nacked).rejects.toMatchObject({ code: 'ERR_QUEUE_PUBLISH_NACKED' })
     await expect(returned).rejects.toMatchObject({ code: 'ERR_QUEUE_UNROUTABLE' })

@@ -1,0 +1,77 @@
+/**
+ * Throughput: publish with confirms (each contender keeps publishing for a fixed time), and end to
+ * end (a no-op consumer attached, N messages published with confirms, timed until the last one is
+ * handled). Rounds interleave the contenders in a rotating order; figures are medians of rounds.
+ */
+import { performance } from 'node:perf_hooks'
+import { interleave, median, printSummaries, withCap } from '../harness'
+import type { Summary } from '../harness'
+import type { QueueBenchContext } from './context'
+import type { QueueSubject } from './subjects'
+
+export interface Target {
+  wanted: string
+  met: boolean
+  value?: number
+}
+
+function strip(summaries: Summary[]): Summary[] {
+  return summaries.map((s) => ({ ...s, rounds: s.rounds.map((r) => ({ ...r, opsPerSec: Math.round(r.opsPerSec) })) }))
+}
+
+export async function runPublish(ctx: QueueBenchContext, subjects: readonly QueueSubject[]): Promise<{ summaries: Summary[]; clientCpuUsPerMessage: Record<string, number>; targets: Target[] }> {
+  const durationMs = ctx.quick ? 300 : 1_000
+  const rounds = ctx.quick ? 2 : 5
+  const cpu = new Map<string, number[]>()
+  const summaries = await interleave(subjects, rounds, async (s) => {
+    await s.purge()
+    const before = process.cpuUsage()
+    const sample = await s.publish({ durationMs })
+    const used = process.cpuUsage(before)
+    const perMessage = cpu.get(s.name) ?? []
+    perMessage.push((used.user + used.system) / Math.max(1, sample.ops))
+    cpu.set(s.name, perMessage)
+    await s.purge()
+    return sample
+  })
+  printSummaries(`Publish with confirms, ~80-byte JSON to a quorum queue (${rounds} rounds of ${durationMs} ms; p50/p99: publish to confirm)`, summaries)
+  // Client CPU per confirmed message (this process, user + system): steadier than msg/s on a busy machine.
+  const cpuUs = Object.fromEntries([...cpu].map(([name, values]) => [name, Math.round(median(values.slice(1)) * 10) / 10]))
+  console.log(`client CPU per message (median µs): ${Object.entries(cpuUs).map(([n, v]) => `${n} ${v}`).join(', ')}`)
+  const ours = summaries.find((s) => s.name === '@scalekit/queue')
+  const ratio = ours?.ratioToFloor ?? 0
+  return { summaries: strip(summaries), clientCpuUsPerMessage: cpuUs, targets: [{ wanted: 'publish with confirms ≥ 1.2× the floor (raw amqplib, window 256)', met: ratio >= 1.2, value: ratio }] }
+}
+
+export async function runEndToEnd(ctx: QueueBenchContext, subjects: readonly QueueSubject[]): Promise<{ summaries: Summary[]; targets: Target[] }> {
+  const durationMs = ctx.quick ? 300 : 1_000
+  const rounds = ctx.quick ? 2 : 5
+  const summaries = await interleave(subjects, rounds, async (s) => {
+    await s.purge()
+    let handled = 0
+    let wanted = Infinity
+    let allHandled!: () => void
+    const done = new Promise<void>((resolve) => (allHandled = resolve))
+    const stop = await s.consume(() => {
+      handled++
+      if (handled >= wanted) allHandled()
+    })
+    const started = performance.now()
+    const published = await s.publish({ durationMs })
+    wanted = published.ops
+    if (handled >= wanted) allHandled()
+    const capped = await withCap(done, 15_000)
+    const elapsed = performance.now() - started
+    await stop()
+    await s.purge()
+    if (capped.timedOut) console.log(`  ${s.name}: only ${handled} of ${wanted} confirmed messages handled within 15 s`)
+    return { opsPerSec: (handled / elapsed) * 1000, p50Us: published.p50Us, p99Us: published.p99Us, ops: handled }
+  })
+  printSummaries(
+    `End to end: a no-op consumer (prefetch 256) attached, publishing with confirms for ${durationMs} ms, timed until every confirmed message is handled (${rounds} rounds; p50/p99: publish to confirm)`,
+    summaries,
+  )
+  const ours = summaries.find((s) => s.name === '@scalekit/queue')
+  const ratio = ours?.ratioToFloor ?? 0
+  return { summaries: strip(summaries), targets: [{ wanted: 'end-to-end throughput with a no-op consumer ≥ the floor', met: ratio >= 1, value: ratio }] }
+}
