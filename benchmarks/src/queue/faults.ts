@@ -5,6 +5,7 @@
  * message missing from its queue is lost; a rejected one found in it is a false failure (a retrying
  * app duplicates it). No publish is retried by the benchmark.
  */
+import { startRabbitBroker } from '@scalekit/test-utils'
 import { performance } from 'node:perf_hooks'
 import { connect as connectManager } from 'amqp-connection-manager'
 import { connect } from 'amqplib'
@@ -15,7 +16,6 @@ import { createQueue, defineMessage } from '@scalekit/queue'
 import { printTable, withCap } from '../harness'
 import { QUORUM, sleep } from './context'
 import type { QueueBenchContext } from './context'
-import { startPrivateBroker } from './private-broker'
 import type { Target } from './throughput'
 
 interface Contestant {
@@ -44,7 +44,7 @@ const OUTSTANDING = 1_024
 export async function runFaults(ctx: QueueBenchContext): Promise<{ rows: FaultRow[]; targets: Target[] } | { skipped: string }> {
   let broker
   try {
-    broker = await startPrivateBroker()
+    broker = await startRabbitBroker()
   } catch (error) {
     console.log(`\nForced connection closes: skipped, the private broker node did not start (${(error as Error).message.split('\n')[0]})`)
     return { skipped: (error as Error).message }

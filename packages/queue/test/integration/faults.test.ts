@@ -1,15 +1,13 @@
-import { sleep, waitFor } from '@scalekit/test-utils'
+import { sleep, waitFor, startRabbitBroker, type RabbitBroker } from '@scalekit/test-utils'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createQueue, defineMessage } from '../../src/index'
 import type { Queue, QueueOptions } from '../../src/index'
-import { startPrivateBroker } from './support/private-broker'
-import type { PrivateBroker } from './support/private-broker'
 
 const Item = defineMessage('fault.item', z.object({ n: z.number(), pad: z.string().optional() }))
 
 describe('faults on a private broker', () => {
-  let broker: PrivateBroker
+  let broker: RabbitBroker
   const queues: Queue[] = []
   const queue = (options: QueueOptions = {}): Queue => {
     const q = createQueue({ url: broker.url, app: 'faults', reconnect: { initial: 50, max: 500 }, drainTimeout: 3_000, ...options })
@@ -18,7 +16,7 @@ describe('faults on a private broker', () => {
   }
 
   beforeAll(async () => {
-    broker = await startPrivateBroker('skqfault')
+    broker = await startRabbitBroker('skqfault')
   }, 90_000)
   afterEach(async () => {
     await Promise.all(queues.splice(0).map(async (q) => q.close()))

@@ -1,10 +1,8 @@
-import { serviceUrls, runWorkers, sleep, uniqueName, waitFor } from '@scalekit/test-utils'
+import { serviceUrls, runWorkers, sleep, uniqueName, waitFor, startRabbitBroker, type RabbitBroker } from '@scalekit/test-utils'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createQueue, createRedisDedupStore, defineMessage } from '../../src/index'
-import { startPrivateBroker } from './support/private-broker'
-import type { PrivateBroker } from './support/private-broker'
 
 interface PublisherResult {
   confirmed: string[]
@@ -15,12 +13,12 @@ interface PublisherResult {
 const Item = defineMessage('load.item', z.object({ id: z.string() }))
 
 describe('no confirmed message is lost across forced closes and a broker restart', () => {
-  let broker: PrivateBroker
+  let broker: RabbitBroker
   let redis: Redis
   const prefix = `${uniqueName('noloss')}:`
 
   beforeAll(async () => {
-    broker = await startPrivateBroker('skqload')
+    broker = await startRabbitBroker('skqload')
     redis = new Redis(serviceUrls.redis, { maxRetriesPerRequest: 1 })
   }, 90_000)
   afterAll(async () => {

@@ -3,7 +3,8 @@ import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { freePort, sleep } from '@scalekit/test-utils'
+import { freePort } from './free-port'
+import { sleep } from './wait-for'
 
 const run = promisify(execFile)
 
@@ -13,7 +14,7 @@ const run = promisify(execFile)
  * own node name, ports, data and log directories (a temp dir) and config file — the system
  * config pins the listener to 5672, so the node gets a config of its own.
  */
-export interface PrivateBroker {
+export interface RabbitBroker {
   readonly node: string
   readonly port: number
   /** `amqp://guest:guest@127.0.0.1:<port>` */
@@ -35,7 +36,7 @@ export interface PrivateBroker {
 }
 
 /** Starts a private broker node on free ports; resolves once it has booted (about 5 s). */
-export async function startPrivateBroker(label = 'skq'): Promise<PrivateBroker> {
+export async function startRabbitBroker(label = 'skq'): Promise<RabbitBroker> {
   const dir = await mkdtemp(join(tmpdir(), 'scalekit-rabbit-'))
   const port = await freePort()
   const distPort = await freePort()
