@@ -5,6 +5,7 @@
  * Every contender of a scenario runs in the same process and the same run, round after round, so
  * a slower machine or a noisy neighbour moves all of them together and the ratios stay meaningful.
  */
+import { cpus, loadavg, platform, release, totalmem } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 
@@ -240,3 +241,34 @@ export async function withCap<T>(promise: Promise<T>, ms: number): Promise<{ tim
     clearTimeout(timer)
   }
 }
+
+/** What every results file records about the machine a run was measured on. */
+export interface MachineInfo {
+  date: string
+  node: string
+  cpu: string
+  cores: number
+  memoryGiB: number
+  os: string
+  loadAverage1m: number
+}
+
+/** The machine, now: date, Node, CPU, cores, memory, OS and the 1-minute load average. */
+export function machineInfo(): MachineInfo {
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 1024 ** 3),
+    os: `${platform()} ${release()}`,
+    loadAverage1m: Math.round((loadavg()[0] ?? 0) * 10) / 10,
+  }
+}
+
+/** The scenarios named on the command line, or all of them when none is. */
+export function selectScenarios<K extends string>(all: Readonly<Record<K, unknown>>, argv: readonly string[] = process.argv.slice(2)): K[] {
+  const asked = argv.filter((a): a is K => a in all)
+  return asked.length > 0 ? asked : (Object.keys(all) as K[])
+}
+

@@ -10,10 +10,10 @@
  * this run's id and is deleted at the end.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, platform, release, totalmem } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
+import { machineInfo, selectScenarios } from '../harness'
 import { cleanupRedis, createContext } from './context'
 import { runL1Hit } from './l1-hit'
 import { runL2Hit } from './l2-hit'
@@ -28,21 +28,11 @@ const SCENARIOS = {
   unreachable: runUnreachable,
   memory: runMemory,
 } as const
-type ScenarioName = keyof typeof SCENARIOS
 
 const ctx = createContext()
-const asked = process.argv.slice(2).filter((a) => a in SCENARIOS) as ScenarioName[]
-const selected: ScenarioName[] = asked.length > 0 ? asked : (Object.keys(SCENARIOS) as ScenarioName[])
+const selected = selectScenarios(SCENARIOS)
 
-const machine = {
-  date: new Date().toISOString(),
-  node: process.version,
-  cpu: cpus()[0]?.model ?? 'unknown',
-  cores: cpus().length,
-  memoryGiB: Math.round(totalmem() / 1024 ** 3),
-  os: `${platform()} ${release()}`,
-  redis: '',
-}
+const machine = { ...machineInfo(), redis: '' }
 
 const probe = new Redis(ctx.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2_000, retryStrategy: () => null })
 probe.on('error', () => undefined)
@@ -90,7 +80,7 @@ console.log(`\ntook ${(totalMs / 1000).toFixed(1)} s (${Object.entries(durations
 if (!ctx.quick) {
   const out = fileURLToPath(new URL('../../results/cache.json', import.meta.url))
   mkdirSync(fileURLToPath(new URL('../../results/', import.meta.url)), { recursive: true })
-  const command = asked.length > 0 ? `pnpm --filter @scalekit/benchmarks bench:cache ${asked.join(' ')}` : 'pnpm bench'
+  const command = selected.length < Object.keys(SCENARIOS).length ? `pnpm --filter @scalekit/benchmarks bench:cache ${selected.join(' ')}` : 'pnpm bench'
   writeFileSync(out, `${JSON.stringify({ ...machine, command, durationsMs: durations, targets, scenarios: results }, null, 2)}\n`)
   console.log(`wrote ${out}`)
 }

@@ -11,9 +11,9 @@
  * replica during the stale-read scenario only, and always resumes it.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, platform, release, totalmem } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { machineInfo, selectScenarios } from '../harness'
 import { admin, createContext, createTable, dropTable, replayState } from './context'
 import { runFailover } from './failover'
 import { runMisroute } from './misroute'
@@ -30,21 +30,11 @@ const SCENARIOS = {
   failover: runFailover,
   misroute: runMisroute,
 } as const
-type ScenarioName = keyof typeof SCENARIOS
 
 const ctx = createContext()
-const asked = process.argv.slice(2).filter((a) => a in SCENARIOS) as ScenarioName[]
-const selected: ScenarioName[] = asked.length > 0 ? asked : (Object.keys(SCENARIOS) as ScenarioName[])
+const selected = selectScenarios(SCENARIOS)
 
-const machine = {
-  date: new Date().toISOString(),
-  node: process.version,
-  cpu: cpus()[0]?.model ?? 'unknown',
-  cores: cpus().length,
-  memoryGiB: Math.round(totalmem() / 1024 ** 3),
-  os: `${platform()} ${release()}`,
-  postgres: '',
-}
+const machine = { ...machineInfo(), postgres: '' }
 
 try {
   const [row] = await admin<{ v: string }>(ctx.primaryUrl, "SELECT current_setting('server_version') AS v")
@@ -102,7 +92,7 @@ console.log(`\ntook ${(totalMs / 1000).toFixed(1)} s (${Object.entries(durations
 if (!ctx.quick) {
   const out = fileURLToPath(new URL('../../results/db-router.json', import.meta.url))
   mkdirSync(fileURLToPath(new URL('../../results/', import.meta.url)), { recursive: true })
-  const command = `pnpm --filter @scalekit/benchmarks bench:db-router${asked.length > 0 ? ` ${asked.join(' ')}` : ''}`
+  const command = `pnpm --filter @scalekit/benchmarks bench:db-router${selected.length < Object.keys(SCENARIOS).length ? ` ${selected.join(' ')}` : ''}`
   writeFileSync(out, `${JSON.stringify({ ...machine, command, prisma: prismaStatus, durationsMs: durations, targets, scenarios: results }, null, 2)}\n`)
   console.log(`wrote ${out}`)
 }

@@ -9,9 +9,9 @@
  * exchange and queue carries this run's id and is deleted at the end.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, platform, release, totalmem } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { machineInfo, selectScenarios } from '../harness'
 import { cleanupBroker, createContext, openAdmin } from './context'
 import type { Admin, QueueBenchContext } from './context'
 import { createSubjects } from './subjects'
@@ -35,19 +35,9 @@ const SCENARIOS: Record<string, (ctx: QueueBenchContext, shared: Shared) => Prom
 }
 
 const ctx = createContext()
-const asked = process.argv.slice(2).filter((a) => a in SCENARIOS)
-const selected = asked.length > 0 ? asked : Object.keys(SCENARIOS)
+const selected = selectScenarios(SCENARIOS)
 
-const machine = {
-  date: new Date().toISOString(),
-  node: process.version,
-  cpu: cpus()[0]?.model ?? 'unknown',
-  cores: cpus().length,
-  memoryGiB: Math.round(totalmem() / 1024 ** 3),
-  os: `${platform()} ${release()}`,
-  loadAverage1m: Math.round(loadavg()[0]! * 10) / 10,
-  rabbitmq: '',
-}
+const machine = { ...machineInfo(), rabbitmq: '' }
 
 let admin: Admin
 try {
@@ -98,7 +88,7 @@ if (!ctx.quick) {
   const out = fileURLToPath(new URL('../../results/queue.json', import.meta.url))
   mkdirSync(fileURLToPath(new URL('../../results/', import.meta.url)), { recursive: true })
   const env = ['SK_QUEUE_BEFORE', 'SK_QUEUE_WINDOW', 'SK_QUEUE_PEERS'].filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]} `).join('')
-  const command = `${env}pnpm --filter @scalekit/benchmarks bench:queue${asked.length > 0 ? ` ${asked.join(' ')}` : ''}`
+  const command = `${env}pnpm --filter @scalekit/benchmarks bench:queue${selected.length < Object.keys(SCENARIOS).length ? ` ${selected.join(' ')}` : ''}`
   const setups = Object.fromEntries(subjects.map((s) => [s.name, s.setup]))
   writeFileSync(out, `${JSON.stringify({ ...machine, command, durationsMs: durations, contenders: setups, targets, scenarios: results }, null, 2)}\n`)
   console.log(`wrote ${out}`)
