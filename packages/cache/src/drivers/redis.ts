@@ -106,6 +106,9 @@ export class RedisTier {
   readonly #options: ResolvedOptions
   readonly #breaker: CircuitBreaker<[() => Promise<unknown>]>
   #whenReady: Promise<void> | undefined
+  /** Whether the client has been ready once: after that, not ready means an outage, not a first connect. */
+  #wasReady = false
+  readonly #onReady = (): void => { this.#wasReady = true }
   readonly #cluster: boolean
   #batch: { key: string; resolve: (result: ReadResult) => void; reject: (error: unknown) => void }[] = []
   /** Redis's clock minus ours (ms), learned from replies; undefined until the first one. */
@@ -116,6 +119,8 @@ export class RedisTier {
   constructor(client: RedisClient, options: ResolvedOptions, instanceId: string, onBreakerClose: () => void) {
     this.client = client
     this.#cluster = isCluster(client)
+    this.#wasReady = client.status === 'ready'
+    client.on('ready', this.#onReady)
     this.#options = options
     this.#prefix = `sk:{${options.namespace}`
     this.#busChannel = options.bus ? `sk:{${options.namespace}}:bus` : ''
@@ -310,6 +315,7 @@ export class RedisTier {
 
   shutdown(): void {
     this.#breaker.shutdown()
+    this.client.off('ready', this.#onReady)
   }
 
   /** Asks Redis for its time once, when no reply has told us yet. */
@@ -335,8 +341,10 @@ export class RedisTier {
   }
 
   /**
-   * Undefined when the client is ready; otherwise a promise of readiness, shared by every caller
-   * meanwhile (the breaker's timeout bounds each wait). Connects a lazy client on first use.
+   * Undefined when the client is ready. During the first connect, a promise of readiness shared by
+   * every caller meanwhile (the breaker's timeout bounds each wait); connects a lazy client on first
+   * use. Once the client has been ready, a client that is not is reconnecting after a failure:
+   * callers fail at once instead of waiting out the timeout, so L1 keeps answering in microseconds.
    */
   #ready(): Promise<void> | undefined {
     const client = this.client
@@ -345,6 +353,7 @@ export class RedisTier {
       this.#whenReady ??= client.connect().finally(() => { this.#whenReady = undefined })
       return this.#whenReady
     }
+    if (this.#wasReady) return Promise.reject(new CacheUnavailableError(`Redis is reconnecting (${client.status})`))
     this.#whenReady ??= new Promise<void>((resolve) => {
       client.once('ready', () => {
         this.#whenReady = undefined

@@ -55,9 +55,11 @@ describe('Redis stopped mid-run', () => {
       expect(graced.value).toBe('graced-value')
       slowest.grace = Math.max(slowest.grace, graced.ms)
     }
-    // No call waits on the dead Redis much longer than its timeout (generous margin: 2 slow cores).
-    expect(slowest.l1).toBeLessThan(timeout + 400)
-    expect(slowest.cold).toBeLessThan(timeout + 10 + 400)
+    // A stopped Redis refuses connections: nobody waits out the timeout, not even before the breaker
+    // opens. L1 and grace answers stay in the milliseconds (the margins allow for 2 busy cores).
+    expect(slowest.l1).toBeLessThan(50)
+    expect(slowest.grace).toBeLessThan(50)
+    expect(slowest.cold).toBeLessThan(timeout)
     expect(cache.stats().l2?.available).toBe(false)
     const open = await timed(() => cache.getOrSet('warm', () => 'recomputed'))
     console.log(`Redis down: slowest L1 ${slowest.l1.toFixed(1)} ms, cold ${slowest.cold.toFixed(1)} ms, grace ${slowest.grace.toFixed(1)} ms; with the breaker open ${open.ms.toFixed(2)} ms`)
