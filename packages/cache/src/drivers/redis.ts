@@ -83,6 +83,9 @@ export function parseEntry(now: number, raw: string | null | undefined, locked: 
   return { now, entry: { data: raw.slice(pos + tagsLength), ver, created, expiresAt, staleUntil, tags, delta }, ver, locked, lockTtl }
 }
 
+/** {@link RedisTier} `#ready()`'s answer when the client lost its connection and is reconnecting. */
+const RECONNECTING = Symbol('reconnecting')
+
 function unavailable(error: unknown): never {
   if (error instanceof CacheUnavailableError) throw error
   throw new CacheUnavailableError(`Redis did not answer: ${(error as Error).message}`, { cause: error })
@@ -172,7 +175,12 @@ export class RedisTier {
   /** Runs one Redis call through the breaker; any failure becomes `CacheUnavailableError`. */
   call<T>(action: () => Promise<T>): Promise<T> {
     const ready = this.#ready()
-    const run = ready === undefined ? action : async (): Promise<T> => { await ready; return action() }
+    // Built only when the breaker runs it: an open breaker never calls the action, so nothing rejects unseen.
+    const run = ready === undefined
+      ? action
+      : ready === RECONNECTING
+        ? (): Promise<T> => Promise.reject(new CacheUnavailableError(`Redis is reconnecting (${this.client.status})`))
+        : async (): Promise<T> => { await ready; return action() }
     return (this.#breaker.fire(run) as Promise<T>).catch(unavailable)
   }
 
@@ -346,14 +354,19 @@ export class RedisTier {
    * use. Once the client has been ready, a client that is not is reconnecting after a failure:
    * callers fail at once instead of waiting out the timeout, so L1 keeps answering in microseconds.
    */
-  #ready(): Promise<void> | undefined {
+  #ready(): Promise<void> | typeof RECONNECTING | undefined {
     const client = this.client
     if (client.status === 'ready') return undefined
     if (client.status === 'wait') {
-      this.#whenReady ??= client.connect().finally(() => { this.#whenReady = undefined })
+      if (this.#whenReady === undefined) {
+        const connecting = client.connect().finally(() => { this.#whenReady = undefined })
+        // Callers that await it see a failure; with none (breaker open) it must not be unhandled.
+        connecting.catch(() => undefined)
+        this.#whenReady = connecting
+      }
       return this.#whenReady
     }
-    if (this.#wasReady) return Promise.reject(new CacheUnavailableError(`Redis is reconnecting (${client.status})`))
+    if (this.#wasReady) return RECONNECTING
     this.#whenReady ??= new Promise<void>((resolve) => {
       client.once('ready', () => {
         this.#whenReady = undefined
