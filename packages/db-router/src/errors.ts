@@ -57,6 +57,15 @@ export class DbNoReplicaError extends DbRouterError {
   static override readonly code: string = 'ERR_DB_NO_REPLICA'
 }
 
+/**
+ * A statement did not get a connection within `timeouts.connect`, or its answer within its query
+ * timeout (`timeouts.query` unless the call set `query_timeout`). The connection it held is closed,
+ * so the server stops working for it. A read that timed out is retried on another node.
+ */
+export class DbTimeoutError extends DbRouterError {
+  static override readonly code: string = 'ERR_DB_TIMEOUT'
+}
+
 /** A statement the router classifies as a write was sent with `{ role: 'replica' }`; nothing was sent. */
 export class DbWriteOnReplicaError extends DbRouterError {
   static override readonly code: string = 'ERR_DB_WRITE_ON_REPLICA'
@@ -76,6 +85,7 @@ export const errors: {
   readonly DbPrimaryUnavailableError: typeof DbPrimaryUnavailableError
   readonly DbPrimaryReadOnlyError: typeof DbPrimaryReadOnlyError
   readonly DbNoReplicaError: typeof DbNoReplicaError
+  readonly DbTimeoutError: typeof DbTimeoutError
   readonly DbWriteOnReplicaError: typeof DbWriteOnReplicaError
   readonly DbInvalidTokenError: typeof DbInvalidTokenError
 } = {
@@ -86,6 +96,7 @@ export const errors: {
   DbPrimaryUnavailableError,
   DbPrimaryReadOnlyError,
   DbNoReplicaError,
+  DbTimeoutError,
   DbWriteOnReplicaError,
   DbInvalidTokenError,
 }

@@ -8,6 +8,7 @@ const STATUS: Readonly<Record<string, number>> = {
   ERR_DB_PRIMARY_UNAVAILABLE: 503,
   ERR_DB_PRIMARY_READ_ONLY: 503,
   ERR_DB_CLOSED: 503,
+  ERR_DB_TIMEOUT: 503,
 }
 
 /** The HTTP status for a db-router error code (or an error carrying one); 500 for anything else. */

@@ -19,6 +19,7 @@ export {
   DbInvalidArgumentError,
   DbInvalidTokenError,
   DbNoReplicaError,
+  DbTimeoutError,
   DbPrimaryReadOnlyError,
   DbPrimaryUnavailableError,
   DbRouterError,

@@ -8,7 +8,7 @@ import { isPool, openPool, timedQuery } from './drivers/pg'
 import { DbClosedError, DbInvalidArgumentError, DbRouterOptionsError, DbWriteOnReplicaError } from './errors'
 import { RateBudget } from './internal/budget'
 import { formatLsn } from './internal/lsn'
-import { normalizeQueryArgs } from './internal/query-args'
+import { normalizeQueryArgs, roleOf } from './internal/query-args'
 import { sourceOfReplica } from './internal/replica-input'
 import { HealthMonitor } from './nodes/health'
 import { Node } from './nodes/node'
@@ -18,7 +18,7 @@ import type { Cluster } from './routing/cluster'
 import { runOnPrimary, runWrite } from './routing/primary'
 import { runRead } from './routing/read'
 import { connectSession, runTransaction } from './routing/session'
-import { queryContext, traced } from './routing/trace'
+import { sendTo } from './routing/trace'
 import type { ConsistencyScope, DbRouter, NodeHandle, NodeStatus, RouterStatus, TransactionClient, TransactionOptions } from './types'
 
 const FUNCTION_SQL = `SELECT p.proname AS name, n.nspname AS schema, p.provolatile::text AS volatility
@@ -46,7 +46,9 @@ class RouterPool implements DbRouter {
   readonly replicas: readonly NodeHandle[]
   readonly #cluster: Cluster
   readonly #health: HealthMonitor
-  readonly #inflight = new Set<Promise<unknown>>()
+  /** Calls in flight, and the wake-up of a `close()` waiting for them to end. */
+  #active = 0
+  #idle: (() => void) | undefined
   #started = false
   #closed = false
 
@@ -67,10 +69,10 @@ class RouterPool implements DbRouter {
     const names = new Set(['primary', ...replicaSources.map((r) => r.name)])
     if (names.size !== replicaSources.length + 1) throw new DbRouterOptionsError('replica names must be unique and not "primary"')
     const p = openPool(options.primary, false, settings.timeouts)
-    const primary = new Node({ name: 'primary', role: 'primary', pool: p.pool, owned: p.owned, weight: 1, breaker })
+    const primary = new Node({ name: 'primary', role: 'primary', pool: p.pool, owned: p.owned, weight: 1, breaker, timeouts: settings.timeouts })
     const replicas = replicaSources.map(({ source: s, weight, name }) => {
       const r = openPool(s, true, settings.timeouts)
-      return new Node({ name, role: 'replica', pool: r.pool, owned: r.owned, weight, breaker })
+      return new Node({ name, role: 'replica', pool: r.pool, owned: r.owned, weight, breaker, timeouts: settings.timeouts })
     })
     const c = settings.classification
     const classifier = new Classifier({
@@ -98,20 +100,24 @@ class RouterPool implements DbRouter {
     this.replicas = replicas.map((n) => this.#handle(n))
   }
 
-  query<R extends QueryResultRow = QueryResultRow>(first: unknown, second?: unknown, third?: unknown): Promise<QueryResult<R>> {
-    return this.#track(async () => {
+  async query<R extends QueryResultRow = QueryResultRow>(first: unknown, second?: unknown, third?: unknown): Promise<QueryResult<R>> {
+    this.#enter()
+    try {
       const cluster = this.#cluster
-      const { config, options } = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
+      const config = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
+      const role = roleOf(second, third)
       const decision = cluster.classifier.cached(config.text) ?? (await cluster.classifier.classify(config.text))
-      if (options.role === 'primary') return runOnPrimary<R>(cluster, config, decision, 'override')
-      if (options.role === 'replica') {
+      if (role === 'primary') return await runOnPrimary<R>(cluster, config, decision, 'override')
+      if (role === 'replica') {
         if (decision.target === 'primary' && !Classifier.overridable(decision)) {
           throw new DbWriteOnReplicaError(`refusing to send a write (${decision.reason}) to a replica`)
         }
-        return runRead<R>(cluster, config, decision, 'override')
+        return await runRead<R>(cluster, config, decision, 'override')
       }
-      return decision.target === 'primary' ? runWrite<R>(cluster, config, decision, 'write') : runRead<R>(cluster, config, decision, 'read')
-    })
+      return await (decision.target === 'primary' ? runWrite<R>(cluster, config, decision, 'write') : runRead<R>(cluster, config, decision, 'read'))
+    } finally {
+      this.#leave()
+    }
   }
 
   transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
@@ -168,12 +174,13 @@ class RouterPool implements DbRouter {
     if (this.#closed) return
     this.#closed = true
     await this.#health.stop()
-    if (this.#inflight.size > 0) {
+    if (this.#active > 0) {
       let timer: NodeJS.Timeout | undefined
-      const deadline = new Promise<void>((resolve) => {
+      await new Promise<void>((resolve) => {
+        this.#idle = resolve
         timer = setTimeout(resolve, deadlineMs)
       })
-      await Promise.race([Promise.allSettled([...this.#inflight]), deadline])
+      this.#idle = undefined
       clearTimeout(timer)
     }
     const { primary, replicas } = this.#cluster
@@ -195,7 +202,7 @@ class RouterPool implements DbRouter {
     let lastError: unknown = new Error('no node to look functions up on')
     for (const node of nodes) {
       try {
-        return await timedQuery<{ name: string; schema: string; volatility: string }>(node.pool, FUNCTION_SQL, [names], settings.health.timeout)
+        return await timedQuery<{ name: string; schema: string; volatility: string }>(node.dispatcher, FUNCTION_SQL, [names], settings.health.timeout)
       } catch (error) {
         lastError = error
       }
@@ -203,16 +210,25 @@ class RouterPool implements DbRouter {
     throw lastError
   }
 
-  #track<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) return Promise.reject(new DbClosedError('the router is closed'))
+  /** Counts a call in flight (what `close()` waits for); throws `ERR_DB_CLOSED` once closed. */
+  #enter(): void {
+    if (this.#closed) throw new DbClosedError('the router is closed')
     this.#start()
-    const promise = fn()
-    this.#inflight.add(promise)
-    const forget = (): void => {
-      this.#inflight.delete(promise)
+    this.#active += 1
+  }
+
+  #leave(): void {
+    this.#active -= 1
+    if (this.#active === 0) this.#idle?.()
+  }
+
+  async #track<T>(fn: () => Promise<T>): Promise<T> {
+    this.#enter()
+    try {
+      return await fn()
+    } finally {
+      this.#leave()
     }
-    promise.then(forget, forget)
-    return promise
   }
 
   #start(): void {
@@ -225,13 +241,13 @@ class RouterPool implements DbRouter {
     const cluster = this.#cluster
     const query = <R extends QueryResultRow>(first: unknown, second?: unknown, third?: unknown): Promise<QueryResult<R>> =>
       this.#track(async () => {
-        const { config } = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
+        const config = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
         const decision = cluster.classifier.cached(config.text) ?? (await cluster.classifier.classify(config.text))
         if (node.role === 'primary') return runOnPrimary<R>(cluster, config, decision, 'override')
         if (decision.target === 'primary' && !Classifier.overridable(decision)) {
           throw new DbWriteOnReplicaError(`refusing to send a write (${decision.reason}) to replica ${node.name}`)
         }
-        return traced(queryContext(node, 'override', decision, 1), () => node.run(() => node.pool.query<R>(config)))
+        return sendTo<R>(node, config, 'override', decision, 1)
       })
     return { name: node.name, role: node.role, query, status: () => statusOf(node) }
   }

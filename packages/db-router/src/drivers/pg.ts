@@ -1,5 +1,9 @@
 import pg from 'pg'
-import type { Pool, PoolConfig, QueryResultRow } from 'pg'
+import type { ClientConfig, Pool, PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg'
+import { DbTimeoutError } from '../errors'
+import { isConnectionError } from '../internal/pg-errors'
+import { TextQuery } from '../internal/query-args'
+import type { TimedQueryConfig } from '../internal/query-args'
 
 /** A pool and whether the router created it (and so ends it on close). */
 export interface OwnedPool {
@@ -29,6 +33,11 @@ export function isPool(value: unknown): value is Pool {
  * read-only (`default_transaction_read_only`), so a statement misclassified as a read is refused
  * with 25006 (and retried on the primary) instead of being applied — even on a replica that was
  * promoted and not yet detected.
+ *
+ * A replica's pool has no pool-wide `query_timeout` or `connectionTimeoutMillis`: every call on it
+ * goes through a {@link Dispatcher}, whose deadlines cost no timer per query (pg sets two), and new
+ * connections are bounded by the client's own connect timeout. The primary keeps both, because the
+ * sessions `connect()` hands out are used directly.
  */
 export function openPool(source: string | Pool | PoolConfig, readOnly: boolean, timeouts: PoolTimeouts): OwnedPool {
   if (isPool(source)) {
@@ -36,40 +45,253 @@ export function openPool(source: string | Pool | PoolConfig, readOnly: boolean, 
     return { pool: source, owned: false }
   }
   const config: PoolConfig = typeof source === 'string' ? { connectionString: source } : { ...source }
-  config.connectionTimeoutMillis ??= timeouts.connect
-  config.query_timeout ??= timeouts.query
-  // An `options` parameter in the URL would replace ours (pg lets the URL win): then set it per session.
-  const urlHasOptions = /[?&]options=/.test(config.connectionString ?? '')
-  if (readOnly && !urlHasOptions) config.options = config.options === undefined ? READ_ONLY_OPTION : `${config.options} ${READ_ONLY_OPTION}`
+  if (readOnly) {
+    config.Client ??= clientWithConnectTimeout(config.connectionTimeoutMillis ?? timeouts.connect)
+  } else {
+    config.connectionTimeoutMillis ??= timeouts.connect
+    config.query_timeout ??= timeouts.query
+  }
   const pool = new pg.Pool(config)
-  if (readOnly && urlHasOptions) makeSessionsReadOnly(pool)
+  if (readOnly) makeSessionsReadOnly(pool)
   // An idle client whose server went away emits 'error' on the pool; unhandled, it would crash the
   // process. The health check and the next query see the failure; nothing to do here.
   pool.on('error', () => undefined)
   return { pool, owned: true }
 }
 
-/** Each new session of `pool` runs `SET default_transaction_read_only = on` before anything else (pg queues it first). */
+/** pg's Client with a connect timeout of its own (pg-pool would otherwise also time every checkout). */
+function clientWithConnectTimeout(ms: number): typeof pg.Client {
+  return class TimedClient extends pg.Client {
+    constructor(config?: string | ClientConfig) {
+      super(typeof config === 'string' ? { connectionString: config, connectionTimeoutMillis: ms } : { ...config, connectionTimeoutMillis: ms })
+    }
+  }
+}
+
+/**
+ * Makes every new session of `pool` read-only through the startup `options` of its connections:
+ * in the URL when it carries an `options` parameter (pg lets the URL win), else in the pool's
+ * settings. A URL that cannot be rewritten falls back to a `SET default_transaction_read_only = on`
+ * that pg queues before anything else on each session.
+ */
 function makeSessionsReadOnly(pool: Pool): void {
+  const settings = pool.options as PoolConfig | undefined
+  const url = settings?.connectionString ?? ''
+  const rewritten = /[?&]options=/.test(url) ? withReadOnlyOption(url) : url
+  if (settings === undefined || rewritten === undefined) {
+    setOnConnect(pool)
+    return
+  }
+  if (rewritten === url) settings.options = appendOption(settings.options)
+  else settings.connectionString = rewritten
+}
+
+function appendOption(options: string | undefined): string {
+  if (options === undefined || options === '') return READ_ONLY_OPTION
+  return options.includes('default_transaction_read_only') ? options : `${options} ${READ_ONLY_OPTION}`
+}
+
+/** The URL with our option added to its own `options` parameter; undefined if it does not parse as a URL. */
+function withReadOnlyOption(connectionString: string): string | undefined {
+  try {
+    const url = new URL(connectionString)
+    url.searchParams.set('options', appendOption(url.searchParams.get('options') ?? undefined))
+    return url.toString()
+  } catch {
+    return undefined
+  }
+}
+
+function setOnConnect(pool: Pool): void {
   pool.on('connect', (client) => {
     client.query('SET default_transaction_read_only = on').catch(() => undefined)
   })
 }
 
-/** Runs one small query with a hard deadline (also covering connection acquisition, which `query_timeout` does not). */
-export async function timedQuery<R extends QueryResultRow>(pool: Pool, text: string, values: unknown[], timeoutMs: number): Promise<R[]> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(Object.assign(new Error(`query timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' }))
-    }, timeoutMs)
-  })
-  try {
-    const query = pool.query<R>({ text, values, query_timeout: timeoutMs } as pg.QueryConfig)
-    query.catch(() => undefined)
-    const result = await Promise.race([query, deadline])
-    return result.rows
-  } finally {
-    clearTimeout(timer)
+type Release = (error?: Error | boolean) => void
+
+/** Told when a counted call starts and ends (a node's in-flight count and latency average). */
+export interface CallObserver {
+  began(): void
+  /** `ms` from the call to its end; `ok` false when it failed or timed out. */
+  ended(ms: number, ok: boolean): void
+}
+
+/** One statement on its way: waiting for a connection, then for its answer. */
+class Call {
+  deadline: number
+  /** `performance.now()` at the call, when observed. */
+  started = 0
+  observed = false
+  /** Set once the statement is sent: what to give the connection back (or close it) with. */
+  release: Release | undefined = undefined
+  done = false
+  readonly resolve: (result: QueryResult) => void
+  readonly reject: (error: unknown) => void
+  readonly queryTimeout: number
+
+  constructor(deadline: number, queryTimeout: number, resolve: (result: QueryResult) => void, reject: (error: unknown) => void) {
+    this.deadline = deadline
+    this.queryTimeout = queryTimeout
+    this.resolve = resolve
+    this.reject = reject
   }
+}
+
+const ignore = (): void => undefined
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+/**
+ * Sends statements over one pool the way `pool.query` does (check out, query, release), with a
+ * deadline per call swept by ONE timer while calls are pending, instead of pg's timer per query and
+ * pg-pool's per checkout. A call gets `connectTimeout` to obtain a connection and then its query
+ * timeout for the answer; past either it fails with `ERR_DB_TIMEOUT`, and a connection it held is
+ * closed (as pg's own `query_timeout` does), so a stuck server cannot keep it. SQL errors leave the
+ * connection in the pool; connection errors remove it.
+ */
+export class Dispatcher {
+  readonly pool: Pool
+  readonly #connectTimeout: number
+  readonly #pending = new Set<Call>()
+  /** Clients given a permanent 'error' listener: one that fails mid-query must not crash the process. */
+  readonly #guarded = new WeakSet<PoolClient>()
+  readonly #observer: CallObserver | undefined
+  #timer: NodeJS.Timeout | undefined
+  #every = 0
+
+  constructor(pool: Pool, connectTimeout: number, observer?: CallObserver) {
+    this.pool = pool
+    this.#connectTimeout = connectTimeout
+    this.#observer = observer
+  }
+
+  /** Calls waiting for a connection or an answer. */
+  get pending(): number {
+    return this.#pending.size
+  }
+
+  /**
+   * Sends `config`; text with values takes pg's fast path (a config object is copied by pg per
+   * call). `observe` reports the call to the observer (the router's own checks are not counted).
+   */
+  query<R extends QueryResultRow = QueryResultRow>(config: TimedQueryConfig, queryTimeout: number, observe = false): Promise<QueryResult<R>> {
+    return new Promise<QueryResult<R>>((resolve, reject) => {
+      const call = new Call(Date.now() + this.#connectTimeout, queryTimeout, resolve as (result: QueryResult) => void, reject)
+      if (observe && this.#observer !== undefined) {
+        call.observed = true
+        call.started = performance.now()
+        this.#observer.began()
+      }
+      this.#pending.add(call)
+      this.#arm(Math.min(this.#connectTimeout, queryTimeout))
+      const onClient = (error: Error | null | undefined, client: PoolClient | undefined, release: Release): void => {
+        if (call.done) {
+          // Gave up while waiting: the connection goes straight back.
+          if (client !== undefined) release()
+          return
+        }
+        if ((error !== undefined && error !== null) || client === undefined) {
+          this.#finish(call, false)
+          reject(error ?? new Error('the pool gave no client'))
+          return
+        }
+        this.#send(call, config, client, release)
+      }
+      // pg-pool takes a callback (no promise per checkout); a Pool-like that returns a promise instead is served too.
+      const returned: unknown = (this.pool.connect as (callback: typeof onClient) => unknown)(onClient)
+      if (isThenable(returned)) {
+        returned.then(
+          (client) => {
+            const c = client as PoolClient
+            onClient(undefined, c, (e) => {
+              c.release(e)
+            })
+          },
+          (error: unknown) => {
+            onClient(error instanceof Error ? error : new Error(String(error)), undefined, ignore)
+          },
+        )
+      }
+    })
+  }
+
+  /** Stops the sweep (the router is closing; pg fails what is still pending when its pool ends). */
+  stop(): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  #send(call: Call, config: TimedQueryConfig, client: PoolClient, release: Release): void {
+    if (!this.#guarded.has(client)) {
+      client.on('error', ignore)
+      this.#guarded.add(client)
+    }
+    call.release = release
+    call.deadline = Date.now() + call.queryTimeout
+    const done = (error: Error | null | undefined, result?: QueryResult): void => {
+      if (call.done) return
+      const failed = error !== undefined && error !== null
+      this.#finish(call, !failed)
+      // A connection that failed is closed; one that answered an SQL error is fine to reuse.
+      release(failed && isConnectionError(error) ? error : undefined)
+      if (failed) call.reject(error)
+      else if (result !== undefined) call.resolve(result)
+      else call.reject(new Error('pg answered neither a result nor an error'))
+    }
+    try {
+      if (config instanceof TextQuery) client.query(config.text, config.values ?? [], done)
+      else client.query(config as pg.QueryConfig, done)
+    } catch (error) {
+      done(error instanceof Error ? error : new Error(String(error)))
+    }
+  }
+
+  #finish(call: Call, ok: boolean): void {
+    call.done = true
+    this.#pending.delete(call)
+    if (call.observed) this.#observer?.ended(performance.now() - call.started, ok)
+  }
+
+  /**
+   * Sweeps every tenth of the shortest timeout in use (5 ms to 250 ms). The sweep stops itself once
+   * nothing is pending, not at each call's end: one call at a time must not start a timer per call.
+   */
+  #arm(timeout: number): void {
+    const every = Math.min(250, Math.max(5, Math.floor(timeout / 10)))
+    if (this.#timer !== undefined && every >= this.#every) return
+    clearInterval(this.#timer)
+    this.#every = every
+    this.#timer = setInterval(() => {
+      this.#sweep()
+    }, every)
+    // Pending calls hold sockets that keep the process alive; the sweep itself must not.
+    this.#timer.unref()
+  }
+
+  #sweep(): void {
+    if (this.#pending.size === 0) {
+      this.stop()
+      return
+    }
+    const now = Date.now()
+    for (const call of this.#pending) {
+      if (call.deadline > now) continue
+      const sent = call.release !== undefined
+      this.#finish(call, false)
+      const error = sent
+        ? new DbTimeoutError(`no answer within the query timeout (${call.queryTimeout} ms); the connection was closed`)
+        : new DbTimeoutError(`no connection within timeouts.connect (${this.#connectTimeout} ms)`)
+      call.release?.(error)
+      call.reject(error)
+    }
+  }
+}
+
+/** Runs one small query of the router's own (checks, probes, lookups) with a hard deadline. */
+export async function timedQuery<R extends QueryResultRow>(dispatcher: Dispatcher, text: string, values: unknown[], timeoutMs: number): Promise<R[]> {
+  const result = await dispatcher.query<R>(new TextQuery(text, values, timeoutMs), timeoutMs)
+  return result.rows
 }

@@ -14,35 +14,50 @@ export interface QueryOptions {
 /** A pg query config with the client-side timeout pg reads per query. */
 export type TimedQueryConfig = QueryConfig<unknown[]> & { query_timeout?: number }
 
-/** The normalised arguments of one `query()` call. */
-export interface QueryArgs {
-  readonly config: TimedQueryConfig
-  readonly options: QueryOptions
+/**
+ * A query given as text (and values): what a pool can take as `query(text, values)` — pg's fast
+ * path — when the timeout is the pool's own. A config object is copied by pg on every call.
+ */
+export class TextQuery implements TimedQueryConfig {
+  readonly text: string
+  values: unknown[] | undefined
+  query_timeout: number
+
+  constructor(text: string, values: unknown[] | undefined, queryTimeout: number) {
+    this.text = text
+    this.values = values
+    this.query_timeout = queryTimeout
+  }
 }
 
-/** pg's `query(text | config, values?)` plus our options; callbacks and Submittables are refused. */
-export function normalizeQueryArgs(first: unknown, second: unknown, third: unknown, queryTimeout: number): QueryArgs {
+/** pg's `query(text | config, values?)`; callbacks and Submittables are refused. Options are read by {@link roleOf}. */
+export function normalizeQueryArgs(first: unknown, second: unknown, third: unknown, queryTimeout: number): TimedQueryConfig {
   if (typeof second === 'function' || typeof third === 'function') {
     throw new DbInvalidArgumentError('query callbacks are not supported: await the returned promise')
   }
-  let config: TimedQueryConfig
-  if (typeof first === 'string') config = { text: first }
-  else if (typeof first === 'object' && first !== null && typeof (first as { text?: unknown }).text === 'string') {
+  const values = Array.isArray(second) ? (second as unknown[]) : undefined
+  if (typeof first === 'string') return new TextQuery(first, values, queryTimeout)
+  if (typeof first === 'object' && first !== null && typeof (first as { text?: unknown }).text === 'string') {
     if (typeof (first as { submit?: unknown }).submit === 'function') {
       throw new DbInvalidArgumentError('Submittables (pg-cursor, pg-query-stream) need a session: use db.connect()')
     }
-    config = { ...(first as TimedQueryConfig) }
-  } else throw new DbInvalidArgumentError('query needs SQL text or a config object with a text')
-  let options: QueryOptions = {}
-  if (Array.isArray(second)) config.values = second as unknown[]
-  else if (second !== undefined && second !== null) options = second
-  if (third !== undefined && third !== null) options = third
-  const role: unknown = options.role
+    const config: TimedQueryConfig = { ...(first as TimedQueryConfig) }
+    if (values !== undefined) config.values = values
+    config.query_timeout ??= queryTimeout
+    return config
+  }
+  throw new DbInvalidArgumentError('query needs SQL text or a config object with a text')
+}
+
+/** The `role` of a call's options (the second argument when it is not values, else the third), validated. */
+export function roleOf(second: unknown, third: unknown): QueryOptions['role'] {
+  const options = third ?? (Array.isArray(second) ? undefined : second)
+  if (options === undefined || options === null) return undefined
+  const role: unknown = (options as QueryOptions).role
   if (role !== undefined && role !== 'primary' && role !== 'replica') {
     throw new DbInvalidArgumentError(`role must be 'primary' or 'replica', got ${JSON.stringify(role)}`)
   }
-  config.query_timeout ??= queryTimeout
-  return { config, options }
+  return role
 }
 
 /** True when the statement can be wrapped as `BEGIN; text; COMMIT; SELECT lsn` in one simple-protocol round trip. */

@@ -88,7 +88,7 @@ export class HealthMonitor {
   async #checkPrimary(): Promise<void> {
     const node = this.#primary
     try {
-      const [row] = await timedQuery<PrimaryRow>(node.pool, PRIMARY_CHECK, [], this.#settings.timeout)
+      const [row] = await timedQuery<PrimaryRow>(node.dispatcher, PRIMARY_CHECK, [], this.#settings.timeout)
       if (row === undefined) throw new Error('empty check result')
       node.badStreak = 0
       if (row.in_recovery) {
@@ -112,7 +112,7 @@ export class HealthMonitor {
     const s = this.#settings
     let row: ReplicaRow | undefined
     try {
-      ;[row] = await timedQuery<ReplicaRow>(node.pool, REPLICA_CHECK, [], s.timeout)
+      ;[row] = await timedQuery<ReplicaRow>(node.dispatcher, REPLICA_CHECK, [], s.timeout)
     } catch {
       row = undefined
     }

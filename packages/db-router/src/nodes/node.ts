@@ -1,9 +1,12 @@
 import CircuitBreaker from 'opossum'
-import type { Pool } from 'pg'
+import type { Pool, QueryResult, QueryResultRow } from 'pg'
 import type { Balanceable } from '../balancing'
 import type { NodeRole, NodeState } from '../channels'
 import { channels } from '../channels'
+import { Dispatcher } from '../drivers/pg'
+import type { PoolTimeouts } from '../drivers/pg'
 import { isConnectionError } from '../internal/pg-errors'
+import type { TimedQueryConfig } from '../internal/query-args'
 
 /** Settings of one node's circuit breaker. */
 export interface BreakerSettings {
@@ -20,12 +23,20 @@ export interface NodeInit {
   readonly owned: boolean
   readonly weight: number
   readonly breaker: BreakerSettings
+  readonly timeouts: PoolTimeouts
 }
 
 /** EWMA smoothing: each new sample weighs this much. */
 const EWMA_ALPHA = 0.3
 
 type Action = () => Promise<unknown>
+
+const callAction = (action: unknown): Promise<unknown> => (action as Action)()
+
+/** The breaker's one action: calls `fn(a)`. Module-level, so a call allocates no closure. */
+function invoke(fn: (arg: unknown) => Promise<unknown>, arg: unknown): Promise<unknown> {
+  return fn(arg)
+}
 
 /**
  * One Postgres node as the router sees it: its pool, routing state (set by health checks and by
@@ -38,6 +49,8 @@ export class Node implements Balanceable {
   readonly pool: Pool
   readonly owned: boolean
   readonly weight: number
+  /** Sends this node's statements (the router's own checks too) with their deadlines. */
+  readonly dispatcher: Dispatcher
   /** Highest replay LSN seen on this replica (replay only moves forward). */
   replayLsn = 0n
   lagBytes: number | undefined = undefined
@@ -49,7 +62,8 @@ export class Node implements Balanceable {
   goodStreak = 0
   badStreak = 0
   #state: NodeState = 'up'
-  readonly #breaker: CircuitBreaker<[Action]>
+  readonly #breaker: CircuitBreaker<[(arg: unknown) => Promise<unknown>, unknown]>
+  readonly #send: (config: unknown) => Promise<unknown>
 
   constructor(init: NodeInit) {
     this.name = init.name
@@ -57,7 +71,19 @@ export class Node implements Balanceable {
     this.pool = init.pool
     this.owned = init.owned
     this.weight = init.weight
-    this.#breaker = new CircuitBreaker<[Action], unknown>((action) => action(), {
+    const dispatcher = new Dispatcher(init.pool, init.timeouts.connect, {
+      began: () => {
+        this.outstanding += 1
+      },
+      ended: (ms, ok) => {
+        this.outstanding -= 1
+        if (ok) this.#sample(ms)
+      },
+    })
+    this.dispatcher = dispatcher
+    const queryTimeout = init.timeouts.query
+    this.#send = (config) => dispatcher.query(config as TimedQueryConfig, (config as TimedQueryConfig).query_timeout ?? queryTimeout, true)
+    this.#breaker = new CircuitBreaker(invoke, {
       timeout: false,
       errorThresholdPercentage: init.breaker.errorThresholdPercentage,
       resetTimeout: init.breaker.resetTimeout,
@@ -109,20 +135,30 @@ export class Node implements Balanceable {
     if (channels.nodeState.hasSubscribers) channels.nodeState.publish({ node: this.name, role: this.role, from, to, reason })
   }
 
+  /**
+   * Sends one statement through the breaker; its dispatcher counts it in flight and feeds the
+   * latency average (no async layer of its own: this is every query's path).
+   */
+  query<R extends QueryResultRow>(config: TimedQueryConfig): Promise<QueryResult<R>> {
+    return this.#breaker.fire(this.#send, config) as Promise<QueryResult<R>>
+  }
+
   /** Runs `action` through the breaker, counting it in flight and feeding the latency average. */
   async run<T>(action: () => Promise<T>): Promise<T> {
     this.outstanding += 1
     const start = performance.now()
     try {
-      const result = (await this.#breaker.fire(action)) as T
-      const end = performance.now()
-      const ms = end - start
-      this.ewmaMs = this.ewmaMs === 0 ? ms : this.ewmaMs + EWMA_ALPHA * (ms - this.ewmaMs)
-      this.sampledAt = end
+      const result = (await this.#breaker.fire(callAction, action)) as T
+      this.#sample(performance.now() - start)
       return result
     } finally {
       this.outstanding -= 1
     }
+  }
+
+  #sample(ms: number): void {
+    this.ewmaMs = this.ewmaMs === 0 ? ms : this.ewmaMs + EWMA_ALPHA * (ms - this.ewmaMs)
+    this.sampledAt = performance.now()
   }
 
   /** Records a new replay position seen by a check or a probe. */

@@ -8,7 +8,7 @@ import { errorCode, isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../inte
 import type { TimedQueryConfig } from '../internal/query-args'
 import type { Node } from '../nodes/node'
 import type { Cluster } from './cluster'
-import { queryContext, traced } from './trace'
+import { queryContext, sendTo, traced } from './trace'
 
 /** The primary, unless it is known to be read-only (writes are then never sent) or its breaker is open. */
 export function writablePrimary(cluster: Cluster): Node {
@@ -30,7 +30,7 @@ export async function runOnPrimary<R extends QueryResultRow>(
   if (decision.target !== 'replica') return runWrite<R>(cluster, config, decision, reason, attempt)
   const node = cluster.primary
   try {
-    return await traced(queryContext(node, reason, decision, attempt), () => node.run(() => node.pool.query<R>(config)))
+    return await sendTo<R>(node, config, reason, decision, attempt)
   } catch (error) {
     throw primaryError(cluster, error)
   }
@@ -46,10 +46,9 @@ export async function runWrite<R extends QueryResultRow>(
 ): Promise<QueryResult<R>> {
   const node = writablePrimary(cluster)
   const scope = cluster.scopes.getStore()
-  const context = queryContext(node, reason, decision, attempt)
   try {
-    if (scope === undefined) return await traced(context, () => node.run(() => node.pool.query<R>(config)))
-    return await traced(context, () =>
+    if (scope === undefined) return await sendTo<R>(node, config, reason, decision, attempt)
+    return await traced(queryContext(node, reason, decision, attempt), () =>
       node.run(async () => {
         const client = await node.pool.connect()
         let broken: Error | undefined
@@ -79,7 +78,7 @@ export async function noteWriteError(cluster: Cluster, error: unknown): Promise<
   if (errorCode(error) !== READ_ONLY_SQL_TRANSACTION) return
   const node = cluster.primary
   try {
-    const [row] = await timedQuery<{ r: boolean }>(node.pool, 'SELECT pg_is_in_recovery() AS r', [], cluster.settings.health.timeout)
+    const [row] = await timedQuery<{ r: boolean }>(node.dispatcher, 'SELECT pg_is_in_recovery() AS r', [], cluster.settings.health.timeout)
     if (row?.r === true) node.setState('read-only', 'in-recovery')
   } catch {
     // Unknown: the next health check decides.

@@ -9,7 +9,7 @@ import type { TimedQueryConfig } from '../internal/query-args'
 import type { Node } from '../nodes/node'
 import type { Cluster } from './cluster'
 import { runOnPrimary, runWrite } from './primary'
-import { publishFallback, queryContext, traced } from './trace'
+import { publishFallback, sendTo } from './trace'
 
 const PROBE_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn'
 const PROBE_MIN_TIMEOUT = 100
@@ -30,13 +30,13 @@ export async function runRead<R extends QueryResultRow>(cluster: Cluster, config
   const scope = cluster.scopes.getStore()
   if (scope?.busy === true) await scope.settled()
   const need = scope?.lsn ?? 0n
-  const tried: Node[] = []
+  let tried: Node[] | undefined
   for (let attempt = 1; ; attempt++) {
-    const choice = await chooseReader(cluster, need, tried, reason)
+    const choice = chooseNow(cluster, need, tried, reason) ?? (await waitForReplay(cluster, need, tried, reason))
     const { node } = choice
     if (node === cluster.primary) return runOnPrimary<R>(cluster, config, decision, choice.reason, attempt)
     try {
-      return await traced(queryContext(node, choice.reason, decision, attempt, choice.waitedMs), () => node.run(() => node.pool.query<R>(config)))
+      return await sendTo<R>(node, config, choice.reason, decision, attempt, choice.waitedMs)
     } catch (error) {
       const code = errorCode(error)
       if (code === READ_ONLY_SQL_TRANSACTION) {
@@ -48,26 +48,36 @@ export async function runRead<R extends QueryResultRow>(cluster: Cluster, config
       if (!(lost || code === SERIALIZATION_FAILURE || code === DEADLOCK_DETECTED) || attempt >= cluster.settings.maxReadAttempts) throw error
       // Out at once; the health checks readmit it after `rise` good checks.
       if (lost && code !== 'EOPENBREAKER') node.setState('down', 'connection-error')
-      tried.push(node)
+      ;(tried ??= []).push(node)
       reason = 'retry'
     }
   }
 }
 
-async function chooseReader(cluster: Cluster, need: bigint, tried: readonly Node[], reason: RouteReason): Promise<Choice> {
+/** Usable replicas not tried yet by this read. */
+function usable(cluster: Cluster, tried: readonly Node[] | undefined): Node[] {
+  return cluster.replicas.filter((n) => n.usable && (tried === undefined || !tried.includes(n)))
+}
+
+/** The node for a read when no waiting is needed (the usual case); undefined when the scope must wait for replay. */
+function chooseNow(cluster: Cluster, need: bigint, tried: readonly Node[] | undefined, reason: RouteReason): Choice | undefined {
   if (cluster.replicas.length === 0) return { node: cluster.primary, reason }
-  const usable = (): Node[] => cluster.replicas.filter((n) => n.usable && !tried.includes(n))
-  let candidates = usable()
+  const candidates = usable(cluster, tried)
   if (candidates.length === 0) return fallback(cluster)
   if (need === 0n) return { node: cluster.balance(candidates), reason }
-  let ready = candidates.filter((n) => n.replayLsn >= need)
-  if (ready.length > 0) return { node: cluster.balance(ready), reason }
+  const ready = candidates.filter((n) => n.replayLsn >= need)
+  return ready.length > 0 ? { node: cluster.balance(ready), reason } : undefined
+}
+
+/** Probes the candidates' replay positions until one has replayed `need`, up to `maxWait`; then the primary. */
+async function waitForReplay(cluster: Cluster, need: bigint, tried: readonly Node[] | undefined, reason: RouteReason): Promise<Choice> {
   const { maxWait, pollInterval } = cluster.settings.consistency
   const start = performance.now()
+  let candidates = usable(cluster, tried)
   for (;;) {
     await Promise.all(candidates.map((n) => probe(cluster, n)))
-    candidates = usable()
-    ready = candidates.filter((n) => n.replayLsn >= need)
+    candidates = usable(cluster, tried)
+    const ready = candidates.filter((n) => n.replayLsn >= need)
     const waitedMs = performance.now() - start
     if (ready.length > 0) return { node: cluster.balance(ready), reason, waitedMs }
     if (candidates.length === 0 || waitedMs >= maxWait) break
@@ -97,7 +107,7 @@ async function probe(cluster: Cluster, node: Node): Promise<void> {
   if (running === undefined) {
     const { consistency, health } = cluster.settings
     const timeout = Math.min(health.timeout, Math.max(consistency.maxWait, PROBE_MIN_TIMEOUT))
-    running = timedQuery<{ lsn: string | null }>(node.pool, PROBE_SQL, [], timeout)
+    running = timedQuery<{ lsn: string | null }>(node.dispatcher, PROBE_SQL, [], timeout)
       .then(([row]) => {
         if (row?.lsn != null) node.sawReplay(parseLsn(row.lsn))
       })

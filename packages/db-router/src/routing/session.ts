@@ -27,7 +27,7 @@ export async function runTransaction<T>(cluster: Cluster, fn: (tx: TransactionCl
       const tx: TransactionClient = {
         client,
         query: <R extends QueryResultRow>(first: unknown, second?: unknown): Promise<QueryResult<R>> =>
-          client.query<R>(normalizeQueryArgs(first, second, undefined, timeout).config),
+          client.query<R>(normalizeQueryArgs(first, second, undefined, timeout)),
       }
       const result = await fn(tx)
       if (scope === undefined) await client.query(timed('COMMIT', timeout))

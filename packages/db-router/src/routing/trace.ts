@@ -1,7 +1,9 @@
 import type { DbQueryContext, RouteReason } from '../channels'
 import { channels } from '../channels'
+import type { QueryResult, QueryResultRow } from 'pg'
 import type { Decision } from '../classify/classifier'
 import { errorCode } from '../internal/pg-errors'
+import type { TimedQueryConfig } from '../internal/query-args'
 import type { Node } from '../nodes/node'
 
 /** The `scalekit:db:query` context of one attempt. */
@@ -9,6 +11,19 @@ export function queryContext(node: Node, reason: RouteReason, decision: Decision
   const context: DbQueryContext = { operation: 'query', role: node.role, node: node.name, reason, classification: decision.reason, attempt }
   if (waitedMs !== undefined) context.consistencyWaitMs = waitedMs
   return context
+}
+
+/** One statement on `node`, traced; nothing is allocated for the trace when nobody listens. */
+export function sendTo<R extends QueryResultRow>(
+  node: Node,
+  config: TimedQueryConfig,
+  reason: RouteReason,
+  decision: Decision,
+  attempt: number,
+  waitedMs?: number,
+): Promise<QueryResult<R>> {
+  if (!channels.query.hasSubscribers) return node.query<R>(config)
+  return traced(queryContext(node, reason, decision, attempt, waitedMs), () => node.query<R>(config))
 }
 
 /** Runs `fn` under the `scalekit:db:query` tracing channel (free when nobody listens), filling duration and error code. */

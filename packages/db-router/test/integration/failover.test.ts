@@ -1,8 +1,9 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import pg from 'pg'
 import { requireServices, serviceUrls, startFaultProxy, uniqueName, waitFor } from '@scalekit/test-utils'
 import type { FaultProxy } from '@scalekit/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDbRouter, DbPrimaryReadOnlyError } from '../../src/index'
+import { createDbRouter, DbPrimaryReadOnlyError, DbTimeoutError } from '../../src/index'
 import type { DbNodeStateEvent, DbRouter } from '../../src/index'
 import { admin, recordQueries, waitForReplay } from './helpers'
 import { startThrowawayReplica } from './throwaway-replica'
@@ -106,6 +107,50 @@ describe('failure behaviour', () => {
       await db.close()
       await proxy.close()
       proxy = undefined
+    }
+  })
+
+  it('a replica that stops answering (blackholed): the read times out with ERR_DB_TIMEOUT, its connection is closed, the read is served elsewhere', async () => {
+    const proxy = await startFaultProxy({ target: serviceUrls.pgReplica })
+    const replica = new pg.Pool({ connectionString: proxy.url(serviceUrls.pgReplica) })
+    replica.on('error', () => undefined)
+    const db = createDbRouter({
+      primary: serviceUrls.pgPrimary,
+      replicas: [{ source: replica, name: 'silent' }],
+      health: { interval: 3_600_000 },
+      timeouts: { query: 300 },
+    })
+    try {
+      await db.checkHealth()
+      await db.replicas[0]!.query(`SELECT count(*) FROM ${S}.t`)
+      const connections = replica.totalCount
+      expect(connections).toBeGreaterThan(0)
+      proxy.blackhole()
+
+      // On the node itself: a coded timeout, and the connection that hung is closed (not returned to the pool).
+      const started = performance.now()
+      const error = await db.replicas[0]!.query(`SELECT count(*) FROM ${S}.t`).catch((e: unknown) => e)
+      const waited = performance.now() - started
+      expect(error).toBeInstanceOf(DbTimeoutError)
+      expect((error as DbTimeoutError).code).toBe('ERR_DB_TIMEOUT')
+      expect(waited).toBeGreaterThanOrEqual(250)
+      expect(waited).toBeLessThan(3_000)
+      expect(replica.totalCount).toBe(connections - 1)
+
+      // Through routing: the read that timed out on the replica is retried on the primary.
+      const rec = recordQueries()
+      try {
+        const { rows } = await db.query<{ rec: boolean }>(`SELECT pg_is_in_recovery() AS rec FROM ${S}.t LIMIT 1`)
+        expect(rows[0]?.rec).toBe(false)
+      } finally {
+        rec.stop()
+      }
+      expect(rec.seen.map((c) => c.node)).toEqual(['silent', 'primary'])
+      expect(rec.seen[0]?.errorCode).toBe('ERR_DB_TIMEOUT')
+    } finally {
+      await db.close()
+      await proxy.close()
+      await replica.end()
     }
   })
 

@@ -1,5 +1,6 @@
 import { requireServices, serviceUrls, uniqueName } from '@scalekit/test-utils'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { createDbRouter } from '../../src/index'
 import type { DbRouter } from '../../src/index'
 import { admin, recordQueries } from './helpers'
@@ -101,9 +102,18 @@ describe('transactions and sessions run on the primary', () => {
     expect(p.rows[0]?.rec).toBe(false)
   })
 
-  it('replica sessions are read-only, also when the URL carries its own options', async () => {
+  it('replica sessions are read-only, also when the URL carries its own options, also on pools the app made', async () => {
     const withOptions = `${serviceUrls.pgReplica}?options=${encodeURIComponent('-c search_path=public')}`
-    const other = createDbRouter({ primary: serviceUrls.pgPrimary, replicas: [serviceUrls.pgReplica, withOptions] })
+    const appPool = new pg.Pool({ connectionString: serviceUrls.pgReplica, options: '-c search_path=public' })
+    const appPoolUrlOptions = new pg.Pool({ connectionString: withOptions })
+    const other = createDbRouter({
+      primary: serviceUrls.pgPrimary,
+      replicas: [serviceUrls.pgReplica, withOptions, { source: appPool, name: 'app' }, { source: appPoolUrlOptions, name: 'app-url' }],
+    })
+    onTestFinished(async () => {
+      await appPool.end()
+      await appPoolUrlOptions.end()
+    })
     try {
       for (const replica of other.replicas) {
         const { rows } = await replica.query<{ ro: string }>("SELECT current_setting('default_transaction_read_only') AS ro")

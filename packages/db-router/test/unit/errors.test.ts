@@ -15,7 +15,7 @@ describe('@scalekit/db-router errors', () => {
 
   it('lists every class in the errors map, each with its own ERR_DB_ code', () => {
     const classes = Object.values(errors)
-    expect(classes).toHaveLength(9)
+    expect(classes).toHaveLength(10)
     const codes = classes.map((c) => c.code)
     expect(new Set(codes).size).toBe(codes.length)
     for (const [name, cls] of Object.entries(errors)) {
@@ -29,6 +29,7 @@ describe('@scalekit/db-router errors', () => {
     expect(httpStatusOf(new DbNoReplicaError('x'))).toBe(503)
     expect(httpStatusOf('ERR_DB_INVALID_TOKEN')).toBe(400)
     expect(httpStatusOf('ERR_DB_PRIMARY_UNAVAILABLE')).toBe(503)
+    expect(httpStatusOf('ERR_DB_TIMEOUT')).toBe(503)
     expect(httpStatusOf(new Error('plain'))).toBe(500)
     expect(httpStatusOf(null)).toBe(500)
   })

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { createDbRouter, DbInvalidArgumentError, DbRouterOptionsError, defaults } from '../../src/index'
 import type { DbRouterOptions } from '../../src/index'
 import { resolveOptions } from '../../src/options'
-import { normalizeQueryArgs } from '../../src/internal/query-args'
+import { normalizeQueryArgs, roleOf } from '../../src/internal/query-args'
 
 const primary = 'postgres://postgres@127.0.0.1:1/none'
 
@@ -63,15 +63,19 @@ describe('options', () => {
 
 describe('query arguments', () => {
   it("accept pg's forms and the routing option", () => {
-    expect(normalizeQueryArgs('SELECT $1', [1], { role: 'primary' }, 100)).toEqual({ config: { text: 'SELECT $1', values: [1], query_timeout: 100 }, options: { role: 'primary' } })
-    expect(normalizeQueryArgs({ text: 'SELECT 1', rowMode: 'array' }, undefined, undefined, 100).config).toEqual({ text: 'SELECT 1', rowMode: 'array', query_timeout: 100 })
-    expect(normalizeQueryArgs({ text: 'SELECT 1' }, { role: 'replica' }, undefined, 100).options).toEqual({ role: 'replica' })
+    expect({ ...normalizeQueryArgs('SELECT $1', [1], { role: 'primary' }, 100) }).toEqual({ text: 'SELECT $1', values: [1], query_timeout: 100 })
+    expect(roleOf([1], { role: 'primary' })).toBe('primary')
+    expect(normalizeQueryArgs({ text: 'SELECT 1', rowMode: 'array' }, undefined, undefined, 100)).toEqual({ text: 'SELECT 1', rowMode: 'array', query_timeout: 100 })
+    expect(normalizeQueryArgs({ text: 'SELECT 1', query_timeout: 5 }, [2], undefined, 100)).toEqual({ text: 'SELECT 1', values: [2], query_timeout: 5 })
+    expect(roleOf({ role: 'replica' }, undefined)).toBe('replica')
+    expect(roleOf(undefined, undefined)).toBeUndefined()
   })
 
   it('refuse callbacks, Submittables and non-SQL with ERR_DB_INVALID_ARGUMENT', () => {
     expect(() => normalizeQueryArgs('SELECT 1', () => undefined, undefined, 1)).toThrow(DbInvalidArgumentError)
     expect(() => normalizeQueryArgs({ text: 'SELECT 1', submit: () => undefined }, undefined, undefined, 1)).toThrow(DbInvalidArgumentError)
     expect(() => normalizeQueryArgs(undefined, undefined, undefined, 1)).toThrow(DbInvalidArgumentError)
+    expect(() => roleOf([1], { role: 'leader' })).toThrow(DbInvalidArgumentError)
   })
 })
 
