@@ -21,8 +21,15 @@ export interface QueueOptions {
   reconnect?: Partial<Backoff>
   /** How long a `publish` may wait (in the buffer and for its confirm) before it rejects with `ERR_QUEUE_PUBLISH_TIMEOUT`. @default 30_000 */
   publishTimeout?: number
-  /** Published-but-unconfirmed messages in flight at once (the confirm window). @default 512 */
+  /** Published-but-unconfirmed messages in flight at once, over all publishing connections (the confirm window). @default 1024 */
   maxInFlight?: number
+  /**
+   * Connections that publish, each with one confirm channel, besides the one that consumes: the
+   * broker's flow control on a publishing connection never stalls the consumers' acks. The broker
+   * reads each connection in a process of its own, so a heavy publisher on a many-core broker may
+   * gain from 2 or more (at most 8). @default 1
+   */
+  publishConnections?: number
   /** The buffer of messages waiting for a connection (or for room in the window). */
   buffer?: {
     /** @default 10_000 */
@@ -74,6 +81,7 @@ export interface ResolvedQueueOptions {
   reconnect: Backoff
   publishTimeout: number
   maxInFlight: number
+  publishConnections: number
   buffer: { maxMessages: number; maxBytes: number; whenDisconnected: DisconnectedPolicy }
   maxMessageBytes: number
   deliveryLimit: number
@@ -102,7 +110,8 @@ export const defaults = {
   heartbeat: 10,
   reconnect: { initial: 100, factor: 2, max: 5_000, jitter: 0.5 },
   publishTimeout: 30_000,
-  maxInFlight: 512,
+  maxInFlight: 1024,
+  publishConnections: 1,
   buffer: { maxMessages: 10_000, maxBytes: 16_777_216, whenDisconnected: 'wait' as DisconnectedPolicy },
   maxMessageBytes: 1_048_576,
   deliveryLimit: 10,
@@ -116,6 +125,9 @@ export const defaults = {
     handlerTimeout: 30_000,
   },
 } as const
+
+/** More publishing connections than this buys nothing (the broker's cores) and costs file descriptors. */
+const MAX_PUBLISH_CONNECTIONS = 8
 
 function int(value: number | undefined, fallback: number, name: string, min = 1): number {
   const v = value ?? fallback
@@ -156,6 +168,7 @@ export function resolveQueueOptions(options: QueueOptions = {}): ResolvedQueueOp
     reconnect: resolveBackoff(options.reconnect, defaults.reconnect, 'reconnect'),
     publishTimeout: int(options.publishTimeout, defaults.publishTimeout, 'publishTimeout'),
     maxInFlight: int(options.maxInFlight, defaults.maxInFlight, 'maxInFlight'),
+    publishConnections: Math.min(int(options.publishConnections, defaults.publishConnections, 'publishConnections'), MAX_PUBLISH_CONNECTIONS),
     buffer: {
       maxMessages: int(options.buffer?.maxMessages, defaults.buffer.maxMessages, 'buffer.maxMessages'),
       maxBytes: int(options.buffer?.maxBytes, defaults.buffer.maxBytes, 'buffer.maxBytes'),

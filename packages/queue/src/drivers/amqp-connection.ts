@@ -23,7 +23,7 @@ export async function openConnection(options: { url: string; heartbeat: number; 
 }
 
 /** Resolves with the reason once `connection` errors or closes; reports blocked/unblocked to `onBlocked`. */
-export async function watchConnection(connection: ChannelModel, onBlocked: (blocked: boolean) => void): Promise<unknown> {
+export async function watchConnection(connection: ChannelModel, role: 'consume' | 'publish', onBlocked: (blocked: boolean) => void): Promise<unknown> {
   const lost = deferred<unknown>()
   connection.on('error', (error: unknown) => {
     lost.resolve(error)
@@ -33,11 +33,11 @@ export async function watchConnection(connection: ChannelModel, onBlocked: (bloc
   })
   connection.on('blocked', (reason: string) => {
     onBlocked(true)
-    emitConnectionEvent({ event: 'blocked', message: reason })
+    emitConnectionEvent({ event: 'blocked', role, message: reason })
   })
   connection.on('unblocked', () => {
     onBlocked(false)
-    emitConnectionEvent({ event: 'unblocked' })
+    emitConnectionEvent({ event: 'unblocked', role })
   })
   return lost.promise
 }

@@ -32,10 +32,13 @@ class Entry implements Outgoing {
   readonly what: string
   readonly done: Deferred<undefined> = deferred()
   state: 'queued' | 'inflight' | 'settled' = 'queued'
-  channel: ConfirmChannel | undefined = undefined
+  lane: Lane | undefined = undefined
   returned = false
+  /** Publish order: unconfirmed messages of several lanes go back to the outbox in this order. */
+  readonly seq: number
 
-  constructor(out: Outgoing) {
+  constructor(out: Outgoing, seq: number) {
+    this.seq = seq
     this.exchange = out.exchange
     this.routingKey = out.routingKey
     this.content = out.content
@@ -46,8 +49,20 @@ class Entry implements Outgoing {
   }
 }
 
+/** One confirm channel the publisher writes to, and the messages it has not confirmed yet. */
+class Lane {
+  readonly channel: ConfirmChannel
+  /** In the order sent (a Set iterates in insertion order): returns are matched oldest first. */
+  readonly inflight = new Set<Entry>()
+  writable = true
+
+  constructor(channel: ConfirmChannel) {
+    this.channel = channel
+  }
+}
+
 /**
- * Publishes over a confirm channel with a bounded window of unconfirmed messages. While there is
+ * Publishes over confirm channels (one per publishing connection) with a bounded window of unconfirmed messages. While there is
  * no channel (or the broker blocks us) messages wait in a bounded outbox; when a connection is
  * lost, unconfirmed messages go back to the front of the outbox and are sent again, with the same
  * message id, on the next connection — a resend consumers can deduplicate, never a silent loss.
@@ -57,12 +72,14 @@ export class Publisher {
   /** Entries settled while queued (timed out) stay until they reach the front; `#queued` counts the live ones. */
   readonly #outbox = new Fifo<Entry>()
   #queued = 0
-  /** In the order sent (a Set iterates in insertion order): returns are matched oldest first. */
-  readonly #inflight = new Set<Entry>()
+  readonly #lanes: Lane[] = []
+  /** Unconfirmed messages over all lanes. */
+  #inflight = 0
+  #seq = 0
+  /** Where the next write starts looking, so lanes take turns. */
+  #turn = 0
   readonly #ensureStep: (step: number) => boolean
   #bytes = 0
-  #channel: ConfirmChannel | undefined
-  #writable = true
   #blocked = false
   #down = false
   #closed = false
@@ -84,7 +101,12 @@ export class Publisher {
   }
 
   get inFlight(): number {
-    return this.#inflight.size
+    return this.#inflight
+  }
+
+  /** Confirm channels attached now. */
+  get lanes(): number {
+    return this.#lanes.length
   }
 
   get blocked(): boolean {
@@ -110,7 +132,7 @@ export class Publisher {
         new QueueBufferFullError(`${out.what}: the publish buffer is full (${this.#queued}/${maxMessages} messages, ${this.#bytes}/${maxBytes} bytes)`),
       )
     }
-    const entry = new Entry(out)
+    const entry = new Entry(out, this.#seq++)
     this.#outbox.push(entry)
     this.#queued += 1
     this.#startSweeper()
@@ -121,34 +143,44 @@ export class Publisher {
 
   /** A new confirm channel is ready: send what waits. */
   attach(channel: ConfirmChannel): void {
-    this.#channel = channel
-    this.#writable = true
+    const lane = new Lane(channel)
+    this.#lanes.push(lane)
     this.#down = false
-    this.#blocked = false
     channel.on('return', (msg: Message) => {
-      this.#onReturn(msg)
+      this.#onReturn(lane, msg)
     })
     channel.on('drain', () => {
-      this.#writable = true
+      lane.writable = true
       this.flush()
     })
     this.flush()
   }
 
-  /** The channel is gone: unconfirmed messages go back to the front of the outbox, in order. */
-  detach(): void {
-    this.#channel = undefined
-    this.#down = true
-    const back = [...this.#inflight].filter((e) => e.state === 'inflight')
-    this.#inflight.clear()
+  /**
+   * A channel is gone (all of them when none is named): its unconfirmed messages go back to the
+   * front of the outbox, in publish order, to be sent again on a channel that lives.
+   */
+  detach(channel?: ConfirmChannel): void {
+    const gone = channel === undefined ? this.#lanes.splice(0) : this.#lanes.filter((l) => l.channel === channel)
+    if (channel !== undefined) for (const lane of gone) this.#lanes.splice(this.#lanes.indexOf(lane), 1)
+    if (this.#lanes.length === 0) this.#down = true
+    const back: Entry[] = []
+    for (const lane of gone) {
+      for (const e of lane.inflight) if (e.state === 'inflight') back.push(e)
+      this.#inflight -= lane.inflight.size
+      lane.inflight.clear()
+    }
+    if (back.length === 0) return
+    back.sort((a, b) => a.seq - b.seq)
     for (const e of back) {
       e.state = 'queued'
-      e.channel = undefined
+      e.lane = undefined
       e.returned = false
       this.#bytes += e.content.length
     }
     this.#queued += back.length
     this.#outbox.unshiftAll(back)
+    this.flush()
   }
 
   /** Connection-level `blocked` / `unblocked`. */
@@ -157,15 +189,14 @@ export class Publisher {
     if (!blocked) this.flush()
   }
 
-  /** A connection attempt failed: with the `reject` policy, new publishes fail at once. */
+  /** A connection attempt failed: with no channel left and the `reject` policy, new publishes fail at once. */
   markDown(): void {
-    this.#down = true
+    if (this.#lanes.length === 0) this.#down = true
   }
 
-  /** Writes from the outbox while the window and the socket have room. */
+  /** Writes from the outbox while the window and some lane's socket have room, lanes in turn. */
   flush(): void {
-    const ch = this.#channel
-    while (ch !== undefined && this.#channel === ch && this.#writable && !this.#blocked && this.#inflight.size < this.#options.maxInFlight) {
+    while (!this.#blocked && this.#inflight < this.#options.maxInFlight && this.#lanes.length > 0) {
       const e = this.#outbox.peek()
       if (e === undefined) break
       if (e.state === 'settled') {
@@ -173,32 +204,50 @@ export class Publisher {
         continue
       }
       if (e.step !== undefined && !this.#ensureStep(e.step)) break
+      // Chosen only once there is something to send, so lanes take strict turns.
+      const lane = this.#nextLane()
+      if (lane === undefined) break
       this.#outbox.shift()
       this.#queued -= 1
       this.#bytes -= e.content.length
       e.state = 'inflight'
-      e.channel = ch
-      this.#inflight.add(e)
+      e.lane = lane
+      lane.inflight.add(e)
+      this.#inflight += 1
       try {
-        this.#writable = ch.publish(e.exchange, e.routingKey, e.content, e.properties, (err: unknown) => {
-          this.#onConfirm(e, ch, err)
+        lane.writable = lane.channel.publish(e.exchange, e.routingKey, e.content, e.properties, (err: unknown) => {
+          this.#onConfirm(e, lane, err)
         })
       } catch {
         // The channel closed under us; detach() will put the message back.
+        lane.writable = false
         break
       }
     }
   }
 
+  /** The next writable lane after the last one used. */
+  #nextLane(): Lane | undefined {
+    const lanes = this.#lanes
+    for (let i = 0; i < lanes.length; i++) {
+      const lane = lanes[(this.#turn + i) % lanes.length]
+      if (lane?.writable === true) {
+        this.#turn = (this.#turn + i + 1) % lanes.length
+        return lane
+      }
+    }
+    return undefined
+  }
+
   /** Waits until nothing is pending or `deadline`, then rejects what is left with `ERR_QUEUE_CLOSED`. */
   async close(deadline: number): Promise<void> {
     this.#closed = true
-    if (this.#queued + this.#inflight.size > 0) {
+    if (this.#queued + this.#inflight > 0) {
       let timer: NodeJS.Timeout | undefined
       await Promise.race([this.#idle.promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))])
       clearTimeout(timer)
     }
-    for (const e of [...this.#outbox.toArray(), ...this.#inflight.values()]) this.#settle(e, new QueueClosedError(`${e.what}: the queue closed before it was confirmed`))
+    for (const e of [...this.#outbox.toArray(), ...this.#unconfirmed()]) this.#settle(e, new QueueClosedError(`${e.what}: the queue closed before it was confirmed`))
   }
 
   /**
@@ -211,7 +260,7 @@ export class Publisher {
     this.#sweeper = setInterval(() => {
       const now = Date.now()
       let expired = false
-      for (const e of [...this.#outbox.toArray(), ...this.#inflight.values()]) {
+      for (const e of [...this.#outbox.toArray(), ...this.#unconfirmed()]) {
         if (e.deadline > now || e.state === 'settled') continue
         expired = true
         this.#settle(e, new QueuePublishTimeoutError(`${e.what} was not confirmed within publishTimeout (${this.#options.publishTimeout} ms)`))
@@ -221,9 +270,13 @@ export class Publisher {
     }, every)
   }
 
-  #onConfirm(e: Entry, ch: ConfirmChannel, err: unknown): void {
+  #unconfirmed(): Entry[] {
+    return this.#lanes.flatMap((lane) => [...lane.inflight])
+  }
+
+  #onConfirm(e: Entry, lane: Lane, err: unknown): void {
     // A confirm from a channel we already gave up on: the message was re-queued for resending.
-    if (e.state !== 'inflight' || e.channel !== ch) return
+    if (e.state !== 'inflight' || e.lane !== lane) return
     // amqplib fails every unconfirmed publish of a closing channel: not a broker nack. The
     // connection's teardown (detach) puts the message back in the outbox to be sent again.
     if (err instanceof Error && err.message === 'channel closed') return
@@ -235,13 +288,13 @@ export class Publisher {
   /**
    * The broker returns an unroutable mandatory message before confirming it, and returns a
    * channel's messages in the order they were published: the message returned is the oldest
-   * unconfirmed, not yet returned one with the same exchange, routing key and message id. (No
-   * per-message tag header is needed: returns are rare, a scan of the window is cheap.)
+   * unconfirmed, not yet returned one of that channel with the same exchange, routing key and
+   * message id. (No per-message tag header is needed: returns are rare, a scan of the window is cheap.)
    */
-  #onReturn(msg: Message): void {
+  #onReturn(lane: Lane, msg: Message): void {
     const { exchange, routingKey } = msg.fields
     const id: unknown = msg.properties.messageId
-    for (const e of this.#inflight) {
+    for (const e of lane.inflight) {
       if (!e.returned && e.properties.messageId === id && e.routingKey === routingKey && e.exchange === exchange) {
         e.returned = true
         return
@@ -255,11 +308,12 @@ export class Publisher {
       // Left in the FIFO, skipped when it reaches the front.
       this.#queued -= 1
       this.#bytes -= e.content.length
-    } else this.#inflight.delete(e)
+    } else if (e.lane?.inflight.delete(e) === true) this.#inflight -= 1
     e.state = 'settled'
+    e.lane = undefined
     if (error === undefined) e.done.resolve(undefined)
     else e.done.reject(error)
-    if (this.#queued + this.#inflight.size === 0) {
+    if (this.#queued + this.#inflight === 0) {
       this.#outbox.filter(() => false)
       clearInterval(this.#sweeper)
       this.#sweeper = undefined

@@ -2,6 +2,7 @@ import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
 import { QueueClosedError } from '../errors'
 import { backoffDelay } from '../internal/backoff'
 import { describeError } from '../internal/describe'
+import { deferred } from '../internal/deferred'
 import { sleep, withTimeout } from '../internal/timeout'
 import type { ResolvedQueueOptions } from '../options'
 import { deadLetterHeaders, toProperties } from './amqp-codec'
@@ -12,10 +13,13 @@ import { DELAY_HEADER, assertDelayStep, assertExchanges, delayStep, topology } f
 import type { Topology } from './amqp-topology'
 import type { DeadLetter, Delivery, GroupStats, Send, SubscribeSpec, Subscription, Transport, TransportHealth } from './transport'
 
+type Role = 'consume' | 'publish'
+
 /**
- * The RabbitMQ transport: one connection, reconnected with backoff and jitter; on each connection
- * the topology is declared again (idempotently), the confirm channel and every consumer re-created,
- * and the publish outbox flushed.
+ * The RabbitMQ transport: one connection that declares the topology and consumes, and
+ * `publishConnections` (1) that publish, each with one confirm channel. Each is reconnected on its
+ * own with backoff and jitter; on each connection the topology is declared again (idempotently),
+ * the consumers or the confirm channel re-created, and the publish outbox flushed.
  */
 export class AmqpTransport implements Transport {
   readonly #options: ResolvedQueueOptions
@@ -25,12 +29,17 @@ export class AmqpTransport implements Transport {
   /** Ladder steps in use; declared again on every connection. */
   readonly #steps = new Map<number, 'declared' | 'declaring' | 'wanted'>()
   readonly #stop = new AbortController()
-  /** The connection once set up (consumers and publisher attached). */
+  /** The consuming connection once set up (topology declared, consumers attached). */
   #connection: ChannelModel | undefined
-  /** The latest connection opened, set up or not: what `close()` must close. */
-  #current: ChannelModel | undefined
+  /** Resolved while the consuming side is set up: publishing connections wait for it (bounded), so queues exist before buffered messages are routed. */
+  #consuming = deferred()
+  #consumingReady = false
+  /** Every connection opened and not closed yet, set up or not: what `close()` must close. */
+  readonly #open = new Set<ChannelModel>()
+  /** Publishing connections the broker is blocking (its alarms are broker-wide, but each says so on its own). */
+  readonly #blocked = new Set<ChannelModel>()
   #admin: Channel | undefined
-  #loop: Promise<void> | undefined
+  #loops: Promise<void>[] | undefined
 
   constructor(options: ResolvedQueueOptions) {
     this.#options = options
@@ -92,7 +101,7 @@ export class AmqpTransport implements Transport {
 
   health(): TransportHealth {
     return {
-      connected: this.#connection !== undefined,
+      connected: this.#connection !== undefined && this.#publisher.lanes > 0,
       blocked: this.#publisher.blocked,
       buffered: this.#publisher.buffered,
       bufferedBytes: this.#publisher.bufferedBytes,
@@ -126,9 +135,8 @@ export class AmqpTransport implements Transport {
     this.#stop.abort()
     await Promise.all([...this.#subscriptions].map(async (s) => s.close()))
     this.#subscriptions.clear()
-    const connection = this.#current
-    if (connection !== undefined) await withTimeout(connection.close(), this.#options.operationTimeout, 'connection.close').catch(() => undefined)
-    await this.#loop
+    await Promise.all([...this.#open].map(async (c) => this.#closeConnection(c)))
+    await Promise.all(this.#loops ?? [])
   }
 
   /** A method, not a getter: the loop's `await`s change it, which narrowing cannot see. */
@@ -137,51 +145,82 @@ export class AmqpTransport implements Transport {
   }
 
   #start(): void {
-    if (this.#loop !== undefined || this.#stop.signal.aborted) return
-    this.#loop = this.#run()
+    if (this.#loops !== undefined || this.#stop.signal.aborted) return
+    const publishing = Array.from({ length: this.#options.publishConnections }, async () => {
+      let confirm: ConfirmChannel | undefined
+      await this.#keep(
+        'publish',
+        async (connection) => {
+          confirm = await this.#setUpPublishing(connection)
+        },
+        (connection) => {
+          this.#blocked.delete(connection)
+          this.#publisher.setBlocked(this.#blocked.size > 0)
+          if (confirm !== undefined) this.#publisher.detach(confirm)
+          confirm = undefined
+        },
+      )
+    })
+    this.#loops = [
+      this.#keep(
+        'consume',
+        async (connection) => this.#setUpConsuming(connection),
+        () => {
+          this.#teardownConsuming()
+        },
+      ),
+      ...publishing,
+    ]
   }
 
-  /** Connect, set up, wait for the connection to drop, back off, again — until closed. */
-  async #run(): Promise<void> {
+  /** Keeps one connection of `role` open until closed: connect, set up, wait for it to drop, tear down, back off, again. */
+  async #keep(role: Role, setUp: (connection: ChannelModel) => Promise<void>, teardown: (connection: ChannelModel) => void): Promise<void> {
     let failures = 0
     while (!this.#isStopped()) {
       let connection: ChannelModel | undefined
       try {
-        connection = await openConnection({ url: this.#options.url ?? '', heartbeat: this.#options.heartbeat, connectTimeout: this.#options.connectTimeout, app: this.#options.app })
-        this.#current = connection
+        connection = await openConnection({ url: this.#options.url ?? '', heartbeat: this.#options.heartbeat, connectTimeout: this.#options.connectTimeout, app: `${this.#options.app} ${role}` })
+        this.#open.add(connection)
         if (this.#isStopped()) break
-        const lost = watchConnection(connection, (blocked) => {
-          this.#publisher.setBlocked(blocked)
+        const opened = connection
+        const lost = watchConnection(connection, role, (blocked) => {
+          if (role !== 'publish') return
+          if (blocked) this.#blocked.add(opened)
+          else this.#blocked.delete(opened)
+          this.#publisher.setBlocked(this.#blocked.size > 0)
         })
         // A connection lost half-way through set-up is a failed attempt, not a hang.
         const setUpFailed = lost.then((reason) => {
           throw reason instanceof Error ? reason : new Error('connection closed during set-up')
         })
         setUpFailed.catch(() => undefined)
-        await Promise.race([this.#setUp(connection), setUpFailed])
+        await Promise.race([setUp(connection), setUpFailed])
         failures = 0
-        emitConnectionEvent({ event: 'connected' })
+        emitConnectionEvent({ event: 'connected', role })
         const reason = await lost
-        emitConnectionEvent({ event: 'disconnected', ...describeError(reason) })
+        emitConnectionEvent({ event: 'disconnected', role, ...describeError(reason) })
       } catch (error) {
         failures += 1
-        this.#publisher.markDown()
-        emitConnectionEvent({ event: 'error', ...describeError(error) })
-        connection?.close().catch(() => undefined)
+        if (role === 'publish') this.#publisher.markDown()
+        emitConnectionEvent({ event: 'error', role, ...describeError(error) })
       }
-      this.#teardown()
+      if (connection !== undefined) {
+        teardown(connection)
+        void this.#closeConnection(connection)
+      }
       if (this.#isStopped()) break
       const delayMs = backoffDelay(this.#options.reconnect, Math.max(1, failures))
-      emitConnectionEvent({ event: 'reconnecting', delayMs })
+      emitConnectionEvent({ event: 'reconnecting', role, delayMs })
       await sleep(delayMs, this.#stop.signal)
     }
-    this.#teardown()
-    const last = this.#current
-    this.#current = undefined
-    if (last !== undefined) await withTimeout(last.close(), this.#options.operationTimeout, 'connection.close').catch(() => undefined)
   }
 
-  async #setUp(connection: ChannelModel): Promise<void> {
+  async #closeConnection(connection: ChannelModel): Promise<void> {
+    if (!this.#open.delete(connection)) return
+    await withTimeout(connection.close(), this.#options.operationTimeout, 'connection.close').catch(() => undefined)
+  }
+
+  async #setUpConsuming(connection: ChannelModel): Promise<void> {
     const timeout = this.#options.operationTimeout
     const admin = await withTimeout(connection.createChannel(), timeout, 'channel.open')
     admin.on('error', () => undefined)
@@ -195,24 +234,39 @@ export class AmqpTransport implements Transport {
     await assertExchanges(admin, this.#topology, timeout)
     for (const step of this.#steps.keys()) await assertDelayStep(admin, this.#topology, step, timeout)
     for (const step of this.#steps.keys()) this.#steps.set(step, 'declared')
+    this.#connection = connection
+    await Promise.all([...this.#subscriptions].map(async (s) => s.attach(connection)))
+    this.#consumingReady = true
+    this.#consuming.resolve(undefined)
+    // Delayed messages may have waited for their ladder step.
+    this.#publisher.flush()
+  }
+
+  #teardownConsuming(): void {
+    this.#connection = undefined
+    this.#admin = undefined
+    if (this.#consumingReady) {
+      this.#consumingReady = false
+      this.#consuming = deferred()
+    }
+    for (const step of this.#steps.keys()) this.#steps.set(step, 'wanted')
+    for (const s of this.#subscriptions) s.detach()
+  }
+
+  /** A confirm channel for the publisher, once the consuming side has declared its queues (or an operation timeout passed). */
+  async #setUpPublishing(connection: ChannelModel): Promise<ConfirmChannel> {
+    const timeout = this.#options.operationTimeout
     const confirm: ConfirmChannel = await withTimeout(connection.createConfirmChannel(), timeout, 'confirm channel.open')
     confirm.on('error', () => undefined)
     confirm.on('close', () => {
-      // Publishing cannot go on without it: start over on a fresh connection.
-      if (this.#connection === connection) connection.close().catch(() => undefined)
+      // This connection cannot publish without it: start it over.
+      connection.close().catch(() => undefined)
     })
-    this.#connection = connection
-    // Consumers first, so a type's queues exist before buffered messages are routed.
-    await Promise.all([...this.#subscriptions].map(async (s) => s.attach(connection)))
+    // Publishing to an exchange not declared yet would close the channel (404).
+    await assertExchanges(confirm, this.#topology, timeout)
+    await Promise.race([this.#consuming.promise, sleep(timeout, this.#stop.signal)])
     this.#publisher.attach(confirm)
-  }
-
-  #teardown(): void {
-    this.#connection = undefined
-    this.#admin = undefined
-    this.#publisher.detach()
-    for (const step of this.#steps.keys()) this.#steps.set(step, 'wanted')
-    for (const s of this.#subscriptions) s.detach()
+    return confirm
   }
 
   /** Whether ladder step `step` is declared on this connection; starts declaring it if not. */

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createQueue, createRedisDedupStore, defineMessage } from '../../src/index'
-import type { Queue, QueueConsumeContext, QueuePublishContext } from '../../src/index'
+import type { Queue, QueueConnectionEvent, QueueConsumeContext, QueuePublishContext } from '../../src/index'
 import { deleteTopology, withChannel } from './support/amqp-admin'
 
 const order = z.object({ orderId: z.number() })
@@ -49,6 +49,31 @@ describe('RabbitMQ specifics', () => {
     expect(dead.properties.type).toBe(T.name)
     expect(dead.properties.headers).toMatchObject({ 'x-sk-reason': 'failed', 'x-sk-attempts': 2, 'x-sk-error': 'nope', 'x-sk-group': 'g' })
     expect(JSON.parse(dead.content.toString())).toEqual({ orderId: 9 })
+  })
+
+  it('publishes over several connections (publishConnections: 3) besides the one that consumes', async () => {
+    const T = type('lanes')
+    const connected: string[] = []
+    const onEvent = (e: unknown): void => {
+      const event = e as QueueConnectionEvent
+      if (event.event === 'connected' && event.role !== undefined) connected.push(event.role)
+    }
+    subscribe('scalekit:queue:connection', onEvent)
+    try {
+      const q = queue({ publishConnections: 3 })
+      const seen = new Set<number>()
+      const c = q.consume(T, (msg) => {
+        seen.add(msg.orderId)
+      }, { group: 'g', concurrency: 50, prefetch: 50 })
+      await c.ready
+      await Promise.all(Array.from({ length: 600 }, async (_, i) => q.publish(T, { orderId: i })))
+      await waitFor(() => seen.size === 600, { timeout: 15_000, message: `all 600 handled (${seen.size})` })
+      expect(connected.filter((r) => r === 'consume')).toHaveLength(1)
+      expect(connected.filter((r) => r === 'publish')).toHaveLength(3)
+      expect(q.health().connected).toBe(true)
+    } finally {
+      unsubscribe('scalekit:queue:connection', onEvent)
+    }
   })
 
   it('declares quorum queues with a delivery limit that dead-letters a message redelivered too often', async () => {

@@ -9,6 +9,7 @@ describe('options are validated at construction with ERR_QUEUE_INVALID_OPTIONS',
     [{ url: 'http://x' }, /url/],
     [{ app: 'has space' }, /app/],
     [{ maxInFlight: 0 }, /maxInFlight/],
+    [{ publishConnections: 0 }, /publishConnections/],
     [{ publishTimeout: -1 }, /publishTimeout/],
     [{ buffer: { maxBytes: 1.5 } }, /buffer.maxBytes/],
     [{ buffer: { whenDisconnected: 'drop' as 'wait' } }, /whenDisconnected/],
@@ -41,7 +42,7 @@ describe('options are validated at construction with ERR_QUEUE_INVALID_OPTIONS',
   })
 
   it('one defaults object', () => {
-    expect(defaults).toMatchObject({ app: 'scalekit', maxInFlight: 512, deliveryLimit: 10, buffer: { maxMessages: 10_000, whenDisconnected: 'wait' } })
+    expect(defaults).toMatchObject({ app: 'scalekit', maxInFlight: 1024, publishConnections: 1, deliveryLimit: 10, buffer: { maxMessages: 10_000, whenDisconnected: 'wait' } })
   })
 })
 

@@ -66,6 +66,27 @@ describe('publisher', () => {
     await expect(p).resolves.toBeUndefined()
   })
 
+  it('writes to several confirm channels in turn; one lost sends its unconfirmed messages, in publish order, over the others', async () => {
+    const { publisher, ch, attach } = setup({ maxInFlight: 100 })
+    attach()
+    const other = new FakeChannel()
+    publisher.attach(other as unknown as ConfirmChannel)
+    expect(publisher.lanes).toBe(2)
+    const done = [1, 2, 3, 4, 5, 6].map(async (n) => publisher.publish(out(n)))
+    expect(ch.sent.map((s) => s.content)).toEqual(['1', '3', '5'])
+    expect(other.sent.map((s) => s.content)).toEqual(['2', '4', '6'])
+    other.sent[1]?.confirm(null)
+    publisher.detach(ch as unknown as ConfirmChannel)
+    expect(publisher.lanes).toBe(1)
+    // 1, 3, 5 come back ahead of nothing else waiting, in their order; 4 stays confirmed.
+    expect(other.sent.map((s) => s.content)).toEqual(['2', '4', '6', '1', '3', '5'])
+    for (const s of other.sent) s.confirm(null)
+    await Promise.all(done)
+    expect(publisher.inFlight).toBe(0)
+    publisher.detach(other as unknown as ConfirmChannel)
+    expect(publisher.lanes).toBe(0)
+  })
+
   it('turns a nack into ERR_QUEUE_PUBLISH_NACKED and a return into ERR_QUEUE_UNROUTABLE', async () => {
     const { publisher, ch, attach } = setup()
     attach()
