@@ -218,7 +218,7 @@ export class Dispatcher {
     })
   }
 
-  /** Stops the sweep (the router is closing; pg fails what is still pending when its pool ends). */
+  /** Stops the sweep (called by the sweep itself once nothing is pending). */
   stop(): void {
     clearInterval(this.#timer)
     this.#timer = undefined

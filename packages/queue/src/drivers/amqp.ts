@@ -181,7 +181,11 @@ export class AmqpTransport implements Transport {
       try {
         connection = await openConnection({ url: this.#options.url ?? '', heartbeat: this.#options.heartbeat, connectTimeout: this.#options.connectTimeout, app: `${this.#options.app} ${role}` })
         this.#open.add(connection)
-        if (this.#isStopped()) break
+        if (this.#isStopped()) {
+          // close() may have run while this one was opening: it is not in the set close() went through.
+          await this.#closeConnection(connection)
+          break
+        }
         const opened = connection
         const lost = watchConnection(connection, role, (blocked) => {
           if (role !== 'publish') return
