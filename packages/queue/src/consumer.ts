@@ -1,6 +1,6 @@
 import type { DeadLetterReason, QueueConsumeContext } from './channels'
 import { channels } from './channels'
-import { runWithContext } from './context'
+import { messageTraceparent, runWithContext } from './context'
 import type { Delivery, Envelope, Subscription, Transport } from './drivers/transport'
 import { NonRetryableError, QueueHandlerTimeoutError } from './errors'
 import { Attempt } from './handler'
@@ -191,6 +191,8 @@ export class ConsumerRunner<O> {
   /** Runs the handler in the message's context; rejects on its error, its timeout, or close() giving up. */
   async #invoke(payload: O, env: Envelope, d: Delivery, attempt: Attempt): Promise<void> {
     const { options } = this.#deps
+    const correlationId = env.correlationId === '' ? env.messageId : env.correlationId
+    const traceparent = env.traceparent === '' ? messageTraceparent(env.messageId) : env.traceparent
     const messageContext: MessageContext = {
       messageId: env.messageId,
       type: env.type,
@@ -199,8 +201,8 @@ export class ConsumerRunner<O> {
       maxAttempts: options.attempts,
       redelivered: d.redeliveries > 0,
       publishedAt: new Date(env.publishedAt),
-      correlationId: env.correlationId,
-      traceparent: env.traceparent,
+      correlationId,
+      traceparent,
       get signal() {
         return attempt.signal
       },
@@ -213,7 +215,7 @@ export class ConsumerRunner<O> {
     this.#sweeper ??= setInterval(() => {
       this.#sweep()
     }, Math.min(25, Math.max(2, Math.floor(options.handlerTimeout / 10))))
-    const run = runWithContext({ correlationId: env.correlationId, traceparent: env.traceparent }, async () => {
+    const run = runWithContext({ correlationId, traceparent }, async () => {
       await this.#handler(payload, messageContext)
     })
     run.then(

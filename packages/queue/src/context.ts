@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { randomFillSync, randomUUID } from 'node:crypto'
+import { randomHex, traceIdOf } from './internal/ids'
 
 /**
  * Request-scoped context that travels with messages: set it where a request starts (or let a
@@ -29,41 +29,25 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
 /**
  * The `traceparent` for an outgoing message: the same trace as `parent` with a new parent id (this
- * hop), or a new sampled trace when there is no valid parent.
+ * hop), or `''` when there is no valid parent — the consumer then joins the message's own trace
+ * ({@link messageTraceparent}), so a message published outside any request costs no header.
  */
 export function childTraceparent(parent: string | undefined): string {
-  const span = randomHex(8)
   const match = parent === undefined ? null : TRACEPARENT.exec(parent)
-  if (match !== null && match[1] !== undefined && match[3] !== undefined) return `00-${match[1]}-${span}-${match[3]}`
-  return `00-${randomHex(16)}-${span}-01`
+  if (match !== null && match[1] !== undefined && match[3] !== undefined) return `00-${match[1]}-${randomHex(8)}-${match[3]}`
+  return ''
 }
 
 /**
- * Random bytes from the CSPRNG, filled a pool at a time (one `randomFillSync` per 512 ids instead
- * of two UUIDs and their string surgery per message).
+ * The `traceparent` a consumer runs under when the message carried none: a sampled trace whose id
+ * is the message id's hex digits when it is a UUID (every group's handler of one message joins one
+ * trace), with a new parent id.
  */
-const POOL_BYTES = 8192
-const pool = Buffer.allocUnsafe(POOL_BYTES)
-let poolOffset = POOL_BYTES
-
-/** `bytes` random bytes as lowercase hex; never all zeros (W3C forbids all-zero trace and parent ids). */
-function randomHex(bytes: number): string {
-  if (poolOffset + bytes > POOL_BYTES) {
-    randomFillSync(pool)
-    poolOffset = 0
-  }
-  const start = poolOffset
-  poolOffset += bytes
-  for (let i = start; i < poolOffset; i++) if (pool[i] !== 0) return pool.toString('hex', start, poolOffset)
-  return `${'0'.repeat(bytes * 2 - 1)}1`
+export function messageTraceparent(messageId: string): string {
+  return `00-${traceIdOf(messageId)}-${randomHex(8)}-01`
 }
 
 /** Whether `value` is a well-formed version-00 traceparent. */
 export function isTraceparent(value: unknown): value is string {
   return typeof value === 'string' && TRACEPARENT.test(value)
-}
-
-/** A new correlation id. */
-export function newCorrelationId(): string {
-  return randomUUID()
 }

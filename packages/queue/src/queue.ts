@@ -1,15 +1,16 @@
-import { randomUUID } from 'node:crypto'
 import type { QueuePublishContext } from './channels'
 import { channels } from './channels'
-import { childTraceparent, getContext, isTraceparent, newCorrelationId } from './context'
+import { childTraceparent, getContext, isTraceparent } from './context'
 import { ConsumerRunner } from './consumer'
 import type { Handler } from './handler'
 import { AmqpTransport } from './drivers/amqp'
 import { MemoryTransport } from './drivers/memory'
-import type { GroupStats, Subscription, Target, Transport } from './drivers/transport'
+import type { Envelope, GroupStats, Send, Subscription, Target, Transport } from './drivers/transport'
 import { QueueClosedError, QueueMessageTooLargeError, QueueOptionsError, QueueValidationError } from './errors'
 import type { MessageType } from './message'
 import { describeIssues, isPromiseLike } from './message'
+import { uuidv7 } from './internal/ids'
+import type { StandardSchemaV1 } from './standard-schema'
 import type { ConsumeOptions, QueueOptions, ResolvedQueueOptions } from './options'
 import { resolveConsumeOptions, resolveQueueOptions } from './options'
 
@@ -17,11 +18,11 @@ import { resolveConsumeOptions, resolveQueueOptions } from './options'
 export interface PublishOptions {
   /** Deliver after this many ms (through the broker's delay ladder; at most `maxDelay`). @default 0 */
   delay?: number
-  /** The message id consumers deduplicate on; pass your own to make a re-publish idempotent. @default a random UUID */
+  /** The message id consumers deduplicate on; pass your own to make a re-publish idempotent. @default a new UUIDv7 (random, ordered by time) */
   messageId?: string
-  /** @default the current context's, else a new one */
+  /** @default the current context's, else none (the consumer sees the message id) */
   correlationId?: string
-  /** @default a child of the current context's traceparent, else a new trace */
+  /** @default a child of the current context's traceparent, else none (the consumer starts the message's trace) */
   traceparent?: string
 }
 
@@ -94,6 +95,9 @@ export function createQueue(options: QueueOptions = {}): Queue {
   return new QueueClient(resolved, transport)
 }
 
+/** The options of a publish without options (shared: no object per call). */
+const NO_OPTIONS: PublishOptions = Object.freeze({})
+
 /** The target of every `publish` (shared: it carries no per-message state). */
 const TYPE_TARGET: Target = { kind: 'type' }
 
@@ -116,17 +120,30 @@ class QueueClient implements Queue {
     this.#transport = transport
   }
 
-  async publish<I, O>(type: MessageType<I, O>, payload: I, options: PublishOptions = {}): Promise<PublishReceipt> {
-    if (this.#closing !== undefined) throw new QueueClosedError('the queue is closed')
-    const delayMs = options.delay ?? 0
-    if (typeof delayMs !== 'number' || !(delayMs >= 0) || delayMs > this.#options.maxDelay) {
-      throw new QueueOptionsError(`delay must be between 0 and maxDelay (${this.#options.maxDelay} ms), got ${String(delayMs)}`)
+  /**
+   * Not `async`: with a synchronous validator (zod, valibot, arktype) a publish costs the
+   * transport's one promise; an async validator adds its own.
+   */
+  publish<I, O>(type: MessageType<I, O>, payload: I, options: PublishOptions = NO_OPTIONS): Promise<PublishReceipt> {
+    try {
+      if (this.#closing !== undefined) throw new QueueClosedError('the queue is closed')
+      const delayMs = options.delay ?? 0
+      if (typeof delayMs !== 'number' || !(delayMs >= 0) || delayMs > this.#options.maxDelay) {
+        throw new QueueOptionsError(`delay must be between 0 and maxDelay (${this.#options.maxDelay} ms), got ${String(delayMs)}`)
+      }
+      const messageId = options.messageId
+      if (messageId !== undefined && (typeof messageId !== 'string' || messageId === '' || messageId.length > 200)) {
+        throw new QueueOptionsError('messageId must be a non-empty string of at most 200 characters')
+      }
+      const validated = type.schema['~standard'].validate(payload)
+      if (isPromiseLike(validated)) return Promise.resolve(validated).then((result) => this.#send(type, payload, options, delayMs, result))
+      return this.#send(type, payload, options, delayMs, validated)
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)))
     }
-    const messageId = options.messageId ?? randomUUID()
-    if (typeof messageId !== 'string' || messageId === '' || messageId.length > 200) throw new QueueOptionsError('messageId must be a non-empty string of at most 200 characters')
-    // Standard Schema validators may be sync or async: await only a promise (one tick less per publish).
-    const validated = type.schema['~standard'].validate(payload)
-    const result = isPromiseLike(validated) ? await validated : validated
+  }
+
+  #send<I, O>(type: MessageType<I, O>, payload: I, options: PublishOptions, delayMs: number, result: StandardSchemaV1.Result<O>): Promise<PublishReceipt> {
     if (result.issues !== undefined) {
       throw new QueueValidationError(`payload of ${type.name} is invalid: ${describeIssues(result.issues)}`, result.issues)
     }
@@ -136,25 +153,24 @@ class QueueClient implements Queue {
       throw new QueueMessageTooLargeError(`${type.name} payload is ${body.length} bytes, over maxMessageBytes (${this.#options.maxMessageBytes})`)
     }
     const current = getContext()
-    const envelope = {
-      messageId,
+    const publishedAt = Date.now()
+    const envelope: Envelope = {
+      // A generated id is a UUIDv7: it carries `publishedAt`, so the broker needs no header for it.
+      messageId: options.messageId ?? uuidv7(publishedAt),
       type: type.name,
       body,
-      publishedAt: Date.now(),
-      correlationId: options.correlationId ?? current?.correlationId ?? newCorrelationId(),
+      publishedAt,
+      // '' = none: the consumer falls back to the message id and the message's own trace.
+      correlationId: options.correlationId ?? current?.correlationId ?? '',
       traceparent: isTraceparent(options.traceparent) ? options.traceparent : childTraceparent(current?.traceparent),
       attempt: 1,
     }
-    const send = { envelope, target: TYPE_TARGET, delayMs: Math.round(delayMs), deadline: envelope.publishedAt + this.#options.publishTimeout }
-    if (!channels.publish.hasSubscribers) {
-      await this.#transport.send(send)
-      return { messageId }
-    }
-    const ctx: QueuePublishContext = { type: type.name, messageId, bytes: body.length, delayMs }
+    const send: Send = { envelope, target: TYPE_TARGET, delayMs: Math.round(delayMs), deadline: publishedAt + this.#options.publishTimeout }
+    if (!channels.publish.hasSubscribers) return this.#transport.send(send)
+    const ctx: QueuePublishContext = { type: type.name, messageId: envelope.messageId, bytes: body.length, delayMs }
     return channels.publish.tracePromise(async () => {
       try {
-        await this.#transport.send(send)
-        return { messageId }
+        return await this.#transport.send(send)
       } catch (error) {
         ctx.code = (error as { code?: string }).code ?? 'unknown'
         throw error

@@ -1,4 +1,5 @@
 import type { ConsumeMessage, Options } from 'amqplib'
+import { uuidv7Time } from '../internal/ids'
 import type { DeadLetter, Envelope } from './transport'
 
 /** Headers this package sets; everything else is the AMQP basic properties. */
@@ -14,23 +15,34 @@ export const HEADERS = {
 
 /**
  * The publish properties of an envelope: persistent, mandatory, JSON. Takes ownership of `headers`
- * (adds to it). The attempt header is left out on the first attempt (read back as 1): every header
- * is encoded by the client and stored by the broker for each message.
+ * (adds to it; `undefined` for none). Every property and header is encoded by the client and stored by the broker for
+ * each message, so only what the consumer cannot know otherwise is sent:
+ * - the attempt header only after the first attempt (read back as 1);
+ * - the publish time only when the message id does not carry it (a generated id is a UUIDv7);
+ * - the correlation id and `traceparent` only when the publisher had them (the consumer derives
+ *   both from the message id otherwise);
+ * - `type` and `timestamp` only on dead letters, read by people and tools: a group queue holds
+ *   one message type, the consumer knows it.
  */
-export function toProperties(env: Envelope, headers: Record<string, string | number>): Options.Publish {
-  if (env.attempt !== 1) headers[HEADERS.attempt] = env.attempt
-  headers[HEADERS.publishedAt] = env.publishedAt
-  headers[HEADERS.traceparent] = env.traceparent
-  return {
+export function toProperties(env: Envelope, extra: Record<string, string | number> | undefined, deadLetter = false): Options.Publish {
+  // No headers object at all when there is nothing to say: amqplib encodes what it is given.
+  let headers = extra
+  if (env.attempt !== 1) (headers ??= {})[HEADERS.attempt] = env.attempt
+  if (uuidv7Time(env.messageId) !== env.publishedAt) (headers ??= {})[HEADERS.publishedAt] = env.publishedAt
+  if (env.traceparent !== '') (headers ??= {})[HEADERS.traceparent] = env.traceparent
+  const properties: Options.Publish = {
     persistent: true,
     mandatory: true,
     contentType: 'application/json',
     messageId: env.messageId,
-    type: env.type,
-    correlationId: env.correlationId,
-    timestamp: Math.floor(env.publishedAt / 1000),
-    headers,
   }
+  if (headers !== undefined) properties.headers = headers
+  if (env.correlationId !== '') properties.correlationId = env.correlationId
+  if (deadLetter) {
+    properties.type = env.type
+    properties.timestamp = Math.floor(env.publishedAt / 1000)
+  }
+  return properties
 }
 
 /** The extra headers of a dead letter. */
@@ -51,7 +63,7 @@ export function fromMessage(msg: ConsumeMessage, fallbackType: string): Envelope
   if (typeof p.messageId !== 'string' || p.messageId === '') return undefined
   const attempt = Number(h[HEADERS.attempt] ?? 1)
   const traceparent = h[HEADERS.traceparent]
-  const publishedAt = Number(h[HEADERS.publishedAt] ?? (typeof p.timestamp === 'number' ? p.timestamp * 1000 : Date.now()))
+  const publishedAt = Number(h[HEADERS.publishedAt] ?? uuidv7Time(p.messageId) ?? (typeof p.timestamp === 'number' ? p.timestamp * 1000 : Date.now()))
   return {
     messageId: p.messageId,
     type: typeof p.type === 'string' && p.type !== '' ? p.type : fallbackType,

@@ -2,8 +2,8 @@ import type { ConfirmChannel, Message, Options } from 'amqplib'
 import { QueueBufferFullError, QueueClosedError, QueueDisconnectedError, QueueNackError, QueuePublishTimeoutError, QueueUnroutableError } from '../errors'
 import { deferred } from '../internal/deferred'
 import { Fifo } from '../internal/fifo'
-import type { Deferred } from '../internal/deferred'
 import type { ResolvedQueueOptions } from '../options'
+import type { Confirmed } from './transport'
 
 /** One message on its way: in the outbox until written, then in flight until confirmed. */
 export interface Outgoing {
@@ -14,9 +14,13 @@ export interface Outgoing {
   readonly deadline: number
   /** The ladder step this message needs declared first, if delayed. */
   readonly step: number | undefined
-  /** What to call it in errors. */
-  readonly what: string
+  /** What it is, for errors (the text is made only when one is raised). */
+  readonly kind: 'message' | 'dead letter'
+  readonly messageId: string
+  readonly type: string
 }
+
+
 
 /**
  * An outgoing message with its state. A class, not a spread of the `Outgoing`: one object of a
@@ -29,8 +33,13 @@ class Entry implements Outgoing {
   readonly properties: Options.Publish
   readonly deadline: number
   readonly step: number | undefined
-  readonly what: string
-  readonly done: Deferred<undefined> = deferred()
+  readonly kind: 'message' | 'dead letter'
+  readonly messageId: string
+  readonly type: string
+  /** Settles `promise`; set by its executor, which runs at once. */
+  resolve!: (confirmed: Confirmed) => void
+  reject!: (error: Error) => void
+  readonly promise: Promise<Confirmed>
   state: 'queued' | 'inflight' | 'settled' = 'queued'
   lane: Lane | undefined = undefined
   returned = false
@@ -44,8 +53,18 @@ class Entry implements Outgoing {
     this.content = out.content
     this.deadline = out.deadline
     this.step = out.step
-    this.what = out.what
+    this.kind = out.kind
+    this.messageId = out.messageId
+    this.type = out.type
     this.properties = out.properties
+    this.promise = new Promise<Confirmed>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
+  }
+
+  get what(): string {
+    return `${this.kind} ${this.messageId} (${this.type})`
   }
 }
 
@@ -118,18 +137,18 @@ export class Publisher {
    * `async`: refusals are returned as rejected promises, and an accepted message costs one
    * promise, not two.
    */
-  publish(out: Outgoing): Promise<void> {
+  publish(out: Outgoing): Promise<Confirmed> {
     if (this.#closed) return Promise.reject(new QueueClosedError('the queue is closed'))
     const policy = this.#options.buffer.whenDisconnected
     if (policy === 'reject' && (this.#down || this.#blocked)) {
       return Promise.reject(
-        new QueueDisconnectedError(`${out.what}: the broker is ${this.#blocked ? 'blocking publishes' : 'unreachable'} and buffer.whenDisconnected is 'reject'`),
+        new QueueDisconnectedError(`${out.kind} ${out.messageId} (${out.type}): the broker is ${this.#blocked ? 'blocking publishes' : 'unreachable'} and buffer.whenDisconnected is 'reject'`),
       )
     }
     const { maxMessages, maxBytes } = this.#options.buffer
     if (this.#queued >= maxMessages || this.#bytes + out.content.length > maxBytes) {
       return Promise.reject(
-        new QueueBufferFullError(`${out.what}: the publish buffer is full (${this.#queued}/${maxMessages} messages, ${this.#bytes}/${maxBytes} bytes)`),
+        new QueueBufferFullError(`${out.kind} ${out.messageId} (${out.type}): the publish buffer is full (${this.#queued}/${maxMessages} messages, ${this.#bytes}/${maxBytes} bytes)`),
       )
     }
     const entry = new Entry(out, this.#seq++)
@@ -138,7 +157,7 @@ export class Publisher {
     this.#startSweeper()
     this.#bytes += entry.content.length
     this.flush()
-    return entry.done.promise
+    return entry.promise
   }
 
   /** A new confirm channel is ready: send what waits. */
@@ -311,8 +330,8 @@ export class Publisher {
     } else if (e.lane?.inflight.delete(e) === true) this.#inflight -= 1
     e.state = 'settled'
     e.lane = undefined
-    if (error === undefined) e.done.resolve(undefined)
-    else e.done.reject(error)
+    if (error === undefined) e.resolve({ messageId: e.messageId })
+    else e.reject(error)
     if (this.#queued + this.#inflight === 0) {
       this.#outbox.filter(() => false)
       clearInterval(this.#sweeper)

@@ -11,7 +11,7 @@ import { Publisher } from './amqp-publisher'
 import { AmqpSubscription } from './amqp-subscription'
 import { DELAY_HEADER, assertDelayStep, assertExchanges, delayStep, topology } from './amqp-topology'
 import type { Topology } from './amqp-topology'
-import type { DeadLetter, Delivery, GroupStats, Send, SubscribeSpec, Subscription, Transport, TransportHealth } from './transport'
+import type { Confirmed, DeadLetter, Delivery, GroupStats, Send, SubscribeSpec, Subscription, Transport, TransportHealth } from './transport'
 
 type Role = 'consume' | 'publish'
 
@@ -48,13 +48,13 @@ export class AmqpTransport implements Transport {
   }
 
   /** Not `async`: the publisher's promise is returned as is (one promise per message, not two). */
-  send(send: Send): Promise<void> {
+  send(send: Send): Promise<Confirmed> {
     this.#start()
     const t = this.#topology
     const { envelope, target, delayMs } = send
     const routingKey = target.kind === 'type' ? envelope.type : t.retryKey(envelope.type, target.group)
     const step = delayMs > 0 ? delayStep(delayMs) : undefined
-    const headers: Record<string, string | number> = step === undefined ? {} : { [DELAY_HEADER]: String(step) }
+    const headers = step === undefined ? undefined : { [DELAY_HEADER]: String(step) }
     const properties = toProperties(envelope, headers)
     if (step !== undefined) properties.expiration = String(Math.round(delayMs))
     // Returned, not awaited: a buffered message should not keep a frame of this function alive too.
@@ -65,13 +65,15 @@ export class AmqpTransport implements Transport {
       properties,
       deadline: send.deadline,
       step,
-      what: `message ${envelope.messageId} (${envelope.type})`,
+      kind: 'message',
+      messageId: envelope.messageId,
+      type: envelope.type,
     })
   }
 
-  deadLetter(dead: DeadLetter): Promise<void> {
+  deadLetter(dead: DeadLetter): Promise<Confirmed> {
     this.#start()
-    const properties = toProperties(dead.envelope, deadLetterHeaders(dead))
+    const properties = toProperties(dead.envelope, deadLetterHeaders(dead), true)
     return this.#publisher.publish({
       exchange: '',
       routingKey: this.#topology.deadLetterQueue(dead.group),
@@ -79,7 +81,9 @@ export class AmqpTransport implements Transport {
       properties,
       deadline: dead.deadline,
       step: undefined,
-      what: `dead letter ${dead.envelope.messageId} (${dead.envelope.type})`,
+      kind: 'dead letter',
+      messageId: dead.envelope.messageId,
+      type: dead.envelope.type,
     })
   }
 

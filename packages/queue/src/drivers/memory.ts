@@ -1,7 +1,7 @@
 import { QueueClosedError, QueueUnroutableError } from '../errors'
 import { deferred } from '../internal/deferred'
 import { Fifo } from '../internal/fifo'
-import type { DeadLetter, Delivery, Envelope, GroupStats, Send, SubscribeSpec, Subscription, Transport, TransportHealth } from './transport'
+import type { Confirmed, DeadLetter, Delivery, Envelope, GroupStats, Send, SubscribeSpec, Subscription, Transport, TransportHealth } from './transport'
 
 /** A dead-lettered message as the memory transport keeps it. */
 export interface MemoryDeadLetter {
@@ -151,7 +151,7 @@ export class MemoryTransport implements Transport {
     return [...(this.#broker.queues.get(type)?.get(group)?.deadLetters ?? [])]
   }
 
-  async send(send: Send): Promise<void> {
+  async send(send: Send): Promise<Confirmed> {
     if (this.#closed) throw new QueueClosedError('the queue is closed')
     const targets = this.#broker.targets(send.envelope.type, send.target)
     if (targets.length === 0) {
@@ -164,11 +164,13 @@ export class MemoryTransport implements Transport {
     if (send.delayMs <= 0) deliver()
     else setTimeout(deliver, send.delayMs).unref()
     await Promise.resolve()
+    return { messageId: send.envelope.messageId }
   }
 
-  async deadLetter(dead: DeadLetter): Promise<void> {
+  async deadLetter(dead: DeadLetter): Promise<Confirmed> {
     this.#broker.queue(dead.envelope.type, dead.group).deadLetters.push({ envelope: dead.envelope, reason: dead.reason, attempts: dead.attempts, error: dead.error })
     await Promise.resolve()
+    return { messageId: dead.envelope.messageId }
   }
 
   subscribe(spec: SubscribeSpec, onDelivery: (d: Delivery) => void): Subscription {

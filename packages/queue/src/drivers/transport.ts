@@ -13,6 +13,11 @@ export interface Envelope {
   readonly attempt: number
 }
 
+/** What a send resolves to: the id of the message now held (the receipt `publish` returns). */
+export interface Confirmed {
+  readonly messageId: string
+}
+
 /** Where a send goes: every group of the message type, or one group (a retry). */
 export type Target = { readonly kind: 'type' } | { readonly kind: 'group'; readonly group: string }
 
@@ -88,8 +93,9 @@ export interface GroupStats {
 
 /** The seam between the queue's semantics (consumer.ts, queue.ts) and a backend. */
 export interface Transport {
-  send(send: Send): Promise<void>
-  deadLetter(dead: DeadLetter): Promise<void>
+  /** Resolves with the message id once the message is held durably. */
+  send(send: Send): Promise<Confirmed>
+  deadLetter(dead: DeadLetter): Promise<Confirmed>
   subscribe(spec: SubscribeSpec, onDelivery: (delivery: Delivery) => void): Subscription
   health(): TransportHealth
   stats(): Promise<GroupStats[]>

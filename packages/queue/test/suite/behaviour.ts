@@ -238,6 +238,28 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
       expect(seen?.traceparent).not.toBe(parent)
     })
 
+    it('without a context, every group joins the message\'s own trace, correlated by its id, timed from its publish', async () => {
+      start()
+      const T = type('untraced', order)
+      const q = queue()
+      const seen: { group: string; correlationId: string; traceparent: string; messageId: string; publishedAt: number }[] = []
+      const consumer = (g: string) =>
+        q.consume(T, (_m, ctx) => void seen.push({ group: g, correlationId: getContext()?.correlationId ?? '', traceparent: ctx.traceparent, messageId: ctx.messageId, publishedAt: ctx.publishedAt.getTime() }), { group: group(g) })
+      await Promise.all([consumer('a').ready, consumer('b').ready])
+      const before = Date.now()
+      const { messageId } = await q.publish(T, { orderId: 1 })
+      await waitFor(() => seen.length === 2, { timeout: 10_000, message: 'handled by both groups' })
+      expect(messageId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      for (const s of seen) {
+        expect(s.messageId).toBe(messageId)
+        expect(s.correlationId).toBe(messageId)
+        expect(s.traceparent).toMatch(new RegExp(`^00-${messageId.replaceAll('-', '')}-[0-9a-f]{16}-01$`))
+        expect(s.publishedAt).toBeGreaterThanOrEqual(before)
+        expect(s.publishedAt).toBeLessThanOrEqual(Date.now())
+      }
+      expect(seen[0]?.traceparent).not.toBe(seen[1]?.traceparent)
+    })
+
     it('runs a message once per id with a dedup store', async () => {
       start()
       const T = type('once', order)

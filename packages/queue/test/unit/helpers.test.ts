@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { childTraceparent, isTraceparent } from '../../src/context'
+import type { ConsumeMessage } from 'amqplib'
+import { childTraceparent, isTraceparent, messageTraceparent } from '../../src/context'
+import { fromMessage, toProperties } from '../../src/drivers/amqp-codec'
+import type { Envelope } from '../../src/drivers/transport'
+import { uuidv7, uuidv7Time } from '../../src/internal/ids'
 import { backoffDelay } from '../../src/internal/backoff'
 import { delayStep, topology } from '../../src/drivers/amqp-topology'
 import { createMemoryDedupStore } from '../../src/index'
@@ -37,9 +41,62 @@ describe('traceparent', () => {
     expect(child).not.toBe(parent)
   })
 
-  it('starts a new sampled trace without a valid parent', () => {
-    expect(childTraceparent(undefined)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
-    expect(childTraceparent('garbage')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+  it('sends none without a valid parent; the consumer joins the message id\'s trace', () => {
+    expect(childTraceparent(undefined)).toBe('')
+    expect(childTraceparent('garbage')).toBe('')
+    const id = uuidv7(Date.now())
+    const a = messageTraceparent(id)
+    expect(a).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+    expect(a.slice(3, 35)).toBe(id.replaceAll('-', ''))
+    // Two groups handling one message join one trace, as two hops.
+    const b = messageTraceparent(id)
+    expect(b.slice(0, 36)).toBe(a.slice(0, 36))
+    expect(b).not.toBe(a)
+    // An id that is no UUID: a new trace each time.
+    expect(messageTraceparent('order-42')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+    expect(messageTraceparent('order-42').slice(3, 35)).not.toBe(messageTraceparent('order-42').slice(3, 35))
+    expect(messageTraceparent('0AF76519-16CD-43DD-8448-EB211C80319C').slice(3, 35)).toBe('0af7651916cd43dd8448eb211c80319c')
+  })
+})
+
+describe('message ids', () => {
+  it('are version 7 UUIDs carrying their time, unique, and read back only from a UUIDv7', () => {
+    const now = Date.UTC(2026, 10, 28, 12, 34, 56, 789)
+    const ids = Array.from({ length: 2_000 }, () => uuidv7(now))
+    expect(new Set(ids).size).toBe(ids.length)
+    for (const id of ids.slice(0, 50)) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      expect(uuidv7Time(id)).toBe(now)
+    }
+    expect(uuidv7(0).slice(0, 13)).toBe('00000000-0000')
+    expect(uuidv7Time(uuidv7(2 ** 48 - 1))).toBe(2 ** 48 - 1)
+    expect(uuidv7Time('0af76519-16cd-43dd-8448-eb211c80319c')).toBeUndefined() // a v4
+    expect(uuidv7Time('0af76519-16cd-73dd-c448-eb211c80319c')).toBeUndefined() // wrong variant
+    expect(uuidv7Time('0af7651x-16cd-73dd-8448-eb211c80319c')).toBeUndefined()
+    expect(uuidv7Time('order-42')).toBeUndefined()
+  })
+})
+
+describe('AMQP properties', () => {
+  const env = (over: Partial<Envelope>): Envelope => ({ messageId: 'order-42', type: 'order.placed', body: Buffer.from('{}'), publishedAt: 1_795_000_000_123, correlationId: '', traceparent: '', attempt: 1, ...over })
+
+  it('carry only what the consumer cannot derive, and read back to the same envelope', () => {
+    const id = uuidv7(1_795_000_000_123)
+    const plain = toProperties(env({ messageId: id }), undefined)
+    expect(plain).toEqual({ persistent: true, mandatory: true, contentType: 'application/json', messageId: id })
+    const own = toProperties(env({ correlationId: 'req-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', attempt: 3 }), undefined)
+    expect(own.headers).toEqual({ 'x-sk-attempt': 3, 'x-sk-published-at': 1_795_000_000_123, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })
+    expect(own.correlationId).toBe('req-1')
+    expect(own.type).toBeUndefined()
+    const dead = toProperties(env({ messageId: id }), { 'x-sk-reason': 'failed' }, true)
+    expect(dead).toMatchObject({ type: 'order.placed', timestamp: 1_795_000_000, headers: { 'x-sk-reason': 'failed' } })
+    for (const [props, wanted] of [
+      [plain, env({ messageId: id })],
+      [own, env({ correlationId: 'req-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', attempt: 3 })],
+    ] as const) {
+      const msg = { content: wanted.body, fields: { deliveryTag: 1, redelivered: false }, properties: { headers: undefined, ...props } } as unknown as ConsumeMessage
+      expect(fromMessage(msg, 'order.placed')).toEqual(wanted)
+    }
   })
 })
 

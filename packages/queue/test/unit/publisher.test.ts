@@ -21,7 +21,9 @@ const out = (n: number, deadline = Date.now() + 10_000): Outgoing => ({
   properties: { messageId: `m${n}`, headers: {} },
   deadline,
   step: undefined,
-  what: `m${n}`,
+  kind: 'message',
+  messageId: `m${n}`,
+  type: 't',
 })
 
 const setup = (options: Parameters<typeof resolveQueueOptions>[0] = {}) => {
@@ -63,7 +65,7 @@ describe('publisher', () => {
     publisher.attach(ch2 as unknown as ConfirmChannel)
     expect(ch2.sent[0]?.properties.messageId).toBe('m1')
     ch2.sent[0]?.confirm(null)
-    await expect(p).resolves.toBeUndefined()
+    await expect(p).resolves.toEqual({ messageId: 'm1' })
   })
 
   it('writes to several confirm channels in turn; one lost sends its unconfirmed messages, in publish order, over the others', async () => {
