@@ -1,6 +1,6 @@
 import type { DeadLetterReason, QueueConsumeContext } from './channels'
 import { channels } from './channels'
-import { messageTraceparent, runWithContext } from './context'
+import { messageTraceparent, runInContext } from './context'
 import type { Delivery, Envelope, Subscription, Transport } from './drivers/transport'
 import { NonRetryableError, QueueHandlerTimeoutError } from './errors'
 import { Attempt } from './handler'
@@ -37,7 +37,7 @@ export class ConsumerRunner<O> {
   readonly #pending: Delivery[] = []
   readonly #running = new Map<Delivery, Attempt>()
   /** Running attempts with their handler deadlines, swept by one timer (not a setTimeout per message). */
-  readonly #deadlines = new Map<Attempt, { deadline: number; type: string }>()
+  readonly #deadlines = new Map<Attempt, number>()
   #sweeper: NodeJS.Timeout | undefined
   #subscription: Subscription | undefined
   #stopping = false
@@ -98,17 +98,11 @@ export class ConsumerRunner<O> {
       if (d === undefined) return
       const attempt = new Attempt()
       this.#running.set(d, attempt)
-      void this.#run(d, attempt).finally(() => {
-        this.#running.delete(d)
-        if (this.#running.size === 0) {
-          this.#idle.resolve(undefined)
-          this.#idle = deferred()
-        }
-        this.#pump()
-      })
+      void this.#run(d, attempt)
     }
   }
 
+  /** One delivery from start to settlement; never rejects. */
   async #run(d: Delivery, attempt: Attempt): Promise<void> {
     const env = d.envelope
     const ctx: QueueConsumeContext = {
@@ -118,18 +112,22 @@ export class ConsumerRunner<O> {
       attempt: env?.attempt ?? 1,
       latencyMs: env === undefined ? 0 : Math.max(0, Date.now() - env.publishedAt),
     }
-    const work = async (): Promise<void> => {
-      try {
-        await this.#handle(d, env, ctx, attempt)
-      } catch (error) {
-        // The transport could not take the retry or dead-letter: back to the queue, redelivered later.
-        ctx.outcome = 'requeue'
-        ctx.code = errorCode(error)
-        if (!attempt.isAborted()) d.requeue()
+    try {
+      if (channels.consume.hasSubscribers) await channels.consume.tracePromise(async () => this.#handle(d, env, ctx, attempt), ctx)
+      else await this.#handle(d, env, ctx, attempt)
+    } catch (error) {
+      // The transport could not take the retry or dead-letter: back to the queue, redelivered later.
+      ctx.outcome = 'requeue'
+      ctx.code = errorCode(error)
+      if (!attempt.isAborted()) d.requeue()
+    } finally {
+      this.#running.delete(d)
+      if (this.#running.size === 0) {
+        this.#idle.resolve(undefined)
+        this.#idle = deferred()
       }
+      this.#pump()
     }
-    if (channels.consume.hasSubscribers) await channels.consume.tracePromise(work, ctx)
-    else await work()
   }
 
   async #handle(d: Delivery, env: Envelope | undefined, ctx: QueueConsumeContext, attempt: Attempt): Promise<void> {
@@ -170,7 +168,8 @@ export class ConsumerRunner<O> {
       return
     }
     try {
-      await this.#invoke(result.value, env, d, attempt)
+      const running = this.#invoke(result.value, env, d, attempt)
+      if (running !== undefined) await running
     } catch (error) {
       if (attempt.isAborted() && this.#stopping) return
       if (dedup !== undefined) await this.#store(dedup.release(env.messageId)).catch(() => undefined)
@@ -188,69 +187,56 @@ export class ConsumerRunner<O> {
     this.#settle(d, ctx, 'ack')
   }
 
-  /** Runs the handler in the message's context; rejects on its error, its timeout, or close() giving up. */
-  async #invoke(payload: O, env: Envelope, d: Delivery, attempt: Attempt): Promise<void> {
+  /**
+   * Runs the handler in the message's context. A handler that returns no promise is done when it
+   * returns (or throws): no promise, no deadline. For a promise, the returned one rejects on its
+   * error, its timeout, or close() giving up on it.
+   */
+  #invoke(payload: O, env: Envelope, d: Delivery, attempt: Attempt): Promise<void> | undefined {
     const { options } = this.#deps
-    const correlationId = env.correlationId === '' ? env.messageId : env.correlationId
-    const traceparent = env.traceparent === '' ? messageTraceparent(env.messageId) : env.traceparent
-    const messageContext: MessageContext = {
-      messageId: env.messageId,
-      type: env.type,
-      group: options.group,
-      attempt: env.attempt,
-      maxAttempts: options.attempts,
-      redelivered: d.redeliveries > 0,
-      publishedAt: new Date(env.publishedAt),
-      correlationId,
-      traceparent,
-      get signal() {
-        return attempt.signal
-      },
-    }
-    const outcome = deferred()
-    attempt.onAbort = (reason) => {
-      outcome.reject(reason)
-    }
-    this.#deadlines.set(attempt, { deadline: Date.now() + options.handlerTimeout, type: env.type })
+    const context = new HandlerContext(env, options.group, options.attempts, d.redeliveries > 0, attempt)
+    const result = runInContext(context, this.#handler, payload, context)
+    if (!isPromiseLike(result)) return undefined
+    this.#deadlines.set(attempt, Date.now() + options.handlerTimeout)
     this.#sweeper ??= setInterval(() => {
       this.#sweep()
     }, Math.min(25, Math.max(2, Math.floor(options.handlerTimeout / 10))))
-    const run = runWithContext({ correlationId, traceparent }, async () => {
-      await this.#handler(payload, messageContext)
-    })
-    run.then(
-      () => {
-        outcome.resolve(undefined)
-      },
-      (error: unknown) => {
-        outcome.reject(error)
-      },
-    )
-    try {
-      await outcome.promise
-    } catch (error) {
-      const dedup = options.dedup
-      if (this.#stopping && attempt.isAborted() && dedup !== undefined) {
-        // close() gave up on it but it runs on: record its outcome, or a redelivery would run it twice.
-        run.then(
-          async () => dedup.complete(env.messageId),
-          async () => dedup.release(env.messageId),
-        ).catch(() => undefined)
+    return new Promise<void>((resolve, reject) => {
+      // The handler's rejection reason goes on unchanged, whatever it is.
+      const fail: (reason: unknown) => void = reject
+      attempt.onAbort = (reason) => {
+        this.#deadlines.delete(attempt)
+        reject(reason)
+        const dedup = options.dedup
+        if (this.#stopping && dedup !== undefined) {
+          // close() gave up on it but it runs on: record its outcome, or a redelivery would run it twice.
+          result.then(
+            async () => dedup.complete(env.messageId),
+            async () => dedup.release(env.messageId),
+          ).then(undefined, () => undefined)
+        }
       }
-      throw error
-    } finally {
-      this.#deadlines.delete(attempt)
-    }
+      result.then(
+        () => {
+          this.#deadlines.delete(attempt)
+          resolve()
+        },
+        (error: unknown) => {
+          this.#deadlines.delete(attempt)
+          fail(error)
+        },
+      )
+    })
   }
 
   /** Fails the attempts past `handlerTimeout` (at most one sweep period late); stops when none run. */
   #sweep(): void {
     const now = Date.now()
     const { group, handlerTimeout } = this.#deps.options
-    for (const [attempt, { deadline, type }] of this.#deadlines) {
+    for (const [attempt, deadline] of this.#deadlines) {
       if (deadline > now) continue
       this.#deadlines.delete(attempt)
-      attempt.abort(new QueueHandlerTimeoutError(`handler of ${type} (group ${group}) did not settle within ${handlerTimeout} ms`))
+      attempt.abort(new QueueHandlerTimeoutError(`handler of ${this.#type.name} (group ${group}) did not settle within ${handlerTimeout} ms`))
     }
     if (this.#deadlines.size === 0) {
       clearInterval(this.#sweeper)
@@ -283,5 +269,52 @@ export class ConsumerRunner<O> {
   #settle(d: Delivery, ctx: QueueConsumeContext, outcome: QueueConsumeContext['outcome']): void {
     d.ack()
     ctx.outcome = outcome
+  }
+}
+
+/**
+ * What the handler learns (`MessageContext`), and the context it runs in (`getContext()`): one
+ * object per message, its costlier fields made on first read — most handlers never read
+ * `publishedAt` or the `traceparent` of a message that carried none.
+ */
+class HandlerContext implements MessageContext {
+  readonly messageId: string
+  readonly type: string
+  readonly group: string
+  readonly attempt: number
+  readonly maxAttempts: number
+  readonly redelivered: boolean
+  readonly #env: Envelope
+  readonly #attempt: Attempt
+  #publishedAt: Date | undefined
+  #traceparent: string | undefined
+
+  constructor(env: Envelope, group: string, maxAttempts: number, redelivered: boolean, attempt: Attempt) {
+    this.messageId = env.messageId
+    this.type = env.type
+    this.group = group
+    this.attempt = env.attempt
+    this.maxAttempts = maxAttempts
+    this.redelivered = redelivered
+    this.#env = env
+    this.#attempt = attempt
+  }
+
+  get publishedAt(): Date {
+    return (this.#publishedAt ??= new Date(this.#env.publishedAt))
+  }
+
+  /** The publisher's, else the message id. */
+  get correlationId(): string {
+    return this.#env.correlationId === '' ? this.#env.messageId : this.#env.correlationId
+  }
+
+  /** The publisher's, else a hop in the trace the message id names. */
+  get traceparent(): string {
+    return (this.#traceparent ??= this.#env.traceparent === '' ? messageTraceparent(this.#env.messageId) : this.#env.traceparent)
+  }
+
+  get signal(): AbortSignal {
+    return this.#attempt.signal
   }
 }

@@ -20,6 +20,11 @@ export function runWithContext<T>(context: QueueContext, fn: () => T): T {
   return storage.run(context, fn)
 }
 
+/** `fn(a, b)` with `context` as the current queue context (no closure per call). */
+export function runInContext<A, B, R>(context: QueueContext, fn: (a: A, b: B) => R, a: A, b: B): R {
+  return storage.run(context, fn, a, b)
+}
+
 /** The current queue context: inside a handler, the context the message carried. */
 export function getContext(): QueueContext | undefined {
   return storage.getStore()

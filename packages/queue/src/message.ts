@@ -38,9 +38,9 @@ export function defineMessage<S extends StandardSchemaV1>(
   return Object.freeze({ name, schema })
 }
 
-/** Whether a Standard Schema result is a promise (async schema) rather than the result itself. */
+/** Whether `value` (a schema's result, a handler's return) is a promise rather than the value itself. */
 export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown }).then === 'function'
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
 }
 
 /** Runs the schema; the issues on failure. */

@@ -11,7 +11,7 @@ import { Acker } from './amqp-acker'
 import { fromMessage, redeliveries } from './amqp-codec'
 import { assertGroup } from './amqp-topology'
 import type { Topology } from './amqp-topology'
-import type { Delivery, SubscribeSpec, Subscription } from './transport'
+import type { Delivery, Envelope, SubscribeSpec, Subscription } from './transport'
 
 interface Settings {
   readonly topology: Topology
@@ -187,36 +187,13 @@ export class AmqpSubscription implements Subscription {
       }
       return
     }
-    let settled = false
-    const settle = (fn: () => void): void => {
-      if (settled) return
-      settled = true
-      // A channel that closed already gave the message back to the queue.
-      if (this.#channel !== ch) return
-      try {
-        fn()
-      } catch {
-        // Closed between the check and the call: same as above.
-      }
-    }
-    const tag = msg.fields.deliveryTag
-    acker.delivered(tag)
-    const envelope = fromMessage(msg, this.#spec.type)
-    this.#onDelivery({
-      envelope,
-      rawId: typeof msg.properties.messageId === 'string' ? msg.properties.messageId : `delivery-${msg.fields.deliveryTag}`,
-      redeliveries: redeliveries(msg),
-      ack: () => {
-        settle(() => {
-          acker.ack(tag)
-        })
-      },
-      requeue: () => {
-        settle(() => {
-          acker.requeue(tag)
-        })
-      },
-    })
+    acker.delivered(msg.fields.deliveryTag)
+    this.#onDelivery(new AmqpDelivery(this, ch, acker, msg, fromMessage(msg, this.#spec.type)))
+  }
+
+  /** Whether `ch` is still this subscription's channel (a closed one gave its messages back). */
+  owns(ch: Channel): boolean {
+    return this.#channel === ch
   }
 
   /** Sends the acks still waiting for their batch, if the channel still lives. */
@@ -232,5 +209,55 @@ export class AmqpSubscription implements Subscription {
     if (!channels.connection.hasSubscribers) return
     const payload: QueueConnectionEvent = { event, type: this.#spec.type, group: this.#spec.group, ...describeError(error) }
     channels.connection.publish(payload)
+  }
+}
+
+/**
+ * One delivery of a subscription, settled once: an ack (batched by the channel's acker) or a
+ * requeue. A class, not an object of closures: one allocation per message.
+ */
+class AmqpDelivery implements Delivery {
+  readonly envelope: Envelope | undefined
+  readonly #subscription: AmqpSubscription
+  readonly #channel: Channel
+  readonly #acker: Acker
+  readonly #msg: ConsumeMessage
+  #settled = false
+
+  constructor(subscription: AmqpSubscription, channel: Channel, acker: Acker, msg: ConsumeMessage, envelope: Envelope | undefined) {
+    this.#subscription = subscription
+    this.#channel = channel
+    this.#acker = acker
+    this.#msg = msg
+    this.envelope = envelope
+  }
+
+  get rawId(): string {
+    const id: unknown = this.#msg.properties.messageId
+    return typeof id === 'string' ? id : `delivery-${this.#msg.fields.deliveryTag}`
+  }
+
+  get redeliveries(): number {
+    return redeliveries(this.#msg)
+  }
+
+  ack(): void {
+    if (this.#claim()) this.#acker.ack(this.#msg.fields.deliveryTag)
+  }
+
+  requeue(): void {
+    if (!this.#claim()) return
+    try {
+      this.#acker.requeue(this.#msg.fields.deliveryTag)
+    } catch {
+      // The channel closed between the check and the call: the broker has the message back.
+    }
+  }
+
+  /** Whether this call may settle it: the first, on a channel that still lives. */
+  #claim(): boolean {
+    if (this.#settled) return false
+    this.#settled = true
+    return this.#subscription.owns(this.#channel)
   }
 }

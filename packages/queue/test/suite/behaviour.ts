@@ -9,7 +9,7 @@ import {
   getContext,
   runWithContext,
 } from '../../src/index'
-import type { Queue, QueueDeadLetterEvent, QueueOptions } from '../../src/index'
+import type { Handler, MessageContext, Queue, QueueDeadLetterEvent, QueueOptions } from '../../src/index'
 
 /** What a transport factory hands the suite: a fresh queue per call, sharing one app (broker namespace) per test. */
 export interface SuiteTarget {
@@ -91,6 +91,28 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
       expect(new Set(billing.map(([who]) => who))).toEqual(new Set(['a', 'b']))
       expect(a.health().ok).toBe(true)
       expect(a.health().consumers.every((c) => c.attached)).toBe(true)
+    })
+
+    it('acknowledges a handler that returns nothing or a promise once, on its first attempt', async () => {
+      start()
+      const T = type('settled', order)
+      const q = queue()
+      const calls: string[] = []
+      const record = (name: string, ctx: MessageContext): number => calls.push(ctx.attempt === 1 ? name : `${name} retried`)
+      const handlers: Record<string, Handler<unknown>> = {
+        sync: (_m, ctx) => void record('sync', ctx),
+        async: async (_m, ctx) => {
+          await sleep(5)
+          record('async', ctx)
+        },
+      }
+      const consumers = Object.entries(handlers).map(([name, handler]) => q.consume(T, handler, { group: group(name), attempts: 5, backoff }))
+      await Promise.all(consumers.map(async (c) => c.ready))
+      await q.publish(T, { orderId: 1 })
+      await waitFor(() => calls.length >= 2, { timeout: 10_000, message: 'handled by both' })
+      // Longer than the first retry delay: a handler taken for failed would have run again.
+      await sleep(400)
+      expect(calls.sort()).toEqual(['async', 'sync'])
     })
 
     it('retries a failing handler with growing delays until it succeeds', async () => {
