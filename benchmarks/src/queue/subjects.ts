@@ -110,22 +110,29 @@ async function declareQueue(ctx: QueueBenchContext, admin: Admin, exchange: stri
   return queue
 }
 
-/** Raw amqplib: a confirm channel with a window of 256 unconfirmed messages, and a prefetch-256 consumer acking each message. */
-async function rawAmqplib(ctx: QueueBenchContext, admin: Admin, exchange: string): Promise<QueueSubject> {
-  const queue = await declareQueue(ctx, admin, exchange, 'raw')
+/**
+ * Raw amqplib: a confirm channel with a window of 256 unconfirmed messages, and a prefetch-256
+ * consumer acking each message (the floor). With `channels` > 1, a reference (not the floor): that
+ * many confirm channels on the connection, taking turns, 256 unconfirmed on each.
+ */
+async function rawAmqplib(ctx: QueueBenchContext, admin: Admin, exchange: string, channels = 1): Promise<QueueSubject> {
+  const key = channels === 1 ? 'raw' : `raw${channels}`
+  const queue = await declareQueue(ctx, admin, exchange, key)
   const connection: ChannelModel = await connect(ctx.url)
   connection.on('error', () => undefined)
-  const confirm: ConfirmChannel = await connection.createConfirmChannel()
+  const confirms: ConfirmChannel[] = []
+  for (let c = 0; c < channels; c++) confirms.push(await connection.createConfirmChannel())
   const send: Send = (i, done) => {
-    confirm.publish(exchange, 'raw', body(i), { persistent: true, mandatory: true, messageId: randomUUID(), contentType: 'application/json' }, (err: unknown) => {
+    const confirm = confirms[i % channels]!
+    confirm.publish(exchange, key, body(i), { persistent: true, mandatory: true, messageId: randomUUID(), contentType: 'application/json' }, (err: unknown) => {
       done(err ?? undefined)
     })
   }
   return {
-    name: `raw amqplib (confirm channel, window ${FLOOR_WINDOW})`,
-    floor: true,
-    setup: `amqplib 2.3.1 ConfirmChannel.publish(persistent, mandatory, messageId) with a callback, at most ${FLOOR_WINDOW} unconfirmed; consumer: prefetch ${PREFETCH}, ch.ack(msg) per message`,
-    publish: async (opts) => pump(send, FLOOR_WINDOW, opts),
+    name: channels === 1 ? `raw amqplib (confirm channel, window ${FLOOR_WINDOW})` : `raw amqplib (${channels} confirm channels, window ${FLOOR_WINDOW} each)`,
+    floor: channels === 1,
+    setup: `amqplib 2.3.1 ConfirmChannel.publish(persistent, mandatory, messageId) with a callback, ${channels === 1 ? `at most ${FLOOR_WINDOW} unconfirmed` : `${channels} confirm channels on one connection in turn, at most ${FLOOR_WINDOW} unconfirmed on each`}; consumer: prefetch ${PREFETCH}, ch.ack(msg) per message`,
+    publish: async (opts) => pump(send, FLOOR_WINDOW * channels, opts),
     consume: async (onMessage) => {
       const ch: Channel = await connection.createChannel()
       await ch.prefetch(PREFETCH)
@@ -166,7 +173,7 @@ async function scalekit(ctx: QueueBenchContext, admin: Admin, variant: { name: s
   const groupQueue = `${app}.bench.bench.item`
   return {
     name: variant.name,
-    setup: `createQueue({ url, app${variant.maxInFlight === undefined ? '' : `, maxInFlight: ${variant.maxInFlight}`} }), other options default (maxInFlight 512, buffer 10 000); ${OFFERED} publish() calls outstanding; zod schema; consumer: concurrency ${PREFETCH}, prefetch ${PREFETCH}`,
+    setup: `createQueue({ url, app${variant.maxInFlight === undefined ? '' : `, maxInFlight: ${variant.maxInFlight}`} }), other options default (maxInFlight ${workspace.defaults.maxInFlight}, publishConnections ${workspace.defaults.publishConnections} × publishChannels ${workspace.defaults.publishChannels}, buffer ${workspace.defaults.buffer.maxMessages}); ${OFFERED} publish() calls outstanding; zod schema; consumer: concurrency ${PREFETCH}, prefetch ${PREFETCH}`,
     publish: async (opts) => pump(fromPromise(async (i) => queue.publish(Item, { i, text: TEXT })), OFFERED, opts),
     consume: async (onMessage) => {
       const c = queue.consume(Item, () => {
@@ -318,6 +325,8 @@ export async function createSubjects(ctx: QueueBenchContext, admin: Admin): Prom
   const windows = (process.env.SK_QUEUE_WINDOW ?? '').split(',').map(Number).filter((w) => w > 0)
   return [
     await rawAmqplib(ctx, admin, exchange),
+    // What raw amqplib reaches with the package's default of two confirm channels (a reference).
+    await rawAmqplib(ctx, admin, exchange, 2),
     await scalekit(ctx, admin, { name: '@scalekit/queue', suffix: 'sk' }),
     ...(await Promise.all(windows.map(async (w) => scalekit(ctx, admin, { name: `@scalekit/queue, maxInFlight ${w}`, suffix: `skw${w}`, maxInFlight: w })))),
     ...(before === undefined ? [] : [await scalekit(ctx, admin, { name: '@scalekit/queue (before)', suffix: 'skb', module: (await import(before)) as QueueModule })]),

@@ -151,17 +151,17 @@ export class AmqpTransport implements Transport {
   #start(): void {
     if (this.#loops !== undefined || this.#stop.signal.aborted) return
     const publishing = Array.from({ length: this.#options.publishConnections }, async () => {
-      let confirm: ConfirmChannel | undefined
+      let confirms: ConfirmChannel[] = []
       await this.#keep(
         'publish',
         async (connection) => {
-          confirm = await this.#setUpPublishing(connection)
+          confirms = await this.#setUpPublishing(connection)
         },
         (connection) => {
           this.#blocked.delete(connection)
           this.#publisher.setBlocked(this.#blocked.size > 0)
-          if (confirm !== undefined) this.#publisher.detach(confirm)
-          confirm = undefined
+          for (const confirm of confirms) this.#publisher.detach(confirm)
+          confirms = []
         },
       )
     })
@@ -261,20 +261,25 @@ export class AmqpTransport implements Transport {
     for (const s of this.#subscriptions) s.detach()
   }
 
-  /** A confirm channel for the publisher, once the consuming side has declared its queues (or an operation timeout passed). */
-  async #setUpPublishing(connection: ChannelModel): Promise<ConfirmChannel> {
+  /** The confirm channels of a publishing connection, handed to the publisher once the consuming side has declared its queues (or an operation timeout passed). */
+  async #setUpPublishing(connection: ChannelModel): Promise<ConfirmChannel[]> {
     const timeout = this.#options.operationTimeout
-    const confirm: ConfirmChannel = await withTimeout(connection.createConfirmChannel(), timeout, 'confirm channel.open')
-    confirm.on('error', () => undefined)
-    confirm.on('close', () => {
-      // This connection cannot publish without it: start it over.
-      connection.close().catch(() => undefined)
-    })
+    const confirms: ConfirmChannel[] = []
+    for (let i = 0; i < this.#options.publishChannels; i++) {
+      const confirm: ConfirmChannel = await withTimeout(connection.createConfirmChannel(), timeout, 'confirm channel.open')
+      confirm.on('error', () => undefined)
+      confirm.on('close', () => {
+        // Its unconfirmed messages go out again on a new connection: start this one over.
+        connection.close().catch(() => undefined)
+      })
+      confirms.push(confirm)
+    }
     // Publishing to an exchange not declared yet would close the channel (404).
-    await assertExchanges(confirm, this.#topology, timeout)
+    const [first] = confirms
+    if (first !== undefined) await assertExchanges(first, this.#topology, timeout)
     await Promise.race([this.#consuming.promise, sleep(timeout, this.#stop.signal)])
-    this.#publisher.attach(confirm)
-    return confirm
+    for (const confirm of confirms) this.#publisher.attach(confirm)
+    return confirms
   }
 
   /** Whether ladder step `step` is declared on this connection; starts declaring it if not. */
@@ -302,3 +307,4 @@ export class AmqpTransport implements Transport {
     return false
   }
 }
+

@@ -1,11 +1,16 @@
+import { execFile } from 'node:child_process'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { promisify } from 'node:util'
 import { serviceUrls, sleep, spawnWorker, uniqueName, waitFor } from '@scalekit/test-utils'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createQueue, createRedisDedupStore, defineMessage } from '../../src/index'
 import type { Queue, QueueConnectionEvent, QueueConsumeContext, QueuePublishContext } from '../../src/index'
+import { openConnection } from '../../src/drivers/amqp-connection'
 import { deleteTopology, withChannel } from './support/amqp-admin'
+
+const run = promisify(execFile)
 
 const order = z.object({ orderId: z.number() })
 
@@ -51,7 +56,7 @@ describe('RabbitMQ specifics', () => {
     expect(JSON.parse(dead.content.toString())).toEqual({ orderId: 9 })
   })
 
-  it('publishes over several connections (publishConnections: 3) besides the one that consumes', async () => {
+  it('publishes over several connections (publishConnections: 3, publishChannels: 2) besides the one that consumes', async () => {
     const T = type('lanes')
     const connected: string[] = []
     const onEvent = (e: unknown): void => {
@@ -60,7 +65,7 @@ describe('RabbitMQ specifics', () => {
     }
     subscribe('scalekit:queue:connection', onEvent)
     try {
-      const q = queue({ publishConnections: 3 })
+      const q = queue({ publishConnections: 3, publishChannels: 2 })
       const seen = new Set<number>()
       const c = q.consume(T, (msg) => {
         seen.add(msg.orderId)
@@ -71,6 +76,10 @@ describe('RabbitMQ specifics', () => {
       expect(connected.filter((r) => r === 'consume')).toHaveLength(1)
       expect(connected.filter((r) => r === 'publish')).toHaveLength(3)
       expect(q.health().connected).toBe(true)
+      // As the broker sees them: 3 publishing connections of 2 channels each.
+      const listed = await run('rabbitmqctl', ['-q', 'list_connections', 'client_properties', 'channels'], { timeout: 30_000 })
+      const ours = listed.stdout.split('\n').filter((line) => line.includes(`"${app} publish pid ${process.pid}"`))
+      expect(ours.map((line) => line.trim().split(/\s+/).at(-1))).toEqual(['2', '2', '2'])
     } finally {
       unsubscribe('scalekit:queue:connection', onEvent)
     }
@@ -219,6 +228,41 @@ describe('RabbitMQ specifics', () => {
     } finally {
       unsubscribe('tracing:scalekit:queue:publish:asyncEnd', onPublish)
       unsubscribe('tracing:scalekit:queue:consume:asyncEnd', onConsume)
+    }
+  })
+})
+
+describe('socket writes', () => {
+  it('one turn of the event loop goes out in one write: amqplib\'s socket is found and corked', async () => {
+    const connection = await openConnection({ url: serviceUrls.amqp, heartbeat: 10, connectTimeout: 5_000, app: 'batch-writes-test' })
+    try {
+      const socket = (connection as unknown as { connection: { stream: { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void } } }).connection.stream
+      let writes = 0
+      let frames = 0
+      const write = socket._write.bind(socket)
+      const writev = socket._writev.bind(socket)
+      socket._write = (...args: unknown[]) => {
+        writes++
+        frames++
+        write(...args)
+      }
+      socket._writev = (...args: unknown[]) => {
+        writes++
+        frames += (args[0] as unknown[]).length
+        writev(...args)
+      }
+      const ch = await connection.createConfirmChannel()
+      const queue = uniqueName('batch_writes')
+      await ch.assertQueue(queue, { exclusive: true })
+      writes = 0
+      frames = 0
+      for (let i = 0; i < 200; i++) ch.publish('', queue, Buffer.from(String(i)))
+      await ch.waitForConfirms()
+      expect(frames).toBeGreaterThanOrEqual(200)
+      // Without corking every frame is a write of its own (200 or more).
+      expect(writes).toBeLessThan(20)
+    } finally {
+      await connection.close()
     }
   })
 })

@@ -10,6 +10,8 @@ describe('options are validated at construction with ERR_QUEUE_INVALID_OPTIONS',
     [{ app: 'has space' }, /app/],
     [{ maxInFlight: 0 }, /maxInFlight/],
     [{ publishConnections: 0 }, /publishConnections/],
+    [{ publishConnections: 9 }, /publishConnections must be an integer from 1 to 8/],
+    [{ publishChannels: 0 }, /publishChannels/],
     [{ publishTimeout: -1 }, /publishTimeout/],
     [{ buffer: { maxBytes: 1.5 } }, /buffer.maxBytes/],
     [{ buffer: { whenDisconnected: 'drop' as 'wait' } }, /whenDisconnected/],
@@ -42,7 +44,7 @@ describe('options are validated at construction with ERR_QUEUE_INVALID_OPTIONS',
   })
 
   it('one defaults object', () => {
-    expect(defaults).toMatchObject({ app: 'scalekit', maxInFlight: 1024, publishConnections: 1, deliveryLimit: 10, buffer: { maxMessages: 10_000, whenDisconnected: 'wait' } })
+    expect(defaults).toMatchObject({ app: 'scalekit', maxInFlight: 1024, publishConnections: 1, publishChannels: 2, deliveryLimit: 10, buffer: { maxMessages: 10_000, whenDisconnected: 'wait' } })
   })
 })
 
