@@ -3,7 +3,7 @@
  * (amqp-connection-manager, rascal, rabbitmq-client) in one process and one run.
  * Prints a table per scenario and writes benchmarks/results/queue.json.
  *
- *   pnpm --filter @scalekit/benchmarks bench:queue [publish e2e poison memory faults]
+ *   pnpm --filter @scalekit/benchmarks bench:queue [publish e2e drain poison memory faults]
  *
  * Needs the shared RabbitMQ (SCALEKIT_AMQP_URL, default amqp://guest:guest@127.0.0.1:5672). Every
  * exchange and queue carries this run's id and is deleted at the end.
@@ -19,7 +19,7 @@ import type { QueueSubject } from './subjects'
 import { runFaults } from './faults'
 import { runMemoryDown } from './memory'
 import { runPoison } from './poison'
-import { runEndToEnd, runPublish } from './throughput'
+import { runDrain, runEndToEnd, runPublish } from './throughput'
 
 interface Shared {
   admin: Admin
@@ -29,6 +29,7 @@ interface Shared {
 const SCENARIOS: Record<string, (ctx: QueueBenchContext, shared: Shared) => Promise<unknown>> = {
   publish: async (ctx, s) => runPublish(ctx, s.subjects),
   e2e: async (ctx, s) => runEndToEnd(ctx, s.subjects),
+  drain: async (ctx, s) => runDrain(ctx, s.subjects),
   poison: async (ctx, s) => runPoison(ctx, s.admin),
   memory: async (ctx) => runMemoryDown(ctx),
   faults: async (ctx) => runFaults(ctx),

@@ -75,3 +75,41 @@ export async function runEndToEnd(ctx: QueueBenchContext, subjects: readonly Que
   const ratio = ours?.ratioToFloor ?? 0
   return { summaries: strip(summaries), targets: [{ wanted: 'end-to-end throughput with a no-op consumer ≥ the floor', met: ratio >= 1, value: ratio }] }
 }
+
+/**
+ * Draining a backlog: N messages published first (by the contender itself, with confirms), then a
+ * no-op consumer attached and timed until the last is handled. The consumer side alone, with the
+ * client CPU it spends per message.
+ */
+export async function runDrain(ctx: QueueBenchContext, subjects: readonly QueueSubject[]): Promise<{ summaries: Summary[]; clientCpuUsPerMessage: Record<string, number> }> {
+  const count = ctx.quick ? 5_000 : 30_000
+  const rounds = ctx.quick ? 2 : 5
+  const cpu = new Map<string, number[]>()
+  const summaries = await interleave(subjects, rounds, async (s) => {
+    await s.purge()
+    await s.publish({ count })
+    let handled = 0
+    let allHandled!: () => void
+    const done = new Promise<void>((resolve) => (allHandled = resolve))
+    const started = performance.now()
+    const before = process.cpuUsage()
+    const stop = await s.consume(() => {
+      handled++
+      if (handled === count) allHandled()
+    })
+    const capped = await withCap(done, 30_000)
+    const elapsed = performance.now() - started
+    const used = process.cpuUsage(before)
+    await stop()
+    await s.purge()
+    if (capped.timedOut) console.log(`  ${s.name}: only ${handled} of ${count} handled within 30 s`)
+    const perMessage = cpu.get(s.name) ?? []
+    perMessage.push((used.user + used.system) / Math.max(1, handled))
+    cpu.set(s.name, perMessage)
+    return { opsPerSec: (handled / elapsed) * 1000, p50Us: Number.NaN, p99Us: Number.NaN, ops: handled }
+  })
+  printSummaries(`Draining a backlog of ${count} messages with a no-op consumer (prefetch 256), from attach to the last one handled (${rounds} rounds)`, summaries)
+  const cpuUs = Object.fromEntries([...cpu].map(([name, values]) => [name, Math.round(median(values.slice(1)) * 10) / 10]))
+  console.log(`client CPU per consumed message (median µs): ${Object.entries(cpuUs).map(([n, v]) => `${n} ${v}`).join(', ')}`)
+  return { summaries: strip(summaries), clientCpuUsPerMessage: cpuUs }
+}
