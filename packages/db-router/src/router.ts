@@ -1,7 +1,7 @@
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg'
 import { createBalancer } from './balancing'
 import { Classifier } from './classify/classifier'
-import type { FunctionRow } from './classify/classifier'
+import type { Decision, FunctionRow } from './classify/classifier'
 import { createScopeStorage, Scope } from './consistency/scope'
 import { decodeToken, encodeToken } from './consistency/token'
 import { isPool, openPool, timedQuery } from './drivers/pg'
@@ -9,6 +9,7 @@ import { DbClosedError, DbInvalidArgumentError, DbRouterOptionsError, DbWriteOnR
 import { RateBudget } from './internal/budget'
 import { formatLsn } from './internal/lsn'
 import { normalizeQueryArgs, roleOf } from './internal/query-args'
+import type { TimedQueryConfig } from './internal/query-args'
 import { sourceOfReplica } from './internal/replica-input'
 import { HealthMonitor } from './nodes/health'
 import { Node } from './nodes/node'
@@ -100,24 +101,42 @@ class RouterPool implements DbRouter {
     this.replicas = replicas.map((n) => this.#handle(n))
   }
 
-  async query<R extends QueryResultRow = QueryResultRow>(first: unknown, second?: unknown, third?: unknown): Promise<QueryResult<R>> {
-    this.#enter()
+  /** Not `async`: a routed read costs the node's promise, its retry guard and this one, no more. */
+  query<R extends QueryResultRow = QueryResultRow>(first: unknown, second?: unknown, third?: unknown): Promise<QueryResult<R>> {
+    let routed: Promise<QueryResult<R>>
     try {
-      const cluster = this.#cluster
-      const config = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
-      const role = roleOf(second, third)
-      const decision = cluster.classifier.cached(config.text) ?? (await cluster.classifier.classify(config.text))
-      if (role === 'primary') return await runOnPrimary<R>(cluster, config, decision, 'override')
-      if (role === 'replica') {
-        if (decision.target === 'primary' && !Classifier.overridable(decision)) {
-          throw new DbWriteOnReplicaError(`refusing to send a write (${decision.reason}) to a replica`)
-        }
-        return await runRead<R>(cluster, config, decision, 'override')
-      }
-      return await (decision.target === 'primary' ? runWrite<R>(cluster, config, decision, 'write') : runRead<R>(cluster, config, decision, 'read'))
-    } finally {
-      this.#leave()
+      this.#enter()
+    } catch (error) {
+      return Promise.reject(asError(error))
     }
+    try {
+      routed = this.#route<R>(first, second, third)
+    } catch (error) {
+      this.#leave()
+      return Promise.reject(asError(error))
+    }
+    return routed.then(this.#left, this.#leftWith)
+  }
+
+  /** Settles a tracked call: the value (or error) passes through. Fields, so no closure per call. */
+  readonly #left = <T>(value: T): T => {
+    this.#leave()
+    return value
+  }
+
+  readonly #leftWith = (error: unknown): never => {
+    this.#leave()
+    throw error
+  }
+
+  /** Where a statement goes; throws on bad arguments. */
+  #route<R extends QueryResultRow>(first: unknown, second: unknown, third: unknown): Promise<QueryResult<R>> {
+    const cluster = this.#cluster
+    const config = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
+    const role = roleOf(second, third)
+    const decision = cluster.classifier.cached(config.text)
+    if (decision === undefined) return cluster.classifier.classify(config.text).then((d) => dispatch<R>(cluster, config, role, d))
+    return dispatch<R>(cluster, config, role, decision)
   }
 
   transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
@@ -267,4 +286,20 @@ function statusOf(node: Node): NodeStatus {
     ewmaMs: node.ewmaMs,
     weight: node.weight,
   }
+}
+
+/** A classified statement to its node: the role asked for, else the decision's. */
+function dispatch<R extends QueryResultRow>(cluster: Cluster, config: TimedQueryConfig, role: 'primary' | 'replica' | undefined, decision: Decision): Promise<QueryResult<R>> {
+  if (role === 'primary') return runOnPrimary<R>(cluster, config, decision, 'override')
+  if (role === 'replica') {
+    if (decision.target === 'primary' && !Classifier.overridable(decision)) {
+      return Promise.reject(new DbWriteOnReplicaError(`refusing to send a write (${decision.reason}) to a replica`))
+    }
+    return runRead<R>(cluster, config, decision, 'override')
+  }
+  return decision.target === 'primary' ? runWrite<R>(cluster, config, decision, 'write') : runRead<R>(cluster, config, decision, 'read')
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
 }

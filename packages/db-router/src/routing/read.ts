@@ -24,34 +24,47 @@ interface Choice {
  * A read: a replica picked by the policy among those that replayed the scope's position, else the
  * primary per the fallback rules. A connection error or recovery conflict is retried on another
  * node; a 25006 (the statement writes after all) is retried once on the primary and remembered.
+ * Not `async`: the usual read (a replica ready now) is one promise of the node's, plus one that
+ * catches its error for a retry.
  */
-export async function runRead<R extends QueryResultRow>(cluster: Cluster, config: TimedQueryConfig, decision: Decision, reason: RouteReason): Promise<QueryResult<R>> {
+export function runRead<R extends QueryResultRow>(cluster: Cluster, config: TimedQueryConfig, decision: Decision, reason: RouteReason): Promise<QueryResult<R>> {
   cluster.enter()
   const scope = cluster.scopes.getStore()
-  if (scope?.busy === true) await scope.settled()
+  // A write of this scope still capturing its position: read once it has one.
+  if (scope?.busy === true) return scope.settled().then(() => runRead<R>(cluster, config, decision, reason))
   const need = scope?.lsn ?? 0n
-  let tried: Node[] | undefined
-  for (let attempt = 1; ; attempt++) {
-    const choice = chooseNow(cluster, need, tried, reason) ?? (await waitForReplay(cluster, need, tried, reason))
-    const { node } = choice
-    if (node === cluster.primary) return runOnPrimary<R>(cluster, config, decision, choice.reason, attempt)
-    try {
-      return await sendTo<R>(node, config, choice.reason, decision, attempt, choice.waitedMs)
-    } catch (error) {
-      const code = errorCode(error)
-      if (code === READ_ONLY_SQL_TRANSACTION) {
-        cluster.classifier.learnWrite(config.text)
-        publishFallback('read-only-retry', 'primary')
-        return runWrite<R>(cluster, config, { ...decision, target: 'primary' }, 'read-only-retry', attempt + 1)
-      }
-      const lost = isConnectionError(error)
-      if (!(lost || code === SERIALIZATION_FAILURE || code === DEADLOCK_DETECTED) || attempt >= cluster.settings.maxReadAttempts) throw error
-      // Out at once; the health checks readmit it after `rise` good checks.
-      if (lost && code !== 'EOPENBREAKER') node.setState('down', 'connection-error')
-      ;(tried ??= []).push(node)
-      reason = 'retry'
+  const choice = chooseNow(cluster, need, undefined, reason)
+  if (choice !== undefined) return attempt<R>(cluster, config, decision, need, choice, undefined, 1)
+  return waitForReplay(cluster, need, undefined, reason).then((waited) => attempt<R>(cluster, config, decision, need, waited, undefined, 1))
+}
+
+/** Attempt number `n` of a read on the chosen node; on a retryable error, the next attempt. */
+function attempt<R extends QueryResultRow>(
+  cluster: Cluster,
+  config: TimedQueryConfig,
+  decision: Decision,
+  need: bigint,
+  choice: Choice,
+  tried: readonly Node[] | undefined,
+  n: number,
+): Promise<QueryResult<R>> {
+  const { node } = choice
+  if (node === cluster.primary) return runOnPrimary<R>(cluster, config, decision, choice.reason, n)
+  return sendTo<R>(node, config, choice.reason, decision, n, choice.waitedMs).then(undefined, async (error: unknown) => {
+    const code = errorCode(error)
+    if (code === READ_ONLY_SQL_TRANSACTION) {
+      cluster.classifier.learnWrite(config.text)
+      publishFallback('read-only-retry', 'primary')
+      return runWrite<R>(cluster, config, { ...decision, target: 'primary' }, 'read-only-retry', n + 1)
     }
-  }
+    const lost = isConnectionError(error)
+    if (!(lost || code === SERIALIZATION_FAILURE || code === DEADLOCK_DETECTED) || n >= cluster.settings.maxReadAttempts) throw error
+    // Out at once; the health checks readmit it after `rise` good checks.
+    if (lost && code !== 'EOPENBREAKER') node.setState('down', 'connection-error')
+    const next = [...(tried ?? []), node]
+    const retry = chooseNow(cluster, need, next, 'retry') ?? (await waitForReplay(cluster, need, next, 'retry'))
+    return attempt<R>(cluster, config, decision, need, retry, next, n + 1)
+  })
 }
 
 /** Usable replicas not tried yet by this read. */
