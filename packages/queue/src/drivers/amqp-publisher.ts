@@ -14,13 +14,16 @@ export interface Outgoing {
   readonly deadline: number
   /** The ladder step this message needs declared first, if delayed. */
   readonly step: number | undefined
-  /** What it is, for errors (the text is made only when one is raised). */
+  /** What it is, for errors. */
   readonly kind: 'message' | 'dead letter'
   readonly messageId: string
   readonly type: string
 }
 
-
+/** What to call a message in errors (made only when one is raised). */
+function what(out: Outgoing): string {
+  return `${out.kind} ${out.messageId} (${out.type})`
+}
 
 /**
  * An outgoing message with its state. A class, not a spread of the `Outgoing`: one object of a
@@ -64,7 +67,7 @@ class Entry implements Outgoing {
   }
 
   get what(): string {
-    return `${this.kind} ${this.messageId} (${this.type})`
+    return what(this)
   }
 }
 
@@ -142,13 +145,13 @@ export class Publisher {
     const policy = this.#options.buffer.whenDisconnected
     if (policy === 'reject' && (this.#down || this.#blocked)) {
       return Promise.reject(
-        new QueueDisconnectedError(`${out.kind} ${out.messageId} (${out.type}): the broker is ${this.#blocked ? 'blocking publishes' : 'unreachable'} and buffer.whenDisconnected is 'reject'`),
+        new QueueDisconnectedError(`${what(out)}: the broker is ${this.#blocked ? 'blocking publishes' : 'unreachable'} and buffer.whenDisconnected is 'reject'`),
       )
     }
     const { maxMessages, maxBytes } = this.#options.buffer
     if (this.#queued >= maxMessages || this.#bytes + out.content.length > maxBytes) {
       return Promise.reject(
-        new QueueBufferFullError(`${out.kind} ${out.messageId} (${out.type}): the publish buffer is full (${this.#queued}/${maxMessages} messages, ${this.#bytes}/${maxBytes} bytes)`),
+        new QueueBufferFullError(`${what(out)}: the publish buffer is full (${this.#queued}/${maxMessages} messages, ${this.#bytes}/${maxBytes} bytes)`),
       )
     }
     const entry = new Entry(out, this.#seq++)
