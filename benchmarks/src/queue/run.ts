@@ -88,7 +88,7 @@ console.log(`\ntook ${(totalMs / 1000).toFixed(1)} s (${Object.entries(durations
 if (!ctx.quick) {
   const out = fileURLToPath(new URL('../../results/queue.json', import.meta.url))
   mkdirSync(fileURLToPath(new URL('../../results/', import.meta.url)), { recursive: true })
-  const env = ['SK_QUEUE_BEFORE', 'SK_QUEUE_WINDOW', 'SK_QUEUE_PEERS'].filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]} `).join('')
+  const env = ['SK_QUEUE_BEFORE', 'SK_QUEUE_WINDOW', 'SK_QUEUE_PEERS', 'SK_QUEUE_RAW_CHANNELS'].filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]} `).join('')
   const command = `${env}pnpm --filter @scalekit/benchmarks bench:queue${selected.length < Object.keys(SCENARIOS).length ? ` ${selected.join(' ')}` : ''}`
   const setups = Object.fromEntries(subjects.map((s) => [s.name, s.setup]))
   writeFileSync(out, `${JSON.stringify({ ...machine, command, durationsMs: durations, contenders: setups, targets, scenarios: results }, null, 2)}\n`)

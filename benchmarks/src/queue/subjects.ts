@@ -323,10 +323,12 @@ export async function createSubjects(ctx: QueueBenchContext, admin: Admin): Prom
   // before/after in one run; and the package with a larger confirm window.
   const before = process.env.SK_QUEUE_BEFORE
   const windows = (process.env.SK_QUEUE_WINDOW ?? '').split(',').map(Number).filter((w) => w > 0)
+  const rawChannels = (process.env.SK_QUEUE_RAW_CHANNELS ?? '2').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 1)
   return [
     await rawAmqplib(ctx, admin, exchange),
-    // What raw amqplib reaches with the package's default of two confirm channels (a reference).
-    await rawAmqplib(ctx, admin, exchange, 2),
+    // What raw amqplib reaches on several confirm channels (references; default: two, the
+    // package's default). SK_QUEUE_RAW_CHANNELS=2,4 adds more.
+    ...(await Promise.all(rawChannels.map(async (n) => rawAmqplib(ctx, admin, exchange, n)))),
     await scalekit(ctx, admin, { name: '@scalekit/queue', suffix: 'sk' }),
     ...(await Promise.all(windows.map(async (w) => scalekit(ctx, admin, { name: `@scalekit/queue, maxInFlight ${w}`, suffix: `skw${w}`, maxInFlight: w })))),
     ...(before === undefined ? [] : [await scalekit(ctx, admin, { name: '@scalekit/queue (before)', suffix: 'skb', module: (await import(before)) as QueueModule })]),
