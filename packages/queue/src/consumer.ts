@@ -1,6 +1,7 @@
 import type { DeadLetterReason, QueueConsumeContext } from './channels'
 import { channels } from './channels'
-import { messageTraceparent, runInContext } from './context'
+import { runInContext } from './context'
+import { messageTraceparent } from './internal/ids'
 import type { Delivery, Envelope, Subscription, Transport } from './drivers/transport'
 import { NonRetryableError, QueueHandlerTimeoutError } from './errors'
 import { Attempt } from './handler'
@@ -274,8 +275,8 @@ export class ConsumerRunner<O> {
 
 /**
  * What the handler learns (`MessageContext`), and the context it runs in (`getContext()`): one
- * object per message, its costlier fields made on first read — most handlers never read
- * `publishedAt` or the `traceparent` of a message that carried none.
+ * object per message. Its fields are its own (spread it, log it, serialize it); only `signal` is
+ * made on first read — most handlers never read it, and an AbortController per message costs.
  */
 class HandlerContext implements MessageContext {
   readonly messageId: string
@@ -284,10 +285,12 @@ class HandlerContext implements MessageContext {
   readonly attempt: number
   readonly maxAttempts: number
   readonly redelivered: boolean
-  readonly #env: Envelope
+  readonly publishedAt: Date
+  /** The publisher's, else the message id. */
+  readonly correlationId: string
+  /** The publisher's, else a hop in the trace the message id names. */
+  readonly traceparent: string
   readonly #attempt: Attempt
-  #publishedAt: Date | undefined
-  #traceparent: string | undefined
 
   constructor(env: Envelope, group: string, maxAttempts: number, redelivered: boolean, attempt: Attempt) {
     this.messageId = env.messageId
@@ -296,22 +299,10 @@ class HandlerContext implements MessageContext {
     this.attempt = env.attempt
     this.maxAttempts = maxAttempts
     this.redelivered = redelivered
-    this.#env = env
+    this.publishedAt = new Date(env.publishedAt)
+    this.correlationId = env.correlationId === '' ? env.messageId : env.correlationId
+    this.traceparent = env.traceparent === '' ? messageTraceparent(env.messageId) : env.traceparent
     this.#attempt = attempt
-  }
-
-  get publishedAt(): Date {
-    return (this.#publishedAt ??= new Date(this.#env.publishedAt))
-  }
-
-  /** The publisher's, else the message id. */
-  get correlationId(): string {
-    return this.#env.correlationId === '' ? this.#env.messageId : this.#env.correlationId
-  }
-
-  /** The publisher's, else a hop in the trace the message id names. */
-  get traceparent(): string {
-    return (this.#traceparent ??= this.#env.traceparent === '' ? messageTraceparent(this.#env.messageId) : this.#env.traceparent)
   }
 
   get signal(): AbortSignal {

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { randomHex, traceIdOf } from './internal/ids'
+import { randomHex } from './internal/ids'
 
 /**
  * Request-scoped context that travels with messages: set it where a request starts (or let a
@@ -35,21 +35,12 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 /**
  * The `traceparent` for an outgoing message: the same trace as `parent` with a new parent id (this
  * hop), or `''` when there is no valid parent — the consumer then joins the message's own trace
- * ({@link messageTraceparent}), so a message published outside any request costs no header.
+ * (`messageTraceparent`), so a message published outside any request costs no header.
  */
 export function childTraceparent(parent: string | undefined): string {
   const match = parent === undefined ? null : TRACEPARENT.exec(parent)
   if (match !== null && match[1] !== undefined && match[3] !== undefined) return `00-${match[1]}-${randomHex(8)}-${match[3]}`
   return ''
-}
-
-/**
- * The `traceparent` a consumer runs under when the message carried none: a sampled trace whose id
- * is the message id's hex digits when it is a UUID (every group's handler of one message joins one
- * trace), with a new parent id.
- */
-export function messageTraceparent(messageId: string): string {
-  return `00-${traceIdOf(messageId)}-${randomHex(8)}-01`
 }
 
 /** Whether `value` is a well-formed version-00 traceparent. */

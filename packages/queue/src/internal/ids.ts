@@ -90,13 +90,51 @@ function hexValue(code: number): number {
   return -1
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+/** Whether `id` is a UUID in its text form (any version, either case) other than the nil UUID. */
+function isUuid(id: string): boolean {
+  if (id.length !== 36) return false
+  let nonZero = false
+  for (let i = 0; i < 36; i++) {
+    const c = id.charCodeAt(i)
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return false
+    } else if (hexValue(c | 0x20) < 0) return false
+    else if (c !== 0x30) nonZero = true
+  }
+  return nonZero
+}
+
+/** Where a traceparent is built, `00-<32 hex>-<16 hex>-01`, read back as one flat string. */
+const parent = Buffer.from(`00-${'0'.repeat(32)}-${'0'.repeat(16)}-01`, 'latin1')
+
+/** Writes `bytes` random bytes as hex at `at` (never all zeros: W3C forbids all-zero ids). */
+function writeRandomHex(into: Buffer, at: number, bytes: number): void {
+  const r = take(bytes)
+  let zero = true
+  for (let i = 0; i < bytes; i++) {
+    const value = pool[r + i] ?? 0
+    if (value !== 0) zero = false
+    const digits = HEX2[value] ?? 0
+    into[at + 2 * i] = digits >>> 8
+    into[at + 2 * i + 1] = digits & 0xff
+  }
+  if (zero) into[at + 2 * bytes - 1] = 0x31
+}
 
 /**
- * The W3C trace id a message without a `traceparent` belongs to: its id's 32 hex digits when the
- * id is a UUID (so every group's consumer of one message joins one trace), else a new one.
+ * The W3C `traceparent` a message without one is handled under: a sampled trace whose id is the
+ * message id's 32 hex digits when the id is a UUID (so every group's handler of one message joins
+ * one trace), else a new trace; each call a new parent id (a hop of its own).
  */
-export function traceIdOf(messageId: string): string {
-  if (messageId.length === 36 && UUID.test(messageId) && messageId !== '00000000-0000-0000-0000-000000000000') return messageId.replaceAll('-', '').toLowerCase()
-  return randomHex(16)
+export function messageTraceparent(messageId: string): string {
+  if (isUuid(messageId)) {
+    let j = 3
+    for (let i = 0; i < 36; i++) {
+      const c = messageId.charCodeAt(i)
+      // `| 0x20` lowercases A–F and leaves the digits as they are.
+      if (c !== 0x2d) parent[j++] = c | 0x20
+    }
+  } else writeRandomHex(parent, 3, 16)
+  writeRandomHex(parent, 36, 8)
+  return parent.toString('latin1')
 }

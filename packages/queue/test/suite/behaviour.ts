@@ -265,8 +265,13 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
       const T = type('untraced', order)
       const q = queue()
       const seen: { group: string; correlationId: string; traceparent: string; messageId: string; publishedAt: number }[] = []
+      const spread: Record<string, unknown>[] = []
       const consumer = (g: string) =>
-        q.consume(T, (_m, ctx) => void seen.push({ group: g, correlationId: getContext()?.correlationId ?? '', traceparent: ctx.traceparent, messageId: ctx.messageId, publishedAt: ctx.publishedAt.getTime() }), { group: group(g) })
+        q.consume(T, (_m, ctx) => {
+          seen.push({ group: g, correlationId: getContext()?.correlationId ?? '', traceparent: ctx.traceparent, messageId: ctx.messageId, publishedAt: ctx.publishedAt.getTime() })
+          // What a logger does with them: copies survive.
+          spread.push({ ...ctx }, { ...getContext() })
+        }, { group: group(g) })
       await Promise.all([consumer('a').ready, consumer('b').ready])
       const before = Date.now()
       const { messageId } = await q.publish(T, { orderId: 1 })
@@ -280,6 +285,8 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
         expect(s.publishedAt).toBeLessThanOrEqual(Date.now())
       }
       expect(seen[0]?.traceparent).not.toBe(seen[1]?.traceparent)
+      for (const copy of spread) expect(copy).toMatchObject({ correlationId: messageId, traceparent: expect.stringMatching(/^00-/) as string })
+      expect(spread[0]).toMatchObject({ messageId, attempt: 1, redelivered: false, publishedAt: expect.any(Date) as Date })
     })
 
     it('runs a message once per id with a dedup store', async () => {
