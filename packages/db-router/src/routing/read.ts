@@ -31,8 +31,12 @@ export function runRead<R extends QueryResultRow>(cluster: Cluster, config: Time
   cluster.enter()
   const scope = cluster.scopes.getStore()
   // A write of this scope still capturing its position: read once it has one.
-  if (scope?.busy === true) return scope.settled().then(() => runRead<R>(cluster, config, decision, reason))
-  const need = scope?.lsn ?? 0n
+  if (scope?.busy === true) return scope.settled().then(() => readAfter<R>(cluster, config, decision, reason, scope.lsn))
+  return readAfter<R>(cluster, config, decision, reason, scope?.lsn ?? 0n)
+}
+
+/** A read on a node that has replayed `need` (a replica now, or after waiting, or the primary). */
+function readAfter<R extends QueryResultRow>(cluster: Cluster, config: TimedQueryConfig, decision: Decision, reason: RouteReason, need: bigint): Promise<QueryResult<R>> {
   const choice = chooseNow(cluster, need, undefined, reason)
   if (choice !== undefined) return attempt<R>(cluster, config, decision, need, choice, undefined, 1)
   return waitForReplay(cluster, need, undefined, reason).then((waited) => attempt<R>(cluster, config, decision, need, waited, undefined, 1))
