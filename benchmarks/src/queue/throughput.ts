@@ -1,7 +1,7 @@
 /**
- * Throughput: publish with confirms (each contender keeps publishing for a fixed time), and end to
+ * Throughput: publish with confirms (each contender keeps publishing for a fixed time), end to
  * end (a no-op consumer attached, N messages published with confirms, timed until the last one is
- * handled). Rounds interleave the contenders in a rotating order; figures are medians of rounds.
+ * handled), and draining a backlog (the consumer side alone). Rounds interleave the contenders in a rotating order; figures are medians of rounds.
  */
 import { performance } from 'node:perf_hooks'
 import { interleave, median, printSummaries, withCap } from '../harness'
@@ -15,6 +15,28 @@ export interface Target {
   value?: number
 }
 
+/**
+ * Client CPU per message of each contender (this process, user + system), one value per measured
+ * round: steadier than msg/s on a busy machine. The first value, from the warm-up round, is left
+ * out of the median.
+ */
+class CpuPerMessage {
+  readonly #values = new Map<string, number[]>()
+
+  add(name: string, used: NodeJS.CpuUsage, messages: number): void {
+    const values = this.#values.get(name) ?? []
+    values.push((used.user + used.system) / Math.max(1, messages))
+    this.#values.set(name, values)
+  }
+
+  /** Prints the medians under `label` and returns them (µs, one decimal). */
+  report(label: string): Record<string, number> {
+    const medians = Object.fromEntries([...this.#values].map(([name, values]) => [name, Math.round(median(values.slice(1)) * 10) / 10]))
+    console.log(`${label} (median µs): ${Object.entries(medians).map(([n, v]) => `${n} ${v}`).join(', ')}`)
+    return medians
+  }
+}
+
 function strip(summaries: Summary[]): Summary[] {
   return summaries.map((s) => ({ ...s, rounds: s.rounds.map((r) => ({ ...r, opsPerSec: Math.round(r.opsPerSec) })) }))
 }
@@ -22,22 +44,17 @@ function strip(summaries: Summary[]): Summary[] {
 export async function runPublish(ctx: QueueBenchContext, subjects: readonly QueueSubject[]): Promise<{ summaries: Summary[]; clientCpuUsPerMessage: Record<string, number>; targets: Target[] }> {
   const durationMs = ctx.quick ? 300 : 1_000
   const rounds = ctx.quick ? 2 : 5
-  const cpu = new Map<string, number[]>()
+  const cpu = new CpuPerMessage()
   const summaries = await interleave(subjects, rounds, async (s) => {
     await s.purge()
     const before = process.cpuUsage()
     const sample = await s.publish({ durationMs })
-    const used = process.cpuUsage(before)
-    const perMessage = cpu.get(s.name) ?? []
-    perMessage.push((used.user + used.system) / Math.max(1, sample.ops))
-    cpu.set(s.name, perMessage)
+    cpu.add(s.name, process.cpuUsage(before), sample.ops)
     await s.purge()
     return sample
   })
   printSummaries(`Publish with confirms, ~80-byte JSON to a quorum queue (${rounds} rounds of ${durationMs} ms; p50/p99: publish to confirm)`, summaries)
-  // Client CPU per confirmed message (this process, user + system): steadier than msg/s on a busy machine.
-  const cpuUs = Object.fromEntries([...cpu].map(([name, values]) => [name, Math.round(median(values.slice(1)) * 10) / 10]))
-  console.log(`client CPU per message (median µs): ${Object.entries(cpuUs).map(([n, v]) => `${n} ${v}`).join(', ')}`)
+  const cpuUs = cpu.report('client CPU per message')
   const ours = summaries.find((s) => s.name === '@scalekit/queue')
   const ratio = ours?.ratioToFloor ?? 0
   return { summaries: strip(summaries), clientCpuUsPerMessage: cpuUs, targets: [{ wanted: 'publish with confirms ≥ 1.2× the floor (raw amqplib, window 256)', met: ratio >= 1.2, value: ratio }] }
@@ -84,7 +101,7 @@ export async function runEndToEnd(ctx: QueueBenchContext, subjects: readonly Que
 export async function runDrain(ctx: QueueBenchContext, subjects: readonly QueueSubject[]): Promise<{ summaries: Summary[]; clientCpuUsPerMessage: Record<string, number> }> {
   const count = ctx.quick ? 5_000 : 30_000
   const rounds = ctx.quick ? 2 : 5
-  const cpu = new Map<string, number[]>()
+  const cpu = new CpuPerMessage()
   const summaries = await interleave(subjects, rounds, async (s) => {
     await s.purge()
     await s.publish({ count })
@@ -103,13 +120,9 @@ export async function runDrain(ctx: QueueBenchContext, subjects: readonly QueueS
     await stop()
     await s.purge()
     if (capped.timedOut) console.log(`  ${s.name}: only ${handled} of ${count} handled within 30 s`)
-    const perMessage = cpu.get(s.name) ?? []
-    perMessage.push((used.user + used.system) / Math.max(1, handled))
-    cpu.set(s.name, perMessage)
+    cpu.add(s.name, used, handled)
     return { opsPerSec: (handled / elapsed) * 1000, p50Us: Number.NaN, p99Us: Number.NaN, ops: handled }
   })
   printSummaries(`Draining a backlog of ${count} messages with a no-op consumer (prefetch 256), from attach to the last one handled (${rounds} rounds)`, summaries)
-  const cpuUs = Object.fromEntries([...cpu].map(([name, values]) => [name, Math.round(median(values.slice(1)) * 10) / 10]))
-  console.log(`client CPU per consumed message (median µs): ${Object.entries(cpuUs).map(([n, v]) => `${n} ${v}`).join(', ')}`)
-  return { summaries: strip(summaries), clientCpuUsPerMessage: cpuUs }
+  return { summaries: strip(summaries), clientCpuUsPerMessage: cpu.report('client CPU per consumed message') }
 }

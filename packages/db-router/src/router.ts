@@ -8,6 +8,7 @@ import { isPool, openPool, timedQuery } from './drivers/pg'
 import { DbClosedError, DbInvalidArgumentError, DbRouterOptionsError, DbWriteOnReplicaError } from './errors'
 import { RateBudget } from './internal/budget'
 import { formatLsn } from './internal/lsn'
+import { asError } from './internal/pg-errors'
 import { normalizeQueryArgs, roleOf } from './internal/query-args'
 import type { TimedQueryConfig } from './internal/query-args'
 import { sourceOfReplica } from './internal/replica-input'
@@ -157,7 +158,7 @@ class RouterPool implements DbRouter {
       if (typeof first === 'string') lsn = decodeToken(first, settings.consistency.secret)
       else if (typeof first !== 'function' && first !== undefined && first !== null) throw new DbInvalidArgumentError('a consistency token must be a string')
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+      return Promise.reject(asError(error))
     }
     const parent = scopes.getStore()
     const scope = new Scope(parent !== undefined && parent.lsn > lsn ? parent.lsn : lsn, parent)
@@ -298,8 +299,4 @@ function dispatch<R extends QueryResultRow>(cluster: Cluster, config: TimedQuery
     return runRead<R>(cluster, config, decision, 'override')
   }
   return decision.target === 'primary' ? runWrite<R>(cluster, config, decision, 'write') : runRead<R>(cluster, config, decision, 'read')
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error))
 }

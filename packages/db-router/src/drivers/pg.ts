@@ -1,7 +1,7 @@
 import pg from 'pg'
 import type { ClientConfig, Pool, PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg'
 import { DbTimeoutError } from '../errors'
-import { isConnectionError } from '../internal/pg-errors'
+import { asError, isConnectionError } from '../internal/pg-errors'
 import { TextQuery } from '../internal/query-args'
 import type { TimedQueryConfig } from '../internal/query-args'
 
@@ -211,7 +211,7 @@ export class Dispatcher {
             })
           },
           (error: unknown) => {
-            onClient(error instanceof Error ? error : new Error(String(error)), undefined, ignore)
+            onClient(asError(error), undefined, ignore)
           },
         )
       }
@@ -245,7 +245,7 @@ export class Dispatcher {
       if (config instanceof TextQuery) client.query(config.text, config.values ?? [], done)
       else client.query(config as pg.QueryConfig, done)
     } catch (error) {
-      done(error instanceof Error ? error : new Error(String(error)))
+      done(asError(error))
     }
   }
 

@@ -34,3 +34,8 @@ export function isConnectionError(error: unknown): boolean {
   const message = error instanceof Error ? error.message : ''
   return /^(Connection terminated|Query read timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed)/.test(message)
 }
+
+/** `error` if it is an Error, else an Error saying what was thrown. */
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
+}

@@ -4,7 +4,7 @@ import type { Decision } from '../classify/classifier'
 import { writeAndCapture } from '../consistency/capture'
 import { timedQuery } from '../drivers/pg'
 import { DbPrimaryReadOnlyError, DbPrimaryUnavailableError } from '../errors'
-import { errorCode, isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../internal/pg-errors'
+import { asError, errorCode, isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../internal/pg-errors'
 import type { TimedQueryConfig } from '../internal/query-args'
 import type { Node } from '../nodes/node'
 import type { Cluster } from './cluster'
@@ -57,7 +57,7 @@ export async function runWrite<R extends QueryResultRow>(
           scope.advance(lsn)
           return result as QueryResult<R>
         } catch (error) {
-          if (isConnectionError(error)) broken = error instanceof Error ? error : new Error(String(error))
+          if (isConnectionError(error)) broken = asError(error)
           throw error
         } finally {
           client.release(broken)

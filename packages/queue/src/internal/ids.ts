@@ -59,10 +59,14 @@ export function uuidv7(nowMs: number): string {
 
 /** Writes byte `index` of the UUID as two hex digits; the dashes (before bytes 4, 6, 8, 10) stay. */
 function byte(index: number, value: number): void {
-  const at = AT[index] ?? 0
+  writeHex(text, AT[index] ?? 0, value)
+}
+
+/** Writes `value` (a byte) as two lowercase hex digits at `at`. */
+function writeHex(into: Buffer, at: number, value: number): void {
   const digits = HEX2[value & 0xff] ?? 0
-  text[at] = digits >>> 8
-  text[at + 1] = digits & 0xff
+  into[at] = digits >>> 8
+  into[at + 1] = digits & 0xff
 }
 
 /**
@@ -114,9 +118,7 @@ function writeRandomHex(into: Buffer, at: number, bytes: number): void {
   for (let i = 0; i < bytes; i++) {
     const value = pool[r + i] ?? 0
     if (value !== 0) zero = false
-    const digits = HEX2[value] ?? 0
-    into[at + 2 * i] = digits >>> 8
-    into[at + 2 * i + 1] = digits & 0xff
+    writeHex(into, at + 2 * i, value)
   }
   if (zero) into[at + 2 * bytes - 1] = 0x31
 }
