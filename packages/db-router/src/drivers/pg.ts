@@ -110,11 +110,11 @@ function setOnConnect(pool: Pool): void {
 
 type Release = (error?: Error | boolean) => void
 
-/** Told when a counted call starts and ends (a node's in-flight count and latency average). */
+/** Told when an observed call starts and ends (a node's in-flight count, latency average, breaker). */
 export interface CallObserver {
   began(): void
-  /** `ms` from the call to its end; `ok` false when it failed or timed out. */
-  ended(ms: number, ok: boolean): void
+  /** `ms` from the call to its end; `error` when it failed or timed out. */
+  ended(ms: number, error: unknown): void
 }
 
 /** One statement on its way: waiting for a connection, then for its answer. */
@@ -122,7 +122,7 @@ class Call {
   deadline: number
   /** `performance.now()` at the call, when observed. */
   started = 0
-  observed = false
+  observer: CallObserver | undefined = undefined
   /** Set once the statement is sent: what to give the connection back (or close it) with. */
   release: Release | undefined = undefined
   done = false
@@ -158,14 +158,12 @@ export class Dispatcher {
   readonly #pending = new Set<Call>()
   /** Clients given a permanent 'error' listener: one that fails mid-query must not crash the process. */
   readonly #guarded = new WeakSet<PoolClient>()
-  readonly #observer: CallObserver | undefined
   #timer: NodeJS.Timeout | undefined
   #every = 0
 
-  constructor(pool: Pool, connectTimeout: number, observer?: CallObserver) {
+  constructor(pool: Pool, connectTimeout: number) {
     this.pool = pool
     this.#connectTimeout = connectTimeout
-    this.#observer = observer
   }
 
   /** Calls waiting for a connection or an answer. */
@@ -175,15 +173,15 @@ export class Dispatcher {
 
   /**
    * Sends `config`; text with values takes pg's fast path (a config object is copied by pg per
-   * call). `observe` reports the call to the observer (the router's own checks are not counted).
+   * call). `observer` is told of its start and end (the router's own checks have none).
    */
-  query<R extends QueryResultRow = QueryResultRow>(config: TimedQueryConfig, queryTimeout: number, observe = false): Promise<QueryResult<R>> {
+  query<R extends QueryResultRow = QueryResultRow>(config: TimedQueryConfig, queryTimeout: number, observer?: CallObserver): Promise<QueryResult<R>> {
     return new Promise<QueryResult<R>>((resolve, reject) => {
       const call = new Call(Date.now() + this.#connectTimeout, queryTimeout, resolve as (result: QueryResult) => void, reject)
-      if (observe && this.#observer !== undefined) {
-        call.observed = true
+      if (observer !== undefined) {
+        call.observer = observer
         call.started = performance.now()
-        this.#observer.began()
+        observer.began()
       }
       this.#pending.add(call)
       this.#arm(Math.min(this.#connectTimeout, queryTimeout))
@@ -194,8 +192,9 @@ export class Dispatcher {
           return
         }
         if ((error !== undefined && error !== null) || client === undefined) {
-          this.#finish(call, false)
-          reject(error ?? new Error('the pool gave no client'))
+          const failure = error ?? new Error('the pool gave no client')
+          this.#finish(call, failure)
+          reject(failure)
           return
         }
         this.#send(call, config, client, release)
@@ -234,7 +233,7 @@ export class Dispatcher {
     const done = (error: Error | null | undefined, result?: QueryResult): void => {
       if (call.done) return
       const failed = error !== undefined && error !== null
-      this.#finish(call, !failed)
+      this.#finish(call, failed ? error : undefined)
       // A connection that failed is closed; one that answered an SQL error is fine to reuse.
       release(failed && isConnectionError(error) ? error : undefined)
       if (failed) call.reject(error)
@@ -249,10 +248,10 @@ export class Dispatcher {
     }
   }
 
-  #finish(call: Call, ok: boolean): void {
+  #finish(call: Call, error: unknown): void {
     call.done = true
     this.#pending.delete(call)
-    if (call.observed) this.#observer?.ended(performance.now() - call.started, ok)
+    call.observer?.ended(performance.now() - call.started, error)
   }
 
   /**
@@ -279,11 +278,10 @@ export class Dispatcher {
     const now = Date.now()
     for (const call of this.#pending) {
       if (call.deadline > now) continue
-      const sent = call.release !== undefined
-      this.#finish(call, false)
-      const error = sent
+      const error = call.release !== undefined
         ? new DbTimeoutError(`no answer within the query timeout (${call.queryTimeout} ms); the connection was closed`)
         : new DbTimeoutError(`no connection within timeouts.connect (${this.#connectTimeout} ms)`)
+      this.#finish(call, error)
       call.release?.(error)
       call.reject(error)
     }
