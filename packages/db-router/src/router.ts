@@ -102,21 +102,22 @@ class RouterPool implements DbRouter {
     this.replicas = replicas.map((n) => this.#handle(n))
   }
 
-  /** Not `async`: a routed read costs the node's promise, its retry guard and this one, no more. */
+  /**
+   * Not `async`: a classified read (the usual call) costs one promise, which its read settles after
+   * counting itself out; other calls add one that counts them out.
+   */
   query<R extends QueryResultRow = QueryResultRow>(first: unknown, second?: unknown, third?: unknown): Promise<QueryResult<R>> {
-    let routed: Promise<QueryResult<R>>
     try {
       this.#enter()
     } catch (error) {
       return Promise.reject(asError(error))
     }
     try {
-      routed = this.#route<R>(first, second, third)
+      return this.#route<R>(first, second, third)
     } catch (error) {
       this.#leave()
       return Promise.reject(asError(error))
     }
-    return routed.then(this.#left, this.#leftWith)
   }
 
   /** Settles a tracked call: the value (or error) passes through. Fields, so no closure per call. */
@@ -130,14 +131,22 @@ class RouterPool implements DbRouter {
     throw error
   }
 
-  /** Where a statement goes; throws on bad arguments. */
+  /** What a read calls once it has settled. */
+  readonly #readSettled = (): void => {
+    this.#leave()
+  }
+
+  /** Where a statement goes, counted out when it settles; throws (not counted out) on bad arguments. */
   #route<R extends QueryResultRow>(first: unknown, second: unknown, third: unknown): Promise<QueryResult<R>> {
     const cluster = this.#cluster
     const config = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
     const role = roleOf(second, third)
     const decision = cluster.classifier.cached(config.text)
-    if (decision === undefined) return cluster.classifier.classify(config.text).then((d) => dispatch<R>(cluster, config, role, d))
-    return dispatch<R>(cluster, config, role, decision)
+    if (decision === undefined) {
+      return cluster.classifier.classify(config.text).then((d) => dispatch<R>(cluster, config, role, d)).then(this.#left, this.#leftWith)
+    }
+    if (role === undefined && decision.target === 'replica') return runRead<R>(cluster, config, decision, 'read', this.#readSettled)
+    return dispatch<R>(cluster, config, role, decision).then(this.#left, this.#leftWith)
   }
 
   transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {

@@ -113,28 +113,34 @@ type Release = (error?: Error | boolean) => void
 /** Told when an observed call starts and ends (a node's in-flight count, latency average, breaker). */
 export interface CallObserver {
   began(): void
-  /** `ms` from the call to its end; `error` when it failed or timed out. */
-  ended(ms: number, error: unknown): void
+  /** `ms` from the call to its end at `at` (`performance.now()`); `error` when it failed or timed out. */
+  ended(ms: number, at: number, error: unknown): void
 }
 
-/** One statement on its way: waiting for a connection, then for its answer. */
+/** Where a dispatched statement's outcome goes: a routed read, or the settle functions of a promise. */
+export interface CallSink {
+  answer(result: QueryResult): void
+  fail(error: unknown): void
+}
+
+/** One statement on its way: waiting for a connection, then for its answer. A link of its dispatcher's list of pending calls. */
 class Call {
   deadline: number
+  prev: Call | undefined = undefined
+  next: Call | undefined = undefined
   /** `performance.now()` at the call, when observed. */
   started = 0
   observer: CallObserver | undefined = undefined
   /** Set once the statement is sent: what to give the connection back (or close it) with. */
   release: Release | undefined = undefined
   done = false
-  readonly resolve: (result: QueryResult) => void
-  readonly reject: (error: unknown) => void
+  readonly sink: CallSink
   readonly queryTimeout: number
 
-  constructor(deadline: number, queryTimeout: number, resolve: (result: QueryResult) => void, reject: (error: unknown) => void) {
+  constructor(deadline: number, queryTimeout: number, sink: CallSink) {
     this.deadline = deadline
     this.queryTimeout = queryTimeout
-    this.resolve = resolve
-    this.reject = reject
+    this.sink = sink
   }
 }
 
@@ -155,7 +161,11 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 export class Dispatcher {
   readonly pool: Pool
   readonly #connectTimeout: number
-  readonly #pending = new Set<Call>()
+  /** Pending calls, newest first (a list: adding and removing cost no hashing). */
+  #head: Call | undefined = undefined
+  #pending = 0
+  /** `Date.now()` as of the last sweep or the start of sweeping: deadlines are as coarse as the sweep. */
+  #now = 0
   /** Clients given a permanent 'error' listener: one that fails mid-query must not crash the process. */
   readonly #guarded = new WeakSet<PoolClient>()
   #timer: NodeJS.Timeout | undefined
@@ -168,53 +178,71 @@ export class Dispatcher {
 
   /** Calls waiting for a connection or an answer. */
   get pending(): number {
-    return this.#pending.size
+    return this.#pending
+  }
+
+  /** Sends `config` and resolves with pg's result (see {@link send}). */
+  query<R extends QueryResultRow = QueryResultRow>(config: TimedQueryConfig, queryTimeout: number, observer?: CallObserver): Promise<QueryResult<R>> {
+    return new Promise<QueryResult<R>>((resolve, reject) => {
+      this.send(config, queryTimeout, observer, { answer: resolve as (result: QueryResult) => void, fail: reject })
+    })
   }
 
   /**
-   * Sends `config`; text with values takes pg's fast path (a config object is copied by pg per
-   * call). `observer` is told of its start and end (the router's own checks have none).
+   * Sends `config` and hands the outcome to `sink` (a routed read's path: no promise of its own).
+   * Text with values takes pg's fast path (a config object is copied by pg per call). `observer`
+   * is told of the call's start and end (the router's own checks have none).
    */
-  query<R extends QueryResultRow = QueryResultRow>(config: TimedQueryConfig, queryTimeout: number, observer?: CallObserver): Promise<QueryResult<R>> {
-    return new Promise<QueryResult<R>>((resolve, reject) => {
-      const call = new Call(Date.now() + this.#connectTimeout, queryTimeout, resolve as (result: QueryResult) => void, reject)
-      if (observer !== undefined) {
-        call.observer = observer
-        call.started = performance.now()
-        observer.began()
+  send(config: TimedQueryConfig, queryTimeout: number, observer: CallObserver | undefined, sink: CallSink): void {
+    this.#arm(Math.min(this.#connectTimeout, queryTimeout))
+    const call = new Call(this.#deadline(this.#connectTimeout), queryTimeout, sink)
+    if (observer !== undefined) {
+      call.observer = observer
+      call.started = performance.now()
+      observer.began()
+    }
+    const head = this.#head
+    if (head !== undefined) {
+      head.prev = call
+      call.next = head
+    }
+    this.#head = call
+    this.#pending += 1
+    const onClient = (error: Error | null | undefined, client: PoolClient | undefined, release: Release): void => {
+      if (call.done) {
+        // Gave up while waiting: the connection goes straight back.
+        if (client !== undefined) release()
+        return
       }
-      this.#pending.add(call)
-      this.#arm(Math.min(this.#connectTimeout, queryTimeout))
-      const onClient = (error: Error | null | undefined, client: PoolClient | undefined, release: Release): void => {
-        if (call.done) {
-          // Gave up while waiting: the connection goes straight back.
-          if (client !== undefined) release()
-          return
-        }
-        if ((error !== undefined && error !== null) || client === undefined) {
-          const failure = error ?? new Error('the pool gave no client')
-          this.#finish(call, failure)
-          reject(failure)
-          return
-        }
-        this.#send(call, config, client, release)
+      if ((error !== undefined && error !== null) || client === undefined) {
+        const failure = error ?? new Error('the pool gave no client')
+        this.#finish(call, failure)
+        sink.fail(failure)
+        return
       }
+      this.#send(call, config, client, release)
+    }
+    let returned: unknown
+    try {
       // pg-pool takes a callback (no promise per checkout); a Pool-like that returns a promise instead is served too.
-      const returned: unknown = (this.pool.connect as (callback: typeof onClient) => unknown)(onClient)
-      if (isThenable(returned)) {
-        returned.then(
-          (client) => {
-            const c = client as PoolClient
-            onClient(undefined, c, (e) => {
-              c.release(e)
-            })
-          },
-          (error: unknown) => {
-            onClient(asError(error), undefined, ignore)
-          },
-        )
-      }
-    })
+      returned = (this.pool.connect as (callback: typeof onClient) => unknown)(onClient)
+    } catch (error) {
+      onClient(asError(error), undefined, ignore)
+      return
+    }
+    if (isThenable(returned)) {
+      returned.then(
+        (client) => {
+          const c = client as PoolClient
+          onClient(undefined, c, (e) => {
+            c.release(e)
+          })
+        },
+        (error: unknown) => {
+          onClient(asError(error), undefined, ignore)
+        },
+      )
+    }
   }
 
   /** Stops the sweep (called by the sweep itself once nothing is pending). */
@@ -229,16 +257,16 @@ export class Dispatcher {
       this.#guarded.add(client)
     }
     call.release = release
-    call.deadline = Date.now() + call.queryTimeout
+    call.deadline = this.#deadline(call.queryTimeout)
     const done = (error: Error | null | undefined, result?: QueryResult): void => {
       if (call.done) return
       const failed = error !== undefined && error !== null
       this.#finish(call, failed ? error : undefined)
       // A connection that failed is closed; one that answered an SQL error is fine to reuse.
       release(failed && isConnectionError(error) ? error : undefined)
-      if (failed) call.reject(error)
-      else if (result !== undefined) call.resolve(result)
-      else call.reject(new Error('pg answered neither a result nor an error'))
+      if (failed) call.sink.fail(error)
+      else if (result !== undefined) call.sink.answer(result)
+      else call.sink.fail(new Error('pg answered neither a result nor an error'))
     }
     try {
       if (config instanceof TextQuery) client.query(config.text, config.values ?? [], done)
@@ -250,19 +278,38 @@ export class Dispatcher {
 
   #finish(call: Call, error: unknown): void {
     call.done = true
-    this.#pending.delete(call)
-    call.observer?.ended(performance.now() - call.started, error)
+    const { prev, next } = call
+    if (prev === undefined) this.#head = next
+    else prev.next = next
+    if (next !== undefined) next.prev = prev
+    call.prev = undefined
+    call.next = undefined
+    this.#pending -= 1
+    if (call.observer !== undefined) {
+      const at = performance.now()
+      call.observer.ended(at - call.started, at, error)
+    }
+  }
+
+  /**
+   * The deadline of something allowed `ms` from now, never early: the clock read at the last sweep
+   * is up to one period old, and the sweep that finds it past comes up to one period late.
+   */
+  #deadline(ms: number): number {
+    return this.#now + ms + this.#every
   }
 
   /**
    * Sweeps every tenth of the shortest timeout in use (5 ms to 250 ms). The sweep stops itself once
    * nothing is pending, not at each call's end: one call at a time must not start a timer per call.
+   * Timeouts fire within two periods after they are due (no clock read per call).
    */
   #arm(timeout: number): void {
     const every = Math.min(250, Math.max(5, Math.floor(timeout / 10)))
     if (this.#timer !== undefined && every >= this.#every) return
     clearInterval(this.#timer)
     this.#every = every
+    this.#now = Date.now()
     this.#timer = setInterval(() => {
       this.#sweep()
     }, every)
@@ -271,19 +318,21 @@ export class Dispatcher {
   }
 
   #sweep(): void {
-    if (this.#pending.size === 0) {
+    if (this.#pending === 0) {
       this.stop()
       return
     }
     const now = Date.now()
-    for (const call of this.#pending) {
+    this.#now = now
+    for (let call = this.#head, next: Call | undefined; call !== undefined; call = next) {
+      next = call.next
       if (call.deadline > now) continue
       const error = call.release !== undefined
         ? new DbTimeoutError(`no answer within the query timeout (${call.queryTimeout} ms); the connection was closed`)
         : new DbTimeoutError(`no connection within timeouts.connect (${this.#connectTimeout} ms)`)
       this.#finish(call, error)
       call.release?.(error)
-      call.reject(error)
+      call.sink.fail(error)
     }
   }
 }

@@ -4,7 +4,7 @@ import type { Balanceable } from '../balancing'
 import type { NodeRole, NodeState } from '../channels'
 import { channels } from '../channels'
 import { Dispatcher } from '../drivers/pg'
-import type { CallObserver, PoolTimeouts } from '../drivers/pg'
+import type { CallObserver, CallSink, PoolTimeouts } from '../drivers/pg'
 import { asError, isConnectionError } from '../internal/pg-errors'
 import type { TimedQueryConfig } from '../internal/query-args'
 
@@ -103,18 +103,18 @@ export class Node implements Balanceable {
     // Through the breaker: it counts the outcome itself; a counted failure keeps the guard up.
     const viaBreaker: CallObserver = {
       began,
-      ended: (ms, error) => {
+      ended: (ms, at, error) => {
         this.outstanding -= 1
-        if (error === undefined) this.#sample(ms)
-        else if (isConnectionError(error)) this.#guardedUntil = performance.now() + BREAKER_WINDOW_MS
+        if (error === undefined) this.#sample(ms, at)
+        else if (isConnectionError(error)) this.#guardedUntil = at + BREAKER_WINDOW_MS
       },
     }
     this.#direct = {
       began,
-      ended: (ms, error) => {
+      ended: (ms, at, error) => {
         this.outstanding -= 1
-        if (error === undefined) this.#sample(ms)
-        else if (isConnectionError(error)) this.#failedUnguarded(error)
+        if (error === undefined) this.#sample(ms, at)
+        else if (isConnectionError(error)) this.#failedUnguarded(error, at)
       },
     }
     this.#send = (config) => dispatcher.query(config as TimedQueryConfig, (config as TimedQueryConfig).query_timeout ?? queryTimeout, viaBreaker)
@@ -180,6 +180,22 @@ export class Node implements Balanceable {
     return this.dispatcher.query<R>(config, config.query_timeout ?? this.#queryTimeout, this.#direct)
   }
 
+  /** {@link query} by callback: the outcome goes to `sink` (a routed read's path). */
+  send(config: TimedQueryConfig, sink: CallSink): void {
+    if (!this.#guarded()) {
+      this.dispatcher.send(config, config.query_timeout ?? this.#queryTimeout, this.#direct, sink)
+      return
+    }
+    this.#breaker.fire(this.#send, config).then(
+      (result) => {
+        sink.answer(result as QueryResult)
+      },
+      (error: unknown) => {
+        sink.fail(error)
+      },
+    )
+  }
+
   /** True while calls must go through the breaker: it is not closed, or a counted failure is recent. */
   #guarded(): boolean {
     if (!this.#breaker.closed) return true
@@ -190,8 +206,8 @@ export class Node implements Balanceable {
   }
 
   /** A statement sent straight failed in a way that counts: the breaker records it as one failed call, and guards from now on. */
-  #failedUnguarded(error: unknown): void {
-    this.#guardedUntil = performance.now() + BREAKER_WINDOW_MS
+  #failedUnguarded(error: unknown, at: number): void {
+    this.#guardedUntil = at + BREAKER_WINDOW_MS
     this.#breaker.fire(rejectWith, error).catch(ignore)
   }
 
@@ -201,7 +217,8 @@ export class Node implements Balanceable {
     const start = performance.now()
     try {
       const result = (await this.#breaker.fire(callAction, action)) as T
-      this.#sample(performance.now() - start)
+      const at = performance.now()
+      this.#sample(at - start, at)
       return result
     } catch (error) {
       if (isConnectionError(error)) this.#guardedUntil = performance.now() + BREAKER_WINDOW_MS
@@ -211,9 +228,10 @@ export class Node implements Balanceable {
     }
   }
 
-  #sample(ms: number): void {
+  /** A latency of `ms`, measured at `at` (`performance.now()`). */
+  #sample(ms: number, at: number): void {
     this.ewmaMs = this.ewmaMs === 0 ? ms : this.ewmaMs + EWMA_ALPHA * (ms - this.ewmaMs)
-    this.sampledAt = performance.now()
+    this.sampledAt = at
   }
 
   /** Records a new replay position seen by a check or a probe. */
