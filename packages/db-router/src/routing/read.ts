@@ -71,7 +71,7 @@ export function runRead<R extends QueryResultRow>(
 class Read implements CallSink {
   resolve: (result: QueryResult) => void = nothing
   reject: (error: unknown) => void = nothing
-  /** The attempt in progress (1-based) and its node (set by {@link send}). */
+  /** The attempt in progress (1-based) and its node (set by each attempt). */
   attempt = 0
   node: Node
   tried: Node[] | undefined = undefined
@@ -94,8 +94,8 @@ class Read implements CallSink {
   start(reason: RouteReason): void {
     try {
       const node = chooseNow(this.cluster, this.need, undefined)
-      if (node !== undefined) this.send(node, reasonFor(this.cluster, node, reason), undefined)
-      else this.sendWhenReplayed(reason)
+      if (node !== undefined) this.#send(node, reasonFor(this.cluster, node, reason), undefined)
+      else this.#sendWhenReplayed(reason)
     } catch (error) {
       this.end(error)
     }
@@ -108,7 +108,7 @@ class Read implements CallSink {
 
   fail(error: unknown): void {
     try {
-      this.retryOrEnd(error)
+      this.#retryOrEnd(error)
     } catch (thrown) {
       this.end(thrown)
     }
@@ -120,23 +120,23 @@ class Read implements CallSink {
     this.reject(error)
   }
 
-  send(node: Node, reason: RouteReason, waitedMs: number | undefined): void {
+  #send(node: Node, reason: RouteReason, waitedMs: number | undefined): void {
     this.attempt += 1
     this.node = node
     const { cluster, config, decision } = this
     if (node === cluster.primary) {
-      this.follow(runOnPrimary(cluster, config, decision, reason, this.attempt), false)
+      this.#follow(runOnPrimary(cluster, config, decision, reason, this.attempt), false)
       return
     }
     if (channels.query.hasSubscribers) {
-      this.follow(sendTo(node, config, reason, decision, this.attempt, waitedMs), true)
+      this.#follow(sendTo(node, config, reason, decision, this.attempt, waitedMs), true)
       return
     }
     node.send(config, this)
   }
 
   /** Settles with `promise` (the primary's path, or a traced attempt); only a replica's failure may be retried. */
-  follow(promise: Promise<QueryResult>, retryable: boolean): void {
+  #follow(promise: Promise<QueryResult>, retryable: boolean): void {
     promise.then(
       (result) => {
         this.answer(result)
@@ -148,10 +148,10 @@ class Read implements CallSink {
     )
   }
 
-  sendWhenReplayed(reason: RouteReason): void {
+  #sendWhenReplayed(reason: RouteReason): void {
     waitForReplay(this.cluster, this.need, this.tried, reason).then(
       (choice) => {
-        this.send(choice.node, choice.reason, choice.waitedMs)
+        this.#send(choice.node, choice.reason, choice.waitedMs)
       },
       (error: unknown) => {
         this.end(error)
@@ -159,14 +159,13 @@ class Read implements CallSink {
     )
   }
 
-  retryOrEnd(error: unknown): void {
-    const { cluster, config, decision } = this
-    const { node } = this
+  #retryOrEnd(error: unknown): void {
+    const { cluster, config, decision, node } = this
     const code = errorCode(error)
     if (code === READ_ONLY_SQL_TRANSACTION) {
       cluster.classifier.learnWrite(config.text)
       publishFallback('read-only-retry', 'primary')
-      this.follow(runWrite(cluster, config, { ...decision, target: 'primary' }, 'read-only-retry', this.attempt + 1), false)
+      this.#follow(runWrite(cluster, config, { ...decision, target: 'primary' }, 'read-only-retry', this.attempt + 1), false)
       return
     }
     const lost = isConnectionError(error)
@@ -178,8 +177,8 @@ class Read implements CallSink {
     if (lost && code !== 'EOPENBREAKER') node.setState('down', 'connection-error')
     this.tried = [...(this.tried ?? []), node]
     const retry = chooseNow(cluster, this.need, this.tried)
-    if (retry !== undefined) this.send(retry, reasonFor(cluster, retry, 'retry'), undefined)
-    else this.sendWhenReplayed('retry')
+    if (retry !== undefined) this.#send(retry, reasonFor(cluster, retry, 'retry'), undefined)
+    else this.#sendWhenReplayed('retry')
   }
 }
 
