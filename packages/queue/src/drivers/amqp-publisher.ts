@@ -45,6 +45,9 @@ class Entry implements Outgoing {
   readonly promise: Promise<Confirmed>
   state: 'queued' | 'inflight' | 'settled' = 'queued'
   lane: Lane | undefined = undefined
+  /** Neighbours in its lane's window while in flight. */
+  prev: Entry | undefined = undefined
+  next: Entry | undefined = undefined
   returned = false
   /** Publish order: unconfirmed messages of several lanes go back to the outbox in this order. */
   readonly seq: number
@@ -71,11 +74,61 @@ class Entry implements Outgoing {
   }
 }
 
+/**
+ * A lane's unconfirmed messages in the order sent (returns are matched oldest first): a list
+ * through the entries themselves. A `Set` here (an add and a delete per message) made the process
+ * promote the messages of the window to the old generation at every scavenge.
+ */
+class Window {
+  #head: Entry | undefined = undefined
+  #tail: Entry | undefined = undefined
+  size = 0
+
+  push(e: Entry): void {
+    e.prev = this.#tail
+    e.next = undefined
+    if (this.#tail === undefined) this.#head = e
+    else this.#tail.next = e
+    this.#tail = e
+    this.size += 1
+  }
+
+  /** Unlinks `e`, which must be in this window. */
+  remove(e: Entry): void {
+    const { prev, next } = e
+    if (prev === undefined) this.#head = next
+    else prev.next = next
+    if (next === undefined) this.#tail = prev
+    else next.prev = prev
+    e.prev = undefined
+    e.next = undefined
+    this.size -= 1
+  }
+
+  /** The entries, oldest first. */
+  toArray(): Entry[] {
+    const out: Entry[] = []
+    for (let e = this.#head; e !== undefined; e = e.next) out.push(e)
+    return out
+  }
+
+  clear(): void {
+    for (let e = this.#head; e !== undefined; ) {
+      const next = e.next
+      e.prev = undefined
+      e.next = undefined
+      e = next
+    }
+    this.#head = undefined
+    this.#tail = undefined
+    this.size = 0
+  }
+}
+
 /** One confirm channel the publisher writes to, and the messages it has not confirmed yet. */
 class Lane {
   readonly channel: ConfirmChannel
-  /** In the order sent (a Set iterates in insertion order): returns are matched oldest first. */
-  readonly inflight = new Set<Entry>()
+  readonly inflight = new Window()
   writable = true
 
   constructor(channel: ConfirmChannel) {
@@ -188,7 +241,7 @@ export class Publisher {
     if (this.#lanes.length === 0) this.#down = true
     const back: Entry[] = []
     for (const lane of gone) {
-      for (const e of lane.inflight) if (e.state === 'inflight') back.push(e)
+      for (const e of lane.inflight.toArray()) if (e.state === 'inflight') back.push(e)
       this.#inflight -= lane.inflight.size
       lane.inflight.clear()
     }
@@ -234,7 +287,7 @@ export class Publisher {
       this.#bytes -= e.content.length
       e.state = 'inflight'
       e.lane = lane
-      lane.inflight.add(e)
+      lane.inflight.push(e)
       this.#inflight += 1
       try {
         lane.writable = lane.channel.publish(e.exchange, e.routingKey, e.content, e.properties, (err: unknown) => {
@@ -293,7 +346,7 @@ export class Publisher {
   }
 
   #unconfirmed(): Entry[] {
-    return this.#lanes.flatMap((lane) => [...lane.inflight])
+    return this.#lanes.flatMap((lane) => lane.inflight.toArray())
   }
 
   #onConfirm(e: Entry, lane: Lane, err: unknown): void {
@@ -316,7 +369,7 @@ export class Publisher {
   #onReturn(lane: Lane, msg: Message): void {
     const { exchange, routingKey } = msg.fields
     const id: unknown = msg.properties.messageId
-    for (const e of lane.inflight) {
+    for (const e of lane.inflight.toArray()) {
       if (!e.returned && e.properties.messageId === id && e.routingKey === routingKey && e.exchange === exchange) {
         e.returned = true
         return
@@ -330,7 +383,10 @@ export class Publisher {
       // Left in the FIFO, skipped when it reaches the front.
       this.#queued -= 1
       this.#bytes -= e.content.length
-    } else if (e.lane?.inflight.delete(e) === true) this.#inflight -= 1
+    } else if (e.lane !== undefined) {
+      e.lane.inflight.remove(e)
+      this.#inflight -= 1
+    }
     e.state = 'settled'
     e.lane = undefined
     if (error === undefined) e.resolve({ messageId: e.messageId })
