@@ -31,7 +31,7 @@ export interface QueueOptions {
   /**
    * Confirm channels on each publishing connection, written to in turn (1–8). RabbitMQ runs every
    * channel as a process of its own, and one channel's process caps a publisher's rate well before
-   * the queue does (raw amqplib on two: 1.14–1.19× one in the benchmark, on 2 cores). @default 2
+   * the queue does (raw amqplib on two: 1.16–1.21× one in the benchmark, on 2 cores). @default 2
    */
   publishChannels?: number
   /** The buffer of messages waiting for a connection (or for room in the window). */
