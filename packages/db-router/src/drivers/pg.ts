@@ -164,8 +164,6 @@ export class Dispatcher {
   /** Pending calls, newest first (a list: adding and removing cost no hashing). */
   #head: Call | undefined = undefined
   #pending = 0
-  /** `Date.now()` as of the last sweep or the start of sweeping: deadlines are as coarse as the sweep. */
-  #now = 0
   /** Clients given a permanent 'error' listener: one that fails mid-query must not crash the process. */
   readonly #guarded = new WeakSet<PoolClient>()
   #timer: NodeJS.Timeout | undefined
@@ -194,8 +192,7 @@ export class Dispatcher {
    * is told of the call's start and end (the router's own checks have none).
    */
   send(config: TimedQueryConfig, queryTimeout: number, observer: CallObserver | undefined, sink: CallSink): void {
-    this.#arm(Math.min(this.#connectTimeout, queryTimeout))
-    const call = new Call(this.#deadline(this.#connectTimeout), queryTimeout, sink)
+    const call = new Call(Date.now() + this.#connectTimeout, queryTimeout, sink)
     if (observer !== undefined) {
       call.observer = observer
       call.started = performance.now()
@@ -208,6 +205,7 @@ export class Dispatcher {
     }
     this.#head = call
     this.#pending += 1
+    this.#arm(Math.min(this.#connectTimeout, queryTimeout))
     const onClient = (error: Error | null | undefined, client: PoolClient | undefined, release: Release): void => {
       if (call.done) {
         // Gave up while waiting: the connection goes straight back.
@@ -257,7 +255,7 @@ export class Dispatcher {
       this.#guarded.add(client)
     }
     call.release = release
-    call.deadline = this.#deadline(call.queryTimeout)
+    call.deadline = Date.now() + call.queryTimeout
     const done = (error: Error | null | undefined, result?: QueryResult): void => {
       if (call.done) return
       const failed = error !== undefined && error !== null
@@ -292,24 +290,14 @@ export class Dispatcher {
   }
 
   /**
-   * The deadline of something allowed `ms` from now, never early: the clock read at the last sweep
-   * is up to one period old, and the sweep that finds it past comes up to one period late.
-   */
-  #deadline(ms: number): number {
-    return this.#now + ms + this.#every
-  }
-
-  /**
    * Sweeps every tenth of the shortest timeout in use (5 ms to 250 ms). The sweep stops itself once
    * nothing is pending, not at each call's end: one call at a time must not start a timer per call.
-   * Timeouts fire within two periods after they are due (no clock read per call).
    */
   #arm(timeout: number): void {
     const every = Math.min(250, Math.max(5, Math.floor(timeout / 10)))
     if (this.#timer !== undefined && every >= this.#every) return
     clearInterval(this.#timer)
     this.#every = every
-    this.#now = Date.now()
     this.#timer = setInterval(() => {
       this.#sweep()
     }, every)
@@ -323,7 +311,6 @@ export class Dispatcher {
       return
     }
     const now = Date.now()
-    this.#now = now
     for (let call = this.#head, next: Call | undefined; call !== undefined; call = next) {
       next = call.next
       if (call.deadline > now) continue

@@ -51,7 +51,7 @@ describe('the dispatcher', () => {
         if (i % 3 === 0) expect(outcome).toMatchObject({ code: 'ERR_DB_TIMEOUT' })
         else expect(outcome).toEqual({ text: `ok ${i}` })
       })
-      // Never early; within two sweep periods (5 ms each at this timeout) and some scheduling slack.
+      // Never early; within a sweep period (5 ms at this timeout) and some scheduling slack.
       expect(waited).toBeGreaterThanOrEqual(50)
       expect(waited).toBeLessThan(1_000)
       expect(dispatcher.pending).toBe(0)
