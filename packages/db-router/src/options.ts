@@ -81,7 +81,10 @@ export interface DbRouterOptions {
     errorThresholdPercentage?: number
     /** How long an open breaker waits before letting one trial call through. @default 5000 */
     resetTimeout?: Duration
-    /** Calls in the rolling window before the breaker may open. @default 5 */
+    /**
+     * Calls in the rolling window (10 s) before the breaker may open. The window holds the calls
+     * since the node's first counted failure: a healthy node's calls skip the breaker. @default 5
+     */
     volumeThreshold?: number
   }
   /** Statement classification. */
