@@ -80,7 +80,8 @@ export class Node implements Balanceable {
   badStreak = 0
   #state: NodeState = 'up'
   readonly #breaker: CircuitBreaker<[(arg: unknown) => Promise<unknown>, unknown]>
-  readonly #send: (config: unknown) => Promise<unknown>
+  /** The breaker's action: one statement through the dispatcher, observed as a call via the breaker. */
+  readonly #dispatch: (config: unknown) => Promise<unknown>
   readonly #queryTimeout: number
   /** `performance.now()` until which calls go through the breaker; 0 while the node is healthy. */
   #guardedUntil = 0
@@ -117,7 +118,7 @@ export class Node implements Balanceable {
         else if (isConnectionError(error)) this.#failedUnguarded(error, at)
       },
     }
-    this.#send = (config) => dispatcher.query(config as TimedQueryConfig, (config as TimedQueryConfig).query_timeout ?? queryTimeout, viaBreaker)
+    this.#dispatch = (config) => dispatcher.query(config as TimedQueryConfig, (config as TimedQueryConfig).query_timeout ?? queryTimeout, viaBreaker)
     this.#breaker = new CircuitBreaker(invoke, {
       timeout: false,
       rollingCountTimeout: BREAKER_WINDOW_MS,
@@ -173,20 +174,21 @@ export class Node implements Balanceable {
 
   /**
    * Sends one statement, through the breaker while the node is guarded; its dispatcher counts it
-   * in flight and feeds the latency average (no async layer of its own: this is every query's path).
+   * in flight and feeds the latency average. {@link send} with a promise around it.
    */
   query<R extends QueryResultRow>(config: TimedQueryConfig): Promise<QueryResult<R>> {
-    if (this.#guarded()) return this.#breaker.fire(this.#send, config) as Promise<QueryResult<R>>
-    return this.dispatcher.query<R>(config, config.query_timeout ?? this.#queryTimeout, this.#direct)
+    return new Promise<QueryResult<R>>((resolve, reject) => {
+      this.send(config, { answer: resolve as (result: QueryResult) => void, fail: reject })
+    })
   }
 
-  /** {@link query} by callback: the outcome goes to `sink` (a routed read's path). */
+  /** Sends one statement; the outcome goes to `sink` (a routed read's path: no promise of its own). */
   send(config: TimedQueryConfig, sink: CallSink): void {
     if (!this.#guarded()) {
       this.dispatcher.send(config, config.query_timeout ?? this.#queryTimeout, this.#direct, sink)
       return
     }
-    this.#breaker.fire(this.#send, config).then(
+    this.#breaker.fire(this.#dispatch, config).then(
       (result) => {
         sink.answer(result as QueryResult)
       },
