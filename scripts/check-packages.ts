@@ -3,7 +3,8 @@
  *  1. the exports map names exactly the entries tsup builds, and every file it points to exists;
  *  2. publint finds no problem in the package;
  *  3. @arethetypeswrong/cli finds no problem in the packed tarball (node16 ESM + CJS, bundler);
- *  4. consumer smoke test: the tarballs install with npm into a fresh project outside the
+ *  4. no built file names `@scalekit/internal` (the shared source is bundled, never a dependency);
+ *  5. consumer smoke test: the tarballs install with npm into a fresh project outside the
  *     workspace, and every entry point loads with both `import` and `require`, with the same names.
  * Run after `pnpm build`.
  */
@@ -55,6 +56,15 @@ async function checkExportsMatchEntries(dir: string, pkg: PackageJson): Promise<
   return [...expected.keys()]
 }
 
+function checkInternalBundled(dir: string, pkg: PackageJson): void {
+  for (const file of readdirSync(join(dir, 'dist'))) {
+    if (file.endsWith('.map')) continue
+    if (readFileSync(join(dir, 'dist', file), 'utf8').includes('@scalekit/internal')) {
+      problems.push(`${pkg.name}: dist/${file} imports @scalekit/internal, which is never published (bundle it: tooling/tsup-preset.ts)`)
+    }
+  }
+}
+
 function consumerSmokeTest(checked: Checked[]): void {
   const app = mkdtempSync(join(tmpdir(), 'scalekit-consumer-'))
   try {
@@ -85,6 +95,7 @@ try {
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson
     if (pkg.private === true) continue
     const subpaths = await checkExportsMatchEntries(dir, pkg)
+    checkInternalBundled(dir, pkg)
     run(bin('publint'), ['--strict'], dir)
     const before = new Set(readdirSync(packDir))
     run('pnpm', ['pack', '--pack-destination', packDir], dir)

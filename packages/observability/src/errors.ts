@@ -1,27 +1,30 @@
+import { CodedError, defineErrors } from '@scalekit/internal'
+
 /**
  * The base class of every error @scalekit/observability throws: catch it to catch them all, and branch on
  * `code`, which is stable across versions (messages are not).
  */
-export class ObservabilityError extends Error {
-  /** The stable code of this class of error. */
-  static readonly code: string = 'ERR_OBSERVABILITY'
-  /** The stable code of this error: `ERR_OBSERVABILITY_<WHAT>`. */
-  readonly code: string
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = new.target.name
-    this.code = new.target.code
-  }
+export class ObservabilityError extends CodedError {
+  static override readonly code: string = 'ERR_OBSERVABILITY'
 }
 
-/** Options given to a factory are invalid; thrown at construction, never later. */
+/** Options given to a factory are invalid; thrown at construction, before any remote call. */
 export class ObservabilityOptionsError extends ObservabilityError {
   static override readonly code: string = 'ERR_OBSERVABILITY_INVALID_OPTIONS'
 }
 
-/** Every error class of @scalekit/observability, by name. */
+/** A call got an argument it does not accept; thrown before any remote call. */
+export class ObservabilityArgumentError extends ObservabilityError {
+  static override readonly code: string = 'ERR_OBSERVABILITY_INVALID_ARGUMENT'
+}
+
+/** Every error class of @scalekit/observability, keyed by its code. */
 export const errors: {
-  readonly ObservabilityError: typeof ObservabilityError
-  readonly ObservabilityOptionsError: typeof ObservabilityOptionsError
-} = { ObservabilityError, ObservabilityOptionsError }
+  readonly ERR_OBSERVABILITY: typeof ObservabilityError
+  readonly ERR_OBSERVABILITY_INVALID_OPTIONS: typeof ObservabilityOptionsError
+  readonly ERR_OBSERVABILITY_INVALID_ARGUMENT: typeof ObservabilityArgumentError
+} = defineErrors({
+  ERR_OBSERVABILITY: ObservabilityError,
+  ERR_OBSERVABILITY_INVALID_OPTIONS: ObservabilityOptionsError,
+  ERR_OBSERVABILITY_INVALID_ARGUMENT: ObservabilityArgumentError,
+})

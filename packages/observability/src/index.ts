@@ -1,2 +1,2 @@
-export { ObservabilityError, ObservabilityOptionsError, errors } from './errors'
+export { ObservabilityArgumentError, ObservabilityError, ObservabilityOptionsError, errors } from './errors'
 export { CHANNEL_PREFIX } from './channels'

@@ -1,2 +1,2 @@
-export { SessionError, SessionOptionsError, errors } from './errors'
+export { SessionArgumentError, SessionError, SessionOptionsError, errors } from './errors'
 export { CHANNEL_PREFIX } from './channels'
