@@ -1,23 +1,24 @@
+import { CodedError, defineErrors } from '@scalekit/internal'
+
 /**
  * The base class of every error @scalekit/queue throws: catch it to catch them all, and branch on
  * `code`, which is stable across versions (messages are not).
  */
-export class QueueError extends Error {
-  /** The stable code of this class of error. */
-  static readonly code: string = 'ERR_QUEUE'
-  /** The stable code of this error: `ERR_QUEUE_<WHAT>`. */
-  readonly code: string
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = new.target.name
-    this.code = new.target.code
-  }
+export class QueueError extends CodedError {
+  static override readonly code: string = 'ERR_QUEUE'
 }
 
-/** Options given to a factory or a call are invalid; thrown at construction (or the call), never later. */
+/** Options given to `createQueue` (or a dedup store's factory) are invalid; thrown at construction, never later. */
 export class QueueOptionsError extends QueueError {
   static override readonly code: string = 'ERR_QUEUE_INVALID_OPTIONS'
+}
+
+/**
+ * A call got an argument it does not accept (a `publish` delay or message id, `consume` options, a
+ * message name, `close` options); thrown before anything is sent.
+ */
+export class QueueArgumentError extends QueueError {
+  static override readonly code: string = 'ERR_QUEUE_INVALID_ARGUMENT'
 }
 
 /** A payload failed its message type's schema on `publish`; nothing was sent. */
@@ -26,9 +27,9 @@ export class QueueValidationError extends QueueError {
   /** The schema's issues, as Standard Schema reports them. */
   readonly issues: readonly { readonly message: string }[]
 
-  constructor(message: string, issues: readonly { readonly message: string }[], options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown; issues?: readonly { readonly message: string }[] }) {
     super(message, options)
-    this.issues = issues
+    this.issues = options?.issues ?? []
   }
 }
 
@@ -76,15 +77,15 @@ export class QueueTimeoutError extends QueueError {
  */
 export class QueueTopologyMismatchError extends QueueError {
   static override readonly code: string = 'ERR_QUEUE_TOPOLOGY_MISMATCH'
-  /** The queue or exchange. */
+  /** The queue or exchange (`''` when not known). */
   readonly resource: string
   /** The argument that differs, e.g. `x-delivery-limit`, when the broker said. */
   readonly argument: string | undefined
 
-  constructor(message: string, resource: string, argument: string | undefined, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown; resource?: string; argument?: string | undefined }) {
     super(message, options)
-    this.resource = resource
-    this.argument = argument
+    this.resource = options?.resource ?? ''
+    this.argument = options?.argument
   }
 }
 
@@ -106,35 +107,37 @@ export class NonRetryableError extends QueueError {
   static override readonly code: string = 'ERR_QUEUE_NON_RETRYABLE'
 }
 
-/** Every error class of @scalekit/queue, by name. */
+/** Every error class of @scalekit/queue, keyed by its code (the base first). */
 export const errors: {
-  readonly QueueError: typeof QueueError
-  readonly QueueOptionsError: typeof QueueOptionsError
-  readonly QueueValidationError: typeof QueueValidationError
-  readonly QueueUnroutableError: typeof QueueUnroutableError
-  readonly QueueNackError: typeof QueueNackError
-  readonly QueuePublishTimeoutError: typeof QueuePublishTimeoutError
-  readonly QueueDisconnectedError: typeof QueueDisconnectedError
-  readonly QueueBufferFullError: typeof QueueBufferFullError
-  readonly QueueMessageTooLargeError: typeof QueueMessageTooLargeError
-  readonly QueueTimeoutError: typeof QueueTimeoutError
-  readonly QueueTopologyMismatchError: typeof QueueTopologyMismatchError
-  readonly QueueHandlerTimeoutError: typeof QueueHandlerTimeoutError
-  readonly QueueClosedError: typeof QueueClosedError
-  readonly NonRetryableError: typeof NonRetryableError
-} = {
-  QueueError,
-  QueueOptionsError,
-  QueueValidationError,
-  QueueUnroutableError,
-  QueueNackError,
-  QueuePublishTimeoutError,
-  QueueDisconnectedError,
-  QueueBufferFullError,
-  QueueMessageTooLargeError,
-  QueueTimeoutError,
-  QueueTopologyMismatchError,
-  QueueHandlerTimeoutError,
-  QueueClosedError,
-  NonRetryableError,
-}
+  readonly ERR_QUEUE: typeof QueueError
+  readonly ERR_QUEUE_INVALID_OPTIONS: typeof QueueOptionsError
+  readonly ERR_QUEUE_INVALID_ARGUMENT: typeof QueueArgumentError
+  readonly ERR_QUEUE_CLOSED: typeof QueueClosedError
+  readonly ERR_QUEUE_INVALID_PAYLOAD: typeof QueueValidationError
+  readonly ERR_QUEUE_UNROUTABLE: typeof QueueUnroutableError
+  readonly ERR_QUEUE_PUBLISH_NACKED: typeof QueueNackError
+  readonly ERR_QUEUE_PUBLISH_TIMEOUT: typeof QueuePublishTimeoutError
+  readonly ERR_QUEUE_DISCONNECTED: typeof QueueDisconnectedError
+  readonly ERR_QUEUE_BUFFER_FULL: typeof QueueBufferFullError
+  readonly ERR_QUEUE_MESSAGE_TOO_LARGE: typeof QueueMessageTooLargeError
+  readonly ERR_QUEUE_TIMEOUT: typeof QueueTimeoutError
+  readonly ERR_QUEUE_TOPOLOGY_MISMATCH: typeof QueueTopologyMismatchError
+  readonly ERR_QUEUE_HANDLER_TIMEOUT: typeof QueueHandlerTimeoutError
+  readonly ERR_QUEUE_NON_RETRYABLE: typeof NonRetryableError
+} = defineErrors({
+  ERR_QUEUE: QueueError,
+  ERR_QUEUE_INVALID_OPTIONS: QueueOptionsError,
+  ERR_QUEUE_INVALID_ARGUMENT: QueueArgumentError,
+  ERR_QUEUE_CLOSED: QueueClosedError,
+  ERR_QUEUE_INVALID_PAYLOAD: QueueValidationError,
+  ERR_QUEUE_UNROUTABLE: QueueUnroutableError,
+  ERR_QUEUE_PUBLISH_NACKED: QueueNackError,
+  ERR_QUEUE_PUBLISH_TIMEOUT: QueuePublishTimeoutError,
+  ERR_QUEUE_DISCONNECTED: QueueDisconnectedError,
+  ERR_QUEUE_BUFFER_FULL: QueueBufferFullError,
+  ERR_QUEUE_MESSAGE_TOO_LARGE: QueueMessageTooLargeError,
+  ERR_QUEUE_TIMEOUT: QueueTimeoutError,
+  ERR_QUEUE_TOPOLOGY_MISMATCH: QueueTopologyMismatchError,
+  ERR_QUEUE_HANDLER_TIMEOUT: QueueHandlerTimeoutError,
+  ERR_QUEUE_NON_RETRYABLE: NonRetryableError,
+})

@@ -14,6 +14,7 @@ export type { Backoff } from './internal/backoff'
 export type { GroupStats } from './drivers/transport'
 export {
   NonRetryableError,
+  QueueArgumentError,
   QueueBufferFullError,
   QueueClosedError,
   QueueDisconnectedError,

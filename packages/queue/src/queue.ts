@@ -3,8 +3,8 @@ import { channels } from './channels'
 import { childTraceparent, getContext, isTraceparent } from './context'
 import { ConsumerRunner } from './consumer'
 import type { Handler } from './handler'
-import { AmqpTransport } from './drivers/amqp'
-import { MemoryTransport } from './drivers/memory'
+import { AmqpTransport } from './drivers/amqp/transport'
+import { MemoryTransport } from './drivers/memory/transport'
 import type { Envelope, GroupStats, Send, Subscription, Target, Transport } from './drivers/transport'
 import { QueueClosedError, QueueMessageTooLargeError, QueueOptionsError, QueueValidationError } from './errors'
 import type { MessageType } from './message'
@@ -145,7 +145,7 @@ class QueueClient implements Queue {
 
   #send<I, O>(type: MessageType<I, O>, payload: I, options: PublishOptions, delayMs: number, result: StandardSchemaV1.Result<O>): Promise<PublishReceipt> {
     if (result.issues !== undefined) {
-      throw new QueueValidationError(`payload of ${type.name} is invalid: ${describeIssues(result.issues)}`, result.issues)
+      throw new QueueValidationError(`payload of ${type.name} is invalid: ${describeIssues(result.issues)}`, { issues: result.issues })
     }
     // The input is sent, not the schema's output: the consumer validates (and transforms) it again.
     const body = Buffer.from(JSON.stringify(payload), 'utf8')

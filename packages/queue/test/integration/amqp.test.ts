@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createQueue, createRedisDedupStore, defineMessage } from '../../src/index'
 import type { Queue, QueueConnectionEvent, QueueConsumeContext, QueuePublishContext } from '../../src/index'
-import { openConnection } from '../../src/drivers/amqp-connection'
+import { openConnection } from '../../src/drivers/amqp/connection'
 import { deleteTopology, withChannel } from './support/amqp-admin'
 
 const run = promisify(execFile)

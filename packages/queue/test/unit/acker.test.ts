@@ -1,6 +1,6 @@
 import type { Channel, Message } from 'amqplib'
 import { describe, expect, it } from 'vitest'
-import { Acker } from '../../src/drivers/amqp-acker'
+import { Acker } from '../../src/drivers/amqp/acker'
 
 /** Records what would go to the broker: [method, deliveryTag, multiple]. */
 const fakeChannel = (): { ch: Channel; sent: [string, number, boolean][] } => {

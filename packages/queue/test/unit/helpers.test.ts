@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import type { ConsumeMessage } from 'amqplib'
 import { childTraceparent, isTraceparent } from '../../src/context'
-import { fromMessage, toProperties } from '../../src/drivers/amqp-codec'
+import { fromMessage, toProperties } from '../../src/drivers/amqp/codec'
 import type { Envelope } from '../../src/drivers/transport'
 import { messageTraceparent, uuidv7, uuidv7Time } from '../../src/internal/ids'
 import { backoffDelay } from '../../src/internal/backoff'
-import { delayStep, topology } from '../../src/drivers/amqp-topology'
+import { delayStep, topology } from '../../src/drivers/amqp/topology'
 import { createMemoryDedupStore } from '../../src/index'
 
 describe('backoff', () => {

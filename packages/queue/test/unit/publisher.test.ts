@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events'
 import type { ConfirmChannel, Options } from 'amqplib'
 import { describe, expect, it } from 'vitest'
-import { Publisher } from '../../src/drivers/amqp-publisher'
-import type { Outgoing } from '../../src/drivers/amqp-publisher'
+import { Publisher } from '../../src/drivers/amqp/publisher'
+import type { Outgoing } from '../../src/drivers/amqp/publisher'
 import { resolveQueueOptions } from '../../src/options'
 
 /** A confirm channel that records publishes and lets the test confirm, nack or return them. */

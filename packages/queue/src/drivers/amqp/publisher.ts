@@ -1,9 +1,9 @@
 import type { ConfirmChannel, Message, Options } from 'amqplib'
-import { QueueBufferFullError, QueueClosedError, QueueDisconnectedError, QueueNackError, QueuePublishTimeoutError, QueueUnroutableError } from '../errors'
-import { deferred } from '../internal/deferred'
-import { Fifo } from '../internal/fifo'
-import type { ResolvedQueueOptions } from '../options'
-import type { Confirmed } from './transport'
+import { QueueBufferFullError, QueueClosedError, QueueDisconnectedError, QueueNackError, QueuePublishTimeoutError, QueueUnroutableError } from '../../errors'
+import { deferred } from '../../internal/deferred'
+import { Fifo } from '../../internal/fifo'
+import type { ResolvedQueueOptions } from '../../options'
+import type { Confirmed } from '../transport'
 
 /** One message on its way: in the outbox until written, then in flight until confirmed. */
 export interface Outgoing {

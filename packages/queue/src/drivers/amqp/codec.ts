@@ -1,6 +1,6 @@
 import type { ConsumeMessage, Options } from 'amqplib'
-import { uuidv7Time } from '../internal/ids'
-import type { DeadLetter, Envelope } from './transport'
+import { uuidv7Time } from '../../internal/ids'
+import type { DeadLetter, Envelope } from '../transport'
 
 /** Headers this package sets; everything else is the AMQP basic properties. */
 export const HEADERS = {

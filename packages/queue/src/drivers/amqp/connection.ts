@@ -1,9 +1,9 @@
 import { connect } from 'amqplib'
 import type { ChannelModel } from 'amqplib'
-import { channels } from '../channels'
-import type { QueueConnectionEvent } from '../channels'
-import { deferred } from '../internal/deferred'
-import { withTimeout } from '../internal/timeout'
+import { channels } from '../../channels'
+import type { QueueConnectionEvent } from '../../channels'
+import { deferred } from '../../internal/deferred'
+import { withTimeout } from '../../internal/timeout'
 
 /** Opens one AMQP connection within `connectTimeout`, with a heartbeat and a name the management UI shows. */
 export async function openConnection(options: { url: string; heartbeat: number; connectTimeout: number; app: string }): Promise<ChannelModel> {

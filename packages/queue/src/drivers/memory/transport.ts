@@ -1,7 +1,7 @@
-import { QueueClosedError, QueueUnroutableError } from '../errors'
-import { deferred } from '../internal/deferred'
-import { Fifo } from '../internal/fifo'
-import type { Confirmed, DeadLetter, Delivery, Envelope, GroupStats, Send, SubscribeSpec, Subscription, Transport, TransportHealth } from './transport'
+import { QueueClosedError, QueueUnroutableError } from '../../errors'
+import { deferred } from '../../internal/deferred'
+import { Fifo } from '../../internal/fifo'
+import type { Confirmed, DeadLetter, Delivery, Envelope, GroupStats, Send, SubscribeSpec, Subscription, Transport, TransportHealth } from '../transport'
 
 /** A dead-lettered message as the memory transport keeps it. */
 export interface MemoryDeadLetter {

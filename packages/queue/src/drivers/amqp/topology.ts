@@ -1,6 +1,6 @@
 import type { Channel, Options } from 'amqplib'
-import { QueueTopologyMismatchError } from '../errors'
-import { withTimeout } from '../internal/timeout'
+import { QueueTopologyMismatchError } from '../../errors'
+import { withTimeout } from '../../internal/timeout'
 
 /**
  * The RabbitMQ topology, all derived from the app name `A` (see the README):
@@ -107,9 +107,7 @@ async function guard<T>(promise: Promise<T>, resource: string): Promise<T> {
       throw new QueueTopologyMismatchError(
         `${resource} already exists on the broker with a different ${argument ?? 'definition'} (${message.replace(/^.*PRECONDITION_FAILED - /, '')}); ` +
           'delete it (after moving its messages) or use another app/group name',
-        resource,
-        argument,
-        { cause: error },
+        { cause: error, resource, argument },
       )
     }
     throw error
