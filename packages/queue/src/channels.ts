@@ -1,12 +1,13 @@
 import { channel, tracingChannel } from 'node:diagnostics_channel'
 import type { Channel, TracingChannel } from 'node:diagnostics_channel'
+import { channelName, channelPrefix } from '@scalekit/internal'
 
 /**
  * Diagnostics channels of @scalekit/queue, named `scalekit:queue:<operation>`. Names and payloads
  * are public API. Payloads carry message type names, groups, ids and outcomes, never payloads.
  * Publishing costs nothing while nobody subscribes.
  */
-export const CHANNEL_PREFIX = 'scalekit:queue' as const
+export const CHANNEL_PREFIX: 'scalekit:queue' = channelPrefix('queue')
 
 /** Context of `scalekit:queue:publish` (tracing channel): one `publish` call, from call to confirm. */
 export interface QueuePublishContext {
@@ -86,9 +87,9 @@ export const channels: {
   readonly connection: Channel
   readonly depth: Channel
 } = {
-  publish: tracingChannel<unknown, QueuePublishContext>(`${CHANNEL_PREFIX}:publish`),
-  consume: tracingChannel<unknown, QueueConsumeContext>(`${CHANNEL_PREFIX}:consume`),
-  deadLetter: channel(`${CHANNEL_PREFIX}:dead-letter`),
-  connection: channel(`${CHANNEL_PREFIX}:connection`),
-  depth: channel(`${CHANNEL_PREFIX}:depth`),
+  publish: tracingChannel<unknown, QueuePublishContext>(channelName('queue', 'publish')),
+  consume: tracingChannel<unknown, QueueConsumeContext>(channelName('queue', 'consume')),
+  deadLetter: channel(channelName('queue', 'dead-letter')),
+  connection: channel(channelName('queue', 'connection')),
+  depth: channel(channelName('queue', 'depth')),
 }

@@ -3,13 +3,13 @@ import { channels } from './channels'
 import { runInContext } from './context'
 import { messageTraceparent } from './internal/ids'
 import type { Delivery, Envelope, Subscription, Transport } from './drivers/transport'
-import { NonRetryableError, QueueHandlerTimeoutError } from './errors'
+import { NonRetryableError, QueueHandlerTimeoutError, timedOut } from './errors'
 import { Attempt } from './handler'
 import type { Handler, MessageContext } from './handler'
-import { backoffDelay } from './internal/backoff'
+import { backoffDelay, DeadlineSweep } from '@scalekit/internal'
 import { deferred } from './internal/deferred'
 import { errorCode, errorMessage } from './internal/describe'
-import { withTimeout } from './internal/timeout'
+import { settledWithin } from './internal/settled'
 import type { MessageType } from './message'
 import { isPromiseLike } from './message'
 import type { ResolvedConsumeOptions } from './options'
@@ -37,9 +37,8 @@ export class ConsumerRunner<O> {
   readonly #deps: RunnerDeps
   readonly #pending: Delivery[] = []
   readonly #running = new Map<Delivery, Attempt>()
-  /** Running attempts with their handler deadlines, swept by one timer (not a setTimeout per message). */
-  readonly #deadlines = new Map<Attempt, number>()
-  #sweeper: NodeJS.Timeout | undefined
+  /** Handler and dedup-store deadlines, swept by one timer (not a setTimeout per message). */
+  readonly #deadlines = new DeadlineSweep()
   #subscription: Subscription | undefined
   #stopping = false
   #idle = deferred()
@@ -72,11 +71,7 @@ export class ConsumerRunner<O> {
     this.#stopping = true
     await this.#subscription?.stop().catch(() => undefined)
     for (const d of this.#pending.splice(0)) d.requeue()
-    if (this.#running.size > 0) {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([this.#idle.promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))])
-      clearTimeout(timer)
-    }
+    if (this.#running.size > 0) await settledWithin(this.#idle.promise, Math.max(0, deadline - Date.now()))
     for (const [d, attempt] of this.#running) {
       attempt.abort(new Error('queue closed'))
       d.requeue()
@@ -198,15 +193,14 @@ export class ConsumerRunner<O> {
     const context = new HandlerContext(env, options.group, options.attempts, d.redeliveries > 0, attempt)
     const result = runInContext(context, this.#handler, payload, context)
     if (!isPromiseLike(result)) return undefined
-    this.#deadlines.set(attempt, Date.now() + options.handlerTimeout)
-    this.#sweeper ??= setInterval(() => {
-      this.#sweep()
-    }, Math.min(25, Math.max(2, Math.floor(options.handlerTimeout / 10))))
+    const deadline = this.#deadlines.add(options.handlerTimeout, () => {
+      attempt.abort(new QueueHandlerTimeoutError(`handler of ${this.#type.name} (group ${options.group}) did not settle within ${options.handlerTimeout} ms`))
+    })
     return new Promise<void>((resolve, reject) => {
       // The handler's rejection reason goes on unchanged, whatever it is.
       const fail: (reason: unknown) => void = reject
       attempt.onAbort = (reason) => {
-        this.#deadlines.delete(attempt)
+        deadline.cancel()
         reject(reason)
         const dedup = options.dedup
         if (this.#stopping && dedup !== undefined) {
@@ -219,30 +213,15 @@ export class ConsumerRunner<O> {
       }
       result.then(
         () => {
-          this.#deadlines.delete(attempt)
+          deadline.cancel()
           resolve()
         },
         (error: unknown) => {
-          this.#deadlines.delete(attempt)
+          deadline.cancel()
           fail(error)
         },
       )
     })
-  }
-
-  /** Fails the attempts past `handlerTimeout` (at most one sweep period late); stops when none run. */
-  #sweep(): void {
-    const now = Date.now()
-    const { group, handlerTimeout } = this.#deps.options
-    for (const [attempt, deadline] of this.#deadlines) {
-      if (deadline > now) continue
-      this.#deadlines.delete(attempt)
-      attempt.abort(new QueueHandlerTimeoutError(`handler of ${this.#type.name} (group ${group}) did not settle within ${handlerTimeout} ms`))
-    }
-    if (this.#deadlines.size === 0) {
-      clearInterval(this.#sweeper)
-      this.#sweeper = undefined
-    }
   }
 
   async #retry(d: Delivery, env: Envelope, attempt: number, delayMs: number, ctx: QueueConsumeContext): Promise<void> {
@@ -263,7 +242,7 @@ export class ConsumerRunner<O> {
 
   /** A dedup store call, bounded like every remote call (a user store may hang). */
   async #store<T>(call: Promise<T>): Promise<T> {
-    return withTimeout(call, STORE_TIMEOUT_MS, 'dedup store')
+    return this.#deadlines.race(call, STORE_TIMEOUT_MS, timedOut('dedup store', STORE_TIMEOUT_MS))
   }
 
   /** Acknowledges: the message was handled, retried, or dead-lettered. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { QueueOptionsError } from './errors'
-import { withTimeout } from './internal/timeout'
+import { channelPrefix, type Checks, createChecks, DeadlineSweep, type Duration } from '@scalekit/internal'
+import { QueueOptionsError, timedOut } from './errors'
 
 /**
  * What a dedup store says about a message id: `claimed` — run the handler; `done` — handled
@@ -36,10 +36,21 @@ export interface RedisDedupStoreOptions {
   /** Key prefix. @default 'scalekit:queue:dedup:' */
   prefix?: string
   /** How long a handled id is remembered. @default 86_400_000 (1 day) */
-  ttl?: number
-  /** Upper bound of each Redis call; past it the attempt fails and is retried. @default 2_000 */
-  timeout?: number
+  ttl?: Duration
+  /** Upper bound of each Redis call; past it the attempt fails and is retried. @default 2_000 (2 s) */
+  timeout?: Duration
 }
+
+/** Options of {@link createMemoryDedupStore}. */
+export interface MemoryDedupStoreOptions {
+  /** How long a handled id is remembered. @default 86_400_000 (1 day) */
+  ttl?: Duration
+}
+
+/** The dedup stores' option checks: `ERR_QUEUE_INVALID_OPTIONS`. */
+const checks: Checks = createChecks(QueueOptionsError)
+/** The default key prefix of the Redis store: beside the package's channel names, one namespace. */
+const DEFAULT_PREFIX = `${channelPrefix('queue')}:dedup:`
 
 const CLAIM = `local v = redis.call('GET', KEYS[1])
 if v == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 'claimed' end
@@ -50,13 +61,18 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 
 /** A {@link DedupStore} in Redis: one key per message id (`SET` with a lease, then `done` with `ttl`). */
 export function createRedisDedupStore(options: RedisDedupStoreOptions): DedupStore {
-  const { redis, prefix = 'scalekit:queue:dedup:', ttl = 86_400_000, timeout = 2_000 } = options
-  if (typeof redis.eval !== 'function') throw new QueueOptionsError('redis must be an ioredis client')
-  if (!Number.isInteger(ttl) || ttl <= 0) throw new QueueOptionsError(`ttl must be a positive integer, got ${String(ttl)}`)
+  const { redis, prefix = DEFAULT_PREFIX } = checks.group('options', options)
+  if (typeof redis?.eval !== 'function') checks.fail('redis must be an ioredis client')
+  if (typeof prefix !== 'string') checks.fail('prefix must be a string')
+  const ttl = checks.duration('ttl', options.ttl, 86_400_000, { min: 1 })
+  const timeout = checks.duration('timeout', options.timeout, 2_000, { min: 1 })
   // A claim is ours only: a release never drops another holder's claim.
   const owner = randomUUID()
+  // Every call of a busy consumer is bounded: one timer for all of them.
+  const deadlines = new DeadlineSweep()
+  const onTimeout = timedOut('Redis (dedup store)', timeout)
   const call = async (script: string, id: string, ...args: (string | number)[]): Promise<unknown> =>
-    withTimeout(redis.eval(script, 1, prefix + id, ...args), timeout, 'Redis (dedup store)')
+    deadlines.race(redis.eval(script, 1, prefix + id, ...args), timeout, onTimeout)
   return {
     async claim(id, leaseMs) {
       const result = await call(CLAIM, id, `${owner}:${id}`, leaseMs)
@@ -72,8 +88,8 @@ export function createRedisDedupStore(options: RedisDedupStoreOptions): DedupSto
 }
 
 /** A {@link DedupStore} in this process' memory, for tests and a single instance. */
-export function createMemoryDedupStore(options: { ttl?: number } = {}): DedupStore {
-  const ttl = options.ttl ?? 86_400_000
+export function createMemoryDedupStore(options: MemoryDedupStoreOptions = {}): DedupStore {
+  const ttl = checks.duration('ttl', checks.group('options', options).ttl, 86_400_000, { min: 1 })
   const entries = new Map<string, { state: 'busy' | 'done'; expires: number }>()
   const live = (id: string): { state: 'busy' | 'done'; expires: number } | undefined => {
     const e = entries.get(id)

@@ -141,3 +141,8 @@ export const errors: {
   ERR_QUEUE_HANDLER_TIMEOUT: QueueHandlerTimeoutError,
   ERR_QUEUE_NON_RETRYABLE: NonRetryableError,
 })
+
+/** The `onTimeout` of a broker or store call bounded by `ms`: a `QueueTimeoutError` naming the call. */
+export function timedOut(what: string, ms: number): () => QueueTimeoutError {
+  return () => new QueueTimeoutError(`${what} did not answer within ${ms} ms`)
+}

@@ -1,4 +1,4 @@
-import { QueueOptionsError } from './errors'
+import { QueueArgumentError } from './errors'
 import type { StandardSchemaV1 } from './standard-schema'
 
 /**
@@ -23,17 +23,17 @@ const NAME = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/i
 /**
  * Defines a message type. `name` is dot-separated words of letters, digits, `_` and `-` (at most
  * 120 characters); `schema` is any Standard Schema (zod, valibot, arktype…).
- * @throws QueueOptionsError when the name or schema is invalid.
+ * @throws QueueArgumentError when the name or schema is invalid.
  */
 export function defineMessage<S extends StandardSchemaV1>(
   name: string,
   schema: S,
 ): MessageType<StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>> {
   if (typeof name !== 'string' || name.length > 120 || !NAME.test(name)) {
-    throw new QueueOptionsError(`message name must be dot-separated words of [A-Za-z0-9_-], at most 120 characters; got ${JSON.stringify(name)}`)
+    throw new QueueArgumentError(`message name must be dot-separated words of [A-Za-z0-9_-], at most 120 characters; got ${JSON.stringify(name)}`)
   }
   if (typeof schema !== 'object' || typeof (schema as Partial<StandardSchemaV1>)['~standard']?.validate !== 'function') {
-    throw new QueueOptionsError(`defineMessage('${name}') needs a Standard Schema (zod, valibot, arktype…)`)
+    throw new QueueArgumentError(`defineMessage('${name}') needs a Standard Schema (zod, valibot, arktype…)`)
   }
   return Object.freeze({ name, schema })
 }
@@ -41,11 +41,6 @@ export function defineMessage<S extends StandardSchemaV1>(
 /** Whether `value` (a schema's result, a handler's return) is a promise rather than the value itself. */
 export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
-}
-
-/** Runs the schema; the issues on failure. */
-export async function validate<O>(schema: StandardSchemaV1<unknown, O>, value: unknown): Promise<StandardSchemaV1.Result<O>> {
-  return schema['~standard'].validate(value)
 }
 
 /** "path: message; …" for an error message, at most the first 5 issues. */

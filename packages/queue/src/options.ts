@@ -1,26 +1,34 @@
+import type { Backoff, BackoffInput, Checks, Duration, Logger } from '@scalekit/internal'
+import { createChecks } from '@scalekit/internal'
 import type { DedupStore } from './dedup'
-import { QueueOptionsError } from './errors'
-import type { Backoff } from './internal/backoff'
+import { QueueArgumentError, QueueOptionsError } from './errors'
 
 /** What `publish` does while the connection is down (or blocked by the broker). */
 export type DisconnectedPolicy = 'wait' | 'reject'
 
-/** Options of {@link createQueue}. Durations are milliseconds. */
+/**
+ * Options of {@link createQueue}. Durations are ms or strings such as `'250ms'`, `'5s'`, `'1d'`.
+ * A backoff's `jitter` is the share of each delay that is random: a delay `d` becomes
+ * `d × (1 − jitter × random())`, so `0` waits exactly `d` and `1` waits anywhere in `[0, d]`.
+ */
 export interface QueueOptions {
   /** `amqp://` or `amqps://` URL of RabbitMQ. Omit for the in-memory transport (same semantics, one process). */
   url?: string | undefined
   /** Prefix of every exchange and queue this app declares; letters, digits, `_`, `-`, `.`. @default 'scalekit' */
   app?: string
-  /** Upper bound of the TCP + AMQP handshake. @default 10_000 */
-  connectTimeout?: number
-  /** Upper bound of every other broker call (declare, bind, consume, cancel, close). @default 10_000 */
-  operationTimeout?: number
-  /** AMQP heartbeat in seconds: a dead peer is noticed within about twice this. @default 10 */
-  heartbeat?: number
-  /** Reconnect backoff. @default { initial: 100, factor: 2, max: 5_000, jitter: 0.5 } */
-  reconnect?: Partial<Backoff>
-  /** How long a `publish` may wait (in the buffer and for its confirm) before it rejects with `ERR_QUEUE_PUBLISH_TIMEOUT`. @default 30_000 */
-  publishTimeout?: number
+  /** Upper bound of the TCP + AMQP handshake. @default 10_000 (10 s) */
+  connectTimeout?: Duration
+  /** Upper bound of every other broker call (declare, bind, consume, cancel, close). @default 10_000 (10 s) */
+  operationTimeout?: Duration
+  /**
+   * AMQP heartbeat (sent to the broker in whole seconds, rounded up): a dead peer is noticed within
+   * about twice this; `0` turns it off. @default 10_000 (10 s)
+   */
+  heartbeat?: Duration
+  /** Reconnect backoff; `initial` and `max` are durations. @default { initial: 100, factor: 2, max: 5_000, jitter: 0.5 } */
+  reconnect?: BackoffInput
+  /** How long a `publish` may wait (in the buffer and for its confirm) before it rejects with `ERR_QUEUE_PUBLISH_TIMEOUT`. @default 30_000 (30 s) */
+  publishTimeout?: Duration
   /** Published-but-unconfirmed messages in flight at once, over all publishing connections (the confirm window). @default 1024 */
   maxInFlight?: number
   /**
@@ -31,7 +39,7 @@ export interface QueueOptions {
   /**
    * Confirm channels on each publishing connection, written to in turn (1–8). RabbitMQ runs every
    * channel as a process of its own, and one channel's process caps a publisher's rate well before
-   * the queue does (raw amqplib on two: 1.16–1.21× one in the benchmark, on 2 cores). @default 2
+   * the queue does. @default 2
    */
   publishChannels?: number
   /** The buffer of messages waiting for a connection (or for room in the window). */
@@ -45,17 +53,26 @@ export interface QueueOptions {
   }
   /** Largest encoded payload; larger ones reject with `ERR_QUEUE_MESSAGE_TOO_LARGE`. @default 1 MiB */
   maxMessageBytes?: number
-  /** Broker-side `x-delivery-limit` of every group queue: a message that keeps crashing its consumer is dead-lettered after this many redeliveries. @default 10 */
+  /**
+   * Broker-side `x-delivery-limit` of every group queue: a message that keeps crashing its consumer
+   * is dead-lettered after this many redeliveries. Every client of one `app` must agree on it (the
+   * broker refuses a second declaration with another limit, and so does the memory transport).
+   * @default 10
+   */
   deliveryLimit?: number
   /** Longest `delay` (and retry backoff) accepted. @default 86_400_000 (1 day) */
-  maxDelay?: number
-  /** How long `close()` lets in-flight handlers and publishes finish. @default 10_000 */
-  drainTimeout?: number
-  /** How often queue depth and consumer counts are published on `scalekit:queue:depth` (only while someone subscribes); `0` turns it off. @default 15_000 */
-  statsInterval?: number
+  maxDelay?: Duration
+  /** How often queue depth and consumer counts are published on `scalekit:queue:depth` (only while someone subscribes); `0` turns it off. @default 15_000 (15 s) */
+  statsInterval?: Duration
+  /**
+   * Where trouble is reported (pino's shape): a lost connection and reconnecting, a publish buffer
+   * filling up, a topology mismatch — one warning per episode per minute, with a `code`, never a
+   * payload. @default Node's process warnings
+   */
+  logger?: Logger | undefined
 }
 
-/** Options of `queue.consume`. */
+/** Options of `queue.consume`. Durations are ms or strings such as `'250ms'`, `'5s'`. */
 export interface ConsumeOptions {
   /** The consumer group: each group gets its own copy of every message; instances of a group share the work. `[A-Za-z0-9_-]`, required. */
   group: string
@@ -65,22 +82,26 @@ export interface ConsumeOptions {
   prefetch?: number
   /** Attempts in total, the first included; after the last the message is dead-lettered. @default 5 */
   attempts?: number
-  /** Delay between attempts. @default { initial: 1_000, factor: 2, max: 60_000, jitter: 0.2 } */
-  backoff?: Partial<Backoff>
-  /** A handler attempt that takes longer fails with `ERR_QUEUE_HANDLER_TIMEOUT` (and its `ctx.signal` aborts). @default 30_000 */
-  handlerTimeout?: number
+  /**
+   * Delay between attempts; `jitter` is the share of each delay that is random (see {@link QueueOptions}).
+   * @default { initial: 1_000, factor: 2, max: 60_000, jitter: 0.2 }
+   */
+  backoff?: BackoffInput
+  /** A handler attempt that takes longer fails with `ERR_QUEUE_HANDLER_TIMEOUT` (and its `ctx.signal` aborts). @default 30_000 (30 s) */
+  handlerTimeout?: Duration
   /** Errors for which retrying is pointless: the message is dead-lettered at once. `NonRetryableError` always is. @default none */
   nonRetryable?: (error: unknown) => boolean
   /** Deduplicate by message id: a message whose id this store has seen handled is acknowledged without running the handler. @default off */
   dedup?: DedupStore | undefined
 }
 
-/** Queue options after defaults and validation. */
+/** Queue options after defaults and validation; durations in ms. */
 export interface ResolvedQueueOptions {
   url: string | undefined
   app: string
   connectTimeout: number
   operationTimeout: number
+  /** In whole seconds, as AMQP carries it. */
   heartbeat: number
   reconnect: Backoff
   publishTimeout: number
@@ -91,11 +112,11 @@ export interface ResolvedQueueOptions {
   maxMessageBytes: number
   deliveryLimit: number
   maxDelay: number
-  drainTimeout: number
   statsInterval: number
+  logger: Logger | undefined
 }
 
-/** Consume options after defaults and validation. */
+/** Consume options after defaults and validation; durations in ms. */
 export interface ResolvedConsumeOptions {
   group: string
   concurrency: number
@@ -107,12 +128,12 @@ export interface ResolvedConsumeOptions {
   dedup: DedupStore | undefined
 }
 
-/** Every default in one place. */
+/** Every default in one place; durations in ms. */
 export const defaults = {
   app: 'scalekit',
   connectTimeout: 10_000,
   operationTimeout: 10_000,
-  heartbeat: 10,
+  heartbeat: 10_000,
   reconnect: { initial: 100, factor: 2, max: 5_000, jitter: 0.5 },
   publishTimeout: 30_000,
   maxInFlight: 1024,
@@ -122,7 +143,6 @@ export const defaults = {
   maxMessageBytes: 1_048_576,
   deliveryLimit: 10,
   maxDelay: 86_400_000,
-  drainTimeout: 10_000,
   statsInterval: 15_000,
   consume: {
     concurrency: 1,
@@ -132,91 +152,78 @@ export const defaults = {
   },
 } as const
 
-/** More publishing connections than this buys nothing (the broker's cores) and costs file descriptors. */
-/** At most this many publishing connections, and confirm channels on each. */
+/** At most this many publishing connections, and confirm channels on each: more buys nothing (the broker's cores) and costs file descriptors. */
 const MAX_PUBLISHERS = 8
 
-function int(value: number | undefined, fallback: number, name: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
-  const v = value ?? fallback
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new QueueOptionsError(`${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got ${String(v)}`)
-  }
-  return v
-}
-
-function resolveBackoff(input: Partial<Backoff> | undefined, fallback: Backoff, name: string): Backoff {
-  const b = { ...fallback, ...input }
-  int(b.initial, 0, `${name}.initial`, 0)
-  int(b.max, 0, `${name}.max`, 0)
-  if (!(b.factor >= 1 && Number.isFinite(b.factor))) throw new QueueOptionsError(`${name}.factor must be >= 1, got ${String(b.factor)}`)
-  if (!(b.jitter >= 0 && b.jitter <= 1)) throw new QueueOptionsError(`${name}.jitter must be in [0, 1], got ${String(b.jitter)}`)
-  if (b.max < b.initial) throw new QueueOptionsError(`${name}.max must be >= ${name}.initial`)
-  return b
-}
+/** Checks of `createQueue` options: `ERR_QUEUE_INVALID_OPTIONS`. */
+const options = createChecks(QueueOptionsError)
+/** Checks of a call's arguments (`consume`, `publish`, `takeDeadLetters`): `ERR_QUEUE_INVALID_ARGUMENT`. */
+export const argumentChecks: Checks = createChecks(QueueArgumentError)
 
 /** Applies defaults and validates; throws `QueueOptionsError` naming the option. */
-export function resolveQueueOptions(options: QueueOptions = {}): ResolvedQueueOptions {
-  if (typeof options !== 'object') throw new QueueOptionsError('createQueue takes an options object')
-  const { url } = options
-  if (url !== undefined && (typeof url !== 'string' || !/^amqps?:\/\//.test(url))) {
-    throw new QueueOptionsError('url must be an amqp:// or amqps:// URL')
-  }
-  const app = options.app ?? defaults.app
+export function resolveQueueOptions(input: QueueOptions = {}): ResolvedQueueOptions {
+  const given: unknown = input
+  if (typeof given !== 'object' || given === null) options.fail('createQueue takes an options object')
+  const { url } = input
+  if (url !== undefined && (typeof url !== 'string' || !/^amqps?:\/\//.test(url))) options.fail('url must be an amqp:// or amqps:// URL')
+  const app = input.app ?? defaults.app
   if (typeof app !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(app)) {
-    throw new QueueOptionsError(`app must be 1-64 characters of [A-Za-z0-9_.-], got ${JSON.stringify(app)}`)
+    options.fail(`app must be 1-64 characters of [A-Za-z0-9_.-], got ${JSON.stringify(app)}`)
   }
-  const policy = options.buffer?.whenDisconnected ?? defaults.buffer.whenDisconnected
-  if (!['wait', 'reject'].includes(policy)) throw new QueueOptionsError(`buffer.whenDisconnected must be 'wait' or 'reject', got ${JSON.stringify(policy)}`)
-  const heartbeat = int(options.heartbeat, defaults.heartbeat, 'heartbeat', 0)
+  const buffer = options.group('buffer', input.buffer)
+  const logger = input.logger
+  if (logger !== undefined && typeof (logger as Partial<Logger>).warn !== 'function') options.fail('logger must have a warn(obj, msg) method (pino, bunyan, console)')
   return {
     url,
     app,
-    connectTimeout: int(options.connectTimeout, defaults.connectTimeout, 'connectTimeout'),
-    operationTimeout: int(options.operationTimeout, defaults.operationTimeout, 'operationTimeout'),
-    heartbeat,
-    reconnect: resolveBackoff(options.reconnect, defaults.reconnect, 'reconnect'),
-    publishTimeout: int(options.publishTimeout, defaults.publishTimeout, 'publishTimeout'),
-    maxInFlight: int(options.maxInFlight, defaults.maxInFlight, 'maxInFlight'),
-    publishConnections: int(options.publishConnections, defaults.publishConnections, 'publishConnections', 1, MAX_PUBLISHERS),
-    publishChannels: int(options.publishChannels, defaults.publishChannels, 'publishChannels', 1, MAX_PUBLISHERS),
+    connectTimeout: options.duration('connectTimeout', input.connectTimeout, defaults.connectTimeout, { min: 1 }),
+    operationTimeout: options.duration('operationTimeout', input.operationTimeout, defaults.operationTimeout, { min: 1 }),
+    heartbeat: Math.ceil(options.duration('heartbeat', input.heartbeat, defaults.heartbeat) / 1000),
+    reconnect: options.backoff('reconnect', input.reconnect, defaults.reconnect),
+    publishTimeout: options.duration('publishTimeout', input.publishTimeout, defaults.publishTimeout, { min: 1 }),
+    maxInFlight: options.integer('maxInFlight', input.maxInFlight, defaults.maxInFlight, { min: 1 }),
+    publishConnections: options.integer('publishConnections', input.publishConnections, defaults.publishConnections, { min: 1, max: MAX_PUBLISHERS }),
+    publishChannels: options.integer('publishChannels', input.publishChannels, defaults.publishChannels, { min: 1, max: MAX_PUBLISHERS }),
     buffer: {
-      maxMessages: int(options.buffer?.maxMessages, defaults.buffer.maxMessages, 'buffer.maxMessages'),
-      maxBytes: int(options.buffer?.maxBytes, defaults.buffer.maxBytes, 'buffer.maxBytes'),
-      whenDisconnected: policy,
+      maxMessages: options.integer('buffer.maxMessages', buffer.maxMessages, defaults.buffer.maxMessages, { min: 1 }),
+      maxBytes: options.integer('buffer.maxBytes', buffer.maxBytes, defaults.buffer.maxBytes, { min: 1 }),
+      whenDisconnected: options.oneOf('buffer.whenDisconnected', buffer.whenDisconnected, defaults.buffer.whenDisconnected, ['wait', 'reject']),
     },
-    maxMessageBytes: int(options.maxMessageBytes, defaults.maxMessageBytes, 'maxMessageBytes'),
-    deliveryLimit: int(options.deliveryLimit, defaults.deliveryLimit, 'deliveryLimit'),
-    maxDelay: int(options.maxDelay, defaults.maxDelay, 'maxDelay'),
-    drainTimeout: int(options.drainTimeout, defaults.drainTimeout, 'drainTimeout', 0),
-    statsInterval: int(options.statsInterval, defaults.statsInterval, 'statsInterval', 0),
+    maxMessageBytes: options.integer('maxMessageBytes', input.maxMessageBytes, defaults.maxMessageBytes, { min: 1 }),
+    deliveryLimit: options.integer('deliveryLimit', input.deliveryLimit, defaults.deliveryLimit, { min: 1 }),
+    maxDelay: options.duration('maxDelay', input.maxDelay, defaults.maxDelay, { min: 1 }),
+    statsInterval: options.duration('statsInterval', input.statsInterval, defaults.statsInterval),
+    logger,
   }
 }
 
-/** Applies defaults and validates consume options; throws `QueueOptionsError` naming the option. */
-export function resolveConsumeOptions(options: ConsumeOptions, queue: ResolvedQueueOptions): ResolvedConsumeOptions {
-  if (typeof options !== 'object') throw new QueueOptionsError('consume needs options with a group')
-  const { group } = options
+/** Applies defaults and validates consume options; throws `QueueArgumentError` naming the option. */
+export function resolveConsumeOptions(input: ConsumeOptions, queue: ResolvedQueueOptions): ResolvedConsumeOptions {
+  const check = argumentChecks
+  const given: unknown = input
+  if (typeof given !== 'object' || given === null) check.fail('consume needs options with a group')
+  const { group } = input
   if (typeof group !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(group)) {
-    throw new QueueOptionsError(`group must be 1-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(group)}`)
+    check.fail(`group must be 1-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(group)}`)
   }
-  const concurrency = int(options.concurrency, defaults.consume.concurrency, 'concurrency')
-  const prefetch = int(options.prefetch, concurrency, 'prefetch')
-  if (prefetch < concurrency) throw new QueueOptionsError(`prefetch (${prefetch}) must be >= concurrency (${concurrency})`)
-  const backoff = resolveBackoff(options.backoff, defaults.consume.backoff, 'backoff')
-  if (backoff.max > queue.maxDelay) throw new QueueOptionsError(`backoff.max (${backoff.max}) must be <= the queue's maxDelay (${queue.maxDelay})`)
-  const dedup = options.dedup
+  const concurrency = check.integer('concurrency', input.concurrency, defaults.consume.concurrency, { min: 1 })
+  const prefetch = check.integer('prefetch', input.prefetch, concurrency, { min: 1 })
+  if (prefetch < concurrency) check.fail(`prefetch (${prefetch}) must be >= concurrency (${concurrency})`)
+  const backoff = check.backoff('backoff', input.backoff, defaults.consume.backoff)
+  if (backoff.max > queue.maxDelay) check.fail(`backoff.max (${backoff.max} ms) must be <= the queue's maxDelay (${queue.maxDelay} ms)`)
+  const dedup = input.dedup
   if (dedup !== undefined && (typeof dedup.claim !== 'function' || typeof dedup.complete !== 'function' || typeof dedup.release !== 'function')) {
-    throw new QueueOptionsError('dedup must be a DedupStore (claim, complete, release)')
+    check.fail('dedup must be a DedupStore (claim, complete, release)')
   }
-  const nonRetryable = options.nonRetryable ?? ((): boolean => false)
-  if (typeof nonRetryable !== 'function') throw new QueueOptionsError('nonRetryable must be a function')
+  const nonRetryable = input.nonRetryable ?? ((): boolean => false)
+  if (typeof nonRetryable !== 'function') check.fail('nonRetryable must be a function')
   return {
     group,
     concurrency,
     prefetch,
-    attempts: int(options.attempts, defaults.consume.attempts, 'attempts'),
+    attempts: check.integer('attempts', input.attempts, defaults.consume.attempts, { min: 1 }),
     backoff,
-    handlerTimeout: int(options.handlerTimeout, defaults.consume.handlerTimeout, 'handlerTimeout'),
+    handlerTimeout: check.duration('handlerTimeout', input.handlerTimeout, defaults.consume.handlerTimeout, { min: 1 }),
     nonRetryable,
     dedup,
   }

@@ -1,23 +1,25 @@
-import type { QueuePublishContext } from './channels'
+import type { CloseOptions, Closeable, Duration, HealthSnapshot, HealthStatus } from '@scalekit/internal'
+import { closeTimeout, createWarner } from '@scalekit/internal'
+import type { DeadLetterReason, QueuePublishContext } from './channels'
 import { channels } from './channels'
 import { childTraceparent, getContext, isTraceparent } from './context'
 import { ConsumerRunner } from './consumer'
 import type { Handler } from './handler'
 import { AmqpTransport } from './drivers/amqp/transport'
 import { MemoryTransport } from './drivers/memory/transport'
-import type { Envelope, GroupStats, Send, Subscription, Target, Transport } from './drivers/transport'
-import { QueueClosedError, QueueMessageTooLargeError, QueueOptionsError, QueueValidationError } from './errors'
+import type { ConnectionState, Envelope, GroupStats, Send, Subscription, Target, Transport, TransportHealth } from './drivers/transport'
+import { QueueArgumentError, QueueClosedError, QueueMessageTooLargeError, QueueValidationError } from './errors'
 import type { MessageType } from './message'
 import { describeIssues, isPromiseLike } from './message'
 import { uuidv7 } from './internal/ids'
 import type { StandardSchemaV1 } from './standard-schema'
 import type { ConsumeOptions, QueueOptions, ResolvedQueueOptions } from './options'
-import { resolveConsumeOptions, resolveQueueOptions } from './options'
+import { argumentChecks, resolveConsumeOptions, resolveQueueOptions } from './options'
 
 /** Per-call options of `publish`. */
 export interface PublishOptions {
-  /** Deliver after this many ms (through the broker's delay ladder; at most `maxDelay`). @default 0 */
-  delay?: number
+  /** Deliver after this long — ms or a string such as `'30s'` (through the broker's delay ladder; at most `maxDelay`). @default 0 */
+  delay?: Duration
   /** The message id consumers deduplicate on; pass your own to make a re-publish idempotent. @default a new UUIDv7 (random, ordered by time) */
   messageId?: string
   /** @default the current context's, else none (the consumer sees the message id) */
@@ -31,17 +33,21 @@ export interface PublishReceipt {
   readonly messageId: string
 }
 
-/** A running consumer. */
-export interface Consumer {
+/** A running consumer: `close()` drains it like `queue.close()` does, then detaches it. */
+export interface Consumer extends Closeable {
   /** Resolves once attached to its queue; rejects (e.g. `ERR_QUEUE_TOPOLOGY_MISMATCH`) if it cannot be. */
   readonly ready: Promise<void>
   /** Whether deliveries flow now. */
   readonly attached: boolean
-  /** Drains this consumer like `queue.close()` does, and detaches it. */
-  close(): Promise<void>
+  /**
+   * Stops taking messages, lets running handlers finish within `timeout` (default `'10s'`), returns
+   * the rest to the queue, then detaches. Never rejects because of the timeout; a second call
+   * returns the first call's promise.
+   */
+  close(options?: CloseOptions): Promise<void>
 }
 
-/** One consumer in a health report. */
+/** One consumer in a health snapshot. */
 export interface ConsumerHealth {
   readonly type: string
   readonly group: string
@@ -51,11 +57,16 @@ export interface ConsumerHealth {
   readonly active: number
 }
 
-/** A health report, for a readiness probe. */
-export interface QueueHealth {
-  /** Connected, not blocked, and every consumer attached. */
-  readonly ok: boolean
-  readonly connected: boolean
+/**
+ * A cheap synchronous snapshot (no I/O), for a readiness probe. `status`: `ok` — connected (or not
+ * needed yet) and every consumer attached; `degraded` — serving, with the broker away or blocking
+ * (publishes are buffered) or a consumer detached; `down` — publishes are refused at once (the
+ * buffer is full, or the broker is away under `whenDisconnected: 'reject'`); `closed`.
+ */
+export interface QueueHealth extends HealthSnapshot {
+  readonly status: HealthStatus
+  /** The broker connection: `idle` until the first publish or consume opens it. The memory transport is always `connected`. */
+  readonly connection: ConnectionState
   /** The broker is refusing publishes (memory or disk alarm). */
   readonly blocked: boolean
   /** Publishes waiting for the connection or the confirm window. */
@@ -66,22 +77,55 @@ export interface QueueHealth {
   readonly consumers: readonly ConsumerHealth[]
 }
 
+/** A dead-lettered message, as {@link Queue.takeDeadLetters} returns it. */
+export interface DeadLetterMessage {
+  readonly messageId: string
+  readonly type: string
+  readonly group: string
+  /** Why: attempts exhausted (`failed`), `non-retryable`, `invalid` (schema), `undecodable`, or over the broker's `delivery-limit`. */
+  readonly reason: DeadLetterReason
+  readonly attempts: number
+  /** The last error's message, if any. */
+  readonly error: string | undefined
+  readonly publishedAt: Date
+  /** The correlation id it was published with, `''` when none. */
+  readonly correlationId: string
+  /** The payload as published (parsed JSON, not validated); `undefined` when it is not JSON. */
+  readonly payload: unknown
+}
+
+/** Options of {@link Queue.takeDeadLetters}. */
+export interface TakeDeadLettersOptions {
+  /** At most this many (1–10 000). @default 100 */
+  max?: number
+}
+
 /** A queue client: publish typed messages, consume them in groups, close gracefully. */
-export interface Queue {
+export interface Queue extends Closeable {
   /** Validates, sends and resolves once the broker has confirmed it (persisted and routed). */
   publish<I, O>(type: MessageType<I, O>, payload: I, options?: PublishOptions): Promise<PublishReceipt>
   /** Starts a consumer of `type` in `options.group`; returns at once, see `Consumer.ready`. */
   consume<I, O>(type: MessageType<I, O>, handler: Handler<O>, options: ConsumeOptions): Consumer
-  /** The state of the connection and consumers. */
+  /** The state of the connection, the publish buffer and the consumers: synchronous, no I/O. */
   health(): QueueHealth
-  /** Depth and consumer count of every group queue this client consumes from (an autoscaling signal). */
-  stats(): Promise<GroupStats[]>
   /**
-   * Stops taking messages, lets running handlers and pending publishes finish within
-   * `drainTimeout`, returns the rest to the queue, then disconnects. Idempotent.
+   * Asks the broker for the depth and consumer count of every group queue this client consumes
+   * from (an autoscaling signal; the same figures go out on `scalekit:queue:depth`).
    */
-  close(): Promise<void>
-  [Symbol.asyncDispose](): Promise<void>
+  groupStats(): Promise<GroupStats[]>
+  /**
+   * Removes and returns up to `max` of `group`'s dead letters, oldest first — from the group's
+   * dead-letter queue on RabbitMQ (`<app>.<group>:dead-letter`), from memory otherwise. Republish
+   * what should run again; what is not taken stays.
+   */
+  takeDeadLetters(group: string, options?: TakeDeadLettersOptions): Promise<DeadLetterMessage[]>
+  /**
+   * Stops taking messages (new calls reject with `ERR_QUEUE_CLOSED`), lets running handlers and
+   * pending publishes finish within `timeout` (default `'10s'`), returns unhandled messages to the
+   * queue and rejects unconfirmed publishes with `ERR_QUEUE_CLOSED`, then disconnects. Never
+   * rejects because of the timeout; a second call returns the first call's promise.
+   */
+  close(options?: CloseOptions): Promise<void>
 }
 
 /**
@@ -91,7 +135,8 @@ export interface Queue {
  */
 export function createQueue(options: QueueOptions = {}): Queue {
   const resolved = resolveQueueOptions(options)
-  const transport: Transport = resolved.url === undefined ? new MemoryTransport(resolved.app, resolved.deliveryLimit) : new AmqpTransport(resolved)
+  const transport: Transport =
+    resolved.url === undefined ? new MemoryTransport(resolved.app, resolved.deliveryLimit) : new AmqpTransport(resolved, createWarner('queue', resolved.logger))
   return new QueueClient(resolved, transport)
 }
 
@@ -101,17 +146,57 @@ const NO_OPTIONS: PublishOptions = Object.freeze({})
 /** The target of every `publish` (shared: it carries no per-message state). */
 const TYPE_TARGET: Target = { kind: 'type' }
 
-interface Running {
+/** The consumer `consume` returns; drained once, by its own `close()` or the queue's. */
+class RunningConsumer implements Consumer {
   readonly type: string
   readonly group: string
   readonly runner: ConsumerRunner<unknown>
-  readonly subscription: Subscription
+  readonly #subscription: Subscription
+  readonly #onClosed: (consumer: RunningConsumer) => void
+  #closing: Promise<void> | undefined
+
+  constructor(type: string, group: string, runner: ConsumerRunner<unknown>, subscription: Subscription, onClosed: (consumer: RunningConsumer) => void) {
+    this.type = type
+    this.group = group
+    this.runner = runner
+    this.#subscription = subscription
+    this.#onClosed = onClosed
+  }
+
+  get ready(): Promise<void> {
+    return this.#subscription.ready
+  }
+
+  get attached(): boolean {
+    return this.#subscription.attached
+  }
+
+  close(options?: CloseOptions): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing
+    try {
+      return this.drain(Date.now() + closeTimeout(options, QueueArgumentError))
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  /** Drains until `deadline` (once: a second call returns the first drain). */
+  drain(deadline: number): Promise<void> {
+    this.#closing ??= this.runner.drain(deadline).finally(() => {
+      this.#onClosed(this)
+    })
+    return this.#closing
+  }
 }
 
 class QueueClient implements Queue {
   readonly #options: ResolvedQueueOptions
   readonly #transport: Transport
-  readonly #consumers = new Set<Running>()
+  readonly #consumers = new Set<RunningConsumer>()
   #closing: Promise<void> | undefined
   #statsTimer: NodeJS.Timeout | undefined
 
@@ -127,13 +212,10 @@ class QueueClient implements Queue {
   publish<I, O>(type: MessageType<I, O>, payload: I, options: PublishOptions = NO_OPTIONS): Promise<PublishReceipt> {
     try {
       if (this.#closing !== undefined) throw new QueueClosedError('the queue is closed')
-      const delayMs = options.delay ?? 0
-      if (typeof delayMs !== 'number' || !(delayMs >= 0) || delayMs > this.#options.maxDelay) {
-        throw new QueueOptionsError(`delay must be between 0 and maxDelay (${this.#options.maxDelay} ms), got ${String(delayMs)}`)
-      }
+      const delayMs = options.delay === undefined ? 0 : argumentChecks.duration('delay', options.delay, 0, { max: this.#options.maxDelay })
       const messageId = options.messageId
       if (messageId !== undefined && (typeof messageId !== 'string' || messageId === '' || messageId.length > 200)) {
-        throw new QueueOptionsError('messageId must be a non-empty string of at most 200 characters')
+        throw new QueueArgumentError('messageId must be a non-empty string of at most 200 characters')
       }
       const validated = type.schema['~standard'].validate(payload)
       if (isPromiseLike(validated)) return Promise.resolve(validated).then((result) => this.#send(type, payload, options, delayMs, result))
@@ -165,7 +247,7 @@ class QueueClient implements Queue {
       traceparent: isTraceparent(options.traceparent) ? options.traceparent : childTraceparent(current?.traceparent),
       attempt: 1,
     }
-    const send: Send = { envelope, target: TYPE_TARGET, delayMs: Math.round(delayMs), deadline: publishedAt + this.#options.publishTimeout }
+    const send: Send = { envelope, target: TYPE_TARGET, delayMs, deadline: publishedAt + this.#options.publishTimeout }
     if (!channels.publish.hasSubscribers) return this.#transport.send(send)
     const ctx: QueuePublishContext = { type: type.name, messageId: envelope.messageId, bytes: body.length, delayMs }
     return channels.publish.tracePromise(async () => {
@@ -180,40 +262,63 @@ class QueueClient implements Queue {
 
   consume<I, O>(type: MessageType<I, O>, handler: Handler<O>, options: ConsumeOptions): Consumer {
     if (this.#closing !== undefined) throw new QueueClosedError('the queue is closed')
-    if (typeof handler !== 'function') throw new QueueOptionsError('consume needs a handler function')
+    if (typeof handler !== 'function') throw new QueueArgumentError('consume needs a handler function')
     const resolved = resolveConsumeOptions(options, this.#options)
     const runner = new ConsumerRunner<O>(type, handler, { transport: this.#transport, options: resolved, publishTimeout: this.#options.publishTimeout })
     const subscription = runner.start()
-    const running: Running = { type: type.name, group: resolved.group, runner: runner as ConsumerRunner<unknown>, subscription }
-    this.#consumers.add(running)
     subscription.ready.catch(() => undefined)
+    const consumer = new RunningConsumer(type.name, resolved.group, runner as ConsumerRunner<unknown>, subscription, (closed) => this.#consumers.delete(closed))
+    this.#consumers.add(consumer)
     this.#startStats()
-    return {
-      ready: subscription.ready,
-      get attached() {
-        return subscription.attached
-      },
-      close: async () => {
-        this.#consumers.delete(running)
-        await runner.drain(Date.now() + this.#options.drainTimeout)
-      },
-    }
+    return consumer
   }
 
   health(): QueueHealth {
     const t = this.#transport.health()
-    const consumers = [...this.#consumers].map((c) => ({ type: c.type, group: c.group, attached: c.subscription.attached, active: c.runner.active }))
-    const ok = t.connected && !t.blocked && consumers.every((c) => c.attached) && this.#closing === undefined
-    return { ok, ...t, consumers }
+    const consumers = [...this.#consumers].map((c) => ({ type: c.type, group: c.group, attached: c.attached, active: c.runner.active }))
+    return { status: this.#status(t, consumers), connection: t.connection, blocked: t.blocked, buffered: t.buffered, bufferedBytes: t.bufferedBytes, inFlight: t.inFlight, consumers }
   }
 
-  async stats(): Promise<GroupStats[]> {
+  #status(t: TransportHealth, consumers: readonly ConsumerHealth[]): HealthStatus {
+    if (this.#closing !== undefined) return 'closed'
+    const attached = consumers.every((c) => c.attached)
+    if ((t.connection === 'connected' || t.connection === 'idle') && !t.blocked && attached) return 'ok'
+    if (t.refusing) return 'down'
+    return 'degraded'
+  }
+
+  async groupStats(): Promise<GroupStats[]> {
     const mine = new Set([...this.#consumers].map((c) => `${c.type}\0${c.group}`))
-    return (await this.#transport.stats()).filter((s) => mine.has(`${s.type}\0${s.group}`))
+    return (await this.#transport.groupStats()).filter((s) => mine.has(`${s.type}\0${s.group}`))
   }
 
-  async close(): Promise<void> {
-    this.#closing ??= this.#close()
+  async takeDeadLetters(group: string, options: TakeDeadLettersOptions = {}): Promise<DeadLetterMessage[]> {
+    if (this.#closing !== undefined) throw new QueueClosedError('the queue is closed')
+    if (typeof group !== 'string' || !GROUP.test(group)) throw new QueueArgumentError(`group must be 1-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(group)}`)
+    const max = argumentChecks.integer('max', argumentChecks.group('options', options).max, 100, { min: 1, max: 10_000 })
+    const records = await this.#transport.takeDeadLetters(group, max)
+    return records.map((r) => ({
+      messageId: r.envelope.messageId,
+      type: r.envelope.type,
+      group: r.group,
+      reason: r.reason,
+      attempts: r.attempts,
+      error: r.error,
+      publishedAt: new Date(r.envelope.publishedAt),
+      correlationId: r.envelope.correlationId,
+      payload: parsePayload(r.envelope.body),
+    }))
+  }
+
+  close(options?: CloseOptions): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing
+    let timeout: number
+    try {
+      timeout = closeTimeout(options, QueueArgumentError)
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+    }
+    this.#closing = this.#close(Date.now() + timeout)
     return this.#closing
   }
 
@@ -221,12 +326,9 @@ class QueueClient implements Queue {
     await this.close()
   }
 
-  async #close(): Promise<void> {
+  async #close(deadline: number): Promise<void> {
     clearInterval(this.#statsTimer)
-    const deadline = Date.now() + this.#options.drainTimeout
-    const consumers = [...this.#consumers]
-    this.#consumers.clear()
-    await Promise.all(consumers.map(async (c) => c.runner.drain(deadline)))
+    await Promise.all([...this.#consumers].map(async (c) => c.drain(deadline)))
     await this.#transport.close(deadline)
   }
 
@@ -234,7 +336,7 @@ class QueueClient implements Queue {
     if (this.#statsTimer !== undefined || this.#options.statsInterval === 0) return
     this.#statsTimer = setInterval(() => {
       if (!channels.depth.hasSubscribers) return
-      this.stats().then(
+      this.groupStats().then(
         (all) => {
           for (const s of all) channels.depth.publish(s)
         },
@@ -242,5 +344,17 @@ class QueueClient implements Queue {
       )
     }, this.#options.statsInterval)
     this.#statsTimer.unref()
+  }
+}
+
+/** A group name, as `consume` accepts it. */
+const GROUP = /^[A-Za-z0-9_-]{1,64}$/
+
+/** The payload of a dead letter, for people: parsed JSON, or `undefined`. */
+function parsePayload(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown
+  } catch {
+    return undefined
   }
 }

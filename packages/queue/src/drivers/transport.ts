@@ -40,6 +40,15 @@ export interface DeadLetter {
   readonly deadline: number
 }
 
+/** A dead letter as a transport hands it back: the message, its group and why it was dead-lettered. */
+export interface DeadLetterRecord {
+  readonly envelope: Envelope
+  readonly group: string
+  readonly reason: DeadLetterReason
+  readonly attempts: number
+  readonly error: string | undefined
+}
+
 /** One message handed to a consumer; settle it exactly once. */
 export interface Delivery {
   /** `undefined` when the message could not be decoded (not ours, or corrupt). */
@@ -72,9 +81,18 @@ export interface Subscription {
   close(): Promise<void>
 }
 
+/**
+ * The state of the broker connection: `idle` — not opened yet (it opens on the first publish or
+ * consume); `connecting` — opening, or reconnecting after a loss; `connected`; `closed`.
+ */
+export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'closed'
+
 /** Connection health as the transport sees it. */
 export interface TransportHealth {
+  readonly connection: ConnectionState
   readonly connected: boolean
+  /** A publish now would be refused at once (buffer full, or the `reject` policy while away). */
+  readonly refusing: boolean
   readonly blocked: boolean
   /** Messages waiting to be sent. */
   readonly buffered: number
@@ -97,8 +115,12 @@ export interface Transport {
   send(send: Send): Promise<Confirmed>
   deadLetter(dead: DeadLetter): Promise<Confirmed>
   subscribe(spec: SubscribeSpec, onDelivery: (delivery: Delivery) => void): Subscription
+  /** Removes and returns up to `max` of `group`'s dead letters, oldest first. */
+  takeDeadLetters(group: string, max: number): Promise<DeadLetterRecord[]>
+  /** A synchronous snapshot: no I/O. */
   health(): TransportHealth
-  stats(): Promise<GroupStats[]>
+  /** Depth and consumers of the group queues this transport consumes from (asks the broker). */
+  groupStats(): Promise<GroupStats[]>
   /** Waits for pending sends until `deadline`, rejects the rest, then disconnects. */
   close(deadline: number): Promise<void>
 }

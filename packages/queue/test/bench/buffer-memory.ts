@@ -10,7 +10,7 @@ import { createQueue, defineMessage } from '../../src/index'
 const count = Number(process.argv[2] ?? '50000')
 const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined)
 const T = defineMessage('bench.memory', z.object({ pad: z.string() }))
-const queue = createQueue({ url: 'amqp://127.0.0.1:1', publishTimeout: 600_000, drainTimeout: 10 })
+const queue = createQueue({ url: 'amqp://127.0.0.1:1', publishTimeout: '10m' })
 const pad = 'x'.repeat(1000)
 const refused = new Map<string, number>()
 
@@ -36,4 +36,4 @@ console.log(
     `refused ${JSON.stringify(Object.fromEntries(refused))}; heap +${mb(after.heapUsed - before.heapUsed)} MB, ` +
     `external (buffers) +${mb(after.external - before.external)} MB`,
 )
-await queue.close()
+await queue.close({ timeout: 10 })

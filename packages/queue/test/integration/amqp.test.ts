@@ -22,7 +22,7 @@ describe('RabbitMQ specifics', () => {
   let redis: Redis
 
   const queue = (options: Parameters<typeof createQueue>[0] = {}): Queue => {
-    const q = createQueue({ url: serviceUrls.amqp, app, drainTimeout: 5_000, ...options })
+    const q = createQueue({ url: serviceUrls.amqp, app, ...options })
     queues.push(q)
     return q
   }
@@ -36,7 +36,7 @@ describe('RabbitMQ specifics', () => {
     redis = new Redis(serviceUrls.redis, { lazyConnect: true, maxRetriesPerRequest: 1 })
   })
   afterEach(async () => {
-    await Promise.all(queues.splice(0).map(async (q) => q.close()))
+    await Promise.all(queues.splice(0).map(async (q) => q.close({ timeout: 5_000 })))
   })
   afterAll(async () => {
     await deleteTopology(app, types, groups)
@@ -75,7 +75,7 @@ describe('RabbitMQ specifics', () => {
       await waitFor(() => seen.size === 600, { timeout: 15_000, message: `all 600 handled (${seen.size})` })
       expect(connected.filter((r) => r === 'consume')).toHaveLength(1)
       expect(connected.filter((r) => r === 'publish')).toHaveLength(3)
-      expect(q.health().connected).toBe(true)
+      expect(q.health().connection).toBe('connected')
       // As the broker sees them: 3 publishing connections of 2 channels each.
       const listed = await run('rabbitmqctl', ['-q', 'list_connections', 'client_properties', 'channels'], { timeout: 30_000 })
       const ours = listed.stdout.split('\n').filter((line) => line.includes(`"${app} publish pid ${process.pid}"`))
@@ -158,7 +158,7 @@ describe('RabbitMQ specifics', () => {
     // Cancelled by the broker: not "connected but not consuming" for long.
     await waitFor(async () => {
       const check = await withChannel(async (ch) => ch.checkQueue(`${app}.g.${T.name}`)).catch(() => undefined)
-      return check !== undefined && check.consumerCount === 1 && q.health().ok
+      return check !== undefined && check.consumerCount === 1 && q.health().status === 'ok'
     }, { timeout: 10_000, message: 'queue declared again with its consumer' })
     await q.publish(T, { orderId: 5 })
     await waitFor(() => got.includes(5), { timeout: 10_000, message: 'consumed after re-declaring' })
@@ -175,7 +175,7 @@ describe('RabbitMQ specifics', () => {
     // The broker names the first argument it finds different.
     expect(error).toMatchObject({ code: 'ERR_QUEUE_TOPOLOGY_MISMATCH', argument: expect.stringMatching(/^x-/) as string, resource: `${app}.billing.${T.name}` })
     expect((error as Error).message).toContain('inequivalent arg')
-    expect(q.health().ok).toBe(false)
+    expect(q.health().status).toBe('degraded')
     expect(q.health().consumers).toEqual([{ type: T.name, group: 'billing', attached: false, active: 0 }])
   })
 
@@ -218,7 +218,7 @@ describe('RabbitMQ specifics', () => {
       const { messageId } = await q.publish(T, { orderId: 1 })
       await q.publish(T, { orderId: 2 })
       await q.publish(T, { orderId: 3 })
-      const stats = await waitFor(async () => (await q.stats()).find((s) => s.messages >= 2), { timeout: 5_000, message: 'depth 2' })
+      const stats = await waitFor(async () => (await q.groupStats()).find((s) => s.messages >= 2), { timeout: 5_000, message: 'depth 2' })
       expect(stats).toMatchObject({ type: T.name, group: 'g', consumers: 1 })
       release()
       await waitFor(() => consumed.length === 3, { timeout: 5_000, message: 'consumed' })

@@ -30,7 +30,7 @@ describe('no confirmed message is lost across forced closes and a broker restart
 
   it('10 000 messages from 2 processes: each confirmed one handled at least once, and exactly once with dedup', async () => {
     const app = 'noloss'
-    const consumer = createQueue({ url: broker.url, app, reconnect: { initial: 50, max: 500 }, drainTimeout: 5_000 })
+    const consumer = createQueue({ url: broker.url, app, reconnect: { initial: 50, max: 500 } })
     const plain = new Map<string, number>()
     const deduped = new Map<string, number>()
     const count = (m: Map<string, number>, id: string): void => {
@@ -65,7 +65,7 @@ describe('no confirmed message is lost across forced closes and a broker restart
     // A real restart: the node's VM exits and starts again from its data directory.
     await broker.restartNode()
     const back = Date.now()
-    await waitFor(() => consumer.health().ok, { timeout: 30_000, interval: 10, message: 'consumers attached again' })
+    await waitFor(() => consumer.health().status === 'ok', { timeout: 30_000, interval: 10, message: 'consumers attached again' })
     const reattachMs = Date.now() - back
     await waitFor(() => seen() > 6_000, { timeout: 60_000, message: 'load resumed after the restart' })
     await broker.closeAllConnections('no-loss test: second cut')
@@ -78,7 +78,7 @@ describe('no confirmed message is lost across forced closes and a broker restart
       message: 'every confirmed message handled by both groups',
     })
     await sleep(500)
-    await consumer.close()
+    await consumer.close({ timeout: '5s' })
 
     const duplicatesPlain = [...plain.values()].filter((n) => n > 1).length
     const duplicatesDedup = [...deduped.values()].filter((n) => n > 1).length

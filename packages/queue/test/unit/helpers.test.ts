@@ -4,17 +4,20 @@ import { childTraceparent, isTraceparent } from '../../src/context'
 import { fromMessage, toProperties } from '../../src/drivers/amqp/codec'
 import type { Envelope } from '../../src/drivers/transport'
 import { messageTraceparent, uuidv7, uuidv7Time } from '../../src/internal/ids'
-import { backoffDelay } from '../../src/internal/backoff'
+import { backoffDelay } from '@scalekit/internal'
 import { delayStep, topology } from '../../src/drivers/amqp/topology'
-import { createMemoryDedupStore } from '../../src/index'
+import { createMemoryDedupStore, defaults } from '../../src/index'
 
-describe('backoff', () => {
-  it('grows by factor, caps at max, and jitters within bounds', () => {
+describe('backoff (the shared one, with the queue defaults)', () => {
+  it('grows by factor, caps at max; jitter takes up to its share off each delay, never adds', () => {
     const b = { initial: 100, factor: 2, max: 1_000, jitter: 0 }
     expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(b, n))).toEqual([100, 200, 400, 800, 1_000, 1_000])
-    const j = { ...b, jitter: 0.5 }
-    expect(backoffDelay(j, 1, () => 0)).toBe(50)
-    expect(backoffDelay(j, 1, () => 1)).toBe(150)
+    const retry = defaults.consume.backoff
+    expect(backoffDelay(retry, 1, () => 0)).toBe(1_000)
+    expect(backoffDelay(retry, 1, () => 1)).toBe(800)
+    const reconnect = defaults.reconnect
+    expect(backoffDelay(reconnect, 1, () => 0)).toBe(100)
+    expect(backoffDelay(reconnect, 1, () => 1)).toBe(50)
   })
 })
 

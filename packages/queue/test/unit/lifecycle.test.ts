@@ -14,14 +14,21 @@ describe('lifecycle without a broker', () => {
     const onEvent = (m: unknown): void => void events.push(m as QueueConnectionEvent)
     subscribe('scalekit:queue:connection', onEvent)
     try {
-      const q = createQueue({ url: `amqp://127.0.0.1:${port}`, reconnect: { initial: 20, max: 100 }, buffer: { whenDisconnected: 'reject' }, drainTimeout: 200 })
+      const warnings: Record<string, unknown>[] = []
+      const logger = { warn: (obj: object): void => void warnings.push(obj as Record<string, unknown>) }
+      const q = createQueue({ url: `amqp://127.0.0.1:${port}`, reconnect: { initial: 20, max: 100 }, buffer: { whenDisconnected: 'reject' }, logger })
       const c = q.consume(T, () => undefined, { group: 'g' })
       await waitFor(() => events.filter((e) => e.event === 'reconnecting').length >= 3, { message: 'retrying' })
       expect(events.find((e) => e.event === 'error')?.code).toBe('ECONNREFUSED')
       await expect(q.publish(T, { n: 1 })).rejects.toMatchObject({ code: 'ERR_QUEUE_DISCONNECTED' })
-      expect(q.health()).toMatchObject({ ok: false, connected: false, consumers: [{ attached: false }] })
+      expect(q.health()).toMatchObject({ status: 'down', connection: 'connecting', consumers: [{ attached: false }] })
+      // Many failed attempts, one warning per connection (episode), with the code.
+      expect(warnings.filter((w) => w.episode === 'connection-consume')).toEqual([
+        expect.objectContaining({ package: '@scalekit/queue', code: 'ECONNREFUSED', role: 'consume' }),
+      ])
       expect(c.attached).toBe(false)
-      await q.close()
+      await q.close({ timeout: 200 })
+      expect(q.health().status).toBe('closed')
     } finally {
       unsubscribe('scalekit:queue:connection', onEvent)
     }
@@ -29,9 +36,10 @@ describe('lifecycle without a broker', () => {
 
   it('wait policy: a pending publish is rejected with ERR_QUEUE_CLOSED when close() gives up on it', async () => {
     const port = await freePort()
-    const q = createQueue({ url: `amqp://127.0.0.1:${port}`, reconnect: { initial: 20, max: 100 }, drainTimeout: 100 })
+    const q = createQueue({ url: `amqp://127.0.0.1:${port}`, reconnect: { initial: 20, max: 100 } })
     const pending = q.publish(T, { n: 1 })
-    await q.close()
+    expect(q.health().status).toBe('degraded')
+    await q.close({ timeout: 100 })
     await expect(pending).rejects.toMatchObject({ code: 'ERR_QUEUE_CLOSED' })
   })
 })
@@ -50,7 +58,8 @@ describe('memory transport extras', () => {
       const event = await waitFor(() => depth.find((d) => d.messages === 2), { message: 'depth 2 (one in flight)' })
       expect(event).toEqual({ type: T.name, group: 'g', messages: 2, consumers: 1 })
       release()
-      await q.close()
+      await q.close({ timeout: 200 })
+      expect(q.health().status).toBe('closed')
     } finally {
       unsubscribe('scalekit:queue:depth', onDepth)
     }
@@ -70,5 +79,18 @@ describe('memory transport extras', () => {
     expect(first).toEqual([1])
     expect(second).toEqual([2])
     await q.close()
+  })
+
+  it('a group queue keeps the deliveryLimit it was declared with; a client asking for another is refused, as RabbitMQ does', async () => {
+    const a = createQueue({ app: 'unit_delivery_limit', deliveryLimit: 3 })
+    const b = createQueue({ app: 'unit_delivery_limit', deliveryLimit: 5 })
+    await a.consume(T, () => undefined, { group: 'g' }).ready
+    const refused = b.consume(T, () => undefined, { group: 'g' })
+    await expect(refused.ready).rejects.toMatchObject({ code: 'ERR_QUEUE_TOPOLOGY_MISMATCH', argument: 'x-delivery-limit' })
+    expect(refused.attached).toBe(false)
+    expect(b.health().status).toBe('degraded')
+    // Its own group queue takes its own limit.
+    await b.consume(T, () => undefined, { group: 'h' }).ready
+    await Promise.all([a.close(), b.close()])
   })
 })

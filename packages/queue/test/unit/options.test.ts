@@ -10,7 +10,10 @@ describe('options are validated at construction with ERR_QUEUE_INVALID_OPTIONS',
     [{ app: 'has space' }, /app/],
     [{ maxInFlight: 0 }, /maxInFlight/],
     [{ publishConnections: 0 }, /publishConnections/],
-    [{ publishConnections: 9 }, /publishConnections must be an integer from 1 to 8/],
+    [{ publishConnections: 9 }, /publishConnections must be a whole number \(>= 1, <= 8\)/],
+    [{ publishTimeout: '5 s' as '5s' }, /publishTimeout must be a duration/],
+    [{ maxDelay: 2 ** 31 }, /maxDelay/],
+    [{ logger: {} as never }, /logger/],
     [{ publishChannels: 0 }, /publishChannels/],
     [{ publishTimeout: -1 }, /publishTimeout/],
     [{ buffer: { maxBytes: 1.5 } }, /buffer.maxBytes/],
@@ -21,7 +24,7 @@ describe('options are validated at construction with ERR_QUEUE_INVALID_OPTIONS',
     expect(() => createQueue(options)).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_OPTIONS', message: expect.stringMatching(message) as string }) as Error)
   })
 
-  it('consume options', async () => {
+  it('consume options are arguments of a call: ERR_QUEUE_INVALID_ARGUMENT', async () => {
     const q = createQueue()
     const bad = [
       [{ group: 'a.b' }, /group/],
@@ -31,14 +34,14 @@ describe('options are validated at construction with ERR_QUEUE_INVALID_OPTIONS',
       [{ group: 'g', attempts: 1.5 }, /attempts/],
     ] as const
     for (const [options, message] of bad) {
-      expect(() => q.consume(T, () => undefined, options)).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_OPTIONS', message: expect.stringMatching(message) as string }) as Error)
+      expect(() => q.consume(T, () => undefined, options)).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_ARGUMENT', message: expect.stringMatching(message) as string }) as Error)
     }
     await q.close()
   })
 
-  it('message names and schemas', () => {
-    expect(() => defineMessage('has space', z.string())).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_OPTIONS' }) as Error)
-    expect(() => defineMessage('a:b', z.string())).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_OPTIONS' }) as Error)
+  it('message names and schemas: ERR_QUEUE_INVALID_ARGUMENT', () => {
+    expect(() => defineMessage('has space', z.string())).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_ARGUMENT' }) as Error)
+    expect(() => defineMessage('a:b', z.string())).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_ARGUMENT' }) as Error)
     expect(() => defineMessage('ok.name', {} as never)).toThrow(/Standard Schema/)
     expect(defineMessage('order.placed-v2', z.string()).name).toBe('order.placed-v2')
   })
@@ -59,13 +62,39 @@ describe('publish refuses bad input with coded errors, sending nothing', () => {
     await q.close()
   })
 
-  it('too large: ERR_QUEUE_MESSAGE_TOO_LARGE; bad delay or message id: ERR_QUEUE_INVALID_OPTIONS', async () => {
+  it('too large: ERR_QUEUE_MESSAGE_TOO_LARGE; bad delay or message id: ERR_QUEUE_INVALID_ARGUMENT', async () => {
     const Big = defineMessage('big', z.string())
     const q = createQueue({ app: 'unit_pub_big', maxMessageBytes: 100, maxDelay: 1_000 })
     await expect(q.publish(Big, 'x'.repeat(200))).rejects.toMatchObject({ code: 'ERR_QUEUE_MESSAGE_TOO_LARGE' })
-    await expect(q.publish(Big, 'x', { delay: 2_000 })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_OPTIONS' })
-    await expect(q.publish(Big, 'x', { delay: -1 })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_OPTIONS' })
-    await expect(q.publish(Big, 'x', { messageId: '' })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_OPTIONS' })
+    await expect(q.publish(Big, 'x', { delay: 2_000 })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
+    await expect(q.publish(Big, 'x', { delay: '2s' })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
+    await expect(q.publish(Big, 'x', { delay: -1 })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
+    await expect(q.publish(Big, 'x', { messageId: '' })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
+    await expect(q.takeDeadLetters('a.b')).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
+    await expect(q.takeDeadLetters('g', { max: 0 })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
     await q.close()
+  })
+})
+
+describe('close({ timeout })', () => {
+  it('takes a duration; a bad one is ERR_QUEUE_INVALID_ARGUMENT and does not close', async () => {
+    const q = createQueue({ app: 'unit_close_args' })
+    await expect(q.close({ timeout: 'soon' as '1s' })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
+    expect(q.health().status).toBe('ok')
+    const first = q.close({ timeout: '1s' })
+    expect(q.close()).toBe(first)
+    await first
+    expect(q.health().status).toBe('closed')
+  })
+
+  it('is what `await using` calls, for the queue and a consumer', async () => {
+    let consumerClosed: Promise<void> | undefined
+    {
+      await using q = createQueue({ app: 'unit_close_dispose' })
+      await using c = q.consume(T, () => undefined, { group: 'g' })
+      consumerClosed = c.close()
+      expect(c.close()).toBe(consumerClosed)
+    }
+    await expect(consumerClosed).resolves.toBeUndefined()
   })
 })

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { Publisher } from '../../src/drivers/amqp/publisher'
 import type { Outgoing } from '../../src/drivers/amqp/publisher'
 import { resolveQueueOptions } from '../../src/options'
+import { createWarner } from '@scalekit/internal'
 
 /** A confirm channel that records publishes and lets the test confirm, nack or return them. */
 class FakeChannel extends EventEmitter {
@@ -27,7 +28,7 @@ const out = (n: number, deadline = Date.now() + 10_000): Outgoing => ({
 })
 
 const setup = (options: Parameters<typeof resolveQueueOptions>[0] = {}) => {
-  const publisher = new Publisher(resolveQueueOptions({ url: 'amqp://x', ...options }), () => true)
+  const publisher = new Publisher(resolveQueueOptions({ url: 'amqp://x', ...options }), () => true, createWarner('queue', { warn: () => undefined }))
   const ch = new FakeChannel()
   return {
     publisher,

@@ -1,6 +1,7 @@
-import type { ConsumeMessage, Options } from 'amqplib'
+import type { ConsumeMessage, GetMessage, Message, Options } from 'amqplib'
+import type { DeadLetterReason } from '../../channels'
 import { uuidv7Time } from '../../internal/ids'
-import type { DeadLetter, Envelope } from '../transport'
+import type { DeadLetter, DeadLetterRecord, Envelope } from '../transport'
 
 /** Headers this package sets; everything else is the AMQP basic properties. */
 export const HEADERS = {
@@ -57,7 +58,7 @@ export function deadLetterHeaders(dead: DeadLetter): Record<string, string | num
 }
 
 /** The envelope of a delivery, or `undefined` when it lacks what this package always sets. */
-export function fromMessage(msg: ConsumeMessage, fallbackType: string): Envelope | undefined {
+export function fromMessage(msg: Message, fallbackType: string): Envelope | undefined {
   const p = msg.properties
   const h = (p.headers ?? {}) as Record<string, unknown>
   if (typeof p.messageId !== 'string' || p.messageId === '') return undefined
@@ -81,4 +82,31 @@ export function redeliveries(msg: ConsumeMessage): number {
   const count = Number(headers?.['x-delivery-count'] ?? 0)
   if (Number.isFinite(count) && count > 0) return count
   return msg.fields.redelivered ? 1 : 0
+}
+
+const REASONS: readonly DeadLetterReason[] = ['failed', 'non-retryable', 'invalid', 'undecodable', 'delivery-limit']
+
+/**
+ * A message read from group `group`'s dead-letter queue. The consumer's own dead letters carry
+ * `x-sk-*` headers; the broker's (a message over the delivery limit) carry `x-death`, which names
+ * the group queue `<app>.<group>.<type>` it left.
+ */
+export function fromDeadLetter(msg: GetMessage, group: string, groupQueuePrefix: string): DeadLetterRecord {
+  const h = (msg.properties.headers ?? {}) as Record<string, unknown>
+  const death = Array.isArray(h['x-death']) ? (h['x-death'][0] as Record<string, unknown> | undefined) : undefined
+  const queue = typeof death?.queue === 'string' ? death.queue : ''
+  const fallbackType = queue.startsWith(groupQueuePrefix) ? queue.slice(groupQueuePrefix.length) : ''
+  const envelope = fromMessage(msg, fallbackType) ?? {
+    messageId: `dead-letter-${msg.fields.deliveryTag}`,
+    type: fallbackType,
+    body: msg.content,
+    publishedAt: Date.now(),
+    correlationId: '',
+    traceparent: '',
+    attempt: 1,
+  }
+  const reason = REASONS.find((r) => r === h[HEADERS.reason]) ?? 'delivery-limit'
+  const attempts = Number(h[HEADERS.attempts] ?? envelope.attempt)
+  const error = h[HEADERS.error]
+  return { envelope, group, reason, attempts: Number.isInteger(attempts) ? attempts : envelope.attempt, error: typeof error === 'string' ? error : undefined }
 }

@@ -3,7 +3,8 @@ import type { ChannelModel } from 'amqplib'
 import { channels } from '../../channels'
 import type { QueueConnectionEvent } from '../../channels'
 import { deferred } from '../../internal/deferred'
-import { withTimeout } from '../../internal/timeout'
+import { withTimeout } from '@scalekit/internal'
+import { timedOut } from '../../errors'
 
 /** Opens one AMQP connection within `connectTimeout`, with a heartbeat and a name the management UI shows. */
 export async function openConnection(options: { url: string; heartbeat: number; connectTimeout: number; app: string }): Promise<ChannelModel> {
@@ -14,7 +15,7 @@ export async function openConnection(options: { url: string; heartbeat: number; 
     clientProperties: { connection_name: `${options.app} pid ${process.pid}` },
   })
   try {
-    const connection = await withTimeout(attempt, options.connectTimeout, `connect to ${url.host}`)
+    const connection = await withTimeout(attempt, options.connectTimeout, timedOut(`connect to ${url.host}`, options.connectTimeout))
     batchWrites(connection)
     return connection
   } catch (error) {

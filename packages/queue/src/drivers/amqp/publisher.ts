@@ -1,7 +1,8 @@
 import type { ConfirmChannel, Message, Options } from 'amqplib'
 import { QueueBufferFullError, QueueClosedError, QueueDisconnectedError, QueueNackError, QueuePublishTimeoutError, QueueUnroutableError } from '../../errors'
+import { type Deadline, DeadlineSweep, type Warner } from '@scalekit/internal'
 import { deferred } from '../../internal/deferred'
-import { Fifo } from '../../internal/fifo'
+import { settledWithin } from '../../internal/settled'
 import type { ResolvedQueueOptions } from '../../options'
 import type { Confirmed } from '../transport'
 
@@ -25,110 +26,30 @@ function what(out: Outgoing): string {
   return `${out.kind} ${out.messageId} (${out.type})`
 }
 
-/**
- * An outgoing message with its state. A class, not a spread of the `Outgoing`: one object of a
- * fixed shape per publish (the spread copies cost measurable time and garbage at 10k+ msg/s).
- */
-class Entry implements Outgoing {
-  readonly exchange: string
-  readonly routingKey: string
-  readonly content: Buffer
-  readonly properties: Options.Publish
-  readonly deadline: number
-  readonly step: number | undefined
-  readonly kind: 'message' | 'dead letter'
-  readonly messageId: string
-  readonly type: string
-  /** Settles `promise`; set by its executor, which runs at once. */
-  resolve!: (confirmed: Confirmed) => void
-  reject!: (error: Error) => void
-  readonly promise: Promise<Confirmed>
-  state: 'queued' | 'inflight' | 'settled' = 'queued'
-  lane: Lane | undefined = undefined
-  /** Neighbours in its lane's window while in flight. */
-  prev: Entry | undefined = undefined
-  next: Entry | undefined = undefined
-  returned = false
+/** A message on its way, with where it is and the promise its `publish` returned. */
+class Pending {
+  readonly out: Outgoing
   /** Publish order: unconfirmed messages of several lanes go back to the outbox in this order. */
   readonly seq: number
+  readonly result = deferred<Confirmed>()
+  state: 'queued' | 'inflight' | 'settled' = 'queued'
+  lane: Lane | undefined = undefined
+  /** The broker returned it (unroutable); its confirm follows. */
+  returned = false
+  /** Its `publishTimeout`, in the publisher's deadline sweep. */
+  expiry: Deadline | undefined = undefined
 
   constructor(out: Outgoing, seq: number) {
+    this.out = out
     this.seq = seq
-    this.exchange = out.exchange
-    this.routingKey = out.routingKey
-    this.content = out.content
-    this.deadline = out.deadline
-    this.step = out.step
-    this.kind = out.kind
-    this.messageId = out.messageId
-    this.type = out.type
-    this.properties = out.properties
-    this.promise = new Promise<Confirmed>((resolve, reject) => {
-      this.resolve = resolve
-      this.reject = reject
-    })
-  }
-
-  get what(): string {
-    return what(this)
-  }
-}
-
-/**
- * A lane's unconfirmed messages in the order sent (returns are matched oldest first): a list
- * through the entries themselves. A `Set` here (an add and a delete per message) made the process
- * promote the messages of the window to the old generation at every scavenge.
- */
-class Window {
-  #head: Entry | undefined = undefined
-  #tail: Entry | undefined = undefined
-  size = 0
-
-  push(e: Entry): void {
-    e.prev = this.#tail
-    e.next = undefined
-    if (this.#tail === undefined) this.#head = e
-    else this.#tail.next = e
-    this.#tail = e
-    this.size += 1
-  }
-
-  /** Unlinks `e`, which must be in this window. */
-  remove(e: Entry): void {
-    const { prev, next } = e
-    if (prev === undefined) this.#head = next
-    else prev.next = next
-    if (next === undefined) this.#tail = prev
-    else next.prev = prev
-    e.prev = undefined
-    e.next = undefined
-    this.size -= 1
-  }
-
-  /** The entries, oldest first. */
-  toArray(): Entry[] {
-    const out: Entry[] = []
-    for (let e = this.#head; e !== undefined; e = e.next) out.push(e)
-    return out
-  }
-
-  clear(): void {
-    for (let e = this.#head; e !== undefined; ) {
-      const next = e.next
-      e.prev = undefined
-      e.next = undefined
-      e = next
-    }
-    this.#head = undefined
-    this.#tail = undefined
-    this.size = 0
   }
 }
 
 /** One confirm channel the publisher writes to, and the messages it has not confirmed yet. */
 class Lane {
   readonly channel: ConfirmChannel
-  readonly inflight = new Window()
+  /** Unconfirmed messages, in the order sent (a `Set` iterates in insertion order: returns are matched oldest first). */
+  readonly inflight = new Set<Pending>()
   writable = true
 
   constructor(channel: ConfirmChannel) {
@@ -137,15 +58,17 @@ class Lane {
 }
 
 /**
- * Publishes over confirm channels (one per publishing connection) with a bounded window of unconfirmed messages. While there is
- * no channel (or the broker blocks us) messages wait in a bounded outbox; when a connection is
- * lost, unconfirmed messages go back to the front of the outbox and are sent again, with the same
- * message id, on the next connection — a resend consumers can deduplicate, never a silent loss.
+ * Publishes over confirm channels (`publishChannels` on each publishing connection) with a bounded
+ * window of unconfirmed messages. While there is no channel (or the broker blocks us) messages wait
+ * in a bounded outbox; when a connection is lost, unconfirmed messages go back to the front of the
+ * outbox and are sent again, with the same message id, on the next connection — a resend consumers
+ * can deduplicate, never a silent loss.
  */
 export class Publisher {
   readonly #options: ResolvedQueueOptions
-  /** Entries settled while queued (timed out) stay until they reach the front; `#queued` counts the live ones. */
-  readonly #outbox = new Fifo<Entry>()
+  readonly #warner: Warner
+  /** Messages settled while queued (timed out) stay until compacted; `#queued` counts the live ones. */
+  #outbox: Pending[] = []
   #queued = 0
   readonly #lanes: Lane[] = []
   /** Unconfirmed messages over all lanes. */
@@ -154,17 +77,22 @@ export class Publisher {
   /** Where the next write starts looking, so lanes take turns. */
   #turn = 0
   readonly #ensureStep: (step: number) => boolean
+  /** Every pending message's `publishTimeout`, on one timer. */
+  readonly #deadlines = new DeadlineSweep()
   #bytes = 0
   #blocked = false
   #down = false
   #closed = false
+  #compacting = false
   #idle = deferred()
-  #sweeper: NodeJS.Timeout | undefined
+  /** Keeps the process alive while messages wait with no channel to go to (see `#hold`). */
+  #holding: NodeJS.Timeout | undefined
 
   /** `ensureStep(step)` says whether the ladder step is declared, and starts declaring it if not. */
-  constructor(options: ResolvedQueueOptions, ensureStep: (step: number) => boolean) {
+  constructor(options: ResolvedQueueOptions, ensureStep: (step: number) => boolean, warner: Warner) {
     this.#options = options
     this.#ensureStep = ensureStep
+    this.#warner = warner
   }
 
   get buffered(): number {
@@ -188,6 +116,12 @@ export class Publisher {
     return this.#blocked
   }
 
+  /** Whether a publish now would be refused at once (buffer full, or the `reject` policy while away). */
+  get refusing(): boolean {
+    const { maxMessages, maxBytes, whenDisconnected } = this.#options.buffer
+    return this.#queued >= maxMessages || this.#bytes >= maxBytes || (whenDisconnected === 'reject' && (this.#down || this.#blocked))
+  }
+
   /**
    * Resolves once the broker confirmed the message; rejects with a coded error otherwise. Not
    * `async`: refusals are returned as rejected promises, and an accepted message costs one
@@ -195,25 +129,32 @@ export class Publisher {
    */
   publish(out: Outgoing): Promise<Confirmed> {
     if (this.#closed) return Promise.reject(new QueueClosedError('the queue is closed'))
-    const policy = this.#options.buffer.whenDisconnected
-    if (policy === 'reject' && (this.#down || this.#blocked)) {
+    const { maxMessages, maxBytes, whenDisconnected } = this.#options.buffer
+    if (whenDisconnected === 'reject' && (this.#down || this.#blocked)) {
       return Promise.reject(
         new QueueDisconnectedError(`${what(out)}: the broker is ${this.#blocked ? 'blocking publishes' : 'unreachable'} and buffer.whenDisconnected is 'reject'`),
       )
     }
-    const { maxMessages, maxBytes } = this.#options.buffer
     if (this.#queued >= maxMessages || this.#bytes + out.content.length > maxBytes) {
+      this.#warner.warn('buffer-full', { code: 'ERR_QUEUE_BUFFER_FULL', buffered: this.#queued, bufferedBytes: this.#bytes }, 'publish buffer full: publishes are refused')
       return Promise.reject(
         new QueueBufferFullError(`${what(out)}: the publish buffer is full (${this.#queued}/${maxMessages} messages, ${this.#bytes}/${maxBytes} bytes)`),
       )
     }
-    const entry = new Entry(out, this.#seq++)
-    this.#outbox.push(entry)
+    const e = new Pending(out, this.#seq++)
+    e.expiry = this.#deadlines.add(Math.max(0, out.deadline - Date.now()), () => {
+      this.#expire(e)
+    })
+    this.#outbox.push(e)
     this.#queued += 1
-    this.#startSweeper()
-    this.#bytes += entry.content.length
+    this.#bytes += out.content.length
+    if (this.#lanes.length === 0) this.#hold()
     this.flush()
-    return entry.promise
+    // Only what is still waiting after the flush counts: a full window on a live connection is not trouble.
+    if (this.#queued * 2 > maxMessages || this.#bytes * 2 > maxBytes) {
+      this.#warner.warn('buffer-filling', { code: 'ERR_QUEUE_BUFFER_FULL', buffered: this.#queued, bufferedBytes: this.#bytes }, 'publish buffer over half full: the broker is away or slow')
+    }
+    return e.result.promise
   }
 
   /** A new confirm channel is ready: send what waits. */
@@ -221,6 +162,7 @@ export class Publisher {
     const lane = new Lane(channel)
     this.#lanes.push(lane)
     this.#down = false
+    this.#release()
     channel.on('return', (msg: Message) => {
       this.#onReturn(lane, msg)
     })
@@ -238,23 +180,23 @@ export class Publisher {
   detach(channel?: ConfirmChannel): void {
     const gone = channel === undefined ? this.#lanes.splice(0) : this.#lanes.filter((l) => l.channel === channel)
     if (channel !== undefined) for (const lane of gone) this.#lanes.splice(this.#lanes.indexOf(lane), 1)
-    if (this.#lanes.length === 0) this.#down = true
-    const back: Entry[] = []
-    for (const lane of gone) {
-      for (const e of lane.inflight.toArray()) if (e.state === 'inflight') back.push(e)
-      this.#inflight -= lane.inflight.size
-      lane.inflight.clear()
+    if (this.#lanes.length === 0) {
+      this.#down = true
+      if (this.#queued + this.#inflight > 0) this.#hold()
     }
+    const back = gone.flatMap((lane) => [...lane.inflight])
+    for (const lane of gone) lane.inflight.clear()
     if (back.length === 0) return
+    this.#inflight -= back.length
     back.sort((a, b) => a.seq - b.seq)
     for (const e of back) {
       e.state = 'queued'
       e.lane = undefined
       e.returned = false
-      this.#bytes += e.content.length
+      this.#bytes += e.out.content.length
     }
     this.#queued += back.length
-    this.#outbox.unshiftAll(back)
+    this.#outbox = [...back, ...this.#outbox]
     this.flush()
   }
 
@@ -271,26 +213,28 @@ export class Publisher {
 
   /** Writes from the outbox while the window and some lane's socket have room, lanes in turn. */
   flush(): void {
-    while (!this.#blocked && this.#inflight < this.#options.maxInFlight && this.#lanes.length > 0) {
-      const e = this.#outbox.peek()
+    let sent = 0
+    while (!this.#blocked && this.#inflight < this.#options.maxInFlight && this.#lanes.length > 0 && sent < this.#outbox.length) {
+      const e = this.#outbox[sent]
       if (e === undefined) break
       if (e.state === 'settled') {
-        this.#outbox.shift()
+        sent += 1
         continue
       }
-      if (e.step !== undefined && !this.#ensureStep(e.step)) break
+      const { out } = e
+      if (out.step !== undefined && !this.#ensureStep(out.step)) break
       // Chosen only once there is something to send, so lanes take strict turns.
       const lane = this.#nextLane()
       if (lane === undefined) break
-      this.#outbox.shift()
+      sent += 1
       this.#queued -= 1
-      this.#bytes -= e.content.length
+      this.#bytes -= out.content.length
       e.state = 'inflight'
       e.lane = lane
-      lane.inflight.push(e)
+      lane.inflight.add(e)
       this.#inflight += 1
       try {
-        lane.writable = lane.channel.publish(e.exchange, e.routingKey, e.content, e.properties, (err: unknown) => {
+        lane.writable = lane.channel.publish(out.exchange, out.routingKey, out.content, out.properties, (err: unknown) => {
           this.#onConfirm(e, lane, err)
         })
       } catch {
@@ -299,6 +243,8 @@ export class Publisher {
         break
       }
     }
+    // One splice per flush, not a shift per message (a shift moves the whole array).
+    if (sent > 0) this.#outbox.splice(0, sent)
   }
 
   /** The next writable lane after the last one used. */
@@ -317,46 +263,51 @@ export class Publisher {
   /** Waits until nothing is pending or `deadline`, then rejects what is left with `ERR_QUEUE_CLOSED`. */
   async close(deadline: number): Promise<void> {
     this.#closed = true
-    if (this.#queued + this.#inflight > 0) {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([this.#idle.promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))])
-      clearTimeout(timer)
-    }
-    for (const e of [...this.#outbox.toArray(), ...this.#unconfirmed()]) this.#settle(e, new QueueClosedError(`${e.what}: the queue closed before it was confirmed`))
+    if (this.#queued + this.#inflight > 0) await settledWithin(this.#idle.promise, Math.max(0, deadline - Date.now()))
+    for (const e of [...this.#outbox, ...this.#unconfirmed()]) this.#settle(e, new QueueClosedError(`${what(e.out)}: the queue closed before it was confirmed`))
+    this.#deadlines.clear()
+    this.#release()
   }
 
   /**
-   * One timer for all deadlines (not one per message): every `publishTimeout / 10` ms (10-1000 ms)
-   * while anything is pending, expired messages are rejected with `ERR_QUEUE_PUBLISH_TIMEOUT`.
+   * A socket keeps the process alive while a message is on its way; between connections nothing
+   * would (the deadline sweep and the reconnect backoff never do), and a script that published and
+   * then awaited would exit with its message unsent. Held only while messages wait with no channel.
    */
-  #startSweeper(): void {
-    if (this.#sweeper !== undefined) return
-    const every = Math.min(1_000, Math.max(10, Math.floor(this.#options.publishTimeout / 10)))
-    this.#sweeper = setInterval(() => {
-      const now = Date.now()
-      let expired = false
-      for (const e of [...this.#outbox.toArray(), ...this.#unconfirmed()]) {
-        if (e.deadline > now || e.state === 'settled') continue
-        expired = true
-        this.#settle(e, new QueuePublishTimeoutError(`${e.what} was not confirmed within publishTimeout (${this.#options.publishTimeout} ms)`))
-      }
-      // Drop what expired in the buffer now, so its memory does not outlive the bound.
-      if (expired) this.#outbox.filter((e) => e.state !== 'settled')
-    }, every)
+  #hold(): void {
+    this.#holding ??= setInterval(() => undefined, 60_000)
   }
 
-  #unconfirmed(): Entry[] {
-    return this.#lanes.flatMap((lane) => lane.inflight.toArray())
+  #release(): void {
+    clearInterval(this.#holding)
+    this.#holding = undefined
   }
 
-  #onConfirm(e: Entry, lane: Lane, err: unknown): void {
+  /** `publishTimeout` passed: the message is given up on, wherever it is. */
+  #expire(e: Pending): void {
+    const queued = e.state === 'queued'
+    this.#settle(e, new QueuePublishTimeoutError(`${what(e.out)} was not confirmed within publishTimeout (${this.#options.publishTimeout} ms)`))
+    // Drop what expired in the buffer soon (once for a sweep's many), so its memory does not outlive the bound.
+    if (!queued || this.#compacting) return
+    this.#compacting = true
+    setImmediate(() => {
+      this.#compacting = false
+      this.#outbox = this.#outbox.filter((p) => p.state !== 'settled')
+    })
+  }
+
+  #unconfirmed(): Pending[] {
+    return this.#lanes.flatMap((lane) => [...lane.inflight])
+  }
+
+  #onConfirm(e: Pending, lane: Lane, err: unknown): void {
     // A confirm from a channel we already gave up on: the message was re-queued for resending.
     if (e.state !== 'inflight' || e.lane !== lane) return
     // amqplib fails every unconfirmed publish of a closing channel: not a broker nack. The
     // connection's teardown (detach) puts the message back in the outbox to be sent again.
     if (err instanceof Error && err.message === 'channel closed') return
-    if (err !== null && err !== undefined) this.#settle(e, new QueueNackError(`${e.what} was refused by the broker (negative confirm)`, { cause: err }))
-    else if (e.returned) this.#settle(e, new QueueUnroutableError(`${e.what} was routed to no queue: no consumer group has declared one yet (start a consumer first)`))
+    if (err !== null && err !== undefined) this.#settle(e, new QueueNackError(`${what(e.out)} was refused by the broker (negative confirm)`, { cause: err }))
+    else if (e.returned) this.#settle(e, new QueueUnroutableError(`${what(e.out)} was routed to no queue: no consumer group has declared one yet (start a consumer first)`))
     else this.#settle(e, undefined)
   }
 
@@ -369,32 +320,34 @@ export class Publisher {
   #onReturn(lane: Lane, msg: Message): void {
     const { exchange, routingKey } = msg.fields
     const id: unknown = msg.properties.messageId
-    for (const e of lane.inflight.toArray()) {
-      if (!e.returned && e.properties.messageId === id && e.routingKey === routingKey && e.exchange === exchange) {
+    for (const e of lane.inflight) {
+      if (!e.returned && e.out.properties.messageId === id && e.out.routingKey === routingKey && e.out.exchange === exchange) {
         e.returned = true
         return
       }
     }
   }
 
-  #settle(e: Entry, error: Error | undefined): void {
+  #settle(e: Pending, error: Error | undefined): void {
     if (e.state === 'settled') return
     if (e.state === 'queued') {
-      // Left in the FIFO, skipped when it reaches the front.
+      // Left in the outbox, skipped when it reaches the front.
       this.#queued -= 1
-      this.#bytes -= e.content.length
+      this.#bytes -= e.out.content.length
     } else if (e.lane !== undefined) {
-      e.lane.inflight.remove(e)
+      e.lane.inflight.delete(e)
       this.#inflight -= 1
     }
     e.state = 'settled'
     e.lane = undefined
-    if (error === undefined) e.resolve({ messageId: e.messageId })
-    else e.reject(error)
+    e.expiry?.cancel()
+    if (error === undefined) e.result.resolve({ messageId: e.out.messageId })
+    else e.result.reject(error)
     if (this.#queued + this.#inflight === 0) {
-      this.#outbox.filter(() => false)
-      clearInterval(this.#sweeper)
-      this.#sweeper = undefined
+      this.#outbox = []
+      this.#release()
+      this.#warner.recover('buffer-filling')
+      this.#warner.recover('buffer-full')
       this.#idle.resolve(undefined)
       this.#idle = deferred()
     } else this.flush()

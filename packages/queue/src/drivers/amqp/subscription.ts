@@ -2,11 +2,11 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
 import { channels } from '../../channels'
 import type { QueueConnectionEvent } from '../../channels'
 import { describeError } from '../../internal/describe'
-import { QueueTopologyMismatchError } from '../../errors'
-import { backoffDelay } from '../../internal/backoff'
-import type { Backoff } from '../../internal/backoff'
+import { QueueTopologyMismatchError, timedOut } from '../../errors'
+import { backoffDelay } from '@scalekit/internal'
+import type { Backoff, Warner } from '@scalekit/internal'
 import { deferred } from '../../internal/deferred'
-import { sleep, withTimeout } from '../../internal/timeout'
+import { sleep, withTimeout } from '@scalekit/internal'
 import { Acker } from './acker'
 import { fromMessage, redeliveries } from './codec'
 import { assertGroup } from './topology'
@@ -18,6 +18,8 @@ interface Settings {
   readonly deliveryLimit: number
   readonly timeout: number
   readonly reconnect: Backoff
+  /** Where a topology mismatch is reported (once per episode). */
+  readonly warner: Warner
   /** Called once when the subscription is closed for good. */
   readonly onClosed: (sub: AmqpSubscription) => void
 }
@@ -86,6 +88,11 @@ export class AmqpSubscription implements Subscription {
         this.#failures += 1
         this.#report('error', error)
         if (error instanceof QueueTopologyMismatchError) {
+          this.#settings.warner.warn(
+            `topology-mismatch:${error.resource}`,
+            { code: error.code, resource: error.resource, argument: error.argument, type: this.#spec.type, group: this.#spec.group },
+            `${error.resource} exists on the broker with a different ${error.argument ?? 'definition'}: the consumer cannot attach`,
+          )
           // Retrying cannot fix it; the next connection tries again.
           this.#ready.reject(error)
           return
@@ -111,7 +118,7 @@ export class AmqpSubscription implements Subscription {
     const ch = this.#channel
     const tag = this.#consumerTag
     this.#attached = false
-    if (ch !== undefined && tag !== undefined) await withTimeout(ch.cancel(tag), this.#settings.timeout, 'basic.cancel').catch(() => undefined)
+    if (ch !== undefined && tag !== undefined) await withTimeout(ch.cancel(tag), this.#settings.timeout, timedOut('basic.cancel', this.#settings.timeout)).catch(() => undefined)
   }
 
   async close(): Promise<void> {
@@ -124,12 +131,12 @@ export class AmqpSubscription implements Subscription {
     this.#flushAcks()
     this.#acker = undefined
     // Closing the channel returns every unacknowledged message to the queue.
-    if (ch !== undefined) await withTimeout(ch.close(), this.#settings.timeout, 'channel.close').catch(() => undefined)
+    if (ch !== undefined) await withTimeout(ch.close(), this.#settings.timeout, timedOut('channel.close', this.#settings.timeout)).catch(() => undefined)
   }
 
   async #attachOnce(connection: ChannelModel): Promise<void> {
     const { topology, deliveryLimit, timeout } = this.#settings
-    const ch = await withTimeout(connection.createChannel(), timeout, 'channel.open')
+    const ch = await withTimeout(connection.createChannel(), timeout, timedOut('channel.open', timeout))
     const acker = new Acker(ch)
     ch.on('error', () => undefined)
     ch.on('close', () => {
@@ -147,13 +154,13 @@ export class AmqpSubscription implements Subscription {
     this.#acker = acker
     try {
       const queue = await assertGroup(ch, topology, this.#spec.type, this.#spec.group, deliveryLimit, timeout)
-      await withTimeout(ch.prefetch(this.#spec.prefetch), timeout, 'basic.qos')
+      await withTimeout(ch.prefetch(this.#spec.prefetch), timeout, timedOut('basic.qos', timeout))
       const reply = await withTimeout(
         ch.consume(queue, (msg) => {
           this.#onMessage(ch, acker, msg)
         }),
         timeout,
-        'basic.consume',
+        timedOut('basic.consume', timeout),
       )
       this.#consumerTag = reply.consumerTag
     } catch (error) {

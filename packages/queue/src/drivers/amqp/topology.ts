@@ -1,6 +1,6 @@
 import type { Channel, Options } from 'amqplib'
-import { QueueTopologyMismatchError } from '../../errors'
-import { withTimeout } from '../../internal/timeout'
+import { QueueTopologyMismatchError, timedOut } from '../../errors'
+import { withTimeout } from '@scalekit/internal'
 
 /**
  * The RabbitMQ topology, all derived from the app name `A` (see the README):
@@ -57,15 +57,15 @@ const quorum = (extra: Record<string, unknown> = {}): Options.AssertQueue => ({
 
 /** Declares the two exchanges (idempotent). */
 export async function assertExchanges(ch: Channel, t: Topology, timeout: number): Promise<void> {
-  await guard(withTimeout(ch.assertExchange(t.exchange, 'topic', { durable: true }), timeout, `declare exchange ${t.exchange}`), t.exchange)
-  await guard(withTimeout(ch.assertExchange(t.delayExchange, 'headers', { durable: true }), timeout, `declare exchange ${t.delayExchange}`), t.delayExchange)
+  await guard(withTimeout(ch.assertExchange(t.exchange, 'topic', { durable: true }), timeout, timedOut(`declare exchange ${t.exchange}`, timeout)), t.exchange)
+  await guard(withTimeout(ch.assertExchange(t.delayExchange, 'headers', { durable: true }), timeout, timedOut(`declare exchange ${t.delayExchange}`, timeout)), t.delayExchange)
 }
 
 /** Declares a group's queue, its dead-letter queue and bindings (idempotent). */
 export async function assertGroup(ch: Channel, t: Topology, type: string, group: string, deliveryLimit: number, timeout: number): Promise<string> {
   const queue = t.groupQueue(type, group)
   const dlq = t.deadLetterQueue(group)
-  await guard(withTimeout(ch.assertQueue(dlq, quorum()), timeout, `declare queue ${dlq}`), dlq)
+  await guard(withTimeout(ch.assertQueue(dlq, quorum()), timeout, timedOut(`declare queue ${dlq}`, timeout)), dlq)
   const args = {
     'x-delivery-limit': deliveryLimit,
     'x-dead-letter-exchange': '',
@@ -73,9 +73,9 @@ export async function assertGroup(ch: Channel, t: Topology, type: string, group:
     'x-dead-letter-strategy': 'at-least-once',
     'x-overflow': 'reject-publish',
   }
-  await guard(withTimeout(ch.assertQueue(queue, quorum(args)), timeout, `declare queue ${queue}`), queue)
-  await withTimeout(ch.bindQueue(queue, t.exchange, type), timeout, `bind ${queue}`)
-  await withTimeout(ch.bindQueue(queue, t.exchange, t.retryKey(type, group)), timeout, `bind ${queue}`)
+  await guard(withTimeout(ch.assertQueue(queue, quorum(args)), timeout, timedOut(`declare queue ${queue}`, timeout)), queue)
+  await withTimeout(ch.bindQueue(queue, t.exchange, type), timeout, timedOut(`bind ${queue}`, timeout))
+  await withTimeout(ch.bindQueue(queue, t.exchange, t.retryKey(type, group)), timeout, timedOut(`bind ${queue}`, timeout))
   return queue
 }
 
@@ -89,8 +89,8 @@ export async function assertDelayStep(ch: Channel, t: Topology, step: number, ti
     'x-dead-letter-strategy': 'at-least-once',
     'x-overflow': 'reject-publish',
   }
-  await guard(withTimeout(ch.assertQueue(queue, quorum(args)), timeout, `declare queue ${queue}`), queue)
-  await withTimeout(ch.bindQueue(queue, t.delayExchange, '', { 'x-match': 'all', [DELAY_HEADER]: String(step) }), timeout, `bind ${queue}`)
+  await guard(withTimeout(ch.assertQueue(queue, quorum(args)), timeout, timedOut(`declare queue ${queue}`, timeout)), queue)
+  await withTimeout(ch.bindQueue(queue, t.delayExchange, '', { 'x-match': 'all', [DELAY_HEADER]: String(step) }), timeout, timedOut(`bind ${queue}`, timeout))
 }
 
 const INEQUIVALENT = /inequivalent arg '([^']+)'/

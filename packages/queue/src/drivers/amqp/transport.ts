@@ -1,17 +1,17 @@
-import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
-import { QueueClosedError } from '../../errors'
-import { backoffDelay } from '../../internal/backoff'
-import { describeError } from '../../internal/describe'
+import { backoffDelay, sleep, type Warner, withTimeout } from '@scalekit/internal'
+import type { Channel, ChannelModel, ConfirmChannel, GetMessage } from 'amqplib'
+import { QueueClosedError, timedOut } from '../../errors'
+import { describeError, errorCode } from '../../internal/describe'
 import { deferred } from '../../internal/deferred'
-import { sleep, withTimeout } from '../../internal/timeout'
+import { settledWithin } from '../../internal/settled'
 import type { ResolvedQueueOptions } from '../../options'
-import { deadLetterHeaders, toProperties } from './codec'
+import { deadLetterHeaders, fromDeadLetter, toProperties } from './codec'
 import { emitConnectionEvent, openConnection, watchConnection } from './connection'
 import { Publisher } from './publisher'
 import { AmqpSubscription } from './subscription'
 import { DELAY_HEADER, assertDelayStep, assertExchanges, delayStep, topology } from './topology'
 import type { Topology } from './topology'
-import type { Confirmed, DeadLetter, Delivery, GroupStats, Send, SubscribeSpec, Subscription, Transport, TransportHealth } from '../transport'
+import type { Confirmed, DeadLetter, DeadLetterRecord, Delivery, GroupStats, Send, SubscribeSpec, Subscription, Transport, TransportHealth } from '../transport'
 
 type Role = 'consume' | 'publish'
 
@@ -23,6 +23,7 @@ type Role = 'consume' | 'publish'
  */
 export class AmqpTransport implements Transport {
   readonly #options: ResolvedQueueOptions
+  readonly #warner: Warner
   readonly #topology: Topology
   readonly #publisher: Publisher
   readonly #subscriptions = new Set<AmqpSubscription>()
@@ -41,10 +42,11 @@ export class AmqpTransport implements Transport {
   #admin: Channel | undefined
   #loops: Promise<void>[] | undefined
 
-  constructor(options: ResolvedQueueOptions) {
+  constructor(options: ResolvedQueueOptions, warner: Warner) {
     this.#options = options
+    this.#warner = warner
     this.#topology = topology(options.app)
-    this.#publisher = new Publisher(options, (step) => this.#ensureStep(step))
+    this.#publisher = new Publisher(options, (step) => this.#ensureStep(step), warner)
   }
 
   /** Not `async`: the publisher's promise is returned as is (one promise per message, not two). */
@@ -94,6 +96,7 @@ export class AmqpTransport implements Transport {
       deliveryLimit: this.#options.deliveryLimit,
       timeout: this.#options.operationTimeout,
       reconnect: this.#options.reconnect,
+      warner: this.#warner,
       onClosed: (closed) => this.#subscriptions.delete(closed),
     })
     this.#subscriptions.add(sub)
@@ -104,8 +107,11 @@ export class AmqpTransport implements Transport {
   }
 
   health(): TransportHealth {
+    const connected = this.#connection !== undefined && this.#publisher.lanes > 0
     return {
-      connected: this.#connection !== undefined && this.#publisher.lanes > 0,
+      connection: this.#stop.signal.aborted ? 'closed' : connected ? 'connected' : this.#loops === undefined ? 'idle' : 'connecting',
+      connected,
+      refusing: this.#publisher.refusing,
       blocked: this.#publisher.blocked,
       buffered: this.#publisher.buffered,
       bufferedBytes: this.#publisher.bufferedBytes,
@@ -113,23 +119,55 @@ export class AmqpTransport implements Transport {
     }
   }
 
-  async stats(): Promise<GroupStats[]> {
+  async groupStats(): Promise<GroupStats[]> {
     const connection = this.#connection
     if (connection === undefined) return []
     const timeout = this.#options.operationTimeout
     // A channel of its own: a passive declare of a missing queue (404) closes the channel it runs on.
-    const ch = await withTimeout(connection.createChannel(), timeout, 'channel.open')
+    const ch = await withTimeout(connection.createChannel(), timeout, timedOut('channel.open', timeout))
     ch.on('error', () => undefined)
     const out: GroupStats[] = []
     try {
       for (const sub of this.#subscriptions) {
         if (!sub.attached) continue
         const { type, group } = sub.spec
-        const reply = await withTimeout(ch.checkQueue(this.#topology.groupQueue(type, group)), timeout, 'queue.declare (passive)')
+        const reply = await withTimeout(ch.checkQueue(this.#topology.groupQueue(type, group)), timeout, timedOut('queue.declare (passive)', timeout))
         out.push({ type, group, messages: reply.messageCount, consumers: reply.consumerCount })
       }
     } finally {
       ch.close().catch(() => undefined)
+    }
+    return out
+  }
+
+  async takeDeadLetters(group: string, max: number): Promise<DeadLetterRecord[]> {
+    if (this.#isStopped()) throw new QueueClosedError('the queue is closed')
+    this.#start()
+    const timeout = this.#options.operationTimeout
+    if (this.#connection === undefined) await settledWithin(this.#consuming.promise, timeout, this.#stop.signal)
+    const connection = this.#connection
+    if (connection === undefined) throw timedOut('the broker connection', timeout)()
+    // A channel of its own: a `basic.get` on a missing queue (404) closes the channel it runs on.
+    const ch = await withTimeout(connection.createChannel(), timeout, timedOut('channel.open', timeout))
+    ch.on('error', () => undefined)
+    const queue = this.#topology.deadLetterQueue(group)
+    const out: DeadLetterRecord[] = []
+    try {
+      let last: GetMessage | undefined
+      while (out.length < max) {
+        const msg = await withTimeout(ch.get(queue, { noAck: false }), timeout, timedOut(`basic.get ${queue}`, timeout))
+        if (msg === false) break
+        last = msg
+        out.push(fromDeadLetter(msg, group, this.#topology.groupQueue('', group)))
+      }
+      // Removed only once all were read: a failure half-way leaves every one of them in the queue.
+      if (last !== undefined) ch.ack(last, true)
+    } catch (error) {
+      // No dead letter yet: the group's dead-letter queue is declared with its first consumer.
+      if ((error as { code?: unknown }).code === 404) return []
+      throw error
+    } finally {
+      await withTimeout(ch.close(), timeout, timedOut('channel.close', timeout)).catch(() => undefined)
     }
     return out
   }
@@ -198,19 +236,23 @@ export class AmqpTransport implements Transport {
           this.#publisher.setBlocked(this.#blocked.size > 0)
         })
         // A connection lost half-way through set-up is a failed attempt, not a hang.
-        const setUpFailed = lost.then((reason) => {
-          throw reason instanceof Error ? reason : new Error('connection closed during set-up')
+        await new Promise<void>((resolve, reject) => {
+          setUp(opened).then(resolve, reject)
+          void lost.then((reason) => {
+            reject(reason instanceof Error ? reason : new Error('connection closed during set-up'))
+          })
         })
-        setUpFailed.catch(() => undefined)
-        await Promise.race([setUp(connection), setUpFailed])
         failures = 0
         emitConnectionEvent({ event: 'connected', role })
+        this.#warner.recover(`connection-${role}`, `${role} connection to the broker is back`)
         const reason = await lost
         emitConnectionEvent({ event: 'disconnected', role, ...describeError(reason) })
+        if (!this.#isStopped()) this.#warnLost(role, reason)
       } catch (error) {
         failures += 1
         if (role === 'publish') this.#publisher.markDown()
         emitConnectionEvent({ event: 'error', role, ...describeError(error) })
+        if (!this.#isStopped()) this.#warnLost(role, error)
       }
       if (connection !== undefined) {
         teardown(connection)
@@ -223,14 +265,23 @@ export class AmqpTransport implements Transport {
     }
   }
 
+  /** One warning per episode: the connection of `role` is lost, and reconnecting (with backoff) until it is back. */
+  #warnLost(role: Role, reason: unknown): void {
+    this.#warner.warn(
+      `connection-${role}`,
+      { code: errorCode(reason ?? 'closed'), role, buffered: this.#publisher.buffered },
+      `${role} connection to the broker lost; reconnecting (publishes are ${this.#options.buffer.whenDisconnected === 'wait' ? 'buffered' : 'refused'} meanwhile)`,
+    )
+  }
+
   async #closeConnection(connection: ChannelModel): Promise<void> {
     if (!this.#open.delete(connection)) return
-    await withTimeout(connection.close(), this.#options.operationTimeout, 'connection.close').catch(() => undefined)
+    await withTimeout(connection.close(), this.#options.operationTimeout, timedOut('connection.close', this.#options.operationTimeout)).catch(() => undefined)
   }
 
   async #setUpConsuming(connection: ChannelModel): Promise<void> {
     const timeout = this.#options.operationTimeout
-    const admin = await withTimeout(connection.createChannel(), timeout, 'channel.open')
+    const admin = await withTimeout(connection.createChannel(), timeout, timedOut('channel.open', timeout))
     admin.on('error', () => undefined)
     admin.on('close', () => {
       if (this.#admin !== admin) return
@@ -266,7 +317,7 @@ export class AmqpTransport implements Transport {
     const timeout = this.#options.operationTimeout
     const confirms: ConfirmChannel[] = []
     for (let i = 0; i < this.#options.publishChannels; i++) {
-      const confirm: ConfirmChannel = await withTimeout(connection.createConfirmChannel(), timeout, 'confirm channel.open')
+      const confirm: ConfirmChannel = await withTimeout(connection.createConfirmChannel(), timeout, timedOut('confirm channel.open', timeout))
       confirm.on('error', () => undefined)
       confirm.on('close', () => {
         // Its unconfirmed messages go out again on a new connection: start this one over.
@@ -277,7 +328,7 @@ export class AmqpTransport implements Transport {
     // Publishing to an exchange not declared yet would close the channel (404).
     const [first] = confirms
     if (first !== undefined) await assertExchanges(first, this.#topology, timeout)
-    await Promise.race([this.#consuming.promise, sleep(timeout, this.#stop.signal)])
+    await settledWithin(this.#consuming.promise, timeout, this.#stop.signal)
     for (const confirm of confirms) this.#publisher.attach(confirm)
     return confirms
   }

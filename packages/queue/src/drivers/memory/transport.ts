@@ -1,15 +1,7 @@
-import { QueueClosedError, QueueUnroutableError } from '../../errors'
+import { QueueClosedError, QueueTopologyMismatchError, QueueUnroutableError } from '../../errors'
 import { deferred } from '../../internal/deferred'
 import { Fifo } from '../../internal/fifo'
-import type { Confirmed, DeadLetter, Delivery, Envelope, GroupStats, Send, SubscribeSpec, Subscription, Transport, TransportHealth } from '../transport'
-
-/** A dead-lettered message as the memory transport keeps it. */
-export interface MemoryDeadLetter {
-  readonly envelope: Envelope
-  readonly reason: string
-  readonly attempts: number
-  readonly error: string | undefined
-}
+import type { Confirmed, DeadLetter, DeadLetterRecord, Delivery, Envelope, GroupStats, Send, SubscribeSpec, Subscription, Transport, TransportHealth } from '../transport'
 
 interface Item {
   readonly envelope: Envelope
@@ -27,12 +19,16 @@ interface Consumer {
 class GroupQueue {
   readonly ready = new Fifo<Item>()
   readonly consumers: Consumer[] = []
-  readonly deadLetters: MemoryDeadLetter[] = []
   #next = 0
-  readonly #limit: number
+  /** The delivery limit it was declared with, as RabbitMQ's `x-delivery-limit`. */
+  readonly limit: number
+  readonly #deadLetters: DeadLetterRecord[]
+  readonly #group: string
 
-  constructor(limit: number) {
-    this.#limit = limit
+  constructor(limit: number, group: string, deadLetters: DeadLetterRecord[]) {
+    this.limit = limit
+    this.#group = group
+    this.#deadLetters = deadLetters
   }
 
   push(item: Item, front = false): void {
@@ -65,8 +61,8 @@ class GroupQueue {
         requeue: () => {
           if (!settle()) return
           item.redeliveries += 1
-          if (item.redeliveries > this.#limit) {
-            this.deadLetters.push({ envelope: item.envelope, reason: 'delivery-limit', attempts: item.envelope.attempt, error: undefined })
+          if (item.redeliveries > this.limit) {
+            this.#deadLetters.push({ envelope: item.envelope, group: this.#group, reason: 'delivery-limit', attempts: item.envelope.attempt, error: undefined })
             this.dispatch()
           } else this.push(item, true)
         },
@@ -93,14 +89,22 @@ class GroupQueue {
 
 /**
  * The in-process broker of one app name: every memory client created with the same `app` in this
- * process shares it, as RabbitMQ clients of one app share their exchange and queues.
+ * process shares it, as RabbitMQ clients of one app share their exchange and queues. It holds no
+ * client's settings: a group queue keeps the delivery limit it was declared with, and a client
+ * that declares it with another is refused, as RabbitMQ refuses it.
  */
 class MemoryBroker {
   readonly queues = new Map<string, Map<string, GroupQueue>>()
-  readonly #deliveryLimit: number
+  /** Each group's dead letters, oldest first (one dead-letter queue per group, as on RabbitMQ). */
+  readonly deadLetters = new Map<string, DeadLetterRecord[]>()
 
-  constructor(deliveryLimit: number) {
-    this.#deliveryLimit = deliveryLimit
+  deadLettersOf(group: string): DeadLetterRecord[] {
+    let list = this.deadLetters.get(group)
+    if (list === undefined) {
+      list = []
+      this.deadLetters.set(group, list)
+    }
+    return list
   }
 
   targets(type: string, target: Send['target']): GroupQueue[] {
@@ -111,7 +115,8 @@ class MemoryBroker {
     return q === undefined ? [] : [q]
   }
 
-  queue(type: string, group: string): GroupQueue {
+  /** Declares the group queue of `type` with `deliveryLimit`, or returns it if declared alike. */
+  declare(app: string, type: string, group: string, deliveryLimit: number): GroupQueue {
     let groups = this.queues.get(type)
     if (groups === undefined) {
       groups = new Map()
@@ -119,8 +124,14 @@ class MemoryBroker {
     }
     let q = groups.get(group)
     if (q === undefined) {
-      q = new GroupQueue(this.#deliveryLimit)
+      q = new GroupQueue(deliveryLimit, group, this.deadLettersOf(group))
       groups.set(group, q)
+    } else if (q.limit !== deliveryLimit) {
+      const resource = `${app}.${group}.${type}`
+      throw new QueueTopologyMismatchError(
+        `${resource} already exists with a different x-delivery-limit (${q.limit}, this client asks for ${deliveryLimit}); every client of one app must use the same deliveryLimit`,
+        { resource, argument: 'x-delivery-limit' },
+      )
     }
     return q
   }
@@ -135,20 +146,25 @@ const brokers = new Map<string, MemoryBroker>()
  */
 export class MemoryTransport implements Transport {
   readonly #broker: MemoryBroker
+  readonly #app: string
+  readonly #deliveryLimit: number
   #closed = false
 
   constructor(app: string, deliveryLimit: number) {
     let broker = brokers.get(app)
     if (broker === undefined) {
-      broker = new MemoryBroker(deliveryLimit)
+      broker = new MemoryBroker()
       brokers.set(app, broker)
     }
     this.#broker = broker
+    this.#app = app
+    this.#deliveryLimit = deliveryLimit
   }
 
-  /** The dead letters of one group, oldest first (a copy). */
-  deadLetters(type: string, group: string): MemoryDeadLetter[] {
-    return [...(this.#broker.queues.get(type)?.get(group)?.deadLetters ?? [])]
+  async takeDeadLetters(group: string, max: number): Promise<DeadLetterRecord[]> {
+    if (this.#closed) throw new QueueClosedError('the queue is closed')
+    await Promise.resolve()
+    return this.#broker.deadLettersOf(group).splice(0, max)
   }
 
   async send(send: Send): Promise<Confirmed> {
@@ -168,21 +184,31 @@ export class MemoryTransport implements Transport {
   }
 
   async deadLetter(dead: DeadLetter): Promise<Confirmed> {
-    this.#broker.queue(dead.envelope.type, dead.group).deadLetters.push({ envelope: dead.envelope, reason: dead.reason, attempts: dead.attempts, error: dead.error })
+    if (this.#closed) throw new QueueClosedError('the queue is closed')
+    this.#broker.deadLettersOf(dead.group).push({ envelope: dead.envelope, group: dead.group, reason: dead.reason, attempts: dead.attempts, error: dead.error })
     await Promise.resolve()
     return { messageId: dead.envelope.messageId }
   }
 
   subscribe(spec: SubscribeSpec, onDelivery: (d: Delivery) => void): Subscription {
     if (this.#closed) throw new QueueClosedError('the queue is closed')
-    const queue = this.#broker.queue(spec.type, spec.group)
-    const consumer: Consumer = { prefetch: spec.prefetch, onDelivery, unacked: 0, active: true }
-    queue.consumers.push(consumer)
-    setImmediate(() => {
-      queue.dispatch()
-    })
+    const consumer: Consumer = { prefetch: spec.prefetch, onDelivery, unacked: 0, active: false }
     const ready = deferred()
-    ready.resolve(undefined)
+    ready.promise.catch(() => undefined)
+    let queue: GroupQueue | undefined
+    try {
+      queue = this.#broker.declare(this.#app, spec.type, spec.group, this.#deliveryLimit)
+      consumer.active = true
+      queue.consumers.push(consumer)
+      const declared = queue
+      setImmediate(() => {
+        declared.dispatch()
+      })
+      ready.resolve(undefined)
+    } catch (error) {
+      // Like RabbitMQ's 406 on the declaration: the consumer never attaches, `ready` says why.
+      ready.reject(error)
+    }
     return {
       get attached() {
         return consumer.active
@@ -194,19 +220,19 @@ export class MemoryTransport implements Transport {
       },
       close: async () => {
         consumer.active = false
-        const i = queue.consumers.indexOf(consumer)
-        if (i >= 0) queue.consumers.splice(i, 1)
-        queue.dispatch()
+        const i = queue?.consumers.indexOf(consumer) ?? -1
+        if (i >= 0) queue?.consumers.splice(i, 1)
+        queue?.dispatch()
         await Promise.resolve()
       },
     }
   }
 
   health(): TransportHealth {
-    return { connected: !this.#closed, blocked: false, buffered: 0, bufferedBytes: 0, inFlight: 0 }
+    return { connection: this.#closed ? 'closed' : 'connected', connected: !this.#closed, refusing: this.#closed, blocked: false, buffered: 0, bufferedBytes: 0, inFlight: 0 }
   }
 
-  async stats(): Promise<GroupStats[]> {
+  async groupStats(): Promise<GroupStats[]> {
     const out: GroupStats[] = []
     for (const [type, groups] of this.#broker.queues) {
       for (const [group, q] of groups) out.push({ type, group, messages: q.ready.length, consumers: q.consumers.filter((c) => c.active).length })
