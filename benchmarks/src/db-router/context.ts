@@ -35,8 +35,16 @@ export function createContext(): DbBenchContext {
 }
 
 /** Runs one statement on a fresh connection (fixtures, replica control). */
-export async function admin<R extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, query_timeout: 30_000 })
+export async function admin<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<R[]> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 5000,
+    query_timeout: 30_000,
+  })
   await client.connect()
   try {
     return (await client.query<R>(text, values)).rows
@@ -49,9 +57,18 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /** Creates the table on the primary with ROWS rows and waits until both replicas have replayed it. */
 export async function createTable(ctx: DbBenchContext): Promise<void> {
-  await admin(ctx.primaryUrl, `CREATE TABLE ${ctx.table} (id int PRIMARY KEY, val int NOT NULL, name text NOT NULL)`)
-  await admin(ctx.primaryUrl, `CREATE VIEW ${ctx.table}_port AS SELECT id, inet_server_port() AS port FROM ${ctx.table}`)
-  await admin(ctx.primaryUrl, `INSERT INTO ${ctx.table} SELECT g, 0, 'row ' || g FROM generate_series(1, ${ROWS}) g`)
+  await admin(
+    ctx.primaryUrl,
+    `CREATE TABLE ${ctx.table} (id int PRIMARY KEY, val int NOT NULL, name text NOT NULL)`,
+  )
+  await admin(
+    ctx.primaryUrl,
+    `CREATE VIEW ${ctx.table}_port AS SELECT id, inet_server_port() AS port FROM ${ctx.table}`,
+  )
+  await admin(
+    ctx.primaryUrl,
+    `INSERT INTO ${ctx.table} SELECT g, 0, 'row ' || g FROM generate_series(1, ${ROWS}) g`,
+  )
   await waitForReplay(ctx, ctx.replicaUrl)
   await waitForReplay(ctx, ctx.replica2Url)
 }
@@ -61,21 +78,35 @@ export async function dropTable(ctx: DbBenchContext): Promise<void> {
 }
 
 /** Waits (up to `timeoutMs`) until `replicaUrl` has replayed the primary's current WAL position. */
-export async function waitForReplay(ctx: DbBenchContext, replicaUrl: string, timeoutMs = 30_000): Promise<void> {
+export async function waitForReplay(
+  ctx: DbBenchContext,
+  replicaUrl: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   // The flush position is the end of a complete record, so an idle replica can reach it.
   const [row] = await admin<{ lsn: string }>(ctx.primaryUrl, 'SELECT pg_current_wal_flush_lsn()::text AS lsn')
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const [r] = await admin<{ ok: boolean }>(replicaUrl, 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [row?.lsn])
+    const [r] = await admin<{ ok: boolean }>(
+      replicaUrl,
+      'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok',
+      [row?.lsn],
+    )
     if (r?.ok === true) return
-    if (Date.now() > deadline) throw new Error(`replica ${replicaUrl} did not replay ${row?.lsn ?? '?'} within ${timeoutMs} ms (paused by someone?)`)
+    if (Date.now() > deadline)
+      throw new Error(
+        `replica ${replicaUrl} did not replay ${row?.lsn ?? '?'} within ${timeoutMs} ms (paused by someone?)`,
+      )
     await sleep(10)
   }
 }
 
 /** Replay state of a replica: paused or not, and its `recovery_min_apply_delay`. */
 export async function replayState(url: string): Promise<{ paused: boolean; delay: string }> {
-  const [row] = await admin<{ paused: boolean; delay: string }>(url, "SELECT pg_is_wal_replay_paused() AS paused, current_setting('recovery_min_apply_delay') AS delay")
+  const [row] = await admin<{ paused: boolean; delay: string }>(
+    url,
+    "SELECT pg_is_wal_replay_paused() AS paused, current_setting('recovery_min_apply_delay') AS delay",
+  )
   return { paused: row?.paused === true, delay: row?.delay ?? '?' }
 }
 

@@ -75,12 +75,20 @@ model RowPort {
     await run(join(BENCH_DIR, 'node_modules', '.bin', 'prisma'), ['generate', '--schema', schema], {
       cwd: dir,
       timeout: 60_000,
-      env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: '/bin/false', PRISMA_HIDE_UPDATE_MESSAGE: '1', CHECKPOINT_DISABLE: '1' },
+      env: {
+        ...process.env,
+        PRISMA_SCHEMA_ENGINE_BINARY: '/bin/false',
+        PRISMA_HIDE_UPDATE_MESSAGE: '1',
+        CHECKPOINT_DISABLE: '1',
+      },
     })
-    const generated = (await import(pathToFileURL(join(dir, 'client', 'client.ts')).href)) as { PrismaClient: new (options: unknown) => PrismaLike }
+    const generated = (await import(pathToFileURL(join(dir, 'client', 'client.ts')).href)) as {
+      PrismaClient: new (options: unknown) => PrismaLike
+    }
     const { PrismaPg } = await import('@prisma/adapter-pg')
     const { readReplicas } = await import('@prisma/extension-read-replicas')
-    const make = (url: string): PrismaLike => new generated.PrismaClient({ adapter: new PrismaPg({ connectionString: url }) })
+    const make = (url: string): PrismaLike =>
+      new generated.PrismaClient({ adapter: new PrismaPg({ connectionString: url }) })
     return {
       create: (replicaUrls) => {
         const replicas = replicaUrls.map(make)

@@ -20,7 +20,10 @@ export interface SpreadRow {
   failed: number
 }
 
-export async function runSpread(ctx: DbBenchContext, prisma: PrismaKit | undefined): Promise<{ rows: SpreadRow[]; note: string }> {
+export async function runSpread(
+  ctx: DbBenchContext,
+  prisma: PrismaKit | undefined,
+): Promise<{ rows: SpreadRow[]; note: string }> {
   const reads = ctx.quick ? 400 : 2000
   const replicas = [ctx.replicaUrl, ctx.replica2Url]
   const ports = replicas.map((u) => new URL(u).port)
@@ -31,12 +34,23 @@ export async function runSpread(ctx: DbBenchContext, prisma: PrismaKit | undefin
     })),
     {
       policy: 'weighted 3 : 1',
-      make: () => Promise.resolve(dbRouter(ctx, [{ source: ctx.replicaUrl, weight: 3 }, { source: ctx.replica2Url, weight: 1 }], { balance: 'weighted' })),
+      make: () =>
+        Promise.resolve(
+          dbRouter(
+            ctx,
+            [
+              { source: ctx.replicaUrl, weight: 3 },
+              { source: ctx.replica2Url, weight: 1 },
+            ],
+            { balance: 'weighted' },
+          ),
+        ),
     },
     { policy: 'random (built in)', make: () => Promise.resolve(drizzleReplicas(ctx, replicas)) },
     { policy: 'random (built in)', make: () => typeormReplication(ctx, replicas) },
   ]
-  if (prisma !== undefined) contenders.push({ policy: 'random (built in)', make: () => Promise.resolve(prisma.create(replicas)) })
+  if (prisma !== undefined)
+    contenders.push({ policy: 'random (built in)', make: () => Promise.resolve(prisma.create(replicas)) })
   const rows: SpreadRow[] = []
   for (const c of contenders) {
     const s = await c.make()
@@ -56,7 +70,14 @@ export async function runSpread(ctx: DbBenchContext, prisma: PrismaKit | undefin
         }
       }
       await Promise.all(Array.from({ length: 8 }, loop))
-      rows.push({ name: s.name, policy: c.policy, reads, byPort, firstShare: (byPort[ports[0]!] ?? 0) / reads, failed })
+      rows.push({
+        name: s.name,
+        policy: c.policy,
+        reads,
+        byPort,
+        firstShare: (byPort[ports[0]!] ?? 0) / reads,
+        failed,
+      })
     } finally {
       await s.close()
     }
@@ -71,5 +92,8 @@ export async function runSpread(ctx: DbBenchContext, prisma: PrismaKit | undefin
       String(reads - ports.reduce((n, p) => n + (r.byPort[p] ?? 0), 0)),
     ]),
   ])
-  return { rows, note: 'counts by inet_server_port() of the node that answered; "other" would be reads answered by the primary' }
+  return {
+    rows,
+    note: 'counts by inet_server_port() of the node that answered; "other" would be reads answered by the primary',
+  }
 }

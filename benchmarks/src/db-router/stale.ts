@@ -28,7 +28,14 @@ export interface StaleRow {
 /** db-router's read-your-writes wait: short, so that 500 paused rounds take seconds, not 100 s (default 200 ms). */
 const CONSISTENCY = { maxWait: 20, pollInterval: 2 }
 
-export async function runStale(ctx: DbBenchContext, prisma: PrismaKit | undefined): Promise<{ rows: StaleRow[]; consistency: typeof CONSISTENCY; targets: { wanted: string; met: boolean }[] }> {
+export async function runStale(
+  ctx: DbBenchContext,
+  prisma: PrismaKit | undefined,
+): Promise<{
+  rows: StaleRow[]
+  consistency: typeof CONSISTENCY
+  targets: { wanted: string; met: boolean }[]
+}> {
   const rounds = ctx.quick ? 100 : 500
   const resumedRounds = ctx.quick ? 50 : 200
   const replica = ctx.replica2Url
@@ -36,22 +43,54 @@ export async function runStale(ctx: DbBenchContext, prisma: PrismaKit | undefine
   const primaryPort = Number(new URL(ctx.primaryUrl).port)
   const before = await replayState(replica)
   if (before.paused || (before.delay !== '0' && before.delay !== '0ms')) {
-    console.log(`  note: ${replica} was already paused=${String(before.paused)} delay=${before.delay} before this scenario (another run?)`)
+    console.log(
+      `  note: ${replica} was already paused=${String(before.paused)} delay=${before.delay} before this scenario (another run?)`,
+    )
   }
-  const scoped = dbRouter(ctx, [replica], { consistency: CONSISTENCY }, '@scalekit/db-router (withConsistency)')
+  const scoped = dbRouter(
+    ctx,
+    [replica],
+    { consistency: CONSISTENCY },
+    '@scalekit/db-router (withConsistency)',
+  )
   const unscoped = dbRouter(ctx, [replica], {}, '@scalekit/db-router (no scope)', false)
-  const subjects: Subject[] = [scoped, unscoped, drizzleReplicas(ctx, [replica]), await typeormReplication(ctx, [replica])]
+  const subjects: Subject[] = [
+    scoped,
+    unscoped,
+    drizzleReplicas(ctx, [replica]),
+    await typeormReplication(ctx, [replica]),
+  ]
   if (prisma !== undefined) subjects.push(prisma.create([replica]))
   const rows: StaleRow[] = []
-  const routerRounds = async (s: RouterSubject, id: number, n: number, base: number, phase: StaleRow['phase']): Promise<StaleRow> => {
-    const row: StaleRow = { name: s.name, phase, rounds: n, stale: 0, failed: 0, onReplica: 0, onPrimary: 0, ms: 0 }
+  const routerRounds = async (
+    s: RouterSubject,
+    id: number,
+    n: number,
+    base: number,
+    phase: StaleRow['phase'],
+  ): Promise<StaleRow> => {
+    const row: StaleRow = {
+      name: s.name,
+      phase,
+      rounds: n,
+      stale: 0,
+      failed: 0,
+      onReplica: 0,
+      onPrimary: 0,
+      ms: 0,
+    }
     const t0 = performance.now()
     for (let i = 0; i < n; i++) {
       const value = base + i
       try {
         const read = await s.unit(async () => {
           await s.writeVal(id, value)
-          return (await s.db.query<{ val: number; port: number }>(`SELECT val, inet_server_port() AS port FROM ${ctx.table} WHERE id = $1`, [id])).rows[0]
+          return (
+            await s.db.query<{ val: number; port: number }>(
+              `SELECT val, inet_server_port() AS port FROM ${ctx.table} WHERE id = $1`,
+              [id],
+            )
+          ).rows[0]
         })
         if (read?.val !== value) row.stale++
         if (read?.port === replicaPort) row.onReplica! += 1
@@ -98,22 +137,41 @@ export async function runStale(ctx: DbBenchContext, prisma: PrismaKit | undefine
     })
     // Resumed: the replica catches up; the router readmits it if its lag checks had excluded it.
     await waitForReplay(ctx, replica)
-    for (let i = 0; i < 100 && !scoped.db.status().replicas.every((r) => r.usable); i++) await sleep(100)
+    for (let i = 0; i < 100 && !scoped.db.health().replicas.every((r) => r.usable); i++) await sleep(100)
     rows.push(await routerRounds(scoped, 1, resumedRounds, 9_000_000, 'replay resumed'))
   } finally {
     await Promise.allSettled(subjects.map((s) => s.close()))
   }
-  printTable(`3. Stale reads after a write: write then read, replay paused on :${replicaPort}, reads pointed at it only`, [
-    ['', 'phase', 'rounds', 'stale', 'failed', 'read on replica', 'read on primary', 'took'],
-    ...rows.map((r) => [r.name, r.phase, String(r.rounds), String(r.stale), String(r.failed), r.onReplica === undefined ? '(all)' : String(r.onReplica), r.onPrimary === undefined ? '-' : String(r.onPrimary), `${(r.ms / 1000).toFixed(1)} s`]),
-  ])
+  printTable(
+    `3. Stale reads after a write: write then read, replay paused on :${replicaPort}, reads pointed at it only`,
+    [
+      ['', 'phase', 'rounds', 'stale', 'failed', 'read on replica', 'read on primary', 'took'],
+      ...rows.map((r) => [
+        r.name,
+        r.phase,
+        String(r.rounds),
+        String(r.stale),
+        String(r.failed),
+        r.onReplica === undefined ? '(all)' : String(r.onReplica),
+        r.onPrimary === undefined ? '-' : String(r.onPrimary),
+        `${(r.ms / 1000).toFixed(1)} s`,
+      ]),
+    ],
+  )
   const paused = rows.find((r) => r.name === scoped.name && r.phase === 'replay paused')
   const resumed = rows.find((r) => r.name === scoped.name && r.phase === 'replay resumed')
   const targets = [
-    { wanted: `zero stale reads in a consistency scope with replay paused (got ${paused?.stale ?? '?'} of ${rounds}, ${paused?.failed ?? '?'} failed)`, met: paused?.stale === 0 && paused.failed === 0 },
+    {
+      wanted: `zero stale reads in a consistency scope with replay paused (got ${paused?.stale ?? '?'} of ${rounds}, ${paused?.failed ?? '?'} failed)`,
+      met: paused?.stale === 0 && paused.failed === 0,
+    },
     {
       wanted: `scoped reads go back to the replica once it has caught up (got ${resumed?.onReplica ?? '?'} of ${resumedRounds} on the replica, ${resumed?.stale ?? '?'} stale)`,
-      met: resumed !== undefined && resumed.stale === 0 && resumed.failed === 0 && (resumed.onReplica ?? 0) >= resumedRounds * 0.9,
+      met:
+        resumed !== undefined &&
+        resumed.stale === 0 &&
+        resumed.failed === 0 &&
+        (resumed.onReplica ?? 0) >= resumedRounds * 0.9,
     },
   ]
   return { rows, consistency: CONSISTENCY, targets }

@@ -44,14 +44,25 @@ function pool(url: string, extra: pg.PoolConfig = {}): pg.Pool {
 }
 
 /** Raw pg on one node: the floor. `queryTimeout` adds pg's per-query client timer (what the router sets). */
-export function rawPg(ctx: DbBenchContext, url: string, name = 'raw pg.Pool (floor)', queryTimeout?: number): Subject {
+export function rawPg(
+  ctx: DbBenchContext,
+  url: string,
+  name = 'raw pg.Pool (floor)',
+  queryTimeout?: number,
+): Subject {
   const p = pool(url, queryTimeout === undefined ? {} : { query_timeout: queryTimeout })
   const text = `SELECT id, val, name FROM ${ctx.table} WHERE id = $1`
   return {
     name,
     readPoint: (id) => p.query(text, [id]),
-    readVal: async (id) => (await p.query<{ val: number }>(`SELECT val FROM ${ctx.table} WHERE id = $1`, [id])).rows[0]?.val,
-    readPort: async (id) => (await p.query<{ port: number }>(`SELECT inet_server_port() AS port FROM ${ctx.table} WHERE id = $1`, [id])).rows[0]!.port,
+    readVal: async (id) =>
+      (await p.query<{ val: number }>(`SELECT val FROM ${ctx.table} WHERE id = $1`, [id])).rows[0]?.val,
+    readPort: async (id) =>
+      (
+        await p.query<{ port: number }>(`SELECT inet_server_port() AS port FROM ${ctx.table} WHERE id = $1`, [
+          id,
+        ])
+      ).rows[0]!.port,
     writeVal: () => Promise.reject(new Error('raw pg on a replica cannot write')),
     unit: identity,
     close: () => p.end(),
@@ -62,15 +73,28 @@ export interface RouterSubject extends Subject {
   readonly db: DbRouter
 }
 
-export function dbRouter(ctx: DbBenchContext, replicas: DbRouterOptions['replicas'], options: Partial<DbRouterOptions> = {}, name = '@scalekit/db-router', scoped = true): RouterSubject {
+export function dbRouter(
+  ctx: DbBenchContext,
+  replicas: DbRouterOptions['replicas'],
+  options: Partial<DbRouterOptions> = {},
+  name = '@scalekit/db-router',
+  scoped = true,
+): RouterSubject {
   const db = createDbRouter({ primary: ctx.primaryUrl, replicas, ...options })
   const text = `SELECT id, val, name FROM ${ctx.table} WHERE id = $1`
   return {
     name,
     db,
     readPoint: (id) => db.query(text, [id]),
-    readVal: async (id) => (await db.query<{ val: number }>(`SELECT val FROM ${ctx.table} WHERE id = $1`, [id])).rows[0]?.val,
-    readPort: async (id) => (await db.query<{ port: number }>(`SELECT inet_server_port() AS port FROM ${ctx.table} WHERE id = $1`, [id])).rows[0]!.port,
+    readVal: async (id) =>
+      (await db.query<{ val: number }>(`SELECT val FROM ${ctx.table} WHERE id = $1`, [id])).rows[0]?.val,
+    readPort: async (id) =>
+      (
+        await db.query<{ port: number }>(
+          `SELECT inet_server_port() AS port FROM ${ctx.table} WHERE id = $1`,
+          [id],
+        )
+      ).rows[0]!.port,
     writeVal: async (id, val) => {
       await db.query(`UPDATE ${ctx.table} SET val = $1 WHERE id = $2`, [val, id])
     },
@@ -85,7 +109,11 @@ export interface DrizzleSubject extends Subject {
 }
 
 function drizzleTable(ctx: DbBenchContext) {
-  return pgTable(ctx.table, { id: integer('id').primaryKey(), val: integer('val').notNull(), name: text('name').notNull() })
+  return pgTable(ctx.table, {
+    id: integer('id').primaryKey(),
+    val: integer('val').notNull(),
+    name: text('name').notNull(),
+  })
 }
 
 function drizzleDb(primary: pg.Pool, replicas: pg.Pool[]) {
@@ -105,7 +133,13 @@ export function drizzleReplicas(ctx: DbBenchContext, replicaUrls: readonly strin
     table: t,
     readPoint: (id) => db.select().from(t).where(eq(t.id, id)),
     readVal: async (id) => (await db.select({ val: t.val }).from(t).where(eq(t.id, id)))[0]?.val,
-    readPort: async (id) => (await db.select({ port: sql<number>`inet_server_port()` }).from(t).where(eq(t.id, id)))[0]!.port,
+    readPort: async (id) =>
+      (
+        await db
+          .select({ port: sql<number>`inet_server_port()` })
+          .from(t)
+          .where(eq(t.id, id))
+      )[0]!.port,
     writeVal: async (id, val) => {
       await db.update(t).set({ val }).where(eq(t.id, id))
     },
@@ -122,7 +156,10 @@ export interface TypeormSubject extends Subject {
 }
 
 /** TypeORM `replication: { master, slaves }`: reads of repositories and query builders go to a random slave. */
-export async function typeormReplication(ctx: DbBenchContext, replicaUrls: readonly string[]): Promise<TypeormSubject> {
+export async function typeormReplication(
+  ctx: DbBenchContext,
+  replicaUrls: readonly string[],
+): Promise<TypeormSubject> {
   const schema = new EntitySchema<Row>(
     Object.assign(new EntitySchemaOptions<Row>(), {
       name: `Row_${ctx.runId}`,
@@ -146,7 +183,12 @@ export async function typeormReplication(ctx: DbBenchContext, replicaUrls: reado
     readPoint: (id) => repo.findOneBy({ id }),
     readVal: async (id) => (await repo.findOneBy({ id }))?.val,
     readPort: async (id) => {
-      const row = await ds.createQueryBuilder().select('inet_server_port()', 'port').from(ctx.table, 't').where('t.id = :id', { id }).getRawOne<{ port: number }>()
+      const row = await ds
+        .createQueryBuilder()
+        .select('inet_server_port()', 'port')
+        .from(ctx.table, 't')
+        .where('t.id = :id', { id })
+        .getRawOne<{ port: number }>()
       return row!.port
     },
     writeVal: async (id, val) => {

@@ -37,10 +37,20 @@ export interface ThroughputResult {
  * ratio from neighbours in time is what survives a machine whose speed drifts by the second. Client
  * CPU per query is measured too: steadier than throughput when the database shares the cores.
  */
-async function headToHead(floor: Subject, ours: Subject, concurrency: number, pairs: number, slotMs: number): Promise<HeadToHead> {
+async function headToHead(
+  floor: Subject,
+  ours: Subject,
+  concurrency: number,
+  pairs: number,
+  slotMs: number,
+): Promise<HeadToHead> {
   const slot = async (s: Subject): Promise<{ rate: number; cpu: number }> => {
     const before = process.cpuUsage()
-    const sample = await timeConcurrent((loop, i) => s.readPoint(((loop * 7 + i) % ROWS) + 1), concurrency, slotMs)
+    const sample = await timeConcurrent(
+      (loop, i) => s.readPoint(((loop * 7 + i) % ROWS) + 1),
+      concurrency,
+      slotMs,
+    )
     const used = process.cpuUsage(before)
     return { rate: sample.opsPerSec, cpu: (used.user + used.system) / Math.max(1, sample.ops) }
   }
@@ -59,10 +69,20 @@ async function headToHead(floor: Subject, ours: Subject, concurrency: number, pa
   }
   const sorted = [...ratios].sort((x, y) => x - y)
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-  return { concurrency, pairs, slotMs, ratio: median(ratios), ratioIqr: [at(0.25), at(0.75)], cpuUsPerQuery: { rawPg: median(cpu.rawPg), dbRouter: median(cpu.dbRouter) } }
+  return {
+    concurrency,
+    pairs,
+    slotMs,
+    ratio: median(ratios),
+    ratioIqr: [at(0.25), at(0.75)],
+    cpuUsPerQuery: { rawPg: median(cpu.rawPg), dbRouter: median(cpu.dbRouter) },
+  }
 }
 
-export async function runThroughput(ctx: DbBenchContext, prisma: PrismaKit | undefined): Promise<ThroughputResult> {
+export async function runThroughput(
+  ctx: DbBenchContext,
+  prisma: PrismaKit | undefined,
+): Promise<ThroughputResult> {
   // Many short rounds: the neighbours' load on a shared machine comes in bursts of seconds, and the
   // median of per-round ratios shrugs off the rounds a burst hit.
   const roundMs = ctx.quick ? 150 : 250
@@ -79,10 +99,17 @@ export async function runThroughput(ctx: DbBenchContext, prisma: PrismaKit | und
   const pairs: HeadToHead[] = []
   try {
     // Connect every pool and classify the statement (the cache is what a running app has).
-    for (const s of subjects) await Promise.all(Array.from({ length: 16 }, (_, i) => s.readPoint((i % ROWS) + 1)))
+    for (const s of subjects)
+      await Promise.all(Array.from({ length: 16 }, (_, i) => s.readPoint((i % ROWS) + 1)))
     for (const concurrency of [1, 16]) {
-      const summaries = await interleave(subjects, rounds, (s) => timeConcurrent((loop, i) => s.readPoint(((loop * 7 + i) % ROWS) + 1), concurrency, roundMs))
-      printSummaries(`1. Replica read, ${concurrency} in flight (same replica; median of ${rounds} rounds × ${roundMs} ms)`, summaries, 'vs raw pg')
+      const summaries = await interleave(subjects, rounds, (s) =>
+        timeConcurrent((loop, i) => s.readPoint(((loop * 7 + i) % ROWS) + 1), concurrency, roundMs),
+      )
+      printSummaries(
+        `1. Replica read, ${concurrency} in flight (same replica; median of ${rounds} rounds × ${roundMs} ms)`,
+        summaries,
+        'vs raw pg',
+      )
       byConcurrency.push({ concurrency, summaries })
     }
     const [floor, , ours] = subjects
@@ -99,8 +126,21 @@ export async function runThroughput(ctx: DbBenchContext, prisma: PrismaKit | und
   }
   // Judged on the head-to-head pairs (the six-way table's ratios are printed beside it).
   const targets = pairs.map(({ concurrency, ratio }) => {
-    const table = byConcurrency.find((b) => b.concurrency === concurrency)?.summaries.find((s) => s.name === '@scalekit/db-router')?.ratioToFloor ?? Number.NaN
-    return { wanted: `db-router ≥ 0.95× raw pg on the same replica at ${concurrency} in flight (head to head ${ratio.toFixed(2)}×; six-way table ${table.toFixed(2)}×)`, met: ratio >= 0.95 }
+    const table =
+      byConcurrency
+        .find((b) => b.concurrency === concurrency)
+        ?.summaries.find((s) => s.name === '@scalekit/db-router')?.ratioToFloor ?? Number.NaN
+    return {
+      wanted: `db-router ≥ 0.95× raw pg on the same replica at ${concurrency} in flight (head to head ${ratio.toFixed(2)}×; six-way table ${table.toFixed(2)}×)`,
+      met: ratio >= 0.95,
+    }
   })
-  return { statement: 'SELECT id, val, name FROM <table> WHERE id = $1', roundMs, rounds, byConcurrency, headToHead: pairs, targets }
+  return {
+    statement: 'SELECT id, val, name FROM <table> WHERE id = $1',
+    roundMs,
+    rounds,
+    byConcurrency,
+    headToHead: pairs,
+    targets,
+  }
 }

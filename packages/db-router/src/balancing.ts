@@ -13,7 +13,13 @@
 export type BalancePolicy = 'round-robin' | 'random' | 'least-outstanding' | 'weighted' | 'latency'
 
 /** Every policy name, for validation. */
-export const BALANCE_POLICIES: readonly BalancePolicy[] = ['round-robin', 'random', 'least-outstanding', 'weighted', 'latency']
+export const BALANCE_POLICIES: readonly BalancePolicy[] = [
+  'round-robin',
+  'random',
+  'least-outstanding',
+  'weighted',
+  'latency',
+]
 
 /** What a policy reads from a node. */
 export interface Balanceable {
@@ -33,7 +39,10 @@ const EWMA_DECAY_MS = 5000
 export type Balancer<T extends Balanceable> = (nodes: readonly T[]) => T
 
 /** Creates the picker of a policy; each picker keeps its own state (turn, current weights). */
-export function createBalancer<T extends Balanceable>(policy: BalancePolicy, random: () => number = Math.random): Balancer<T> {
+export function createBalancer<T extends Balanceable>(
+  policy: BalancePolicy,
+  random: () => number = Math.random,
+): Balancer<T> {
   switch (policy) {
     case 'round-robin': {
       let turn = 0

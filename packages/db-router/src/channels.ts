@@ -1,12 +1,13 @@
 import { channel, tracingChannel } from 'node:diagnostics_channel'
 import type { Channel, TracingChannel } from 'node:diagnostics_channel'
+import { channelName, channelPrefix } from '@scalekit/internal'
 
 /**
- * Diagnostics channels of @scalekit/db-router, all named `scalekit:db:<operation>`. Names and
+ * Diagnostics channels of @scalekit/db-router, all named `scalekit:db-router:<operation>`. Names and
  * payloads are public API. Payloads never carry statement text or parameters (they often hold user
  * data); they carry where a statement went and why. Publishing costs nothing while nobody subscribes.
  */
-export const CHANNEL_PREFIX = 'scalekit:db' as const
+export const CHANNEL_PREFIX: 'scalekit:db-router' = channelPrefix('db-router')
 
 /** A node's role. */
 export type NodeRole = 'primary' | 'replica'
@@ -22,9 +23,18 @@ export type NodeRole = 'primary' | 'replica'
  * - `read-only-retry`: a replica answered 25006 (the statement writes), retried on the primary;
  * - `retry`: a connection error or recovery conflict on a replica, retried on another node.
  */
-export type RouteReason = 'read' | 'write' | 'override' | 'transaction' | 'session' | 'no-replica' | 'consistency' | 'read-only-retry' | 'retry'
+export type RouteReason =
+  | 'read'
+  | 'write'
+  | 'override'
+  | 'transaction'
+  | 'session'
+  | 'no-replica'
+  | 'consistency'
+  | 'read-only-retry'
+  | 'retry'
 
-/** Context of `scalekit:db:query` (tracing channel): one attempt of one statement on one node. */
+/** Context of `scalekit:db-router:query` (tracing channel): one attempt of one statement on one node. */
 export interface DbQueryContext {
   /** `query` for `db.query()` and node handles, `transaction` for a whole `transaction()`. */
   operation: 'query' | 'transaction'
@@ -47,7 +57,7 @@ export interface DbQueryContext {
 /** A replica's (or the primary's) routing state. */
 export type NodeState = 'up' | 'lagging' | 'down' | 'promoted' | 'read-only'
 
-/** Payload of `scalekit:db:node-state`: a node changed state. */
+/** Payload of `scalekit:db-router:node-state`: a node changed state. */
 export interface DbNodeStateEvent {
   node: string
   role: NodeRole
@@ -57,7 +67,7 @@ export interface DbNodeStateEvent {
   reason: string
 }
 
-/** Payload of `scalekit:db:lag`: one health check of one replica. */
+/** Payload of `scalekit:db-router:lag`: one health check of one replica. */
 export interface DbLagEvent {
   node: string
   /** WAL bytes the replica has not replayed, vs the primary's position at the check; undefined if the primary did not answer. */
@@ -68,7 +78,7 @@ export interface DbLagEvent {
   replayLsn: string
 }
 
-/** Payload of `scalekit:db:fallback`: a read went to the primary instead of a replica, or failed for want of one. */
+/** Payload of `scalekit:db-router:fallback`: a read went to the primary instead of a replica, or failed for want of one. */
 export interface DbFallbackEvent {
   reason: 'no-replica' | 'consistency' | 'read-only-retry'
   /** `primary` when it went there, `error` when the budget or `toPrimary: false` refused it. */
@@ -91,9 +101,9 @@ export const channels: {
   readonly fallback: Channel
   readonly breaker: Channel
 } = {
-  query: tracingChannel<unknown, DbQueryContext>(`${CHANNEL_PREFIX}:query`),
-  nodeState: channel(`${CHANNEL_PREFIX}:node-state`),
-  lag: channel(`${CHANNEL_PREFIX}:lag`),
-  fallback: channel(`${CHANNEL_PREFIX}:fallback`),
-  breaker: channel('scalekit:breaker:state'),
+  query: tracingChannel<unknown, DbQueryContext>(channelName('db-router', 'query')),
+  nodeState: channel(channelName('db-router', 'node-state')),
+  lag: channel(channelName('db-router', 'lag')),
+  fallback: channel(channelName('db-router', 'fallback')),
+  breaker: channel(channelName('breaker', 'state')),
 }

@@ -1,20 +1,13 @@
+import { CodedError, defineErrors } from '@scalekit/internal'
+
 /**
  * The base class of every error @scalekit/db-router throws: catch it to catch them all, and branch on
  * `code`, which is stable across versions (messages are not). Errors raised by PostgreSQL itself
  * (a unique violation, a syntax error…) are passed through unchanged as `pg`'s `DatabaseError`, so
  * their `code` stays the SQLSTATE your code already checks.
  */
-export class DbRouterError extends Error {
-  /** The stable code of this class of error. */
-  static readonly code: string = 'ERR_DB'
-  /** The stable code of this error: `ERR_DB_<WHAT>`. */
-  readonly code: string
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = new.target.name
-    this.code = new.target.code
-  }
+export class DbRouterError extends CodedError {
+  static override readonly code: string = 'ERR_DB'
 }
 
 /** Options given to a factory are invalid; thrown at construction, never later. */
@@ -22,13 +15,17 @@ export class DbRouterOptionsError extends DbRouterError {
   static override readonly code: string = 'ERR_DB_INVALID_OPTIONS'
 }
 
-/** A call got arguments the router does not accept (a callback, a pg `Submittable`, a non-string text). */
-export class DbInvalidArgumentError extends DbRouterError {
+/**
+ * A call got an argument the router does not accept (a callback, a pg `Submittable`, a non-string
+ * text, a bad `role`, token or `close()` timeout); thrown before anything is sent, never counted by
+ * a breaker.
+ */
+export class DbRouterArgumentError extends DbRouterError {
   static override readonly code: string = 'ERR_DB_INVALID_ARGUMENT'
 }
 
-/** The router was closed; no new query is taken. */
-export class DbClosedError extends DbRouterError {
+/** The router was closed: a new call, or one still in flight when `close()`'s timeout ran out. */
+export class DbRouterClosedError extends DbRouterError {
   static override readonly code: string = 'ERR_DB_CLOSED'
 }
 
@@ -76,27 +73,27 @@ export class DbInvalidTokenError extends DbRouterError {
   static override readonly code: string = 'ERR_DB_INVALID_TOKEN'
 }
 
-/** Every error class of @scalekit/db-router, by name. */
+/** Every error class of @scalekit/db-router, keyed by its code (the base first). */
 export const errors: {
-  readonly DbRouterError: typeof DbRouterError
-  readonly DbRouterOptionsError: typeof DbRouterOptionsError
-  readonly DbInvalidArgumentError: typeof DbInvalidArgumentError
-  readonly DbClosedError: typeof DbClosedError
-  readonly DbPrimaryUnavailableError: typeof DbPrimaryUnavailableError
-  readonly DbPrimaryReadOnlyError: typeof DbPrimaryReadOnlyError
-  readonly DbNoReplicaError: typeof DbNoReplicaError
-  readonly DbTimeoutError: typeof DbTimeoutError
-  readonly DbWriteOnReplicaError: typeof DbWriteOnReplicaError
-  readonly DbInvalidTokenError: typeof DbInvalidTokenError
-} = {
-  DbRouterError,
-  DbRouterOptionsError,
-  DbInvalidArgumentError,
-  DbClosedError,
-  DbPrimaryUnavailableError,
-  DbPrimaryReadOnlyError,
-  DbNoReplicaError,
-  DbTimeoutError,
-  DbWriteOnReplicaError,
-  DbInvalidTokenError,
-}
+  readonly ERR_DB: typeof DbRouterError
+  readonly ERR_DB_INVALID_OPTIONS: typeof DbRouterOptionsError
+  readonly ERR_DB_INVALID_ARGUMENT: typeof DbRouterArgumentError
+  readonly ERR_DB_CLOSED: typeof DbRouterClosedError
+  readonly ERR_DB_PRIMARY_UNAVAILABLE: typeof DbPrimaryUnavailableError
+  readonly ERR_DB_PRIMARY_READ_ONLY: typeof DbPrimaryReadOnlyError
+  readonly ERR_DB_NO_REPLICA: typeof DbNoReplicaError
+  readonly ERR_DB_TIMEOUT: typeof DbTimeoutError
+  readonly ERR_DB_WRITE_ON_REPLICA: typeof DbWriteOnReplicaError
+  readonly ERR_DB_INVALID_TOKEN: typeof DbInvalidTokenError
+} = defineErrors({
+  ERR_DB: DbRouterError,
+  ERR_DB_INVALID_OPTIONS: DbRouterOptionsError,
+  ERR_DB_INVALID_ARGUMENT: DbRouterArgumentError,
+  ERR_DB_CLOSED: DbRouterClosedError,
+  ERR_DB_PRIMARY_UNAVAILABLE: DbPrimaryUnavailableError,
+  ERR_DB_PRIMARY_READ_ONLY: DbPrimaryReadOnlyError,
+  ERR_DB_NO_REPLICA: DbNoReplicaError,
+  ERR_DB_TIMEOUT: DbTimeoutError,
+  ERR_DB_WRITE_ON_REPLICA: DbWriteOnReplicaError,
+  ERR_DB_INVALID_TOKEN: DbInvalidTokenError,
+})

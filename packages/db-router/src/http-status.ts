@@ -13,6 +13,7 @@ const STATUS: Readonly<Record<string, number>> = {
 
 /** The HTTP status for a db-router error code (or an error carrying one); 500 for anything else. */
 export function httpStatusOf(codeOrError: unknown): number {
-  const code = typeof codeOrError === 'string' ? codeOrError : (codeOrError as { code?: unknown } | null)?.code
+  const code =
+    typeof codeOrError === 'string' ? codeOrError : (codeOrError as { code?: unknown } | null)?.code
   return typeof code === 'string' ? (STATUS[code] ?? 500) : 500
 }

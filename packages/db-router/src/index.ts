@@ -2,28 +2,28 @@ export { createDbRouter } from './router'
 export type {
   ConsistencyScope,
   DbRouter,
+  DbRouterHealth,
   NodeHandle,
-  NodeStatus,
+  NodeHealth,
   Queryable,
-  RouterStatus,
+  QueryOptions,
   TransactionClient,
   TransactionOptions,
 } from './types'
 export type { DbRouterOptions, NodeSource, ReplicaConfig, ReplicaInput, ReplicaRef } from './options'
 export { defaults } from './options'
-export type { QueryOptions } from './internal/query-args'
-export type { Duration } from './internal/duration'
+export type { CloseOptions, Duration, HealthStatus, Logger } from '@scalekit/internal'
 export { BALANCE_POLICIES, type BalancePolicy } from './balancing'
 export {
-  DbClosedError,
-  DbInvalidArgumentError,
   DbInvalidTokenError,
   DbNoReplicaError,
-  DbTimeoutError,
   DbPrimaryReadOnlyError,
   DbPrimaryUnavailableError,
+  DbRouterArgumentError,
+  DbRouterClosedError,
   DbRouterError,
   DbRouterOptionsError,
+  DbTimeoutError,
   DbWriteOnReplicaError,
   errors,
 } from './errors'

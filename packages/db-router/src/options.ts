@@ -1,8 +1,8 @@
+import { createChecks, type Duration, type Logger } from '@scalekit/internal'
 import type { Pool, PoolConfig } from 'pg'
 import type { BalancePolicy } from './balancing'
 import { BALANCE_POLICIES } from './balancing'
 import { DbRouterOptionsError } from './errors'
-import { type Duration, toMs } from './internal/duration'
 
 /** Where a node is: a connection URL, an existing `pg.Pool` (never ended by the router), or a `PoolConfig` (the router owns that pool). */
 export type NodeSource = string | Pool | PoolConfig
@@ -75,16 +75,13 @@ export interface DbRouterOptions {
     /** Client-side `query_timeout` of each statement unless the call sets its own. @default 30000 */
     query?: Duration
   }
-  /** The opossum circuit breaker of each node; only connection errors and timeouts count. */
+  /** The opossum circuit breaker of each node: every statement goes through it; only connection errors and timeouts count as failures. */
   breaker?: {
-    /** @default 50 */
+    /** Share of failed calls in the rolling window (10 s) at which the breaker opens. @default 50 */
     errorThresholdPercentage?: number
     /** How long an open breaker waits before letting one trial call through. @default 5000 */
     resetTimeout?: Duration
-    /**
-     * Calls in the rolling window (10 s) before the breaker may open. The window holds the calls
-     * since the node's first counted failure: a healthy node's calls skip the breaker. @default 5
-     */
+    /** Calls in the rolling window (10 s) before the breaker may open, so a few failures of an idle node do not open it. @default 5 */
     volumeThreshold?: number
   }
   /** Statement classification. */
@@ -100,17 +97,36 @@ export interface DbRouterOptions {
   }
   /** Attempts of one read across nodes (connection errors, recovery conflicts). Writes are never retried. @default 3 */
   maxReadAttempts?: number
+  /**
+   * Where trouble is reported (pino's shape: pino, bunyan and `console` fit): a node marked down, a
+   * breaker opening, reads falling back to the primary — one warning per episode per minute, with a
+   * `code`, never SQL text or parameters. @default Node's process warnings (`process.emitWarning`)
+   */
+  logger?: Logger
 }
 
 /** The options after defaults and validation; durations in ms. */
 export interface ResolvedOptions {
   balance: BalancePolicy
   consistency: { maxWait: number; pollInterval: number; secret: Uint8Array | undefined }
-  health: { interval: number; timeout: number; fall: number; rise: number; maxLagBytes: number; maxLagSeconds: number; readmitRatio: number }
+  health: {
+    interval: number
+    timeout: number
+    fall: number
+    rise: number
+    maxLagBytes: number
+    maxLagSeconds: number
+    readmitRatio: number
+  }
   fallback: { toPrimary: boolean; maxPerSecond: number }
   timeouts: { connect: number; query: number }
   breaker: { errorThresholdPercentage: number; resetTimeout: number; volumeThreshold: number }
-  classification: { readFunctions: readonly string[]; writeFunctions: readonly string[]; lookupFunctions: boolean; cacheSize: number }
+  classification: {
+    readFunctions: readonly string[]
+    writeFunctions: readonly string[]
+    lookupFunctions: boolean
+    cacheSize: number
+  }
   maxReadAttempts: number
 }
 
@@ -130,7 +146,15 @@ export interface Defaults {
 export const defaults: Defaults = {
   balance: 'latency',
   consistency: { maxWait: 200, pollInterval: 10 },
-  health: { interval: 1000, timeout: 1000, fall: 2, rise: 2, maxLagBytes: 16 * 1024 * 1024, maxLagSeconds: 10, readmitRatio: 0.5 },
+  health: {
+    interval: 1000,
+    timeout: 1000,
+    fall: 2,
+    rise: 2,
+    maxLagBytes: 16 * 1024 * 1024,
+    maxLagSeconds: 10,
+    readmitRatio: 0.5,
+  },
   fallback: { toPrimary: true, maxPerSecond: Number.POSITIVE_INFINITY },
   timeouts: { connect: 5000, query: 30_000 },
   breaker: { errorThresholdPercentage: 50, resetTimeout: 5000, volumeThreshold: 5 },
@@ -138,23 +162,13 @@ export const defaults: Defaults = {
   maxReadAttempts: 3,
 }
 
-function positiveInt(value: number | undefined, fallback: number, name: string): number {
-  const v = value ?? fallback
-  if (!Number.isInteger(v) || v <= 0) throw new DbRouterOptionsError(`${name} must be a positive integer, got ${String(v)}`)
-  return v
-}
-
-function positive(value: number | undefined, fallback: number, name: string): number {
-  const v = value ?? fallback
-  if (typeof v !== 'number' || Number.isNaN(v) || v <= 0) throw new DbRouterOptionsError(`${name} must be a positive number, got ${String(v)}`)
-  return v
-}
+const check = createChecks(DbRouterOptionsError)
 
 function nameList(value: readonly string[] | undefined, name: string): readonly string[] {
   if (value === undefined) return []
   const list: unknown = value
   if (!Array.isArray(list) || list.some((v) => typeof v !== 'string' || v === '')) {
-    throw new DbRouterOptionsError(`${name} must be an array of function names`)
+    check.fail(`${name} must be an array of function names`)
   }
   return (list as string[]).map((v) => v.toLowerCase())
 }
@@ -163,65 +177,100 @@ function secretBytes(secret: string | Uint8Array | undefined): Uint8Array | unde
   if (secret === undefined) return undefined
   const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret
   if (!(bytes instanceof Uint8Array) || bytes.byteLength < 32) {
-    throw new DbRouterOptionsError('consistency.secret must be a string or bytes of at least 32 bytes')
+    check.fail('consistency.secret must be a string or bytes of at least 32 bytes')
   }
   return bytes
 }
 
 /** Applies defaults and validates everything but the node sources; throws `DbRouterOptionsError` naming the option. */
 export function resolveOptions(options: DbRouterOptions): ResolvedOptions {
-  const balance = options.balance ?? defaults.balance
-  if (!BALANCE_POLICIES.includes(balance)) {
-    throw new DbRouterOptionsError(`balance must be one of ${BALANCE_POLICIES.join(', ')}, got ${JSON.stringify(balance)}`)
+  const logger: unknown = options.logger
+  if (logger !== undefined && (typeof logger !== 'object' || logger === null || typeof (logger as { warn?: unknown }).warn !== 'function')) {
+    check.fail('logger must have a warn(obj, msg) method (pino, bunyan, console)')
   }
-  const c = options.consistency ?? {}
-  const h = options.health ?? {}
-  const f = options.fallback ?? {}
-  const t = options.timeouts ?? {}
-  const b = options.breaker ?? {}
-  const cl = options.classification ?? {}
-  const threshold = b.errorThresholdPercentage ?? defaults.breaker.errorThresholdPercentage
-  if (!(threshold > 0 && threshold <= 100)) throw new DbRouterOptionsError('breaker.errorThresholdPercentage must be in (0, 100]')
-  const readmitRatio = h.readmitRatio ?? defaults.health.readmitRatio
-  if (!(readmitRatio > 0 && readmitRatio <= 1)) throw new DbRouterOptionsError('health.readmitRatio must be in (0, 1]')
-  const maxPerSecond = f.maxPerSecond ?? defaults.fallback.maxPerSecond
-  if (!(maxPerSecond >= 0)) throw new DbRouterOptionsError('fallback.maxPerSecond must be >= 0')
-  const interval = toMs(h.interval ?? defaults.health.interval, 'health.interval')
-  const query = toMs(t.query ?? defaults.timeouts.query, 'timeouts.query')
-  const connect = toMs(t.connect ?? defaults.timeouts.connect, 'timeouts.connect')
-  const checkTimeout = toMs(h.timeout ?? defaults.health.timeout, 'health.timeout')
-  for (const [name, v] of [['health.interval', interval], ['timeouts.query', query], ['timeouts.connect', connect], ['health.timeout', checkTimeout]] as const) {
-    if (v === 0) throw new DbRouterOptionsError(`${name} must be greater than 0`)
-  }
+  const c = check.group('consistency', options.consistency)
+  const h = check.group('health', options.health)
+  const f = check.group('fallback', options.fallback)
+  const t = check.group('timeouts', options.timeouts)
+  const b = check.group('breaker', options.breaker)
+  const cl = check.group('classification', options.classification)
+  const positive = { min: 1 }
   return {
-    balance,
+    balance: check.oneOf('balance', options.balance, defaults.balance, BALANCE_POLICIES),
     consistency: {
-      maxWait: toMs(c.maxWait ?? defaults.consistency.maxWait, 'consistency.maxWait'),
-      pollInterval: Math.max(1, toMs(c.pollInterval ?? defaults.consistency.pollInterval, 'consistency.pollInterval')),
+      maxWait: check.duration('consistency.maxWait', c.maxWait, defaults.consistency.maxWait),
+      // At least 1 ms: a 0 poll would spin on the replicas.
+      pollInterval: Math.max(
+        1,
+        check.duration('consistency.pollInterval', c.pollInterval, defaults.consistency.pollInterval),
+      ),
       secret: secretBytes(c.secret),
     },
     health: {
-      interval,
-      timeout: checkTimeout,
-      fall: positiveInt(h.fall, defaults.health.fall, 'health.fall'),
-      rise: positiveInt(h.rise, defaults.health.rise, 'health.rise'),
-      maxLagBytes: positive(h.maxLagBytes, defaults.health.maxLagBytes, 'health.maxLagBytes'),
-      maxLagSeconds: positive(h.maxLagSeconds, defaults.health.maxLagSeconds, 'health.maxLagSeconds'),
-      readmitRatio,
+      interval: check.duration('health.interval', h.interval, defaults.health.interval, positive),
+      timeout: check.duration('health.timeout', h.timeout, defaults.health.timeout, positive),
+      fall: check.integer('health.fall', h.fall, defaults.health.fall, positive),
+      rise: check.integer('health.rise', h.rise, defaults.health.rise, positive),
+      maxLagBytes: check.number('health.maxLagBytes', h.maxLagBytes, defaults.health.maxLagBytes, {
+        above: 0,
+      }),
+      maxLagSeconds: check.number('health.maxLagSeconds', h.maxLagSeconds, defaults.health.maxLagSeconds, {
+        above: 0,
+      }),
+      readmitRatio: check.number('health.readmitRatio', h.readmitRatio, defaults.health.readmitRatio, {
+        above: 0,
+        max: 1,
+      }),
     },
-    fallback: { toPrimary: f.toPrimary ?? defaults.fallback.toPrimary, maxPerSecond },
-    timeouts: { connect, query },
+    fallback: {
+      toPrimary: check.boolean('fallback.toPrimary', f.toPrimary, defaults.fallback.toPrimary),
+      maxPerSecond: check.number('fallback.maxPerSecond', f.maxPerSecond, defaults.fallback.maxPerSecond, {
+        min: 0,
+        allowInfinity: true,
+      }),
+    },
+    timeouts: {
+      connect: check.duration('timeouts.connect', t.connect, defaults.timeouts.connect, positive),
+      query: check.duration('timeouts.query', t.query, defaults.timeouts.query, positive),
+    },
     breaker: {
-      errorThresholdPercentage: threshold,
-      resetTimeout: toMs(b.resetTimeout ?? defaults.breaker.resetTimeout, 'breaker.resetTimeout'),
-      volumeThreshold: positiveInt(b.volumeThreshold, defaults.breaker.volumeThreshold, 'breaker.volumeThreshold'),
+      errorThresholdPercentage: check.number(
+        'breaker.errorThresholdPercentage',
+        b.errorThresholdPercentage,
+        defaults.breaker.errorThresholdPercentage,
+        {
+          above: 0,
+          max: 100,
+        },
+      ),
+      resetTimeout: check.duration('breaker.resetTimeout', b.resetTimeout, defaults.breaker.resetTimeout),
+      volumeThreshold: check.integer(
+        'breaker.volumeThreshold',
+        b.volumeThreshold,
+        defaults.breaker.volumeThreshold,
+        positive,
+      ),
     },
     classification: {
       readFunctions: nameList(cl.readFunctions, 'classification.readFunctions'),
       writeFunctions: nameList(cl.writeFunctions, 'classification.writeFunctions'),
-      lookupFunctions: cl.lookupFunctions ?? defaults.classification.lookupFunctions,
-      cacheSize: positiveInt(cl.cacheSize, defaults.classification.cacheSize, 'classification.cacheSize'),
+      lookupFunctions: check.boolean(
+        'classification.lookupFunctions',
+        cl.lookupFunctions,
+        defaults.classification.lookupFunctions,
+      ),
+      cacheSize: check.integer(
+        'classification.cacheSize',
+        cl.cacheSize,
+        defaults.classification.cacheSize,
+        positive,
+      ),
     },
-    maxReadAttempts: positiveInt(options.maxReadAttempts, defaults.maxReadAttempts, 'maxReadAttempts'),
+    maxReadAttempts: check.integer(
+      'maxReadAttempts',
+      options.maxReadAttempts,
+      defaults.maxReadAttempts,
+      positive,
+    ),
   }
 }

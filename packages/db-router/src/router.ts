@@ -1,19 +1,28 @@
+import { closeTimeout, withTimeout } from '@scalekit/internal'
+import type { CloseOptions, HealthStatus } from '@scalekit/internal'
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg'
 import { createBalancer } from './balancing'
 import { Classifier } from './classify/classifier'
 import type { Decision, FunctionRow } from './classify/classifier'
+import { LSN_SQL, lsnOf } from './consistency/capture'
 import { createScopeStorage, Scope } from './consistency/scope'
+import { SessionCaptures } from './consistency/sessions'
 import { decodeToken, encodeToken } from './consistency/token'
-import { isPool, openPool, timedQuery } from './drivers/pg'
-import { DbClosedError, DbInvalidArgumentError, DbRouterOptionsError, DbWriteOnReplicaError } from './errors'
+import {
+  DbRouterArgumentError,
+  DbRouterClosedError,
+  DbRouterOptionsError,
+  DbWriteOnReplicaError,
+} from './errors'
 import { RateBudget } from './internal/budget'
 import { formatLsn } from './internal/lsn'
-import { asError } from './internal/pg-errors'
-import { normalizeQueryArgs, roleOf } from './internal/query-args'
+import { normalizeQueryArgs, roleOf, TextQuery } from './internal/query-args'
 import type { TimedQueryConfig } from './internal/query-args'
 import { sourceOfReplica } from './internal/replica-input'
+import { timedQuery } from './nodes/dispatcher'
 import { HealthMonitor } from './nodes/health'
 import { Node } from './nodes/node'
+import { isPool, openPool } from './nodes/pools'
 import type { DbRouterOptions } from './options'
 import { resolveOptions } from './options'
 import type { Cluster } from './routing/cluster'
@@ -21,7 +30,16 @@ import { runOnPrimary, runWrite } from './routing/primary'
 import { runRead } from './routing/read'
 import { connectSession, runTransaction } from './routing/session'
 import { sendTo } from './routing/trace'
-import type { ConsistencyScope, DbRouter, NodeHandle, NodeStatus, RouterStatus, TransactionClient, TransactionOptions } from './types'
+import { Trouble } from './trouble'
+import type {
+  ConsistencyScope,
+  DbRouter,
+  DbRouterHealth,
+  NodeHandle,
+  NodeHealth,
+  TransactionClient,
+  TransactionOptions,
+} from './types'
 
 const FUNCTION_SQL = `SELECT p.proname AS name, n.nspname AS schema, p.provolatile::text AS volatility
   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = ANY($1::text[])`
@@ -36,26 +54,24 @@ const FUNCTION_SQL = `SELECT p.proname AS name, n.nspname AS schema, p.provolati
  * ```
  */
 export function createDbRouter(options: DbRouterOptions): DbRouter {
-  return new RouterPool(options)
+  return new Router(options)
 }
 
-/**
- * The implementation of {@link DbRouter}. Named like a pool on purpose: query builders that detect
- * a `pg.Pool` by constructor name (drizzle) then check out `connect()` sessions for transactions.
- */
-class RouterPool implements DbRouter {
+/** The implementation of {@link DbRouter}. */
+class Router implements DbRouter {
   readonly primary: NodeHandle
   readonly replicas: readonly NodeHandle[]
   readonly #cluster: Cluster
   readonly #health: HealthMonitor
-  /** Calls in flight, and the wake-up of a `close()` waiting for them to end. */
-  #active = 0
-  #idle: (() => void) | undefined
+  /** Calls in flight: what `close()` waits for. */
+  readonly #inFlight = new Set<Promise<unknown>>()
   #started = false
   #closed = false
+  #closing: Promise<void> | undefined
 
   constructor(options: DbRouterOptions) {
-    if (typeof options !== 'object' || (options as unknown) === null) throw new DbRouterOptionsError('createDbRouter needs an options object')
+    if (typeof options !== 'object' || (options as unknown) === null)
+      throw new DbRouterOptionsError('createDbRouter needs an options object')
     const settings = resolveOptions(options)
     const source: unknown = options.primary
     if (!(typeof source === 'string' || isPool(source) || (typeof source === 'object' && source !== null))) {
@@ -63,19 +79,38 @@ class RouterPool implements DbRouter {
     }
     const inputs: unknown = options.replicas ?? []
     if (!Array.isArray(inputs)) throw new DbRouterOptionsError('replicas must be an array')
-    const { breaker } = settings
     const replicaSources = (options.replicas ?? []).map((input, i) => sourceOfReplica(input, i))
     if (replicaSources.some((r) => r.source === options.primary)) {
-      throw new DbRouterOptionsError('a replica cannot be the primary itself (its sessions are made read-only)')
+      throw new DbRouterOptionsError(
+        'a replica cannot be the primary itself (its sessions are made read-only)',
+      )
     }
     const names = new Set(['primary', ...replicaSources.map((r) => r.name)])
-    if (names.size !== replicaSources.length + 1) throw new DbRouterOptionsError('replica names must be unique and not "primary"')
-    const p = openPool(options.primary, false, settings.timeouts)
-    const primary = new Node({ name: 'primary', role: 'primary', pool: p.pool, owned: p.owned, weight: 1, breaker, timeouts: settings.timeouts })
-    const replicas = replicaSources.map(({ source: s, weight, name }) => {
-      const r = openPool(s, true, settings.timeouts)
-      return new Node({ name, role: 'replica', pool: r.pool, owned: r.owned, weight, breaker, timeouts: settings.timeouts })
+    if (names.size !== replicaSources.length + 1)
+      throw new DbRouterOptionsError('replica names must be unique and not "primary"')
+    const { breaker, timeouts } = settings
+    const trouble = new Trouble(options.logger)
+    const primary = new Node({
+      name: 'primary',
+      role: 'primary',
+      pool: openPool(options.primary, false, timeouts),
+      weight: 1,
+      breaker,
+      timeouts,
+      trouble,
     })
+    const replicas = replicaSources.map(
+      ({ source: s, weight, name }) =>
+        new Node({
+          name,
+          role: 'replica',
+          pool: openPool(s, true, timeouts),
+          weight,
+          breaker,
+          timeouts,
+          trouble,
+        }),
+    )
     const c = settings.classification
     const classifier = new Classifier({
       readFunctions: c.readFunctions,
@@ -83,6 +118,8 @@ class RouterPool implements DbRouter {
       cacheSize: c.cacheSize,
       lookup: c.lookupFunctions ? (list) => this.#lookupFunctions(list) : undefined,
     })
+    const capture = async (): Promise<bigint> =>
+      lsnOf(await primary.dispatcher.query(new TextQuery(LSN_SQL, undefined, timeouts.query), timeouts.query))
     this.#cluster = {
       primary,
       replicas,
@@ -92,9 +129,10 @@ class RouterPool implements DbRouter {
       budget: new RateBudget(settings.fallback.maxPerSecond),
       scopes: createScopeStorage(),
       probes: new Map(),
+      sessions: new SessionCaptures(primary.pool, capture),
+      trouble,
       enter: () => {
-        if (this.#closed) throw new DbClosedError('the router is closed')
-        this.#start()
+        this.#enter()
       },
     }
     this.#health = new HealthMonitor(primary, replicas, settings.health)
@@ -102,55 +140,31 @@ class RouterPool implements DbRouter {
     this.replicas = replicas.map((n) => this.#handle(n))
   }
 
-  /**
-   * Not `async`: a classified read (the usual call) costs one promise, which its read settles after
-   * counting itself out; other calls add one that counts them out.
-   */
-  query<R extends QueryResultRow = QueryResultRow>(first: unknown, second?: unknown, third?: unknown): Promise<QueryResult<R>> {
-    try {
-      this.#enter()
-    } catch (error) {
-      return Promise.reject(asError(error))
-    }
-    try {
-      return this.#route<R>(first, second, third)
-    } catch (error) {
-      this.#leave()
-      return Promise.reject(asError(error))
-    }
+  query<R extends QueryResultRow = QueryResultRow>(
+    first: unknown,
+    second?: unknown,
+    third?: unknown,
+  ): Promise<QueryResult<R>> {
+    return this.#track(() => this.#route<R>(first, second, third))
   }
 
-  /** Settles a tracked call: the value (or error) passes through. Fields, so no closure per call. */
-  readonly #left = <T>(value: T): T => {
-    this.#leave()
-    return value
-  }
-
-  readonly #leftWith = (error: unknown): never => {
-    this.#leave()
-    throw error
-  }
-
-  /** What a read calls once it has settled. */
-  readonly #readSettled = (): void => {
-    this.#leave()
-  }
-
-  /** Where a statement goes, counted out when it settles; throws (not counted out) on bad arguments. */
-  #route<R extends QueryResultRow>(first: unknown, second: unknown, third: unknown): Promise<QueryResult<R>> {
+  /** Where a statement goes: the arguments checked, the statement classified (cached by text), then routed. */
+  async #route<R extends QueryResultRow>(
+    first: unknown,
+    second: unknown,
+    third: unknown,
+  ): Promise<QueryResult<R>> {
     const cluster = this.#cluster
     const config = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
     const role = roleOf(second, third)
-    const decision = cluster.classifier.cached(config.text)
-    if (decision === undefined) {
-      return cluster.classifier.classify(config.text).then((d) => dispatch<R>(cluster, config, role, d)).then(this.#left, this.#leftWith)
-    }
-    if (role === undefined && decision.target === 'replica') return runRead<R>(cluster, config, decision, 'read', this.#readSettled)
-    return dispatch<R>(cluster, config, role, decision).then(this.#left, this.#leftWith)
+    const decision =
+      cluster.classifier.cached(config.text) ?? (await cluster.classifier.classify(config.text))
+    return dispatch<R>(cluster, config, role, decision)
   }
 
   transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    if (typeof fn !== 'function') return Promise.reject(new DbInvalidArgumentError('transaction needs a function'))
+    if (typeof fn !== 'function')
+      return Promise.reject(new DbRouterArgumentError('transaction needs a function'))
     return this.#track(() => runTransaction(this.#cluster, fn, options))
   }
 
@@ -160,14 +174,16 @@ class RouterPool implements DbRouter {
 
   withConsistency<T>(first: unknown, second?: unknown): Promise<T> {
     const fn = (typeof first === 'function' ? first : second) as (scope: ConsistencyScope) => T | Promise<T>
-    if (typeof fn !== 'function') return Promise.reject(new DbInvalidArgumentError('withConsistency needs a function'))
+    if (typeof fn !== 'function')
+      return Promise.reject(new DbRouterArgumentError('withConsistency needs a function'))
     const { scopes, settings } = this.#cluster
     let lsn = 0n
     try {
       if (typeof first === 'string') lsn = decodeToken(first, settings.consistency.secret)
-      else if (typeof first !== 'function' && first !== undefined && first !== null) throw new DbInvalidArgumentError('a consistency token must be a string')
+      else if (typeof first !== 'function' && first !== undefined && first !== null)
+        throw new DbRouterArgumentError('a consistency token must be a string')
     } catch (error) {
-      return Promise.reject(asError(error))
+      return Promise.reject(error instanceof Error ? error : new DbRouterArgumentError(String(error)))
     }
     const parent = scopes.getStore()
     const scope = new Scope(parent !== undefined && parent.lsn > lsn ? parent.lsn : lsn, parent)
@@ -189,35 +205,65 @@ class RouterPool implements DbRouter {
     }
   }
 
-  status(): RouterStatus {
-    return { primary: statusOf(this.#cluster.primary), replicas: this.#cluster.replicas.map(statusOf) }
-  }
-
-  async checkHealth(): Promise<RouterStatus> {
-    this.#cluster.enter()
-    await this.#health.checkNow()
-    return this.status()
-  }
-
-  async close(deadlineMs = 5000): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    await this.#health.stop()
-    if (this.#active > 0) {
-      let timer: NodeJS.Timeout | undefined
-      await new Promise<void>((resolve) => {
-        this.#idle = resolve
-        timer = setTimeout(resolve, deadlineMs)
-      })
-      this.#idle = undefined
-      clearTimeout(timer)
-    }
+  health(): DbRouterHealth {
     const { primary, replicas } = this.#cluster
-    await Promise.allSettled([primary, ...replicas].map((n) => n.close()))
+    return { status: this.#status(), primary: healthOf(primary), replicas: replicas.map(healthOf) }
+  }
+
+  /** After `close()`, the snapshot (status `closed`) without checking anything. */
+  async checkHealth(): Promise<DbRouterHealth> {
+    if (!this.#closed) {
+      this.#start()
+      await this.#health.checkNow()
+    }
+    return this.health()
+  }
+
+  close(options?: CloseOptions): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing
+    let timeout: number
+    try {
+      timeout = closeTimeout(options, DbRouterArgumentError)
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new DbRouterArgumentError(String(error)))
+    }
+    this.#closed = true
+    this.#closing = this.#close(timeout)
+    return this.#closing
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
+  }
+
+  async #close(timeout: number): Promise<void> {
+    const started = performance.now()
+    await this.#health.stop()
+    const left = Math.max(0, timeout - (performance.now() - started))
+    if (this.#inFlight.size > 0) {
+      await withTimeout(
+        Promise.allSettled([...this.#inFlight]),
+        left,
+        () => new DbRouterClosedError('close() timed out'),
+      ).catch(() => undefined)
+    }
+    const { primary, replicas, sessions } = this.#cluster
+    const nodes = [primary, ...replicas]
+    // What is still in flight is given up on: its connections are closed, so the pools can end.
+    const closed = new DbRouterClosedError(
+      `the router was closed; the call did not finish within close()'s timeout (${timeout} ms)`,
+    )
+    for (const node of nodes) node.dispatcher.abort(closed)
+    sessions.close()
+    await Promise.allSettled(nodes.map((n) => n.close()))
+  }
+
+  #status(): HealthStatus {
+    if (this.#closed) return 'closed'
+    const { primary, replicas } = this.#cluster
+    if (primary.state === 'down' || primary.breakerOpen) return 'down'
+    if (primary.state !== 'up' || replicas.some((n) => !n.usable)) return 'degraded'
+    return 'ok'
   }
 
   #token(scope: Scope): string | undefined {
@@ -231,7 +277,12 @@ class RouterPool implements DbRouter {
     let lastError: unknown = new Error('no node to look functions up on')
     for (const node of nodes) {
       try {
-        return await timedQuery<{ name: string; schema: string; volatility: string }>(node.dispatcher, FUNCTION_SQL, [names], settings.health.timeout)
+        return await timedQuery<{ name: string; schema: string; volatility: string }>(
+          node.dispatcher,
+          FUNCTION_SQL,
+          [names],
+          settings.health.timeout,
+        )
       } catch (error) {
         lastError = error
       }
@@ -239,25 +290,23 @@ class RouterPool implements DbRouter {
     throw lastError
   }
 
-  /** Counts a call in flight (what `close()` waits for); throws `ERR_DB_CLOSED` once closed. */
+  /** Throws `ERR_DB_CLOSED` once closed; starts the health checks on first use. */
   #enter(): void {
-    if (this.#closed) throw new DbClosedError('the router is closed')
+    if (this.#closed) throw new DbRouterClosedError('the router is closed')
     this.#start()
-    this.#active += 1
   }
 
-  #leave(): void {
-    this.#active -= 1
-    if (this.#active === 0) this.#idle?.()
-  }
-
-  async #track<T>(fn: () => Promise<T>): Promise<T> {
-    this.#enter()
-    try {
-      return await fn()
-    } finally {
-      this.#leave()
+  /** Runs a call counted in flight (what `close()` waits for); refused with `ERR_DB_CLOSED` once closed. */
+  #track<T>(call: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new DbRouterClosedError('the router is closed'))
+    this.#start()
+    const work = call()
+    this.#inFlight.add(work)
+    const forget = (): void => {
+      this.#inFlight.delete(work)
     }
+    work.then(forget, forget)
+    return work
   }
 
   #start(): void {
@@ -268,21 +317,28 @@ class RouterPool implements DbRouter {
 
   #handle(node: Node): NodeHandle {
     const cluster = this.#cluster
-    const query = <R extends QueryResultRow>(first: unknown, second?: unknown, third?: unknown): Promise<QueryResult<R>> =>
+    const query = <R extends QueryResultRow>(
+      first: unknown,
+      second?: unknown,
+      third?: unknown,
+    ): Promise<QueryResult<R>> =>
       this.#track(async () => {
         const config = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
-        const decision = cluster.classifier.cached(config.text) ?? (await cluster.classifier.classify(config.text))
+        const decision =
+          cluster.classifier.cached(config.text) ?? (await cluster.classifier.classify(config.text))
         if (node.role === 'primary') return runOnPrimary<R>(cluster, config, decision, 'override')
         if (decision.target === 'primary' && !Classifier.overridable(decision)) {
-          throw new DbWriteOnReplicaError(`refusing to send a write (${decision.reason}) to replica ${node.name}`)
+          throw new DbWriteOnReplicaError(
+            `refusing to send a write (${decision.reason}) to replica ${node.name}`,
+          )
         }
         return sendTo<R>(node, config, 'override', decision, 1)
       })
-    return { name: node.name, role: node.role, query, status: () => statusOf(node) }
+    return { name: node.name, role: node.role, query, health: () => healthOf(node) }
   }
 }
 
-function statusOf(node: Node): NodeStatus {
+function healthOf(node: Node): NodeHealth {
   return {
     name: node.name,
     role: node.role,
@@ -297,15 +353,23 @@ function statusOf(node: Node): NodeStatus {
     weight: node.weight,
   }
 }
-
 /** A classified statement to its node: the role asked for, else the decision's. */
-function dispatch<R extends QueryResultRow>(cluster: Cluster, config: TimedQueryConfig, role: 'primary' | 'replica' | undefined, decision: Decision): Promise<QueryResult<R>> {
+function dispatch<R extends QueryResultRow>(
+  cluster: Cluster,
+  config: TimedQueryConfig,
+  role: 'primary' | 'replica' | undefined,
+  decision: Decision,
+): Promise<QueryResult<R>> {
   if (role === 'primary') return runOnPrimary<R>(cluster, config, decision, 'override')
   if (role === 'replica') {
     if (decision.target === 'primary' && !Classifier.overridable(decision)) {
-      return Promise.reject(new DbWriteOnReplicaError(`refusing to send a write (${decision.reason}) to a replica`))
+      return Promise.reject(
+        new DbWriteOnReplicaError(`refusing to send a write (${decision.reason}) to a replica`),
+      )
     }
     return runRead<R>(cluster, config, decision, 'override')
   }
-  return decision.target === 'primary' ? runWrite<R>(cluster, config, decision, 'write') : runRead<R>(cluster, config, decision, 'read')
+  return decision.target === 'primary'
+    ? runWrite<R>(cluster, config, decision, 'write')
+    : runRead<R>(cluster, config, decision, 'read')
 }

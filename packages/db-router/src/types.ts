@@ -1,6 +1,16 @@
+import type { Closeable, CloseOptions, HealthSnapshot } from '@scalekit/internal'
 import type { PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg'
 import type { NodeRole, NodeState } from './channels'
-import type { QueryOptions } from './internal/query-args'
+
+/** Per-call routing options: the third argument of `query(text, values, options)`, or the second after a config object. */
+export interface QueryOptions {
+  /**
+   * `primary` sends the statement to the primary whatever it is. `replica` sends it to a replica
+   * even if the classifier only guessed it writes (it did not parse, or calls a function that may
+   * write); a provable write (INSERT, FOR UPDATE, nextval…) is refused with `ERR_DB_WRITE_ON_REPLICA`.
+   */
+  role?: 'primary' | 'replica'
+}
 
 /** pg's `query` signatures (promise form), plus routing options. */
 export interface Queryable {
@@ -9,13 +19,20 @@ export interface Queryable {
    * `QueryResult`; SQL errors reject with pg's `DatabaseError` (SQLSTATE in `code`), routing
    * failures with a coded `DbRouterError`.
    */
-  query<R extends QueryResultRow = QueryResultRow>(textOrConfig: string | QueryConfig<unknown[]>, values?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>>
+  query<R extends QueryResultRow = QueryResultRow>(
+    textOrConfig: string | QueryConfig<unknown[]>,
+    values?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<R>>
   /** A config object followed by the routing options (no separate values). */
-  query<R extends QueryResultRow = QueryResultRow>(config: QueryConfig<unknown[]>, options: QueryOptions): Promise<QueryResult<R>>
+  query<R extends QueryResultRow = QueryResultRow>(
+    config: QueryConfig<unknown[]>,
+    options: QueryOptions,
+  ): Promise<QueryResult<R>>
 }
 
-/** What `status()` and the node handles report about one node. */
-export interface NodeStatus {
+/** What `health()` and the node handles report about one node. */
+export interface NodeHealth {
   readonly name: string
   readonly role: NodeRole
   readonly state: NodeState
@@ -39,13 +56,17 @@ export interface NodeStatus {
 export interface NodeHandle extends Queryable {
   readonly name: string
   readonly role: NodeRole
-  status(): NodeStatus
+  /** This node's part of {@link DbRouter.health}: a snapshot, no I/O. */
+  health(): NodeHealth
 }
 
 /** The client of `transaction()`: pg's `query` on the transaction's primary session. */
 export interface TransactionClient {
   /** pg's `query` on the transaction's session; no routing. */
-  query<R extends QueryResultRow = QueryResultRow>(textOrConfig: string | QueryConfig<unknown[]>, values?: readonly unknown[]): Promise<QueryResult<R>>
+  query<R extends QueryResultRow = QueryResultRow>(
+    textOrConfig: string | QueryConfig<unknown[]>,
+    values?: readonly unknown[],
+  ): Promise<QueryResult<R>>
   /** The underlying pg session, for APIs that need one (cursors, COPY); do not release it. */
   readonly client: PoolClient
 }
@@ -64,14 +85,20 @@ export interface ConsistencyScope {
   token(): string | undefined
 }
 
-/** Where every node stands. */
-export interface RouterStatus {
-  readonly primary: NodeStatus
-  readonly replicas: readonly NodeStatus[]
+/**
+ * Where the router and every node stand. `status`: `ok` — every node up, no breaker open;
+ * `degraded` — serving, but a replica is out (down, lagging, promoted), a breaker is open, reads fall
+ * back to the primary for want of a replica, or the primary is read-only (in recovery: writes are
+ * refused); `down` — the primary is unreachable (its checks fail or its breaker is open); `closed` —
+ * `close()` was called.
+ */
+export interface DbRouterHealth extends HealthSnapshot {
+  readonly primary: NodeHealth
+  readonly replicas: readonly NodeHealth[]
 }
 
 /** The router: a pg Pool-like client that splits reads and writes. */
-export interface DbRouter extends Queryable, AsyncDisposable {
+export interface DbRouter extends Queryable, Closeable {
   /** Runs `fn` in a transaction on the primary: COMMIT when it resolves, ROLLBACK when it throws (and rethrows). */
   transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options?: TransactionOptions): Promise<T>
   /**
@@ -82,7 +109,10 @@ export interface DbRouter extends Queryable, AsyncDisposable {
   /** Runs `fn` in a new consistency scope: reads in it see the scope's writes. */
   withConsistency<T>(fn: (scope: ConsistencyScope) => T | Promise<T>): Promise<T>
   /** Same, starting from a token carried from elsewhere (a cookie, a header, a queue message); `undefined`/`null` = no token. Throws `ERR_DB_INVALID_TOKEN` on a bad one. */
-  withConsistency<T>(token: string | null | undefined, fn: (scope: ConsistencyScope) => T | Promise<T>): Promise<T>
+  withConsistency<T>(
+    token: string | null | undefined,
+    fn: (scope: ConsistencyScope) => T | Promise<T>,
+  ): Promise<T>
   /** The current scope's token (opaque, signed when `consistency.secret` is set); undefined outside a scope or before any write. */
   consistencyToken(): string | undefined
   /** Validates a token without using it: false if malformed or forged. */
@@ -91,10 +121,15 @@ export interface DbRouter extends Queryable, AsyncDisposable {
   readonly primary: NodeHandle
   /** Each replica, addressed directly, in configuration order. */
   readonly replicas: readonly NodeHandle[]
-  /** A snapshot of every node's state. */
-  status(): RouterStatus
-  /** Runs a health round now and waits for it (the background loop also runs every `health.interval`). */
-  checkHealth(): Promise<RouterStatus>
-  /** Stops health checks, waits up to `deadlineMs` for in-flight calls, ends the pools the router created (never yours). */
-  close(deadlineMs?: number): Promise<void>
+  /** A snapshot of every node's state, from the last checks and query outcomes: synchronous, no I/O. */
+  health(): DbRouterHealth
+  /** Runs a health round on every node now and returns the snapshot after it (the background loop also runs every `health.interval`). */
+  checkHealth(): Promise<DbRouterHealth>
+  /**
+   * Stops taking calls (new ones reject with `ERR_DB_CLOSED`) and the health checks, lets calls in
+   * flight finish within `timeout` (default `'10s'`), rejects what is left with `ERR_DB_CLOSED`,
+   * then ends the pools the router created — never a pool you passed in. Never rejects because of
+   * the timeout; a second call returns the first call's promise.
+   */
+  close(options?: CloseOptions): Promise<void>
 }

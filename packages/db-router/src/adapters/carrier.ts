@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeader } from 'node:http'
+import { DbRouterArgumentError } from '../errors'
 import type { DbRouter } from '../types'
 
 /** How the adapters carry the consistency token between requests. */
@@ -30,19 +31,33 @@ export interface ConsistencyCarrierOptions {
 /** Resolved carrier settings. */
 export interface Carrier {
   readonly header: string | undefined
-  readonly cookie: { name: string; maxAge: number; path: string; secure: boolean; sameSite: string } | undefined
+  readonly cookie:
+    { name: string; maxAge: number; path: string; secure: boolean; sameSite: string } | undefined
   readonly reject: boolean
 }
 
 /** Applies the carrier defaults. */
 export function resolveCarrier(options: ConsistencyCarrierOptions = {}): Carrier {
-  const header = options.header === false ? undefined : (options.header ?? 'x-consistency-token').toLowerCase()
-  const c = options.cookie === true ? {} : options.cookie === false || options.cookie === undefined ? undefined : options.cookie
+  const header =
+    options.header === false ? undefined : (options.header ?? 'x-consistency-token').toLowerCase()
+  const c =
+    options.cookie === true
+      ? {}
+      : options.cookie === false || options.cookie === undefined
+        ? undefined
+        : options.cookie
   const cookie =
     c === undefined
       ? undefined
-      : { name: c.name ?? 'sk_consistency', maxAge: c.maxAge ?? 60, path: c.path ?? '/', secure: c.secure ?? true, sameSite: c.sameSite ?? 'lax' }
-  if (cookie !== undefined && !/^[\w.-]+$/.test(cookie.name)) throw new TypeError(`invalid cookie name ${cookie.name}`)
+      : {
+          name: c.name ?? 'sk_consistency',
+          maxAge: c.maxAge ?? 60,
+          path: c.path ?? '/',
+          secure: c.secure ?? true,
+          sameSite: c.sameSite ?? 'lax',
+        }
+  if (cookie !== undefined && !/^[\w.-]+$/.test(cookie.name))
+    throw new DbRouterArgumentError(`invalid cookie name ${cookie.name}`)
   return { header, cookie, reject: options.onInvalidToken === 'reject' }
 }
 
@@ -56,25 +71,37 @@ export function readIncoming(db: DbRouter, carrier: Carrier, headers: IncomingHt
     const value = headers[carrier.header]
     token = Array.isArray(value) ? value[0] : value
   }
-  if ((token === undefined || token === '') && carrier.cookie !== undefined) token = readCookie(headers.cookie, carrier.cookie.name)
+  if ((token === undefined || token === '') && carrier.cookie !== undefined)
+    token = readCookie(headers.cookie, carrier.cookie.name)
   if (token === undefined || token === '') return { kind: 'none' }
   return db.isValidToken(token) ? { kind: 'token', token } : { kind: 'invalid' }
 }
 
 /** The headers to add to a response whose scope wrote (its token differs from the one it came with). */
-export function outgoing(carrier: Carrier, token: string | undefined, incoming: string | undefined): [string, string][] {
+export function outgoing(
+  carrier: Carrier,
+  token: string | undefined,
+  incoming: string | undefined,
+): [string, string][] {
   if (token === undefined || token === incoming) return []
   const out: [string, string][] = []
   if (carrier.header !== undefined) out.push([carrier.header, token])
   const c = carrier.cookie
   if (c !== undefined) {
-    out.push(['set-cookie', `${c.name}=${token}; Max-Age=${c.maxAge}; Path=${c.path}; HttpOnly; SameSite=${capitalise(c.sameSite)}${c.secure ? '; Secure' : ''}`])
+    out.push([
+      'set-cookie',
+      `${c.name}=${token}; Max-Age=${c.maxAge}; Path=${c.path}; HttpOnly; SameSite=${capitalise(c.sameSite)}${c.secure ? '; Secure' : ''}`,
+    ])
   }
   return out
 }
 
 /** Appends `set-cookie` to what is already set rather than replacing it. */
-export function mergeHeader(existing: OutgoingHttpHeader | undefined, name: string, value: string): string | string[] {
+export function mergeHeader(
+  existing: OutgoingHttpHeader | undefined,
+  name: string,
+  value: string,
+): string | string[] {
   if (name !== 'set-cookie' || existing === undefined) return value
   return [...(Array.isArray(existing) ? existing : [String(existing)]), value]
 }

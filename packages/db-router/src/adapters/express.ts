@@ -7,7 +7,11 @@ import type { ConsistencyCarrierOptions } from './carrier'
 export type { ConsistencyCarrierOptions } from './carrier'
 
 /** An Express (4 or 5) / Connect middleware; typed on Node's http types so it needs no Express types. */
-export type ConsistencyMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void
+export type ConsistencyMiddleware = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+) => void
 
 /**
  * Opens one consistency scope per request, started from the token the request carries (header or
@@ -32,12 +36,13 @@ export function consistency(db: DbRouter, options: ConsistencyCarrierOptions = {
     db.withConsistency(token, (scope) => {
       // Headers must be set before they are written: hook the (explicit or implicit) writeHead.
       const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse
-      res.writeHead = ((...args: unknown[]): ServerResponse => {
+      res.writeHead = (...args: unknown[]): ServerResponse => {
         if (!res.headersSent) {
-          for (const [name, value] of outgoing(carrier, scope.token(), token)) res.setHeader(name, mergeHeader(res.getHeader(name), name, value))
+          for (const [name, value] of outgoing(carrier, scope.token(), token))
+            res.setHeader(name, mergeHeader(res.getHeader(name), name, value))
         }
         return writeHead(...args)
-      })
+      }
       next()
     }).catch(next)
   }

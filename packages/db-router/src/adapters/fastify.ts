@@ -54,7 +54,8 @@ const plugin: FastifyPluginCallback<DbRouterPluginOptions> = (fastify, options, 
   fastify.addHook('onSend', (request, reply, payload, next) => {
     const state = states.get(request)
     if (state !== undefined) {
-      for (const [name, value] of outgoing(carrier, state.scope.token(), state.incoming)) void reply.header(name, value)
+      for (const [name, value] of outgoing(carrier, state.scope.token(), state.incoming))
+        void reply.header(name, value)
     }
     next(null, payload)
   })
@@ -69,4 +70,7 @@ const plugin: FastifyPluginCallback<DbRouterPluginOptions> = (fastify, options, 
  * await app.register(dbRouterPlugin, { db, cookie: true })
  * ```
  */
-export const dbRouterPlugin: FastifyPluginCallback<DbRouterPluginOptions> = fp(plugin, { name: '@scalekit/db-router', fastify: '4.x || 5.x' })
+export const dbRouterPlugin: FastifyPluginCallback<DbRouterPluginOptions> = fp(plugin, {
+  name: '@scalekit/db-router',
+  fastify: '4.x || 5.x',
+})

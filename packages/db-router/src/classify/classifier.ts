@@ -1,8 +1,8 @@
 import { loadModule, parseSync } from 'libpg-query'
-import type { FunctionRef } from './classify'
-import { classifyTree } from './classify'
+import type { FunctionRef } from './tree'
+import { classifyTree } from './tree'
 
-/** Where a statement goes, and why (the `classification` of `scalekit:db:query`). */
+/** Where a statement goes, and why (the `classification` of `scalekit:db-router:query`). */
 export interface Decision {
   readonly target: 'primary' | 'replica'
   readonly reason: string
@@ -77,10 +77,13 @@ export class Classifier {
       return this.#remember(text, { target: 'primary', reason: 'unparseable', wrappable: false })
     }
     const verdict = classifyTree(tree)
-    if (verdict.kind === 'write') return this.#remember(text, { target: 'primary', reason: verdict.reason, wrappable: verdict.wrappable })
+    if (verdict.kind === 'write')
+      return this.#remember(text, { target: 'primary', reason: verdict.reason, wrappable: verdict.wrappable })
     const judged = await this.#judgeFunctions(verdict.functions)
-    if (judged === 'lookup-failed') return { target: 'primary', reason: 'function-lookup-failed', wrappable: true }
-    if (judged !== undefined) return this.#remember(text, { target: 'primary', reason: judged, wrappable: true })
+    if (judged === 'lookup-failed')
+      return { target: 'primary', reason: 'function-lookup-failed', wrappable: true }
+    if (judged !== undefined)
+      return this.#remember(text, { target: 'primary', reason: judged, wrappable: true })
     return this.#remember(text, { target: 'replica', reason: verdict.reason, wrappable: true })
   }
 
@@ -89,7 +92,9 @@ export class Classifier {
    * calls a function that may write): `{ role: 'replica' }` may then overrule it.
    */
   static overridable(decision: Decision): boolean {
-    return /^(unparseable|unknown-function|volatile-function|function-lookup-failed|learned)/.test(decision.reason)
+    return /^(unparseable|unknown-function|volatile-function|function-lookup-failed|learned)/.test(
+      decision.reason,
+    )
   }
 
   /** A replica refused `text` as a write (25006): from now on it goes to the primary. */
@@ -119,11 +124,18 @@ export class Classifier {
     }
     let verdict: string | undefined
     for (const ref of unknown) {
-      const matching = rows.filter((r) => r.name === ref.name && (ref.schema === undefined || r.schema === ref.schema))
+      const matching = rows.filter(
+        (r) => r.name === ref.name && (ref.schema === undefined || r.schema === ref.schema),
+      )
       // Unknown to pg_proc, or a user-defined VOLATILE function (it may write): primary.
-      const writes = matching.length === 0 || matching.some((r) => r.schema !== 'pg_catalog' && r.volatility === 'v')
-      this.#functions.set(ref.schema === undefined ? ref.name : `${ref.schema}.${ref.name}`, writes ? 'write' : 'read')
-      if (writes) verdict ??= matching.length === 0 ? `unknown-function:${ref.name}` : `volatile-function:${ref.name}`
+      const writes =
+        matching.length === 0 || matching.some((r) => r.schema !== 'pg_catalog' && r.volatility === 'v')
+      this.#functions.set(
+        ref.schema === undefined ? ref.name : `${ref.schema}.${ref.name}`,
+        writes ? 'write' : 'read',
+      )
+      if (writes)
+        verdict ??= matching.length === 0 ? `unknown-function:${ref.name}` : `volatile-function:${ref.name}`
     }
     return verdict
   }

@@ -11,9 +11,14 @@ import { parseLsn, settleInsertLsn } from '../internal/lsn'
 export const LSN_SQL =
   "SELECT pg_current_wal_insert_lsn()::text AS lsn, pg_size_bytes(current_setting('wal_segment_size'))::text AS seg, current_setting('wal_block_size') AS blk"
 
-interface LsnRow { lsn: string; seg: string; blk: string }
+interface LsnRow {
+  lsn: string
+  seg: string
+  blk: string
+}
 
-function lsnOf(result: QueryResult<QueryResultRow> | undefined): bigint {
+/** The settled WAL position in the last row set of {@link LSN_SQL}. */
+export function lsnOf(result: QueryResult<QueryResultRow> | undefined): bigint {
   const row = result?.rows[0] as LsnRow | undefined
   if (row === undefined) throw new Error('no WAL position in the result')
   return settleInsertLsn(parseLsn(row.lsn), BigInt(row.seg), BigInt(row.blk))
@@ -30,7 +35,11 @@ export async function captureLsn(client: PoolClient, timeoutMs: number): Promise
  * error the transaction is rolled back before the client is released); otherwise the statement
  * (autocommitted) and the position take two round trips on the same session.
  */
-export async function writeAndCapture(client: PoolClient, config: TimedQueryConfig, wrappable: boolean): Promise<{ result: QueryResult; lsn: bigint }> {
+export async function writeAndCapture(
+  client: PoolClient,
+  config: TimedQueryConfig,
+  wrappable: boolean,
+): Promise<{ result: QueryResult; lsn: bigint }> {
   if (!(wrappable && isPlainText(config))) {
     const result = await client.query(config)
     return { result, lsn: await captureLsn(client, config.query_timeout ?? 30_000) }
@@ -44,7 +53,8 @@ export async function writeAndCapture(client: PoolClient, config: TimedQueryConf
     throw error
   }
   const result = results[1]
-  if (!Array.isArray(results) || result === undefined) throw new Error('unexpected result shape of a wrapped write')
+  if (!Array.isArray(results) || result === undefined)
+    throw new Error('unexpected result shape of a wrapped write')
   return { result, lsn: lsnOf(results.at(-1)) }
 }
 

@@ -19,10 +19,12 @@ export function decodeToken(token: string, secret: Uint8Array | undefined): bigi
   if (match === null) throw new DbInvalidTokenError('malformed consistency token')
   const [, hex = '', signature] = match
   if (secret !== undefined) {
-    if (signature === undefined) throw new DbInvalidTokenError('unsigned consistency token (a secret is configured)')
+    if (signature === undefined)
+      throw new DbInvalidTokenError('unsigned consistency token (a secret is configured)')
     const expected = Buffer.from(sign(`1.${hex}`, secret))
     const given = Buffer.from(signature)
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new DbInvalidTokenError('consistency token signature does not verify')
+    if (expected.length !== given.length || !timingSafeEqual(expected, given))
+      throw new DbInvalidTokenError('consistency token signature does not verify')
   }
   return BigInt(`0x${hex}`)
 }

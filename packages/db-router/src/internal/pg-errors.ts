@@ -32,7 +32,9 @@ export function isConnectionError(error: unknown): boolean {
   if (code !== undefined) return true // ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE, EOPENBREAKER…
   // pg's own connection failures carry no code; match its messages exactly, not user errors that mention "timeout".
   const message = error instanceof Error ? error.message : ''
-  return /^(Connection terminated|Query read timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed)/.test(message)
+  return /^(Connection terminated|Query read timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed)/.test(
+    message,
+  )
 }
 
 /** `error` if it is an Error, else an Error saying what was thrown. */

@@ -1,15 +1,6 @@
 import type { QueryConfig } from 'pg'
-import { DbInvalidArgumentError } from '../errors'
-
-/** Per-call routing options: the third argument of `query(text, values, options)`, or the second after a config object. */
-export interface QueryOptions {
-  /**
-   * `primary` sends the statement to the primary whatever it is. `replica` sends it to a replica
-   * even if the classifier only guessed it writes (it did not parse, or calls a function that may
-   * write); a provable write (INSERT, FOR UPDATE, nextval…) is refused with `ERR_DB_WRITE_ON_REPLICA`.
-   */
-  role?: 'primary' | 'replica'
-}
+import { DbRouterArgumentError } from '../errors'
+import type { QueryOptions } from '../types'
 
 /** A pg query config with the client-side timeout pg reads per query. */
 export type TimedQueryConfig = QueryConfig<unknown[]> & { query_timeout?: number }
@@ -31,22 +22,29 @@ export class TextQuery implements TimedQueryConfig {
 }
 
 /** pg's `query(text | config, values?)`; callbacks and Submittables are refused. Options are read by {@link roleOf}. */
-export function normalizeQueryArgs(first: unknown, second: unknown, third: unknown, queryTimeout: number): TimedQueryConfig {
+export function normalizeQueryArgs(
+  first: unknown,
+  second: unknown,
+  third: unknown,
+  queryTimeout: number,
+): TimedQueryConfig {
   if (typeof second === 'function' || typeof third === 'function') {
-    throw new DbInvalidArgumentError('query callbacks are not supported: await the returned promise')
+    throw new DbRouterArgumentError('query callbacks are not supported: await the returned promise')
   }
   const values = Array.isArray(second) ? (second as unknown[]) : undefined
   if (typeof first === 'string') return new TextQuery(first, values, queryTimeout)
   if (typeof first === 'object' && first !== null && typeof (first as { text?: unknown }).text === 'string') {
     if (typeof (first as { submit?: unknown }).submit === 'function') {
-      throw new DbInvalidArgumentError('Submittables (pg-cursor, pg-query-stream) need a session: use db.connect()')
+      throw new DbRouterArgumentError(
+        'Submittables (pg-cursor, pg-query-stream) need a session: use db.connect()',
+      )
     }
     const config: TimedQueryConfig = { ...(first as TimedQueryConfig) }
     if (values !== undefined) config.values = values
     config.query_timeout ??= queryTimeout
     return config
   }
-  throw new DbInvalidArgumentError('query needs SQL text or a config object with a text')
+  throw new DbRouterArgumentError('query needs SQL text or a config object with a text')
 }
 
 /** The `role` of a call's options (the second argument when it is not values, else the third), validated. */
@@ -55,7 +53,7 @@ export function roleOf(second: unknown, third: unknown): QueryOptions['role'] {
   if (options === undefined || options === null) return undefined
   const role: unknown = (options as QueryOptions).role
   if (role !== undefined && role !== 'primary' && role !== 'replica') {
-    throw new DbInvalidArgumentError(`role must be 'primary' or 'replica', got ${JSON.stringify(role)}`)
+    throw new DbRouterArgumentError(`role must be 'primary' or 'replica', got ${JSON.stringify(role)}`)
   }
   return role
 }
@@ -63,7 +61,12 @@ export function roleOf(second: unknown, third: unknown): QueryOptions['role'] {
 /** True when the statement can be wrapped as `BEGIN; text; COMMIT; SELECT lsn` in one simple-protocol round trip. */
 export function isPlainText(config: TimedQueryConfig): boolean {
   const c = config as TimedQueryConfig & { rowMode?: unknown; types?: unknown; name?: unknown }
-  return (c.values === undefined || c.values.length === 0) && c.rowMode === undefined && c.types === undefined && c.name === undefined
+  return (
+    (c.values === undefined || c.values.length === 0) &&
+    c.rowMode === undefined &&
+    c.types === undefined &&
+    c.name === undefined
+  )
 }
 
 /** A statement of our own (BEGIN, COMMIT, ROLLBACK…) with a client-side timeout, as every remote call has. */

@@ -1,5 +1,5 @@
 import { channels } from '../channels'
-import { timedQuery } from '../drivers/pg'
+import { timedQuery } from '../nodes/dispatcher'
 import { parseLsn } from '../internal/lsn'
 import type { Node } from './node'
 import { LsnHistory } from '../internal/lsn-history'
@@ -20,8 +20,15 @@ const PRIMARY_CHECK = `SELECT pg_is_in_recovery() AS in_recovery,
 const REPLICA_CHECK = `SELECT pg_is_in_recovery() AS in_recovery,
   pg_last_wal_replay_lsn()::text AS replay, pg_last_wal_receive_lsn()::text AS receive`
 
-interface PrimaryRow { in_recovery: boolean; lsn: string | null }
-interface ReplicaRow { in_recovery: boolean; replay: string | null; receive: string | null }
+interface PrimaryRow {
+  in_recovery: boolean
+  lsn: string | null
+}
+interface ReplicaRow {
+  in_recovery: boolean
+  replay: string | null
+  receive: string | null
+}
 
 /**
  * The background check of every node: the primary's role and WAL position, each replica's role,
@@ -100,7 +107,8 @@ export class HealthMonitor {
         this.#primaryLsn = parseLsn(row.lsn)
         this.#history.push(Date.now(), this.#primaryLsn)
       }
-      if (node.state !== 'up') node.setState('up', node.state === 'read-only' ? 'not-in-recovery' : 'recovered')
+      if (node.state !== 'up')
+        node.setState('up', node.state === 'read-only' ? 'not-in-recovery' : 'recovered')
     } catch {
       this.#primaryLsn = undefined
       node.badStreak += 1
@@ -131,11 +139,17 @@ export class HealthMonitor {
     node.lagBytes = primary === undefined ? undefined : Math.max(0, Number(primary - node.replayLsn))
     node.lagSeconds = node.lagBytes === 0 ? 0 : this.#history.secondsBehind(node.replayLsn, Date.now())
     if (channels.lag.hasSubscribers) {
-      channels.lag.publish({ node: node.name, lagBytes: node.lagBytes, lagSeconds: node.lagSeconds, replayLsn: row.replay ?? '0/0' })
+      channels.lag.publish({
+        node: node.name,
+        lagBytes: node.lagBytes,
+        lagSeconds: node.lagSeconds,
+        replayLsn: row.replay ?? '0/0',
+      })
     }
     const bytes = node.lagBytes ?? 0
     const over = bytes > s.maxLagBytes || node.lagSeconds > s.maxLagSeconds
-    const calm = bytes <= s.maxLagBytes * s.readmitRatio && node.lagSeconds <= s.maxLagSeconds * s.readmitRatio
+    const calm =
+      bytes <= s.maxLagBytes * s.readmitRatio && node.lagSeconds <= s.maxLagSeconds * s.readmitRatio
     if (node.state === 'up') {
       node.goodStreak = 0
       node.badStreak = over ? node.badStreak + 1 : 0

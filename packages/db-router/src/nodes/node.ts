@@ -1,12 +1,13 @@
 import CircuitBreaker from 'opossum'
-import type { Pool, QueryResult, QueryResultRow } from 'pg'
+import type { QueryResult, QueryResultRow } from 'pg'
 import type { Balanceable } from '../balancing'
 import type { NodeRole, NodeState } from '../channels'
 import { channels } from '../channels'
-import { Dispatcher } from '../drivers/pg'
-import type { CallObserver, CallSink, PoolTimeouts } from '../drivers/pg'
-import { asError, isConnectionError } from '../internal/pg-errors'
+import { isConnectionError } from '../internal/pg-errors'
 import type { TimedQueryConfig } from '../internal/query-args'
+import type { Trouble } from '../trouble'
+import { Dispatcher } from './dispatcher'
+import type { NodePool, PoolTimeouts } from './pools'
 
 /** Settings of one node's circuit breaker. */
 export interface BreakerSettings {
@@ -19,54 +20,38 @@ export interface BreakerSettings {
 export interface NodeInit {
   readonly name: string
   readonly role: NodeRole
-  readonly pool: Pool
-  readonly owned: boolean
+  readonly pool: NodePool
   readonly weight: number
   readonly breaker: BreakerSettings
   readonly timeouts: PoolTimeouts
+  readonly trouble: Trouble
 }
 
 /** EWMA smoothing: each new sample weighs this much. */
 const EWMA_ALPHA = 0.3
 
-/**
- * The breaker's rolling window (opossum's default, set explicitly), and how long a node stays
- * guarded — every call through its breaker — after a failure that counts.
- */
+/** The breaker's rolling window: opossum's default, set explicitly because the README quotes it. */
 const BREAKER_WINDOW_MS = 10_000
 
-const rejectWith = (error: unknown): Promise<never> => Promise.reject(asError(error))
-const ignore = (): void => undefined
+type Work = () => Promise<unknown>
 
-type Action = () => Promise<unknown>
-
-const callAction = (action: unknown): Promise<unknown> => (action as Action)()
-
-/** The breaker's one action: calls `fn(a)`. Module-level, so a call allocates no closure. */
-function invoke(fn: (arg: unknown) => Promise<unknown>, arg: unknown): Promise<unknown> {
-  return fn(arg)
+/** The breaker's one action: the work it is fired with. */
+async function perform(work: Work): Promise<unknown> {
+  return work()
 }
 
 /**
  * One Postgres node as the router sees it: its pool, routing state (set by health checks and by
- * query outcomes), what balancing reads (in flight, EWMA latency), and an opossum breaker that
- * counts only connection errors and timeouts.
- *
- * The breaker sees every call of a node in trouble, none of a healthy one: a statement goes
- * through `breaker.fire` while the breaker is not closed or within {@link BREAKER_WINDOW_MS} of
- * the node's last counted failure; otherwise straight to the dispatcher, which reports a counted
- * failure to the breaker (as one failed call) and so puts the node under guard. The breaker's
- * window then holds the calls since trouble began; it opens, fails fast and lets trials through
- * as opossum does. Why: a `fire` per statement (its promises, events, latency list) cost about
- * 2 µs of client CPU per read (README, Benchmarks).
+ * query outcomes), what balancing reads (in flight, EWMA latency), and an opossum breaker that every
+ * statement goes through, counting only connection errors and timeouts as failures.
  */
 export class Node implements Balanceable {
   readonly name: string
   readonly role: NodeRole
-  readonly pool: Pool
+  readonly pool: NodePool['pool']
   readonly owned: boolean
   readonly weight: number
-  /** Sends this node's statements (the router's own checks too) with their deadlines. */
+  /** Sends this node's statements (the router's own checks too, which bypass the breaker) with their deadlines. */
   readonly dispatcher: Dispatcher
   /** Highest replay LSN seen on this replica (replay only moves forward). */
   replayLsn = 0n
@@ -79,69 +64,45 @@ export class Node implements Balanceable {
   goodStreak = 0
   badStreak = 0
   #state: NodeState = 'up'
-  readonly #breaker: CircuitBreaker<[(arg: unknown) => Promise<unknown>, unknown]>
-  /** The breaker's action: one statement through the dispatcher, observed as a call via the breaker. */
-  readonly #dispatch: (config: unknown) => Promise<unknown>
+  readonly #breaker: CircuitBreaker<[Work]>
   readonly #queryTimeout: number
-  /** `performance.now()` until which calls go through the breaker; 0 while the node is healthy. */
-  #guardedUntil = 0
-  /** What a statement sent straight (not through the breaker) tells the node when it ends. */
-  readonly #direct: CallObserver
+  readonly #trouble: Trouble
 
   constructor(init: NodeInit) {
     this.name = init.name
     this.role = init.role
-    this.pool = init.pool
-    this.owned = init.owned
+    this.pool = init.pool.pool
+    this.owned = init.pool.owned
     this.weight = init.weight
-    const dispatcher = new Dispatcher(init.pool, init.timeouts.connect)
-    this.dispatcher = dispatcher
-    const queryTimeout = init.timeouts.query
-    this.#queryTimeout = queryTimeout
-    const began = (): void => {
-      this.outstanding += 1
-    }
-    // Through the breaker: it counts the outcome itself; a counted failure keeps the guard up.
-    const viaBreaker: CallObserver = {
-      began,
-      ended: (ms, at, error) => {
-        this.outstanding -= 1
-        if (error === undefined) this.#sample(ms, at)
-        else if (isConnectionError(error)) this.#guardedUntil = at + BREAKER_WINDOW_MS
-      },
-    }
-    this.#direct = {
-      began,
-      ended: (ms, at, error) => {
-        this.outstanding -= 1
-        if (error === undefined) this.#sample(ms, at)
-        else if (isConnectionError(error)) this.#failedUnguarded(error, at)
-      },
-    }
-    this.#dispatch = (config) => dispatcher.query(config as TimedQueryConfig, (config as TimedQueryConfig).query_timeout ?? queryTimeout, viaBreaker)
-    this.#breaker = new CircuitBreaker(invoke, {
+    this.dispatcher = new Dispatcher(init.pool.pool, init.timeouts.connect, init.pool.prepare)
+    this.#queryTimeout = init.timeouts.query
+    this.#trouble = init.trouble
+    this.#breaker = new CircuitBreaker(perform, {
+      // Every call has its own deadline (the dispatcher's); the breaker adds no timer.
       timeout: false,
       rollingCountTimeout: BREAKER_WINDOW_MS,
       errorThresholdPercentage: init.breaker.errorThresholdPercentage,
       resetTimeout: init.breaker.resetTimeout,
       volumeThreshold: init.breaker.volumeThreshold,
-      // Hot path: no latency percentiles or snapshot timers (the router keeps its own EWMA).
+      // The router keeps its own latency average; no percentiles or snapshot timers.
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
       // true = "not a failure": only connection errors and timeouts trip the breaker.
       errorFilter: (error: unknown) => !isConnectionError(error),
     })
-    const publish = (state: 'open' | 'half-open' | 'closed'): void => {
-      if (channels.breaker.hasSubscribers) channels.breaker.publish({ package: 'db-router', namespace: this.name, state })
+    const changed = (state: 'open' | 'half-open' | 'closed'): void => {
+      if (channels.breaker.hasSubscribers)
+        channels.breaker.publish({ package: 'db-router', namespace: this.name, state })
+      this.#trouble.breaker(this, state)
     }
     this.#breaker.on('open', () => {
-      publish('open')
+      changed('open')
     })
     this.#breaker.on('halfOpen', () => {
-      publish('half-open')
+      changed('half-open')
     })
     this.#breaker.on('close', () => {
-      publish('closed')
+      changed('closed')
     })
   }
 
@@ -160,7 +121,7 @@ export class Node implements Balanceable {
     return this.#state === 'up' && !this.#breaker.opened
   }
 
-  /** Changes state, publishing `scalekit:db:node-state`; resets the hysteresis streaks. */
+  /** Changes state, publishing `scalekit:db-router:node-state`; resets the hysteresis streaks. */
   setState(to: NodeState, reason: string): void {
     const from = this.#state
     if (from === to) return
@@ -169,62 +130,25 @@ export class Node implements Balanceable {
     if (to === 'up' && !this.#breaker.closed) this.#breaker.close()
     this.goodStreak = 0
     this.badStreak = 0
-    if (channels.nodeState.hasSubscribers) channels.nodeState.publish({ node: this.name, role: this.role, from, to, reason })
+    if (channels.nodeState.hasSubscribers)
+      channels.nodeState.publish({ node: this.name, role: this.role, from, to, reason })
+    this.#trouble.nodeState(this, from, to, reason)
   }
 
-  /**
-   * Sends one statement, through the breaker while the node is guarded; its dispatcher counts it
-   * in flight and feeds the latency average. {@link send} with a promise around it.
-   */
+  /** Sends one statement through the breaker and the dispatcher, with the call's timeout or the node's. */
   query<R extends QueryResultRow>(config: TimedQueryConfig): Promise<QueryResult<R>> {
-    return new Promise<QueryResult<R>>((resolve, reject) => {
-      this.send(config, { answer: resolve as (result: QueryResult) => void, fail: reject })
-    })
+    return this.run(() => this.dispatcher.query<R>(config, config.query_timeout ?? this.#queryTimeout))
   }
 
-  /** Sends one statement; the outcome goes to `sink` (a routed read's path: no promise of its own). */
-  send(config: TimedQueryConfig, sink: CallSink): void {
-    if (!this.#guarded()) {
-      this.dispatcher.send(config, config.query_timeout ?? this.#queryTimeout, this.#direct, sink)
-      return
-    }
-    this.#breaker.fire(this.#dispatch, config).then(
-      (result) => {
-        sink.answer(result as QueryResult)
-      },
-      (error: unknown) => {
-        sink.fail(error)
-      },
-    )
-  }
-
-  /** True while calls must go through the breaker: it is not closed, or a counted failure is recent. */
-  #guarded(): boolean {
-    if (!this.#breaker.closed) return true
-    if (this.#guardedUntil === 0) return false
-    if (performance.now() < this.#guardedUntil) return true
-    this.#guardedUntil = 0
-    return false
-  }
-
-  /** A statement sent straight failed in a way that counts: the breaker records it as one failed call, and guards from now on. */
-  #failedUnguarded(error: unknown, at: number): void {
-    this.#guardedUntil = at + BREAKER_WINDOW_MS
-    this.#breaker.fire(rejectWith, error).catch(ignore)
-  }
-
-  /** Runs `action` through the breaker, counting it in flight and feeding the latency average. */
-  async run<T>(action: () => Promise<T>): Promise<T> {
+  /** Runs `work` through the breaker, counting it in flight and feeding the latency average. */
+  async run<T>(work: () => Promise<T>): Promise<T> {
     this.outstanding += 1
     const start = performance.now()
     try {
-      const result = (await this.#breaker.fire(callAction, action)) as T
+      const result = (await this.#breaker.fire(work)) as T
       const at = performance.now()
       this.#sample(at - start, at)
       return result
-    } catch (error) {
-      if (isConnectionError(error)) this.#guardedUntil = performance.now() + BREAKER_WINDOW_MS
-      throw error
     } finally {
       this.outstanding -= 1
     }

@@ -2,9 +2,11 @@ import type { AsyncLocalStorage } from 'node:async_hooks'
 import type { Balancer } from '../balancing'
 import type { Classifier } from '../classify/classifier'
 import type { Scope } from '../consistency/scope'
+import type { SessionCaptures } from '../consistency/sessions'
 import type { RateBudget } from '../internal/budget'
 import type { Node } from '../nodes/node'
 import type { ResolvedOptions } from '../options'
+import type { Trouble } from '../trouble'
 
 /** What the routing functions share: the nodes, the settings, and the router's per-instance state. */
 export interface Cluster {
@@ -18,6 +20,10 @@ export interface Cluster {
   readonly scopes: AsyncLocalStorage<Scope>
   /** In-flight replay-position probes, one per node at a time. */
   readonly probes: Map<Node, Promise<void>>
+  /** Sessions `connect()` handed out in a scope, whose release captures the primary's position. */
+  readonly sessions: SessionCaptures
+  /** Warnings of trouble the router handles (a node out, a breaker open, fallbacks). */
+  readonly trouble: Trouble
   /** Throws `ERR_DB_CLOSED` once closed; starts the health checks on first use. */
   enter(): void
 }

@@ -2,7 +2,7 @@ import type { QueryResult, QueryResultRow } from 'pg'
 import type { RouteReason } from '../channels'
 import type { Decision } from '../classify/classifier'
 import { writeAndCapture } from '../consistency/capture'
-import { timedQuery } from '../drivers/pg'
+import { timedQuery } from '../nodes/dispatcher'
 import { DbPrimaryReadOnlyError, DbPrimaryUnavailableError } from '../errors'
 import { asError, errorCode, isConnectionError, READ_ONLY_SQL_TRANSACTION } from '../internal/pg-errors'
 import type { TimedQueryConfig } from '../internal/query-args'
@@ -14,8 +14,10 @@ import { queryContext, sendTo, traced } from './trace'
 export function writablePrimary(cluster: Cluster): Node {
   cluster.enter()
   const node = cluster.primary
-  if (node.state === 'read-only') throw new DbPrimaryReadOnlyError('the primary is in recovery (read-only); the write was not sent')
-  if (node.breakerOpen) throw new DbPrimaryUnavailableError('the primary is unavailable (circuit breaker open)')
+  if (node.state === 'read-only')
+    throw new DbPrimaryReadOnlyError('the primary is in recovery (read-only); the write was not sent')
+  if (node.breakerOpen)
+    throw new DbPrimaryUnavailableError('the primary is unavailable (circuit breaker open)')
   return node
 }
 
@@ -78,7 +80,12 @@ export async function noteWriteError(cluster: Cluster, error: unknown): Promise<
   if (errorCode(error) !== READ_ONLY_SQL_TRANSACTION) return
   const node = cluster.primary
   try {
-    const [row] = await timedQuery<{ r: boolean }>(node.dispatcher, 'SELECT pg_is_in_recovery() AS r', [], cluster.settings.health.timeout)
+    const [row] = await timedQuery<{ r: boolean }>(
+      node.dispatcher,
+      'SELECT pg_is_in_recovery() AS r',
+      [],
+      cluster.settings.health.timeout,
+    )
     if (row?.r === true) node.setState('read-only', 'in-recovery')
   } catch {
     // Unknown: the next health check decides.
@@ -88,7 +95,9 @@ export async function noteWriteError(cluster: Cluster, error: unknown): Promise<
 /** The error to throw for a primary failure: coded for read-only and unreachable, pg's own for SQL errors. */
 export function primaryError(cluster: Cluster, error: unknown): unknown {
   if (errorCode(error) === READ_ONLY_SQL_TRANSACTION && cluster.primary.state === 'read-only') {
-    return new DbPrimaryReadOnlyError('the primary is in recovery (read-only); the write was refused there', { cause: error })
+    return new DbPrimaryReadOnlyError('the primary is in recovery (read-only); the write was refused there', {
+      cause: error,
+    })
   }
   if (isConnectionError(error) && !(error instanceof DbPrimaryUnavailableError)) {
     return new DbPrimaryUnavailableError('the primary could not be reached', { cause: error })

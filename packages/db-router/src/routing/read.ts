@@ -1,13 +1,18 @@
+import { sleep } from '@scalekit/internal'
 import type { QueryResult, QueryResultRow } from 'pg'
 import type { RouteReason } from '../channels'
-import { channels } from '../channels'
 import type { Decision } from '../classify/classifier'
-import { timedQuery } from '../drivers/pg'
-import type { CallSink } from '../drivers/pg'
 import { DbNoReplicaError } from '../errors'
 import { parseLsn } from '../internal/lsn'
-import { DEADLOCK_DETECTED, errorCode, isConnectionError, READ_ONLY_SQL_TRANSACTION, SERIALIZATION_FAILURE } from '../internal/pg-errors'
+import {
+  DEADLOCK_DETECTED,
+  errorCode,
+  isConnectionError,
+  READ_ONLY_SQL_TRANSACTION,
+  SERIALIZATION_FAILURE,
+} from '../internal/pg-errors'
 import type { TimedQueryConfig } from '../internal/query-args'
+import { timedQuery } from '../nodes/dispatcher'
 import type { Node } from '../nodes/node'
 import type { Cluster } from './cluster'
 import { runOnPrimary, runWrite } from './primary'
@@ -16,183 +21,84 @@ import { publishFallback, sendTo } from './trace'
 const PROBE_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn'
 const PROBE_MIN_TIMEOUT = 100
 
+/** Where an attempt goes, why, and how long it waited for a replica to replay the scope's writes. */
 interface Choice {
   node: Node
   reason: RouteReason
   waitedMs?: number
 }
 
-const nothing = (): void => undefined
-
 /**
  * A read: a replica picked by the policy among those that replayed the scope's position, else the
  * primary per the fallback rules. A connection error or recovery conflict is retried on another
- * node; a 25006 (the statement writes after all) is retried once on the primary and remembered.
- * `settled` is called once when the returned promise settles (the router's count of calls in
- * flight), so the caller needs no promise of its own around it.
+ * node (up to `maxReadAttempts`); a 25006 (the statement writes after all) is retried once on the
+ * primary and remembered.
  */
-export function runRead<R extends QueryResultRow>(
+export async function runRead<R extends QueryResultRow>(
   cluster: Cluster,
   config: TimedQueryConfig,
   decision: Decision,
   reason: RouteReason,
-  settled: () => void = nothing,
 ): Promise<QueryResult<R>> {
   cluster.enter()
   const scope = cluster.scopes.getStore()
-  const read = new Read(cluster, config, decision, scope?.lsn ?? 0n, settled)
-  const promise = new Promise<QueryResult<R>>((resolve, reject) => {
-    read.resolve = resolve as (result: QueryResult) => void
-    read.reject = reject
-  })
   // A write of this scope still capturing its position: read once it has one.
-  if (scope?.busy === true) {
-    scope.settled().then(
-      () => {
-        read.need = scope.lsn
-        read.start(reason)
-      },
-      (error: unknown) => {
-        read.end(error)
-      },
-    )
-  } else {
-    read.start(reason)
-  }
-  return promise
-}
-
-/**
- * One routed read from its first attempt to its outcome: the node of each attempt hands its answer
- * or error straight to this object (a {@link CallSink}), which answers the read's one promise or
- * sends the next attempt. The usual read (a replica ready now, nobody tracing) costs this object,
- * its promise and the dispatcher's call: no promise chain per attempt.
- */
-class Read implements CallSink {
-  resolve: (result: QueryResult) => void = nothing
-  reject: (error: unknown) => void = nothing
-  /** The attempt in progress (1-based) and its node (set by each attempt). */
-  attempt = 0
-  node: Node
-  tried: Node[] | undefined = undefined
-  need: bigint
-  readonly cluster: Cluster
-  readonly config: TimedQueryConfig
-  readonly decision: Decision
-  readonly settled: () => void
-
-  constructor(cluster: Cluster, config: TimedQueryConfig, decision: Decision, need: bigint, settled: () => void) {
-    this.cluster = cluster
-    this.config = config
-    this.decision = decision
-    this.need = need
-    this.settled = settled
-    this.node = cluster.primary
-  }
-
-  /** The first attempt: a node now, or once a replica has replayed the scope's position. */
-  start(reason: RouteReason): void {
+  if (scope?.busy === true) await scope.settled()
+  const need = scope?.lsn ?? 0n
+  const tried: Node[] = []
+  let choice = await choose(cluster, need, tried, reason)
+  for (let attempt = 1; ; attempt++) {
+    const { node } = choice
+    if (node === cluster.primary) return runOnPrimary<R>(cluster, config, decision, choice.reason, attempt)
     try {
-      const node = chooseNow(this.cluster, this.need, undefined)
-      if (node !== undefined) this.#send(node, reasonFor(this.cluster, node, reason), undefined)
-      else this.#sendWhenReplayed(reason)
+      return await sendTo<R>(node, config, choice.reason, decision, attempt, choice.waitedMs)
     } catch (error) {
-      this.end(error)
+      const code = errorCode(error)
+      if (code === READ_ONLY_SQL_TRANSACTION) {
+        cluster.classifier.learnWrite(config.text)
+        publishFallback(cluster, 'read-only-retry', 'primary')
+        return runWrite<R>(
+          cluster,
+          config,
+          { ...decision, target: 'primary' },
+          'read-only-retry',
+          attempt + 1,
+        )
+      }
+      const lost = isConnectionError(error)
+      if (
+        !(lost || code === SERIALIZATION_FAILURE || code === DEADLOCK_DETECTED) ||
+        attempt >= cluster.settings.maxReadAttempts
+      )
+        throw error
+      // Out at once; the health checks readmit it after `rise` good checks.
+      if (lost && code !== 'EOPENBREAKER') node.setState('down', 'connection-error')
+      tried.push(node)
+      choice = await choose(cluster, need, tried, 'retry')
     }
-  }
-
-  answer(result: QueryResult): void {
-    this.settled()
-    this.resolve(result)
-  }
-
-  fail(error: unknown): void {
-    try {
-      this.#retryOrEnd(error)
-    } catch (thrown) {
-      this.end(thrown)
-    }
-  }
-
-  /** Ends the read with `error`. */
-  end(error: unknown): void {
-    this.settled()
-    this.reject(error)
-  }
-
-  #send(node: Node, reason: RouteReason, waitedMs: number | undefined): void {
-    this.attempt += 1
-    this.node = node
-    const { cluster, config, decision } = this
-    if (node === cluster.primary) {
-      this.#follow(runOnPrimary(cluster, config, decision, reason, this.attempt), false)
-      return
-    }
-    if (channels.query.hasSubscribers) {
-      this.#follow(sendTo(node, config, reason, decision, this.attempt, waitedMs), true)
-      return
-    }
-    node.send(config, this)
-  }
-
-  /** Settles with `promise` (the primary's path, or a traced attempt); only a replica's failure may be retried. */
-  #follow(promise: Promise<QueryResult>, retryable: boolean): void {
-    promise.then(
-      (result) => {
-        this.answer(result)
-      },
-      (error: unknown) => {
-        if (retryable) this.fail(error)
-        else this.end(error)
-      },
-    )
-  }
-
-  #sendWhenReplayed(reason: RouteReason): void {
-    waitForReplay(this.cluster, this.need, this.tried, reason).then(
-      (choice) => {
-        this.#send(choice.node, choice.reason, choice.waitedMs)
-      },
-      (error: unknown) => {
-        this.end(error)
-      },
-    )
-  }
-
-  #retryOrEnd(error: unknown): void {
-    const { cluster, config, decision, node } = this
-    const code = errorCode(error)
-    if (code === READ_ONLY_SQL_TRANSACTION) {
-      cluster.classifier.learnWrite(config.text)
-      publishFallback('read-only-retry', 'primary')
-      this.#follow(runWrite(cluster, config, { ...decision, target: 'primary' }, 'read-only-retry', this.attempt + 1), false)
-      return
-    }
-    const lost = isConnectionError(error)
-    if (!(lost || code === SERIALIZATION_FAILURE || code === DEADLOCK_DETECTED) || this.attempt >= cluster.settings.maxReadAttempts) {
-      this.end(error)
-      return
-    }
-    // Out at once; the health checks readmit it after `rise` good checks.
-    if (lost && code !== 'EOPENBREAKER') node.setState('down', 'connection-error')
-    this.tried = [...(this.tried ?? []), node]
-    const retry = chooseNow(cluster, this.need, this.tried)
-    if (retry !== undefined) this.#send(retry, reasonFor(cluster, retry, 'retry'), undefined)
-    else this.#sendWhenReplayed('retry')
   }
 }
 
-const isUsable = (n: Node): boolean => n.usable
+/** The node of the next attempt: one ready now (the usual case), else the first to replay `need` within `maxWait`, else the primary. */
+async function choose(
+  cluster: Cluster,
+  need: bigint,
+  tried: readonly Node[],
+  reason: RouteReason,
+): Promise<Choice> {
+  const node = chooseNow(cluster, need, tried)
+  if (node === undefined) return waitForReplay(cluster, need, tried, reason)
+  // The primary, with replicas configured, is a fallback.
+  return { node, reason: node === cluster.primary && cluster.replicas.length > 0 ? 'no-replica' : reason }
+}
 
-/** Usable replicas not tried yet by this read (the replicas themselves, not a copy, when all are). */
-function usable(cluster: Cluster, tried: readonly Node[] | undefined): readonly Node[] {
-  const { replicas } = cluster
-  if (tried === undefined && replicas.every(isUsable)) return replicas
-  return replicas.filter((n) => n.usable && (tried === undefined || !tried.includes(n)))
+/** Usable replicas not tried yet by this read. */
+function usable(cluster: Cluster, tried: readonly Node[]): readonly Node[] {
+  return cluster.replicas.filter((n) => n.usable && !tried.includes(n))
 }
 
 /** The node for a read when no waiting is needed (the usual case); undefined when the scope must wait for replay. */
-function chooseNow(cluster: Cluster, need: bigint, tried: readonly Node[] | undefined): Node | undefined {
+function chooseNow(cluster: Cluster, need: bigint, tried: readonly Node[]): Node | undefined {
   if (cluster.replicas.length === 0) return cluster.primary
   const candidates = usable(cluster, tried)
   if (candidates.length === 0) return fallback(cluster)
@@ -201,13 +107,13 @@ function chooseNow(cluster: Cluster, need: bigint, tried: readonly Node[] | unde
   return ready.length > 0 ? cluster.balance(ready) : undefined
 }
 
-/** Why a read chosen by {@link chooseNow} went where it went: the primary, with replicas configured, is a fallback. */
-function reasonFor(cluster: Cluster, node: Node, reason: RouteReason): RouteReason {
-  return node === cluster.primary && cluster.replicas.length > 0 ? 'no-replica' : reason
-}
-
 /** Probes the candidates' replay positions until one has replayed `need`, up to `maxWait`; then the primary. */
-async function waitForReplay(cluster: Cluster, need: bigint, tried: readonly Node[] | undefined, reason: RouteReason): Promise<Choice> {
+async function waitForReplay(
+  cluster: Cluster,
+  need: bigint,
+  tried: readonly Node[],
+  reason: RouteReason,
+): Promise<Choice> {
   const { maxWait, pollInterval } = cluster.settings.consistency
   const start = performance.now()
   let candidates = usable(cluster, tried)
@@ -220,17 +126,21 @@ async function waitForReplay(cluster: Cluster, need: bigint, tried: readonly Nod
     if (candidates.length === 0 || waitedMs >= maxWait) break
     await sleep(Math.min(pollInterval, maxWait - waitedMs))
   }
-  publishFallback('consistency', 'primary')
+  publishFallback(cluster, 'consistency', 'primary')
   return { node: cluster.primary, reason: 'consistency', waitedMs: performance.now() - start }
 }
 
 function fallback(cluster: Cluster): Node {
   const { toPrimary } = cluster.settings.fallback
   if (!toPrimary || !cluster.budget.take()) {
-    publishFallback('no-replica', 'error')
-    throw new DbNoReplicaError(toPrimary ? 'no usable replica and the fallback budget is spent' : 'no usable replica (fallback to the primary is off)')
+    publishFallback(cluster, 'no-replica', 'error')
+    throw new DbNoReplicaError(
+      toPrimary
+        ? 'no usable replica and the fallback budget is spent'
+        : 'no usable replica (fallback to the primary is off)',
+    )
   }
-  publishFallback('no-replica', 'primary')
+  publishFallback(cluster, 'no-replica', 'primary')
   return cluster.primary
 }
 
@@ -253,8 +163,4 @@ async function probe(cluster: Cluster, node: Node): Promise<void> {
     cluster.probes.set(node, running)
   }
   await running
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
 }

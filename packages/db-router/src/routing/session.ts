@@ -1,7 +1,7 @@
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg'
 import type { DbQueryContext } from '../channels'
-import { captureLsn, commitAndCapture } from '../consistency/capture'
-import { DbInvalidArgumentError } from '../errors'
+import { commitAndCapture } from '../consistency/capture'
+import { DbRouterArgumentError } from '../errors'
 import { normalizeQueryArgs, timed } from '../internal/query-args'
 import type { TransactionClient, TransactionOptions } from '../types'
 import type { Cluster } from './cluster'
@@ -11,16 +11,29 @@ import { traced } from './trace'
 const ISOLATION_LEVELS: readonly string[] = ['read committed', 'repeatable read', 'serializable']
 
 /** `transaction()`: BEGIN on a primary session, COMMIT (capturing the LSN in a scope) or ROLLBACK and rethrow. */
-export async function runTransaction<T>(cluster: Cluster, fn: (tx: TransactionClient) => Promise<T>, options: TransactionOptions): Promise<T> {
+export async function runTransaction<T>(
+  cluster: Cluster,
+  fn: (tx: TransactionClient) => Promise<T>,
+  options: TransactionOptions,
+): Promise<T> {
   const begin = beginStatement(options)
   const node = writablePrimary(cluster)
   const scope = cluster.scopes.getStore()
   const timeout = cluster.settings.timeouts.query
-  const context: DbQueryContext = { operation: 'transaction', role: 'primary', node: node.name, reason: 'transaction', classification: 'transaction', attempt: 1 }
+  const context: DbQueryContext = {
+    operation: 'transaction',
+    role: 'primary',
+    node: node.name,
+    reason: 'transaction',
+    classification: 'transaction',
+    attempt: 1,
+  }
   return traced(context, async () => {
-    const client = await node.run(() => node.pool.connect()).catch((error: unknown) => {
-      throw primaryError(cluster, error)
-    })
+    const client = await node
+      .run(() => node.pool.connect())
+      .catch((error: unknown) => {
+        throw primaryError(cluster, error)
+      })
     let broken: Error | undefined
     try {
       await client.query(timed(begin, timeout))
@@ -45,41 +58,24 @@ export async function runTransaction<T>(cluster: Cluster, fn: (tx: TransactionCl
   })
 }
 
-/** `connect()`: a primary session; in a consistency scope, its release captures the session's last commit LSN. */
+/** `connect()`: a primary session; in a consistency scope, its release captures the primary's position for the scope. */
 export async function connectSession(cluster: Cluster): Promise<PoolClient> {
   const node = writablePrimary(cluster)
-  const client = await node.run(() => node.pool.connect()).catch((error: unknown) => {
-    throw primaryError(cluster, error)
-  })
+  const client = await node
+    .run(() => node.pool.connect())
+    .catch((error: unknown) => {
+      throw primaryError(cluster, error)
+    })
   const scope = cluster.scopes.getStore()
-  if (scope === undefined) return client
-  const release = client.release.bind(client)
-  let released = false
-  client.release = (err?: Error | boolean): void => {
-    if (released || err !== undefined) {
-      release(err)
-      return
-    }
-    released = true
-    scope.track(
-      captureLsn(client, cluster.settings.timeouts.query).then(
-        (lsn) => {
-          scope.advance(lsn)
-          release()
-        },
-        (error: unknown) => {
-          release(error instanceof Error ? error : true)
-        },
-      ),
-    )
-  }
+  if (scope !== undefined) cluster.sessions.track(client, scope)
   return client
 }
 
 function beginStatement(options: TransactionOptions): string {
   const parts = ['BEGIN']
   if (options.isolation !== undefined) {
-    if (!ISOLATION_LEVELS.includes(options.isolation)) throw new DbInvalidArgumentError(`unknown isolation level ${JSON.stringify(options.isolation)}`)
+    if (!ISOLATION_LEVELS.includes(options.isolation))
+      throw new DbRouterArgumentError(`unknown isolation level ${JSON.stringify(options.isolation)}`)
     parts.push(`ISOLATION LEVEL ${options.isolation.toUpperCase()}`)
   }
   if (options.readOnly === true) parts.push('READ ONLY')

@@ -5,10 +5,24 @@ import type { Decision } from '../classify/classifier'
 import { errorCode } from '../internal/pg-errors'
 import type { TimedQueryConfig } from '../internal/query-args'
 import type { Node } from '../nodes/node'
+import type { Cluster } from './cluster'
 
-/** The `scalekit:db:query` context of one attempt. */
-export function queryContext(node: Node, reason: RouteReason, decision: Decision, attempt: number, waitedMs?: number): DbQueryContext {
-  const context: DbQueryContext = { operation: 'query', role: node.role, node: node.name, reason, classification: decision.reason, attempt }
+/** The `scalekit:db-router:query` context of one attempt. */
+export function queryContext(
+  node: Node,
+  reason: RouteReason,
+  decision: Decision,
+  attempt: number,
+  waitedMs?: number,
+): DbQueryContext {
+  const context: DbQueryContext = {
+    operation: 'query',
+    role: node.role,
+    node: node.name,
+    reason,
+    classification: decision.reason,
+    attempt,
+  }
   if (waitedMs !== undefined) context.consistencyWaitMs = waitedMs
   return context
 }
@@ -26,7 +40,7 @@ export function sendTo<R extends QueryResultRow>(
   return traced(queryContext(node, reason, decision, attempt, waitedMs), () => node.query<R>(config))
 }
 
-/** Runs `fn` under the `scalekit:db:query` tracing channel (free when nobody listens), filling duration and error code. */
+/** Runs `fn` under the `scalekit:db-router:query` tracing channel (free when nobody listens), filling duration and error code. */
 export async function traced<T>(context: DbQueryContext, fn: () => Promise<T>): Promise<T> {
   if (!channels.query.hasSubscribers) return fn()
   const start = performance.now()
@@ -43,7 +57,12 @@ export async function traced<T>(context: DbQueryContext, fn: () => Promise<T>): 
   return channels.query.tracePromise(run, context)
 }
 
-/** Publishes `scalekit:db:fallback`. */
-export function publishFallback(reason: 'no-replica' | 'consistency' | 'read-only-retry', outcome: 'primary' | 'error'): void {
+/** Publishes `scalekit:db-router:fallback`, and warns once per episode. */
+export function publishFallback(
+  cluster: Cluster,
+  reason: 'no-replica' | 'consistency' | 'read-only-retry',
+  outcome: 'primary' | 'error',
+): void {
   if (channels.fallback.hasSubscribers) channels.fallback.publish({ reason, outcome })
+  cluster.trouble.fallback(reason, outcome)
 }

@@ -13,7 +13,10 @@ import type { ThrowawayReplica } from './throwaway-replica'
 
 const S = uniqueName('http')
 
-interface Item { v: string; rec: boolean }
+interface Item {
+  v: string
+  rec: boolean
+}
 
 describe('Express and Fastify adapters: a request that writes, then the next one carrying the token reads it', () => {
   let replica: ThrowawayReplica
@@ -21,7 +24,10 @@ describe('Express and Fastify adapters: a request that writes, then the next one
 
   beforeAll(async () => {
     await requireServices('pgPrimary')
-    await admin(serviceUrls.pgPrimary, `CREATE SCHEMA ${S}; CREATE TABLE ${S}.items (id serial PRIMARY KEY, v text)`)
+    await admin(
+      serviceUrls.pgPrimary,
+      `CREATE SCHEMA ${S}; CREATE TABLE ${S}.items (id serial PRIMARY KEY, v text)`,
+    )
     // A private replica, so this file can pause its replay while other files use the shared ones.
     replica = await startThrowawayReplica()
     await waitForReplay(serviceUrls.pgPrimary, replica.url, 30_000)
@@ -43,14 +49,20 @@ describe('Express and Fastify adapters: a request that writes, then the next one
   async function setReplay(paused: boolean): Promise<void> {
     await admin(replica.url, paused ? 'SELECT pg_wal_replay_pause()' : 'SELECT pg_wal_replay_resume()')
     if (paused) {
-      await waitFor(async () => (await admin<{ s: string }>(replica.url, 'SELECT pg_get_wal_replay_pause_state() AS s'))[0]?.s === 'paused', { timeout: 10_000 })
+      await waitFor(
+        async () =>
+          (await admin<{ s: string }>(replica.url, 'SELECT pg_get_wal_replay_pause_state() AS s'))[0]?.s ===
+          'paused',
+        { timeout: 10_000 },
+      )
     }
   }
 
   const insert = async (v: string): Promise<number | undefined> =>
     (await db.query<{ id: number }>(`INSERT INTO ${S}.items (v) VALUES ($1) RETURNING id`, [v])).rows[0]?.id
   const find = async (id: string): Promise<Item | undefined> =>
-    (await db.query<Item>(`SELECT v, pg_is_in_recovery() AS rec FROM ${S}.items WHERE id = $1`, [Number(id)])).rows[0]
+    (await db.query<Item>(`SELECT v, pg_is_in_recovery() AS rec FROM ${S}.items WHERE id = $1`, [Number(id)]))
+      .rows[0]
 
   it('express: header and cookie carry the token across requests through a lagging replica', async () => {
     const app = express()
@@ -68,13 +80,19 @@ describe('Express and Fastify adapters: a request that writes, then the next one
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     try {
       await setReplay(true)
-      const created = await fetch(`${base}/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 'express' }) })
+      const created = await fetch(`${base}/items`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ v: 'express' }),
+      })
       expect(created.status).toBe(201)
       const { id } = (await created.json()) as { id: number }
       const token = created.headers.get('x-consistency-token')
       expect(token).toMatch(/^1\.[0-9a-f]+\.[\w-]{43}$/)
       const cookie = created.headers.get('set-cookie') ?? ''
-      expect(cookie).toMatch(/^sk_consistency=1\.[0-9a-f.\w-]+; Max-Age=60; Path=\/; HttpOnly; SameSite=Lax; Secure$/)
+      expect(cookie).toMatch(
+        /^sk_consistency=1\.[0-9a-f.\w-]+; Max-Age=60; Path=\/; HttpOnly; SameSite=Lax; Secure$/,
+      )
 
       // Without the token the lagging replica answers: the row is not there yet.
       expect((await fetch(`${base}/items/${id}`)).status).toBe(404)
@@ -85,14 +103,24 @@ describe('Express and Fastify adapters: a request that writes, then the next one
       const byCookie = await fetch(`${base}/items/${id}`, { headers: { cookie: cookie.split(';')[0] ?? '' } })
       expect(await byCookie.json()).toEqual({ v: 'express', rec: false })
       // A forged token is ignored (read as if none was sent).
-      expect((await fetch(`${base}/items/${id}`, { headers: { 'x-consistency-token': '1.ffffffff' } })).status).toBe(404)
+      expect(
+        (await fetch(`${base}/items/${id}`, { headers: { 'x-consistency-token': '1.ffffffff' } })).status,
+      ).toBe(404)
 
       // Once the replica has replayed, the token no longer holds reads on the primary.
       await setReplay(false)
-      await waitFor(async () => ((await (await fetch(`${base}/items/${id}`, { headers: { 'x-consistency-token': token ?? '' } })).json()) as Item).rec, {
-        timeout: 20_000,
-        message: 'token read served by the replica after it caught up',
-      })
+      await waitFor(
+        async () =>
+          (
+            (await (
+              await fetch(`${base}/items/${id}`, { headers: { 'x-consistency-token': token ?? '' } })
+            ).json()) as Item
+          ).rec,
+        {
+          timeout: 20_000,
+          message: 'token read served by the replica after it caught up',
+        },
+      )
     } finally {
       await setReplay(false)
       await new Promise((resolve) => server.close(resolve))
@@ -120,9 +148,17 @@ describe('Express and Fastify adapters: a request that writes, then the next one
       const token = created.headers['x-consistency-token']
       expect(typeof token).toBe('string')
       expect((await app.inject({ method: 'GET', url: `/items/${id}` })).statusCode).toBe(404)
-      const read = await app.inject({ method: 'GET', url: `/items/${id}`, headers: { 'x-consistency-token': String(token) } })
+      const read = await app.inject({
+        method: 'GET',
+        url: `/items/${id}`,
+        headers: { 'x-consistency-token': String(token) },
+      })
       expect(read.json()).toEqual({ v: 'fastify', rec: false })
-      const forged = await app.inject({ method: 'GET', url: `/items/${id}`, headers: { 'x-consistency-token': '1.abc' } })
+      const forged = await app.inject({
+        method: 'GET',
+        url: `/items/${id}`,
+        headers: { 'x-consistency-token': '1.abc' },
+      })
       expect(forged.statusCode).toBe(400)
       expect(forged.json()).toEqual({ code: 'ERR_DB_INVALID_TOKEN' })
     } finally {
@@ -134,7 +170,12 @@ describe('Express and Fastify adapters: a request that writes, then the next one
   })
 
   it('across processes: an instance writes, another instance given its token reads the write (replica paused)', async () => {
-    const base = { PRIMARY_URL: serviceUrls.pgPrimary, REPLICA_URL: replica.url, SECRET: 's'.repeat(32), TABLE: `${S}.items` }
+    const base = {
+      PRIMARY_URL: serviceUrls.pgPrimary,
+      REPLICA_URL: replica.url,
+      SECRET: 's'.repeat(32),
+      TABLE: `${S}.items`,
+    }
     const script = new URL('./fixtures/ryw-worker.ts', import.meta.url)
     const run = async <T>(env: Record<string, string>): Promise<T> => {
       const worker = spawnWorker<T>({ script, env: { ...base, ...env }, timeoutMs: 45_000 })
@@ -148,7 +189,11 @@ describe('Express and Fastify adapters: a request that writes, then the next one
       expect(written.token).toMatch(/^1\.[0-9a-f]+\.[\w-]{43}$/)
       const stale = await run<{ row: Item | null }>({ MODE: 'read', ID: String(written.id), TOKEN: '' })
       expect(stale.row).toBeNull()
-      const fresh = await run<{ row: Item | null }>({ MODE: 'read', ID: String(written.id), TOKEN: written.token })
+      const fresh = await run<{ row: Item | null }>({
+        MODE: 'read',
+        ID: String(written.id),
+        TOKEN: written.token,
+      })
       expect(fresh.row).toEqual({ v: 'from-worker', rec: false })
     } finally {
       await setReplay(false)

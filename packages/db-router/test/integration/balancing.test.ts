@@ -4,7 +4,11 @@ import { createDbRouter } from '../../src/index'
 import type { BalancePolicy } from '../../src/index'
 import { recordQueries } from './helpers'
 
-async function spread(balance: BalancePolicy, weights: [number, number], reads: number): Promise<Record<string, number>> {
+async function spread(
+  balance: BalancePolicy,
+  weights: [number, number],
+  reads: number,
+): Promise<Record<string, number>> {
   const db = createDbRouter({
     primary: serviceUrls.pgPrimary,
     replicas: [

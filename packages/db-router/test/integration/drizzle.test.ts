@@ -2,8 +2,8 @@ import { requireServices, serviceUrls, uniqueName } from '@scalekit/test-utils'
 import { eq, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { pgSchema, serial, text } from 'drizzle-orm/pg-core'
-import type { Pool } from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { drizzleClient } from '../../src/adapters/drizzle'
 import { createDbRouter } from '../../src/index'
 import type { DbRouter } from '../../src/index'
 import { admin, recordQueries, waitForReplay } from './helpers'
@@ -12,17 +12,19 @@ const S = uniqueName('drizzle')
 const schema = pgSchema(S)
 const users = schema.table('users', { id: serial('id').primaryKey(), name: text('name').notNull() })
 
-describe('drizzle-orm (node-postgres driver) over the router', () => {
+describe('drizzle-orm (node-postgres driver) over the router, through @scalekit/db-router/drizzle', () => {
   let router: DbRouter
   let orm: ReturnType<typeof drizzle>
 
   beforeAll(async () => {
     await requireServices('pgPrimary', 'pgReplica')
-    await admin(serviceUrls.pgPrimary, `CREATE SCHEMA ${S}; CREATE TABLE ${S}.users (id serial PRIMARY KEY, name text NOT NULL); INSERT INTO ${S}.users (name) VALUES ('ada')`)
+    await admin(
+      serviceUrls.pgPrimary,
+      `CREATE SCHEMA ${S}; CREATE TABLE ${S}.users (id serial PRIMARY KEY, name text NOT NULL); INSERT INTO ${S}.users (name) VALUES ('ada')`,
+    )
     await waitForReplay(serviceUrls.pgPrimary, serviceUrls.pgReplica)
     router = createDbRouter({ primary: serviceUrls.pgPrimary, replicas: [serviceUrls.pgReplica] })
-    // drizzle types its client as a pg Pool; the router has the Pool methods drizzle calls (query, connect).
-    orm = drizzle({ client: router as unknown as Pool })
+    orm = drizzle({ client: drizzleClient(router) })
   })
 
   afterAll(async () => {
@@ -50,7 +52,9 @@ describe('drizzle-orm (node-postgres driver) over the router', () => {
     const inserted = await where(() => orm.insert(users).values({ name: 'grace' }).returning())
     expect(inserted.result[0]?.name).toBe('grace')
     expect(inserted.nodes).toEqual(['primary'])
-    expect((await where(() => orm.update(users).set({ name: 'grace h' }).where(eq(users.name, 'grace')))).nodes).toEqual(['primary'])
+    expect(
+      (await where(() => orm.update(users).set({ name: 'grace h' }).where(eq(users.name, 'grace')))).nodes,
+    ).toEqual(['primary'])
     expect((await where(() => orm.delete(users).where(eq(users.name, 'nobody')))).nodes).toEqual(['primary'])
   })
 
@@ -64,6 +68,14 @@ describe('drizzle-orm (node-postgres driver) over the router', () => {
     expect(read.result.rows[0]?.rec).toBe(true)
     const write = await where(() => orm.execute(sql`select nextval(${`${S}.users_id_seq`})`))
     expect(write.nodes).toEqual(['primary'])
+  })
+
+  it('the router alone is not taken for a pg Pool by drizzle-orm (so its transactions need the adapter)', () => {
+    // drizzle-orm's check (node-postgres/session.js): `instanceof Pool` or a constructor name containing "Pool".
+    const name = (client: object): string =>
+      (Object.getPrototypeOf(client) as { constructor: { name: string } }).constructor.name
+    expect(name(router)).not.toContain('Pool')
+    expect(name(drizzleClient(router))).toContain('Pool')
   })
 
   it('transaction() checks out a primary session through connect(): every statement in it runs there', async () => {

@@ -40,8 +40,11 @@ describe('failure behaviour', () => {
 
   beforeAll(async () => {
     await requireServices('pgPrimary', 'pgReplica')
-    await admin(serviceUrls.pgPrimary, `CREATE SCHEMA ${S}; CREATE TABLE ${S}.t (id serial PRIMARY KEY, v text); INSERT INTO ${S}.t (v) VALUES ('a');
-      CREATE FUNCTION ${S}.writer() RETURNS int LANGUAGE sql AS 'INSERT INTO ${S}.t (v) VALUES (''w'') RETURNING id'`)
+    await admin(
+      serviceUrls.pgPrimary,
+      `CREATE SCHEMA ${S}; CREATE TABLE ${S}.t (id serial PRIMARY KEY, v text); INSERT INTO ${S}.t (v) VALUES ('a');
+      CREATE FUNCTION ${S}.writer() RETURNS int LANGUAGE sql AS 'INSERT INTO ${S}.t (v) VALUES (''w'') RETURNING id'`,
+    )
     await waitForReplay(serviceUrls.pgPrimary, serviceUrls.pgReplica)
   })
 
@@ -55,22 +58,34 @@ describe('failure behaviour', () => {
     await waitForReplay(serviceUrls.pgPrimary, own.url)
     const db = createDbRouter({
       primary: serviceUrls.pgPrimary,
-      replicas: [{ source: own.url, name: 'own' }, { source: serviceUrls.pgReplica, name: 'shared' }],
+      replicas: [
+        { source: own.url, name: 'own' },
+        { source: serviceUrls.pgReplica, name: 'shared' },
+      ],
       balance: 'round-robin',
       health: { interval: 200, timeout: 1000 },
     })
     try {
       const load = readLoad(db)
-      await waitFor(() => db.status().replicas.every((r) => r.ewmaMs > 0), { timeout: 10_000, message: 'both replicas served reads' })
+      await waitFor(() => db.health().replicas.every((r) => r.ewmaMs > 0), {
+        timeout: 10_000,
+        message: 'both replicas served reads',
+      })
       await own.kill()
-      await waitFor(() => db.status().replicas[0]?.state === 'down', { timeout: 15_000, message: 'killed replica marked down' })
+      await waitFor(() => db.health().replicas[0]?.state === 'down', {
+        timeout: 15_000,
+        message: 'killed replica marked down',
+      })
       await new Promise((resolve) => setTimeout(resolve, 500))
       const during = await load.stop()
       expect(during.failed).toEqual([])
       expect(during.ok).toBeGreaterThan(0)
 
       await own.start()
-      await waitFor(() => db.status().replicas[0]?.state === 'up', { timeout: 30_000, message: 'restarted replica readmitted' })
+      await waitFor(() => db.health().replicas[0]?.state === 'up', {
+        timeout: 30_000,
+        message: 'restarted replica readmitted',
+      })
       const rec = recordQueries()
       try {
         for (let i = 0; i < 10; i++) await db.query(`SELECT count(*) FROM ${S}.t`)
@@ -93,14 +108,23 @@ describe('failure behaviour', () => {
     })
     try {
       const load = readLoad(db)
-      await waitFor(() => (db.status().replicas[0]?.ewmaMs ?? 0) > 0, { timeout: 10_000, message: 'replica served reads' })
+      await waitFor(() => (db.health().replicas[0]?.ewmaMs ?? 0) > 0, {
+        timeout: 10_000,
+        message: 'replica served reads',
+      })
       proxy.reset()
       await proxy.refuse()
-      await waitFor(() => db.status().replicas[0]?.state === 'down', { timeout: 15_000, message: 'cut replica marked down' })
+      await waitFor(() => db.health().replicas[0]?.state === 'down', {
+        timeout: 15_000,
+        message: 'cut replica marked down',
+      })
       const during = await load.stop()
       expect(during.failed).toEqual([])
       await proxy.heal()
-      await waitFor(() => db.status().replicas[0]?.usable, { timeout: 15_000, message: 'healed replica readmitted' })
+      await waitFor(() => db.health().replicas[0]?.usable, {
+        timeout: 15_000,
+        message: 'healed replica readmitted',
+      })
       const { rows } = await db.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec')
       expect(rows[0]?.rec).toBe(true)
     } finally {
@@ -140,7 +164,9 @@ describe('failure behaviour', () => {
       // Through routing: the read that timed out on the replica is retried on the primary.
       const rec = recordQueries()
       try {
-        const { rows } = await db.query<{ rec: boolean }>(`SELECT pg_is_in_recovery() AS rec FROM ${S}.t LIMIT 1`)
+        const { rows } = await db.query<{ rec: boolean }>(
+          `SELECT pg_is_in_recovery() AS rec FROM ${S}.t LIMIT 1`,
+        )
         expect(rows[0]?.rec).toBe(false)
       } finally {
         rec.stop()
@@ -158,22 +184,34 @@ describe('failure behaviour', () => {
     const proxy = await startFaultProxy({ target: serviceUrls.pgReplica })
     await proxy.refuse()
     const dead = proxy.url(serviceUrls.pgReplica)
-    const budget = createDbRouter({ primary: serviceUrls.pgPrimary, replicas: [dead], fallback: { maxPerSecond: 1 }, health: { interval: 60_000 } })
-    const strict = createDbRouter({ primary: serviceUrls.pgPrimary, replicas: [dead], fallback: { toPrimary: false }, health: { interval: 60_000 } })
+    const budget = createDbRouter({
+      primary: serviceUrls.pgPrimary,
+      replicas: [dead],
+      fallback: { maxPerSecond: 1 },
+      health: { interval: 60_000 },
+    })
+    const strict = createDbRouter({
+      primary: serviceUrls.pgPrimary,
+      replicas: [dead],
+      fallback: { toPrimary: false },
+      health: { interval: 60_000 },
+    })
     const fallbacks: unknown[] = []
     const onFallback = (e: unknown): void => {
       fallbacks.push(e)
     }
-    subscribe('scalekit:db:fallback', onFallback)
+    subscribe('scalekit:db-router:fallback', onFallback)
     try {
       const first = await budget.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec')
       expect(first.rows[0]?.rec).toBe(false)
       await expect(budget.query('SELECT 1')).rejects.toMatchObject({ code: 'ERR_DB_NO_REPLICA' })
       await expect(strict.query('SELECT 1')).rejects.toMatchObject({ code: 'ERR_DB_NO_REPLICA' })
       // Writes are unaffected.
-      await expect(strict.query(`INSERT INTO ${S}.t (v) VALUES ('still writes')`)).resolves.toMatchObject({ rowCount: 1 })
+      await expect(strict.query(`INSERT INTO ${S}.t (v) VALUES ('still writes')`)).resolves.toMatchObject({
+        rowCount: 1,
+      })
     } finally {
-      unsubscribe('scalekit:db:fallback', onFallback)
+      unsubscribe('scalekit:db-router:fallback', onFallback)
       await budget.close()
       await strict.close()
       await proxy.close()
@@ -196,11 +234,15 @@ describe('failure behaviour', () => {
     })
     try {
       for (let i = 0; i < 3; i++) {
-        await expect(db.query(`INSERT INTO ${S}.t (v) VALUES ('lost')`)).rejects.toMatchObject({ code: 'ERR_DB_PRIMARY_UNAVAILABLE' })
+        await expect(db.query(`INSERT INTO ${S}.t (v) VALUES ('lost')`)).rejects.toMatchObject({
+          code: 'ERR_DB_PRIMARY_UNAVAILABLE',
+        })
       }
-      expect(db.status().primary.breakerOpen).toBe(true)
+      expect(db.health().primary.breakerOpen).toBe(true)
       const rec = recordQueries()
-      await expect(db.query(`INSERT INTO ${S}.t (v) VALUES ('lost')`)).rejects.toMatchObject({ code: 'ERR_DB_PRIMARY_UNAVAILABLE' })
+      await expect(db.query(`INSERT INTO ${S}.t (v) VALUES ('lost')`)).rejects.toMatchObject({
+        code: 'ERR_DB_PRIMARY_UNAVAILABLE',
+      })
       rec.stop()
       expect(rec.seen).toEqual([]) // refused without an attempt
       const { rows } = await db.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec')
@@ -226,21 +268,27 @@ describe('failure behaviour', () => {
     const onState = (e: unknown): void => {
       events.push(e as DbNodeStateEvent)
     }
-    subscribe('scalekit:db:node-state', onState)
+    subscribe('scalekit:db-router:node-state', onState)
     try {
       await db.checkHealth()
-      expect(db.status().replicas[0]?.state).toBe('up')
+      expect(db.health().replicas[0]?.state).toBe('up')
       await own.promote()
-      await waitFor(async () => (await admin<{ r: boolean }>(own!.url, 'SELECT pg_is_in_recovery() AS r'))[0]?.r === false, {
-        timeout: 30_000,
-        message: 'promoted',
-      })
+      await waitFor(
+        async () =>
+          (await admin<{ r: boolean }>(own!.url, 'SELECT pg_is_in_recovery() AS r'))[0]?.r === false,
+        {
+          timeout: 30_000,
+          message: 'promoted',
+        },
+      )
       const rec = recordQueries()
       const { rows } = await db.query<{ id: number }>(`SELECT ${S}.writer() AS id`)
       rec.stop()
       // Tried on the (promoted, not yet detected) replica, refused there (read-only session: 25006), done on the primary.
       expect(rec.seen.map((c) => `${c.node}:${c.reason}`)).toEqual(['own:read', 'primary:read-only-retry'])
-      const onPrimary = await admin(serviceUrls.pgPrimary, `SELECT 1 FROM ${S}.t WHERE id = $1`, [rows[0]?.id])
+      const onPrimary = await admin(serviceUrls.pgPrimary, `SELECT 1 FROM ${S}.t WHERE id = $1`, [
+        rows[0]?.id,
+      ])
       expect(onPrimary).toHaveLength(1)
       const onPromoted = await admin(own.url, `SELECT 1 FROM ${S}.t WHERE v = 'w'`)
       expect(onPromoted).toHaveLength(0)
@@ -251,12 +299,16 @@ describe('failure behaviour', () => {
       expect(again.seen.map((c) => c.node)).toEqual(['primary'])
 
       await db.checkHealth()
-      expect(db.status().replicas[0]?.state).toBe('promoted')
-      expect(events.some((e) => e.node === 'own' && e.to === 'promoted' && e.reason === 'not-in-recovery')).toBe(true)
-      const read = await db.query<{ rec: boolean; port: number }>('SELECT pg_is_in_recovery() AS rec, inet_server_port() AS port')
+      expect(db.health().replicas[0]?.state).toBe('promoted')
+      expect(
+        events.some((e) => e.node === 'own' && e.to === 'promoted' && e.reason === 'not-in-recovery'),
+      ).toBe(true)
+      const read = await db.query<{ rec: boolean; port: number }>(
+        'SELECT pg_is_in_recovery() AS rec, inet_server_port() AS port',
+      )
       expect(read.rows[0]?.port).toBe(Number(new URL(serviceUrls.pgPrimary).port))
     } finally {
-      unsubscribe('scalekit:db:node-state', onState)
+      unsubscribe('scalekit:db-router:node-state', onState)
       await db.close()
       await own.destroy()
       own = undefined
@@ -268,10 +320,14 @@ describe('failure behaviour', () => {
     const db = createDbRouter({ primary: serviceUrls.pgReplica, health: { interval: 60_000 } })
     try {
       await db.checkHealth()
-      expect(db.status().primary.state).toBe('read-only')
+      expect(db.health().primary.state).toBe('read-only')
       const rec = recordQueries()
-      await expect(db.query(`INSERT INTO ${S}.t (v) VALUES ('never')`)).rejects.toBeInstanceOf(DbPrimaryReadOnlyError)
-      await expect(db.transaction(async (tx) => tx.query('SELECT 1'))).rejects.toMatchObject({ code: 'ERR_DB_PRIMARY_READ_ONLY' })
+      await expect(db.query(`INSERT INTO ${S}.t (v) VALUES ('never')`)).rejects.toBeInstanceOf(
+        DbPrimaryReadOnlyError,
+      )
+      await expect(db.transaction(async (tx) => tx.query('SELECT 1'))).rejects.toMatchObject({
+        code: 'ERR_DB_PRIMARY_READ_ONLY',
+      })
       await expect(db.connect()).rejects.toMatchObject({ code: 'ERR_DB_PRIMARY_READ_ONLY' })
       rec.stop()
       expect(rec.seen).toEqual([])
@@ -284,8 +340,10 @@ describe('failure behaviour', () => {
     // Before the first check it is found out by the refusal itself, and nothing is applied.
     const fresh = createDbRouter({ primary: serviceUrls.pgReplica, health: { interval: 60_000 } })
     try {
-      await expect(fresh.query(`INSERT INTO ${S}.t (v) VALUES ('never')`)).rejects.toMatchObject({ code: 'ERR_DB_PRIMARY_READ_ONLY' })
-      expect(fresh.status().primary.state).toBe('read-only')
+      await expect(fresh.query(`INSERT INTO ${S}.t (v) VALUES ('never')`)).rejects.toMatchObject({
+        code: 'ERR_DB_PRIMARY_READ_ONLY',
+      })
+      expect(fresh.health().primary.state).toBe('read-only')
     } finally {
       await fresh.close()
     }

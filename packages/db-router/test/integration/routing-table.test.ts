@@ -23,9 +23,18 @@ const table: readonly Row[] = [
   { sql: 'SELECT pg_is_in_recovery() AS rec', where: 'replica' },
   { sql: `SELECT pg_is_in_recovery() AS rec, count(*) FROM ${S}.t`, where: 'replica' },
   { sql: `SELECT pg_is_in_recovery() AS rec, * FROM ${S}.t WHERE id = $1`, values: [1], where: 'replica' },
-  { sql: `SELECT pg_is_in_recovery() AS rec FROM ${S}.t a JOIN ${S}.t b USING (id) LIMIT 1`, where: 'replica' },
-  { sql: `WITH x AS (SELECT id FROM ${S}.t) SELECT pg_is_in_recovery() AS rec, count(*) FROM x`, where: 'replica' },
-  { sql: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3) SELECT pg_is_in_recovery() AS rec, sum(i) FROM n`, where: 'replica' },
+  {
+    sql: `SELECT pg_is_in_recovery() AS rec FROM ${S}.t a JOIN ${S}.t b USING (id) LIMIT 1`,
+    where: 'replica',
+  },
+  {
+    sql: `WITH x AS (SELECT id FROM ${S}.t) SELECT pg_is_in_recovery() AS rec, count(*) FROM x`,
+    where: 'replica',
+  },
+  {
+    sql: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3) SELECT pg_is_in_recovery() AS rec, sum(i) FROM n`,
+    where: 'replica',
+  },
   { sql: 'VALUES (1, 2)', where: 'replica' },
   { sql: `TABLE ${S}.t`, where: 'replica' },
   { sql: "SELECT pg_is_in_recovery() AS rec, now(), lower('X'), random(), md5('a')", where: 'replica' },
@@ -35,24 +44,53 @@ const table: readonly Row[] = [
   { sql: `SELECT pg_is_in_recovery() AS rec, (SELECT max(id) FROM ${S}.t) AS m`, where: 'replica' },
   { sql: '/* leading comment */ select pg_is_in_recovery() as rec -- trailing comment', where: 'replica' },
   { sql: "SELECT pg_is_in_recovery() AS rec, json_build_object('a', 1)", where: 'replica' },
-  { sql: `SELECT pg_is_in_recovery() AS rec, EXISTS (SELECT 1 FROM ${S}.t WHERE v = 'a') AS e`, where: 'replica' },
-  { sql: `SELECT pg_is_in_recovery() AS rec, count(*) FROM ${S}.t TABLESAMPLE SYSTEM (100)`, where: 'replica' },
+  {
+    sql: `SELECT pg_is_in_recovery() AS rec, EXISTS (SELECT 1 FROM ${S}.t WHERE v = 'a') AS e`,
+    where: 'replica',
+  },
+  {
+    sql: `SELECT pg_is_in_recovery() AS rec, count(*) FROM ${S}.t TABLESAMPLE SYSTEM (100)`,
+    where: 'replica',
+  },
   { sql: `SELECT pg_is_in_recovery() AS rec, ${S}.volatile_reader()`, where: 'replica' },
-  { sql: `SELECT pg_is_in_recovery() AS rec, * FROM ${S}.t WHERE id = $1`, values: [2], options: { role: 'replica' }, where: 'replica' },
+  {
+    sql: `SELECT pg_is_in_recovery() AS rec, * FROM ${S}.t WHERE id = $1`,
+    values: [2],
+    options: { role: 'replica' },
+    where: 'replica',
+  },
   { sql: `SELECT pg_is_in_recovery() AS rec, v FROM ${S}.t ORDER BY id OFFSET 1 LIMIT 1`, where: 'replica' },
   // writes and everything not provably a read → primary
   { sql: `INSERT INTO ${S}.t (v) VALUES ('x')`, where: 'primary' },
   { sql: `INSERT INTO ${S}.t (v) VALUES ($1) RETURNING id`, values: ['y'], where: 'primary' },
   { sql: `UPDATE ${S}.t SET v = v WHERE id = 1`, where: 'primary' },
   { sql: `DELETE FROM ${S}.t WHERE id = -1`, where: 'primary' },
-  { sql: `MERGE INTO ${S}.t AS d USING (VALUES (1)) AS s(id) ON d.id = s.id WHEN MATCHED THEN UPDATE SET v = d.v`, where: 'primary' },
+  {
+    sql: `MERGE INTO ${S}.t AS d USING (VALUES (1)) AS s(id) ON d.id = s.id WHEN MATCHED THEN UPDATE SET v = d.v`,
+    where: 'primary',
+  },
   { sql: `SELECT pg_is_in_recovery() AS rec FROM ${S}.t WHERE id = 1 FOR UPDATE`, where: 'primary' },
   { sql: `SELECT pg_is_in_recovery() AS rec FROM ${S}.t WHERE id = 1 FOR SHARE`, where: 'primary' },
-  { sql: `SELECT pg_is_in_recovery() AS rec FROM ${S}.t WHERE id = 1 FOR NO KEY UPDATE SKIP LOCKED`, where: 'primary' },
-  { sql: `SELECT pg_is_in_recovery() AS rec FROM ${S}.t WHERE id = 1 FOR KEY SHARE NOWAIT`, where: 'primary' },
-  { sql: `SELECT pg_is_in_recovery() AS rec FROM (SELECT id FROM ${S}.t FOR UPDATE) sub LIMIT 1`, where: 'primary' },
-  { sql: `WITH ins AS (INSERT INTO ${S}.t (v) VALUES ('cte') RETURNING id) SELECT pg_is_in_recovery() AS rec, id FROM ins`, where: 'primary' },
-  { sql: `WITH d AS (DELETE FROM ${S}.t WHERE id = -5 RETURNING id) SELECT pg_is_in_recovery() AS rec FROM d`, where: 'primary' },
+  {
+    sql: `SELECT pg_is_in_recovery() AS rec FROM ${S}.t WHERE id = 1 FOR NO KEY UPDATE SKIP LOCKED`,
+    where: 'primary',
+  },
+  {
+    sql: `SELECT pg_is_in_recovery() AS rec FROM ${S}.t WHERE id = 1 FOR KEY SHARE NOWAIT`,
+    where: 'primary',
+  },
+  {
+    sql: `SELECT pg_is_in_recovery() AS rec FROM (SELECT id FROM ${S}.t FOR UPDATE) sub LIMIT 1`,
+    where: 'primary',
+  },
+  {
+    sql: `WITH ins AS (INSERT INTO ${S}.t (v) VALUES ('cte') RETURNING id) SELECT pg_is_in_recovery() AS rec, id FROM ins`,
+    where: 'primary',
+  },
+  {
+    sql: `WITH d AS (DELETE FROM ${S}.t WHERE id = -5 RETURNING id) SELECT pg_is_in_recovery() AS rec FROM d`,
+    where: 'primary',
+  },
   { sql: `SELECT 1 AS a INTO TEMP ${tmp}_into`, where: 'primary' },
   { sql: `CREATE TEMP TABLE ${tmp}_t (a int)`, where: 'primary' },
   { sql: `SELECT nextval('${S}.seq')`, where: 'primary' },
@@ -68,7 +106,10 @@ const table: readonly Row[] = [
   { sql: `NOTIFY ${S}`, where: 'primary' },
   { sql: `UNLISTEN ${S}`, where: 'primary' },
   { sql: `SELECT pg_is_in_recovery() AS rec, pg_notify('${S}', 'x')`, where: 'primary' },
-  { sql: "SELECT pg_is_in_recovery() AS rec, set_config('application_name', 'db-router-test', false)", where: 'primary' },
+  {
+    sql: "SELECT pg_is_in_recovery() AS rec, set_config('application_name', 'db-router-test', false)",
+    where: 'primary',
+  },
   { sql: 'SET search_path TO public', where: 'primary' },
   { sql: `CREATE TABLE ${S}.t2 (a int)`, where: 'primary' },
   { sql: `ALTER TABLE ${S}.t2 ADD COLUMN b int`, where: 'primary' },
@@ -87,12 +128,15 @@ describe('routing table: where each statement runs', () => {
   beforeAll(async () => {
     await requireServices('pgPrimary', 'pgReplica')
     await admin(serviceUrls.pgPrimary, `CREATE SCHEMA ${S}`)
-    await admin(serviceUrls.pgPrimary, `CREATE TABLE ${S}.t (id serial PRIMARY KEY, v text); INSERT INTO ${S}.t (v) VALUES ('a'), ('b'), ('c');
+    await admin(
+      serviceUrls.pgPrimary,
+      `CREATE TABLE ${S}.t (id serial PRIMARY KEY, v text); INSERT INTO ${S}.t (v) VALUES ('a'), ('b'), ('c');
       CREATE SEQUENCE ${S}.seq;
       CREATE FUNCTION ${S}.reader() RETURNS bigint STABLE LANGUAGE sql AS 'SELECT count(*) FROM ${S}.t';
       CREATE FUNCTION ${S}.volatile_reader() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM ${S}.t';
       CREATE FUNCTION ${S}.denied() RETURNS int STABLE LANGUAGE sql AS 'SELECT 1';
-      CREATE FUNCTION ${S}.writer() RETURNS int LANGUAGE sql AS 'INSERT INTO ${S}.t (v) VALUES (''w'') RETURNING id'`)
+      CREATE FUNCTION ${S}.writer() RETURNS int LANGUAGE sql AS 'INSERT INTO ${S}.t (v) VALUES (''w'') RETURNING id'`,
+    )
     await waitForReplay(serviceUrls.pgPrimary, serviceUrls.pgReplica)
     db = createDbRouter({
       primary: serviceUrls.pgPrimary,
@@ -115,7 +159,8 @@ describe('routing table: where each statement runs', () => {
     const rec = recordQueries()
     let rows: Record<string, unknown>[] = []
     try {
-      if (row.fails === true) await expect(db.query(row.sql, row.values, row.options)).rejects.toMatchObject({ code: '42601' })
+      if (row.fails === true)
+        await expect(db.query(row.sql, row.values, row.options)).rejects.toMatchObject({ code: '42601' })
       else {
         const result = await db.query(row.sql, row.values, row.options)
         // A multi-statement text returns one result per statement.

@@ -43,10 +43,39 @@ export async function startThrowawayReplica(): Promise<ThrowawayReplica> {
   chownSync(dir, uidOf('postgres'), gidOf('postgres'))
   const port = await freePort()
   const url = `postgres://postgres@127.0.0.1:${port}/test`
-  await asPostgres('pg_basebackup', ['-h', primary.hostname, '-p', primary.port || '5432', '-U', 'postgres', '-D', dir, '-R', '-X', 'stream', '-C', '-S', slot, '-c', 'fast', '-N'])
+  await asPostgres('pg_basebackup', [
+    '-h',
+    primary.hostname,
+    '-p',
+    primary.port || '5432',
+    '-U',
+    'postgres',
+    '-D',
+    dir,
+    '-R',
+    '-X',
+    'stream',
+    '-C',
+    '-S',
+    slot,
+    '-c',
+    'fast',
+    '-N',
+  ])
   const start = async (): Promise<void> => {
     const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c hot_standby=on -c cluster_name=${slot}`
-    await asPostgres('pg_ctl', ['-D', dir, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', opts, 'start'])
+    await asPostgres('pg_ctl', [
+      '-D',
+      dir,
+      '-l',
+      join(dir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      opts,
+      'start',
+    ])
   }
   const stop = async (mode: 'immediate' | 'fast'): Promise<void> => {
     await asPostgres('pg_ctl', ['-D', dir, '-m', mode, '-w', '-t', '60', 'stop']).catch(() => undefined)
@@ -55,10 +84,16 @@ export async function startThrowawayReplica(): Promise<ThrowawayReplica> {
     await stop('immediate')
     rmSync(dir, { recursive: true, force: true })
     for (let i = 0; i < 50; i++) {
-      const rows = await admin<{ active: boolean }>(serviceUrls.pgPrimary, 'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot])
+      const rows = await admin<{ active: boolean }>(
+        serviceUrls.pgPrimary,
+        'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+        [slot],
+      )
       if (rows.length === 0) return
       if (rows[0]?.active === false) {
-        await admin(serviceUrls.pgPrimary, 'SELECT pg_drop_replication_slot($1)', [slot]).catch(() => undefined)
+        await admin(serviceUrls.pgPrimary, 'SELECT pg_drop_replication_slot($1)', [slot]).catch(
+          () => undefined,
+        )
       } else await new Promise((resolve) => setTimeout(resolve, 200))
     }
   }
@@ -88,7 +123,9 @@ function gidOf(user: string): number {
 }
 function idOf(user: string, field: number): string {
   // /etc/passwd: name:x:uid:gid:...
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${user}:`))
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${user}:`))
   const value = line?.split(':')[field]
   if (value === undefined) throw new Error(`no user ${user}`)
   return value

@@ -12,7 +12,10 @@ describe('transactions and sessions run on the primary', () => {
 
   beforeAll(async () => {
     await requireServices('pgPrimary', 'pgReplica')
-    await admin(serviceUrls.pgPrimary, `CREATE SCHEMA ${S}; CREATE TABLE ${S}.t (id serial PRIMARY KEY, v text UNIQUE)`)
+    await admin(
+      serviceUrls.pgPrimary,
+      `CREATE SCHEMA ${S}; CREATE TABLE ${S}.t (id serial PRIMARY KEY, v text UNIQUE)`,
+    )
     db = createDbRouter({ primary: serviceUrls.pgPrimary, replicas: [serviceUrls.pgReplica] })
   })
 
@@ -25,12 +28,16 @@ describe('transactions and sessions run on the primary', () => {
     const rec = recordQueries()
     const result = await db.transaction(async (tx) => {
       await tx.query(`INSERT INTO ${S}.t (v) VALUES ($1)`, ['committed'])
-      const { rows } = await tx.query<{ n: number; rec: boolean }>(`SELECT count(*)::int AS n, pg_is_in_recovery() AS rec FROM ${S}.t WHERE v = 'committed'`)
+      const { rows } = await tx.query<{ n: number; rec: boolean }>(
+        `SELECT count(*)::int AS n, pg_is_in_recovery() AS rec FROM ${S}.t WHERE v = 'committed'`,
+      )
       return rows[0]
     })
     rec.stop()
     expect(result).toEqual({ n: 1, rec: false })
-    expect(rec.seen.map((c) => `${c.operation}:${c.role}:${c.reason}`)).toEqual(['transaction:primary:transaction'])
+    expect(rec.seen.map((c) => `${c.operation}:${c.role}:${c.reason}`)).toEqual([
+      'transaction:primary:transaction',
+    ])
     expect(await admin(serviceUrls.pgPrimary, `SELECT 1 FROM ${S}.t WHERE v = 'committed'`)).toHaveLength(1)
   })
 
@@ -53,18 +60,31 @@ describe('transactions and sessions run on the primary', () => {
         await tx.query(`INSERT INTO ${S}.t (v) VALUES ('dup')`)
       }),
     ).rejects.toMatchObject({ code: '23505' })
-    expect(await admin(serviceUrls.pgPrimary, `SELECT 1 FROM ${S}.t WHERE v = 'first-of-two'`)).toHaveLength(0)
+    expect(await admin(serviceUrls.pgPrimary, `SELECT 1 FROM ${S}.t WHERE v = 'first-of-two'`)).toHaveLength(
+      0,
+    )
     // The pool is healthy afterwards: the session was rolled back before it went back.
-    await expect(db.transaction(async (tx) => (await tx.query('SELECT 1 AS one')).rows)).resolves.toEqual([{ one: 1 }])
+    await expect(db.transaction(async (tx) => (await tx.query('SELECT 1 AS one')).rows)).resolves.toEqual([
+      { one: 1 },
+    ])
   })
 
   it('honours isolation and read-only options', async () => {
-    const level = await db.transaction(async (tx) => (await tx.query<{ l: string }>('SELECT current_setting($1) AS l', ['transaction_isolation'])).rows[0]?.l, {
-      isolation: 'serializable',
-    })
+    const level = await db.transaction(
+      async (tx) =>
+        (await tx.query<{ l: string }>('SELECT current_setting($1) AS l', ['transaction_isolation'])).rows[0]
+          ?.l,
+      {
+        isolation: 'serializable',
+      },
+    )
     expect(level).toBe('serializable')
-    await expect(db.transaction(async (tx) => tx.query(`INSERT INTO ${S}.t (v) VALUES ('ro')`), { readOnly: true })).rejects.toMatchObject({ code: '25006' })
-    await expect(db.transaction(() => Promise.resolve(1), { isolation: 'chaos' as 'serializable' })).rejects.toMatchObject({ code: 'ERR_DB_INVALID_ARGUMENT' })
+    await expect(
+      db.transaction(async (tx) => tx.query(`INSERT INTO ${S}.t (v) VALUES ('ro')`), { readOnly: true }),
+    ).rejects.toMatchObject({ code: '25006' })
+    await expect(
+      db.transaction(() => Promise.resolve(1), { isolation: 'chaos' as 'serializable' }),
+    ).rejects.toMatchObject({ code: 'ERR_DB_INVALID_ARGUMENT' })
   })
 
   it('connect() checks out a primary session', async () => {
@@ -86,16 +106,30 @@ describe('transactions and sessions run on the primary', () => {
     await expect(db.query(`INSERT INTO ${S}.t (v) VALUES ('dup')`)).rejects.toMatchObject({ code: '23505' })
     rec.stop()
     expect(rec.seen).toHaveLength(1)
-    expect(rec.seen[0]).toMatchObject({ operation: 'query', role: 'primary', node: 'primary', reason: 'write', classification: 'insert', attempt: 1, errorCode: '23505' })
+    expect(rec.seen[0]).toMatchObject({
+      operation: 'query',
+      role: 'primary',
+      node: 'primary',
+      reason: 'write',
+      classification: 'insert',
+      attempt: 1,
+      errorCode: '23505',
+    })
     expect(rec.seen[0]?.durationMs).toBeGreaterThan(0)
   })
 
   it('refuses bad arguments with coded errors', async () => {
     await expect(db.query(42 as unknown as string)).rejects.toMatchObject({ code: 'ERR_DB_INVALID_ARGUMENT' })
-    await expect(db.query('SELECT 1', [], { role: 'nowhere' as 'primary' })).rejects.toMatchObject({ code: 'ERR_DB_INVALID_ARGUMENT' })
-    await expect(db.query(`INSERT INTO ${S}.t (v) VALUES ('x')`, [], { role: 'replica' })).rejects.toMatchObject({ code: 'ERR_DB_WRITE_ON_REPLICA' })
+    await expect(db.query('SELECT 1', [], { role: 'nowhere' as 'primary' })).rejects.toMatchObject({
+      code: 'ERR_DB_INVALID_ARGUMENT',
+    })
+    await expect(
+      db.query(`INSERT INTO ${S}.t (v) VALUES ('x')`, [], { role: 'replica' }),
+    ).rejects.toMatchObject({ code: 'ERR_DB_WRITE_ON_REPLICA' })
     const replica = db.replicas[0]
-    await expect(replica?.query(`DELETE FROM ${S}.t`)).rejects.toMatchObject({ code: 'ERR_DB_WRITE_ON_REPLICA' })
+    await expect(replica?.query(`DELETE FROM ${S}.t`)).rejects.toMatchObject({
+      code: 'ERR_DB_WRITE_ON_REPLICA',
+    })
     const r = await replica?.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec')
     expect(r?.rows[0]?.rec).toBe(true)
     const p = await db.primary.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec')
@@ -108,7 +142,12 @@ describe('transactions and sessions run on the primary', () => {
     const appPoolUrlOptions = new pg.Pool({ connectionString: withOptions })
     const other = createDbRouter({
       primary: serviceUrls.pgPrimary,
-      replicas: [serviceUrls.pgReplica, withOptions, { source: appPool, name: 'app' }, { source: appPoolUrlOptions, name: 'app-url' }],
+      replicas: [
+        serviceUrls.pgReplica,
+        withOptions,
+        { source: appPool, name: 'app' },
+        { source: appPoolUrlOptions, name: 'app-url' },
+      ],
     })
     onTestFinished(async () => {
       await appPool.end()
@@ -116,10 +155,14 @@ describe('transactions and sessions run on the primary', () => {
     })
     try {
       for (const replica of other.replicas) {
-        const { rows } = await replica.query<{ ro: string }>("SELECT current_setting('default_transaction_read_only') AS ro")
+        const { rows } = await replica.query<{ ro: string }>(
+          "SELECT current_setting('default_transaction_read_only') AS ro",
+        )
         expect(rows[0]?.ro).toBe('on')
       }
-      const p = await other.primary.query<{ ro: string }>("SELECT current_setting('default_transaction_read_only') AS ro")
+      const p = await other.primary.query<{ ro: string }>(
+        "SELECT current_setting('default_transaction_read_only') AS ro",
+      )
       expect(p.rows[0]?.ro).toBe('off')
     } finally {
       await other.close()
@@ -127,7 +170,10 @@ describe('transactions and sessions run on the primary', () => {
   })
 
   it('a parameterless write in a scope (one round trip: BEGIN; stmt; COMMIT; SELECT lsn) returns its own result and advances the token', async () => {
-    const small = createDbRouter({ primary: { connectionString: serviceUrls.pgPrimary, max: 1 }, replicas: [serviceUrls.pgReplica] })
+    const small = createDbRouter({
+      primary: { connectionString: serviceUrls.pgPrimary, max: 1 },
+      replicas: [serviceUrls.pgReplica],
+    })
     try {
       await small.withConsistency(async () => {
         expect(small.consistencyToken()).toBeUndefined()
@@ -135,13 +181,21 @@ describe('transactions and sessions run on the primary', () => {
         expect(a.rows).toEqual([{ v: 'wrapped-1' }])
         const first = small.consistencyToken()
         expect(first).toMatch(/^1\.[0-9a-f]+$/)
-        const b = await small.query(`UPDATE ${S}.t SET v = 'wrapped-2' WHERE v = 'wrapped-1' -- trailing comment`)
+        const b = await small.query(
+          `UPDATE ${S}.t SET v = 'wrapped-2' WHERE v = 'wrapped-1' -- trailing comment`,
+        )
         expect(b.rowCount).toBe(1)
         expect(b.command).toBe('UPDATE')
-        expect(BigInt(`0x${small.consistencyToken()?.slice(2) ?? '0'}`)).toBeGreaterThan(BigInt(`0x${first?.slice(2) ?? '0'}`))
+        expect(BigInt(`0x${small.consistencyToken()?.slice(2) ?? '0'}`)).toBeGreaterThan(
+          BigInt(`0x${first?.slice(2) ?? '0'}`),
+        )
         // A failing wrapped write is rolled back before its session (the only one: max 1) goes back.
-        await expect(small.query(`INSERT INTO ${S}.t (v) VALUES ('dup')`)).rejects.toMatchObject({ code: '23505' })
-        const { rows } = await small.primary.query<{ s: string }>("SELECT CASE WHEN now() = statement_timestamp() THEN 'idle' ELSE 'in-transaction' END AS s")
+        await expect(small.query(`INSERT INTO ${S}.t (v) VALUES ('dup')`)).rejects.toMatchObject({
+          code: '23505',
+        })
+        const { rows } = await small.primary.query<{ s: string }>(
+          "SELECT CASE WHEN now() = statement_timestamp() THEN 'idle' ELSE 'in-transaction' END AS s",
+        )
         expect(rows[0]?.s).toBe('idle')
       })
     } finally {

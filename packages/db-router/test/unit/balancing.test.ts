@@ -2,8 +2,20 @@ import { describe, expect, it } from 'vitest'
 import { BALANCE_POLICIES, createBalancer } from '../../src/balancing'
 import type { Balanceable } from '../../src/balancing'
 
-interface N extends Balanceable { name: string; weight: number; outstanding: number; ewmaMs: number; sampledAt?: number }
-const node = (name: string, over: Partial<N> = {}): N => ({ name, weight: 1, outstanding: 0, ewmaMs: 0, ...over })
+interface N extends Balanceable {
+  name: string
+  weight: number
+  outstanding: number
+  ewmaMs: number
+  sampledAt?: number
+}
+const node = (name: string, over: Partial<N> = {}): N => ({
+  name,
+  weight: 1,
+  outstanding: 0,
+  ewmaMs: 0,
+  ...over,
+})
 
 function tally(picks: readonly N[]): Record<string, number> {
   const out: Record<string, number> = {}
@@ -37,7 +49,12 @@ describe('balancing policies', () => {
     const pick = createBalancer<N>('weighted')
     const picks = Array.from({ length: 400 }, () => pick(nodes))
     expect(tally(picks)).toEqual({ a: 300, b: 100 })
-    expect(picks.slice(0, 4).map((p) => p.name).join('')).toBe('aaba')
+    expect(
+      picks
+        .slice(0, 4)
+        .map((p) => p.name)
+        .join(''),
+    ).toBe('aaba')
   })
 
   it('latency (EWMA, power of two choices) prefers the cheaper of two and handles one node', () => {

@@ -19,17 +19,28 @@ describe('the breaker of a node', () => {
   })
 
   const build = (primary: Pool, volumeThreshold: number): DbRouter =>
-    createDbRouter({ primary, replicas: [], health: { interval: 3_600_000 }, breaker: { volumeThreshold, errorThresholdPercentage: 50, resetTimeout: 60_000 } })
+    createDbRouter({
+      primary,
+      replicas: [],
+      health: { interval: 3_600_000 },
+      breaker: { volumeThreshold, errorThresholdPercentage: 50, resetTimeout: 60_000 },
+    })
 
   it('counts the failure of a statement sent straight: two in a row open it at volumeThreshold 2', async () => {
     const primary = fakePool('primary', reset)
     db = build(primary, 2)
-    await expect(db.query('INSERT INTO t VALUES (1)')).rejects.toMatchObject({ code: 'ERR_DB_PRIMARY_UNAVAILABLE' })
-    expect(db.status().primary.breakerOpen).toBe(false)
-    await expect(db.query('INSERT INTO t VALUES (2)')).rejects.toMatchObject({ code: 'ERR_DB_PRIMARY_UNAVAILABLE' })
-    expect(db.status().primary.breakerOpen).toBe(true)
+    await expect(db.query('INSERT INTO t VALUES (1)')).rejects.toMatchObject({
+      code: 'ERR_DB_PRIMARY_UNAVAILABLE',
+    })
+    expect(db.health().primary.breakerOpen).toBe(false)
+    await expect(db.query('INSERT INTO t VALUES (2)')).rejects.toMatchObject({
+      code: 'ERR_DB_PRIMARY_UNAVAILABLE',
+    })
+    expect(db.health().primary.breakerOpen).toBe(true)
     // Open: refused without reaching the node.
-    await expect(db.query('INSERT INTO t VALUES (3)')).rejects.toMatchObject({ code: 'ERR_DB_PRIMARY_UNAVAILABLE' })
+    await expect(db.query('INSERT INTO t VALUES (3)')).rejects.toMatchObject({
+      code: 'ERR_DB_PRIMARY_UNAVAILABLE',
+    })
     expect(primary.texts).toEqual(['INSERT INTO t VALUES (1)', 'INSERT INTO t VALUES (2)'])
   })
 
@@ -37,17 +48,20 @@ describe('the breaker of a node', () => {
     let calls = 0
     const primary = fakePool('primary', () => (++calls === 1 ? reset() : { ok: true }))
     db = build(primary, 2)
-    await expect(db.query('INSERT INTO t VALUES (0)')).rejects.toMatchObject({ code: 'ERR_DB_PRIMARY_UNAVAILABLE' })
+    await expect(db.query('INSERT INTO t VALUES (0)')).rejects.toMatchObject({
+      code: 'ERR_DB_PRIMARY_UNAVAILABLE',
+    })
     for (let i = 1; i <= 10; i++) await db.query('INSERT INTO t VALUES ($1)', [i])
-    expect(db.status().primary.breakerOpen).toBe(false)
+    expect(db.health().primary.breakerOpen).toBe(false)
     expect(primary.texts).toHaveLength(11)
   })
 
   it('SQL errors never count', async () => {
     const primary = fakePool('primary', () => Object.assign(new Error('duplicate key'), { code: '23505' }))
     db = build(primary, 2)
-    for (let i = 0; i < 5; i++) await expect(db.query('INSERT INTO t VALUES (1)')).rejects.toMatchObject({ code: '23505' })
-    expect(db.status().primary.breakerOpen).toBe(false)
+    for (let i = 0; i < 5; i++)
+      await expect(db.query('INSERT INTO t VALUES (1)')).rejects.toMatchObject({ code: '23505' })
+    expect(db.health().primary.breakerOpen).toBe(false)
     expect(primary.texts).toHaveLength(5)
   })
 })

@@ -81,7 +81,10 @@ describe('statement classification (real Postgres parser, no database)', () => {
     let fail = true
     const c = new Classifier({
       ...base,
-      lookup: () => (fail ? Promise.reject(new Error('primary down')) : Promise.resolve([{ name: 'f', schema: 'app', volatility: 's' }])),
+      lookup: () =>
+        fail
+          ? Promise.reject(new Error('primary down'))
+          : Promise.resolve([{ name: 'f', schema: 'app', volatility: 's' }]),
     })
     expect(await target('SELECT app.f()', c)).toBe('primary:function-lookup-failed')
     fail = false

@@ -34,12 +34,20 @@ describe('consistency tokens', () => {
   it('refuse malformed, unsigned (with a secret), forged and re-targeted tokens with ERR_DB_INVALID_TOKEN', () => {
     const signed = encodeToken(12345n, secret)
     for (const bad of ['', 'x', '2.10', '1.', '1.zz', '1.10.short', `${signed}x`, '1.' + 'f'.repeat(17)]) {
-      expect(() => decodeToken(bad, undefined), bad).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_TOKEN' }))
+      expect(() => decodeToken(bad, undefined), bad).toThrow(
+        expect.objectContaining({ code: 'ERR_DB_INVALID_TOKEN' }),
+      )
     }
-    expect(() => decodeToken('1.3039', secret)).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_TOKEN' }))
+    expect(() => decodeToken('1.3039', secret)).toThrow(
+      expect.objectContaining({ code: 'ERR_DB_INVALID_TOKEN' }),
+    )
     const [, , sig] = signed.split('.')
-    expect(() => decodeToken(`1.ffffff.${sig ?? ''}`, secret)).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_TOKEN' }))
-    expect(() => decodeToken(signed, new Uint8Array(32).fill(8))).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_TOKEN' }))
+    expect(() => decodeToken(`1.ffffff.${sig ?? ''}`, secret)).toThrow(
+      expect.objectContaining({ code: 'ERR_DB_INVALID_TOKEN' }),
+    )
+    expect(() => decodeToken(signed, new Uint8Array(32).fill(8))).toThrow(
+      expect.objectContaining({ code: 'ERR_DB_INVALID_TOKEN' }),
+    )
   })
 })
 

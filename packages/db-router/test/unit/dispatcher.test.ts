@@ -1,60 +1,121 @@
 import type { Pool } from 'pg'
 import { describe, expect, it } from 'vitest'
-import { Dispatcher } from '../../src/drivers/pg'
+import { DbRouterClosedError } from '../../src/errors'
 import { TextQuery } from '../../src/internal/query-args'
+import { Dispatcher } from '../../src/nodes/dispatcher'
 
-/**
- * A pool whose checkouts of statements mentioning "stuck" never come back, and whose other
- * statements answer on the next turn: the dispatcher's list of pending calls must come out empty.
- */
-function pool(): Pool {
-  const client = {
-    on: () => client,
-    query: (text: string, _values: unknown, callback: (error: Error | null, result?: unknown) => void) => {
-      setImmediate(() => {
-        callback(null, { rows: [{ text }], rowCount: 1 })
-      })
-    },
-  }
-  let next = ''
-  return {
-    connect: (callback: (error: Error | undefined, c: typeof client, release: () => void) => void) => {
-      if (next.includes('stuck')) return
-      setImmediate(() => {
-        callback(undefined, client, () => undefined)
-      })
-    },
-    set text(t: string) {
-      next = t
-    },
-  } as unknown as Pool
+interface Client {
+  query(text: string): Promise<unknown>
+  release(error?: Error): void
+  on(): Client
+  removeListener(): Client
 }
 
-describe('the dispatcher', () => {
-  it('times out the calls that get no connection, answers the others, and keeps none pending', async () => {
-    const p = pool() as Pool & { text: string }
-    const dispatcher = new Dispatcher(p, 50)
-    const send = (text: string): Promise<unknown> => {
-      p.text = text
-      return dispatcher.query(new TextQuery(text, [], 60), 60).then(
-        (r) => r.rows[0],
-        (e: unknown) => e,
-      )
+/**
+ * A pool whose checkouts for statements mentioning "stuck" come back only when `unstick()` is
+ * called, whose statements mentioning "slow" never answer, and whose other statements answer on
+ * the next turn. Records how each connection was given back.
+ */
+function pool(): Pool & { next: string; released: (Error | undefined)[]; unstick(): void } {
+  const released: (Error | undefined)[] = []
+  const stuck: (() => void)[] = []
+  const client = (): Client => {
+    const c: Client = {
+      on: () => c,
+      removeListener: () => c,
+      query: (text) =>
+        text.includes('slow')
+          ? new Promise(() => undefined)
+          : new Promise((resolve) =>
+              setImmediate(() => {
+                resolve({ rows: [{ text }], rowCount: 1 })
+              }),
+            ),
+      release: (error) => {
+        released.push(error)
+      },
     }
-    // Two rounds: the second round's sweeps walk past the deadlines of every call of the first, so
-    // a call left linked after it ended would be ended twice and throw the count off.
+    return c
+  }
+  const p = {
+    next: '',
+    released,
+    unstick: () => {
+      for (const go of stuck.splice(0)) go()
+    },
+    connect: () =>
+      new Promise((resolve) => {
+        if (p.next.includes('stuck'))
+          stuck.push(() => {
+            resolve(client())
+          })
+        else
+          setImmediate(() => {
+            resolve(client())
+          })
+      }),
+  }
+  return p as unknown as Pool & { next: string; released: (Error | undefined)[]; unstick(): void }
+}
+
+const settle = (promise: Promise<{ rows: unknown[] }>): Promise<unknown> =>
+  promise.then(
+    (r) => r.rows[0],
+    (e: unknown) => e,
+  )
+
+describe('the dispatcher', () => {
+  it('times out the calls that get no connection or no answer, answers the others, and keeps none pending', async () => {
+    const p = pool()
+    const dispatcher = new Dispatcher(p, 20)
+    const send = (text: string): Promise<unknown> => {
+      p.next = text
+      return settle(dispatcher.query(new TextQuery(text, [], 30), 30))
+    }
+    // Two rounds: a call left pending after the first would still be counted after the second.
     for (let round = 0; round < 2; round++) {
-      const started = performance.now()
-      const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => send(i % 3 === 0 ? `stuck ${i}` : `ok ${i}`)))
-      const waited = performance.now() - started
+      const outcomes = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          send(i % 4 === 0 ? `stuck ${i}` : i % 4 === 1 ? `slow ${i}` : `ok ${i}`),
+        ),
+      )
       outcomes.forEach((outcome, i) => {
-        if (i % 3 === 0) expect(outcome).toMatchObject({ code: 'ERR_DB_TIMEOUT' })
+        if (i % 4 === 0)
+          expect(outcome).toMatchObject({
+            code: 'ERR_DB_TIMEOUT',
+            message: expect.stringContaining('no connection') as unknown,
+          })
+        else if (i % 4 === 1)
+          expect(outcome).toMatchObject({
+            code: 'ERR_DB_TIMEOUT',
+            message: expect.stringContaining('no answer') as unknown,
+          })
         else expect(outcome).toEqual({ text: `ok ${i}` })
       })
-      // Never early; within a sweep period (5 ms at this timeout) and some scheduling slack.
-      expect(waited).toBeGreaterThanOrEqual(50)
-      expect(waited).toBeLessThan(1_000)
       expect(dispatcher.pending).toBe(0)
     }
+    // A session that timed out is closed (released with the error); the answered ones go back as they are.
+    expect(p.released.filter((e) => e?.message.includes('no answer') === true)).toHaveLength(20)
+    expect(p.released.filter((e) => e === undefined)).toHaveLength(40)
+    // A connection that arrives after its call gave up goes straight back.
+    p.unstick()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(p.released.filter((e) => e === undefined)).toHaveLength(60)
+  })
+
+  it('abort() ends the calls in flight with ERR_DB_CLOSED, closes their sessions and refuses new calls', async () => {
+    const p = pool()
+    const dispatcher = new Dispatcher(p, 60_000)
+    p.next = 'slow'
+    const inFlight = settle(dispatcher.query(new TextQuery('slow', [], 60_000), 60_000))
+    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setImmediate(resolve))
+    dispatcher.abort(new DbRouterClosedError('closed'))
+    expect(await inFlight).toBeInstanceOf(DbRouterClosedError)
+    expect(p.released).toEqual([expect.objectContaining({ code: 'ERR_DB_CLOSED' })])
+    await expect(dispatcher.query(new TextQuery('SELECT 1', [], 10), 10)).rejects.toBeInstanceOf(
+      DbRouterClosedError,
+    )
+    expect(dispatcher.pending).toBe(0)
   })
 })

@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { createDbRouter, DbInvalidArgumentError, DbRouterOptionsError, defaults } from '../../src/index'
+import { createDbRouter, DbRouterArgumentError, DbRouterOptionsError, defaults } from '../../src/index'
 import type { DbRouterOptions } from '../../src/index'
 import { resolveOptions } from '../../src/options'
 import { normalizeQueryArgs, roleOf } from '../../src/internal/query-args'
@@ -17,7 +17,9 @@ describe('options', () => {
     expect(r.timeouts).toEqual(defaults.timeouts)
     expect(r.breaker).toEqual(defaults.breaker)
     expect(r.maxReadAttempts).toBe(3)
-    expect(resolveOptions({ primary, health: { interval: '2s' }, timeouts: { query: '500ms' } }).health.interval).toBe(2000)
+    expect(
+      resolveOptions({ primary, health: { interval: '2s' }, timeouts: { query: '500ms' } }).health.interval,
+    ).toBe(2000)
   })
 
   it.each<[string, Partial<DbRouterOptions>]>([
@@ -39,18 +41,39 @@ describe('options', () => {
   })
 
   it('refuses bad node sources', () => {
-    expect(() => createDbRouter(undefined as unknown as DbRouterOptions)).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }))
-    expect(() => createDbRouter({ primary: 42 as unknown as string })).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }))
-    expect(() => createDbRouter({ primary, replicas: [''] })).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }))
-    expect(() => createDbRouter({ primary, replicas: [{ source: primary, weight: 0 }] })).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }))
-    expect(() => createDbRouter({ primary, replicas: [{ source: primary, name: 'primary' }] })).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }))
+    expect(() => createDbRouter(undefined as unknown as DbRouterOptions)).toThrow(
+      expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }),
+    )
+    expect(() => createDbRouter({ primary: 42 as unknown as string })).toThrow(
+      expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }),
+    )
+    expect(() => createDbRouter({ primary, replicas: [''] })).toThrow(
+      expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }),
+    )
+    expect(() => createDbRouter({ primary, replicas: [{ source: primary, weight: 0 }] })).toThrow(
+      expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }),
+    )
+    expect(() => createDbRouter({ primary, replicas: [{ source: primary, name: 'primary' }] })).toThrow(
+      expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }),
+    )
   })
 
   it('accepts URLs, PoolConfigs (with weight and name) and existing pools, and connects lazily', async () => {
     const mine = new pg.Pool({ connectionString: primary })
     const theirs = new pg.Pool({ connectionString: primary })
-    const db = createDbRouter({ primary: mine, replicas: [primary, { connectionString: primary, weight: 2, name: 'big' }, { source: theirs, name: 'shared' }] })
-    expect(db.status().replicas.map((r) => `${r.name}:${r.weight}`)).toEqual(['replica-0:1', 'big:2', 'shared:1'])
+    const db = createDbRouter({
+      primary: mine,
+      replicas: [
+        primary,
+        { connectionString: primary, weight: 2, name: 'big' },
+        { source: theirs, name: 'shared' },
+      ],
+    })
+    expect(db.health().replicas.map((r) => `${r.name}:${r.weight}`)).toEqual([
+      'replica-0:1',
+      'big:2',
+      'shared:1',
+    ])
     expect(mine.totalCount).toBe(0)
     await db.close()
     // The router never ends a pool it did not create.
@@ -63,19 +86,33 @@ describe('options', () => {
 
 describe('query arguments', () => {
   it("accept pg's forms and the routing option", () => {
-    expect({ ...normalizeQueryArgs('SELECT $1', [1], { role: 'primary' }, 100) }).toEqual({ text: 'SELECT $1', values: [1], query_timeout: 100 })
+    expect({ ...normalizeQueryArgs('SELECT $1', [1], { role: 'primary' }, 100) }).toEqual({
+      text: 'SELECT $1',
+      values: [1],
+      query_timeout: 100,
+    })
     expect(roleOf([1], { role: 'primary' })).toBe('primary')
-    expect(normalizeQueryArgs({ text: 'SELECT 1', rowMode: 'array' }, undefined, undefined, 100)).toEqual({ text: 'SELECT 1', rowMode: 'array', query_timeout: 100 })
-    expect(normalizeQueryArgs({ text: 'SELECT 1', query_timeout: 5 }, [2], undefined, 100)).toEqual({ text: 'SELECT 1', values: [2], query_timeout: 5 })
+    expect(normalizeQueryArgs({ text: 'SELECT 1', rowMode: 'array' }, undefined, undefined, 100)).toEqual({
+      text: 'SELECT 1',
+      rowMode: 'array',
+      query_timeout: 100,
+    })
+    expect(normalizeQueryArgs({ text: 'SELECT 1', query_timeout: 5 }, [2], undefined, 100)).toEqual({
+      text: 'SELECT 1',
+      values: [2],
+      query_timeout: 5,
+    })
     expect(roleOf({ role: 'replica' }, undefined)).toBe('replica')
     expect(roleOf(undefined, undefined)).toBeUndefined()
   })
 
   it('refuse callbacks, Submittables and non-SQL with ERR_DB_INVALID_ARGUMENT', () => {
-    expect(() => normalizeQueryArgs('SELECT 1', () => undefined, undefined, 1)).toThrow(DbInvalidArgumentError)
-    expect(() => normalizeQueryArgs({ text: 'SELECT 1', submit: () => undefined }, undefined, undefined, 1)).toThrow(DbInvalidArgumentError)
-    expect(() => normalizeQueryArgs(undefined, undefined, undefined, 1)).toThrow(DbInvalidArgumentError)
-    expect(() => roleOf([1], { role: 'leader' })).toThrow(DbInvalidArgumentError)
+    expect(() => normalizeQueryArgs('SELECT 1', () => undefined, undefined, 1)).toThrow(DbRouterArgumentError)
+    expect(() =>
+      normalizeQueryArgs({ text: 'SELECT 1', submit: () => undefined }, undefined, undefined, 1),
+    ).toThrow(DbRouterArgumentError)
+    expect(() => normalizeQueryArgs(undefined, undefined, undefined, 1)).toThrow(DbRouterArgumentError)
+    expect(() => roleOf([1], { role: 'leader' })).toThrow(DbRouterArgumentError)
   })
 })
 

@@ -9,10 +9,21 @@ const sqlError = (code: string): Error => Object.assign(new Error(`sqlstate ${co
 
 function record(): { seen: DbQueryContext[]; stop: () => void } {
   const seen: DbQueryContext[] = []
-  const ch = tracingChannel<unknown, DbQueryContext>('scalekit:db:query')
-  const h = { start: (c: DbQueryContext) => seen.push(c), end() {}, asyncStart() {}, asyncEnd() {}, error() {} }
+  const ch = tracingChannel<unknown, DbQueryContext>('scalekit:db-router:query')
+  const h = {
+    start: (c: DbQueryContext) => seen.push(c),
+    end() {},
+    asyncStart() {},
+    asyncEnd() {},
+    error() {},
+  }
   ch.subscribe(h)
-  return { seen, stop: () => { ch.unsubscribe(h); } }
+  return {
+    seen,
+    stop: () => {
+      ch.unsubscribe(h)
+    },
+  }
 }
 
 describe('retry safety', () => {
@@ -23,7 +34,13 @@ describe('retry safety', () => {
   })
 
   const build = (primary: Pool, replicas: Pool[], extra: object = {}): DbRouter =>
-    createDbRouter({ primary, replicas: replicas.map((source, i) => ({ source, name: `r${i}` })), balance: 'round-robin', health: { interval: 3_600_000 }, ...extra })
+    createDbRouter({
+      primary,
+      replicas: replicas.map((source, i) => ({ source, name: `r${i}` })),
+      balance: 'round-robin',
+      health: { interval: 3_600_000 },
+      ...extra,
+    })
 
   it.each([
     ['a recovery conflict (40001)', sqlError('40001')],
@@ -44,13 +61,15 @@ describe('retry safety', () => {
 
   it('a connection error takes the replica out at once; a SQL error does not and is not retried', async () => {
     const primary = fakePool('primary', () => ({ from: 'primary' }))
-    const replica = fakePool('replica', (text) => (text.includes('boom') ? sqlError('42P01') : sqlError('ECONNREFUSED')))
+    const replica = fakePool('replica', (text) =>
+      text.includes('boom') ? sqlError('42P01') : sqlError('ECONNREFUSED'),
+    )
     db = build(primary, [replica])
     await expect(db.query('SELECT boom FROM t')).rejects.toMatchObject({ code: '42P01' })
-    expect(db.status().replicas[0]?.state).toBe('up')
+    expect(db.health().replicas[0]?.state).toBe('up')
     const result = await db.query('SELECT a FROM t')
     expect(result.rows).toEqual([{ from: 'primary' }])
-    expect(db.status().replicas[0]?.state).toBe('down')
+    expect(db.health().replicas[0]?.state).toBe('down')
   })
 
   it('25006 on a replica: retried once on the primary, and the statement is remembered as a write', async () => {
@@ -61,7 +80,11 @@ describe('retry safety', () => {
     expect((await db.query('SELECT sneaky FROM v')).rows).toEqual([{ from: 'primary' }])
     expect((await db.query('SELECT sneaky FROM v')).rows).toEqual([{ from: 'primary' }])
     rec.stop()
-    expect(rec.seen.map((c) => `${c.node}:${c.reason}`)).toEqual(['r0:read', 'primary:read-only-retry', 'primary:write'])
+    expect(rec.seen.map((c) => `${c.node}:${c.reason}`)).toEqual([
+      'r0:read',
+      'primary:read-only-retry',
+      'primary:write',
+    ])
     expect(replica.texts).toEqual(['SELECT sneaky FROM v'])
   })
 
@@ -69,7 +92,10 @@ describe('retry safety', () => {
     const primary = fakePool('primary', () => sqlError('ECONNRESET'))
     const replica = fakePool('replica', () => ({ from: 'replica' }))
     db = build(primary, [replica])
-    await expect(db.query('INSERT INTO t VALUES (1)')).rejects.toMatchObject({ code: 'ERR_DB_PRIMARY_UNAVAILABLE', cause: { code: 'ECONNRESET' } })
+    await expect(db.query('INSERT INTO t VALUES (1)')).rejects.toMatchObject({
+      code: 'ERR_DB_PRIMARY_UNAVAILABLE',
+      cause: { code: 'ECONNRESET' },
+    })
     expect(primary.texts).toEqual(['INSERT INTO t VALUES (1)'])
     expect(replica.texts).toEqual([])
   })

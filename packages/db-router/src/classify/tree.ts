@@ -12,7 +12,13 @@ export type TreeVerdict =
   | { readonly kind: 'read'; readonly reason: string; readonly functions: readonly FunctionRef[] }
 
 /** Top-level statements whose effects can be wrapped in `BEGIN; …; COMMIT` to capture the commit LSN in one round trip. */
-const WRAPPABLE: ReadonlySet<string> = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'SelectStmt'])
+const WRAPPABLE: ReadonlySet<string> = new Set([
+  'InsertStmt',
+  'UpdateStmt',
+  'DeleteStmt',
+  'MergeStmt',
+  'SelectStmt',
+])
 /** Data-modifying nodes: found anywhere inside a SELECT, they make a writable CTE. */
 const DML: ReadonlySet<string> = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'])
 
@@ -73,7 +79,11 @@ function walk(node: Json | undefined, found: Findings): void {
     if (DML.has(key)) found.dml = true
     else if (key === 'lockingClause' || key === 'LockingClause') found.locking = true
     else if (key === 'RangeVar' && isObject(value)) {
-      if (value.relpersistence === 't' || (typeof value.schemaname === 'string' && value.schemaname.startsWith('pg_temp'))) found.tempRelation = true
+      if (
+        value.relpersistence === 't' ||
+        (typeof value.schemaname === 'string' && value.schemaname.startsWith('pg_temp'))
+      )
+        found.tempRelation = true
     } else if (key === 'FuncCall' && isObject(value)) {
       const ref = functionRef(value.funcname)
       if (ref !== undefined) found.functions.push(ref)
@@ -84,7 +94,9 @@ function walk(node: Json | undefined, found: Findings): void {
 
 function functionRef(funcname: Json | undefined): FunctionRef | undefined {
   if (!Array.isArray(funcname)) return undefined
-  const parts = funcname.map((p) => (isObject(p) && isObject(p.String) && typeof p.String.sval === 'string' ? p.String.sval.toLowerCase() : ''))
+  const parts = funcname.map((p) =>
+    isObject(p) && isObject(p.String) && typeof p.String.sval === 'string' ? p.String.sval.toLowerCase() : '',
+  )
   const name = parts.at(-1)
   if (name === undefined || name === '') return undefined
   return { name, schema: parts.length > 1 ? parts.at(-2) : undefined }
