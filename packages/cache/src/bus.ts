@@ -1,5 +1,6 @@
+import { withTimeout } from '@scalekit/internal'
 import { type CacheBusEvent, channels } from './channels'
-import type { RedisClient } from './drivers/redis-client'
+import type { RedisClient } from './l2/client'
 
 /** An invalidation as it travels between instances. */
 export interface BusMessage {
@@ -34,7 +35,13 @@ export function parseBusMessage(text: string): BusMessage | undefined {
       return undefined
     }
   }
-  return { from: text.slice(0, a), kind, ver: Number(text.slice(b + 1, c)), key: kind === 'tags' ? '' : payload, tags }
+  return {
+    from: text.slice(0, a),
+    kind,
+    ver: Number(text.slice(b + 1, c)),
+    key: kind === 'tags' ? '' : payload,
+    tags,
+  }
 }
 
 /**
@@ -83,9 +90,15 @@ export class Bus {
       this.#event('received', parsed.kind)
       this.#onMessage(parsed)
     })
-    sub.on('ready', () => { this.#subscribe() })
-    sub.on('close', () => { this.#setConnected(false) })
-    sub.on('end', () => { this.#setConnected(false) })
+    sub.on('ready', () => {
+      this.#subscribe()
+    })
+    sub.on('close', () => {
+      this.#setConnected(false)
+    })
+    sub.on('end', () => {
+      this.#setConnected(false)
+    })
     // Errors surface through 'close' and the breaker; an 'error' listener keeps them from crashing the process.
     sub.on('error', () => undefined)
     if (sub.status === 'wait') sub.connect().catch(() => undefined)
@@ -98,11 +111,8 @@ export class Bus {
     const sub = this.#sub
     this.#sub = undefined
     if (sub === undefined) return
-    try {
-      await Promise.race([sub.quit(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())])
-    } catch {
-      // already closed
-    }
+    // QUIT unsubscribes cleanly; a dead Redis must not hold close() for more than a second.
+    await withTimeout(sub.quit(), 1_000, () => new Error('QUIT timed out')).catch(() => undefined)
     sub.disconnect()
   }
 
@@ -110,8 +120,12 @@ export class Bus {
     const sub = this.#sub
     if (sub === undefined) return
     sub.subscribe(this.#channel).then(
-      () => { if (this.#sub === sub) this.#setConnected(true) },
-      () => { this.#setConnected(false) },
+      () => {
+        if (this.#sub === sub) this.#setConnected(true)
+      },
+      () => {
+        this.#setConnected(false)
+      },
     )
   }
 

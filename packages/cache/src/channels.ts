@@ -1,11 +1,12 @@
 import { type Channel, channel, type TracingChannel, tracingChannel } from 'node:diagnostics_channel'
+import { channelName, channelPrefix } from '@scalekit/internal'
 
 /**
  * Diagnostics channels of @scalekit/cache. Names and payloads are public API. Payloads carry the
  * namespace and outcomes, never keys or values (keys often hold user data). Publishing costs
  * nothing while nobody subscribes.
  */
-export const CHANNEL_PREFIX = 'scalekit:cache' as const
+export const CHANNEL_PREFIX: 'scalekit:cache' = channelPrefix('cache')
 
 /** Where an answer came from. */
 export type CacheTier = 'l1' | 'l2' | 'factory'
@@ -54,10 +55,11 @@ export interface CacheBusEvent {
   kind?: 'set' | 'delete' | 'tags' | 'clear'
 }
 
-/** Payload of `scalekit:cache:error`: an entry that could not be decoded (a miss), or an L2 failure. */
+/** Payload of `scalekit:cache:error`: an entry that could not be decoded (a miss), an L2 failure, or a write-behind failure. */
 export interface CacheErrorEvent {
   namespace: string
-  tier: 'l1' | 'l2'
+  /** Where it happened: `l2` (a Redis call, an undecodable entry) or `write-behind` (a queue's background loop). */
+  tier: 'l1' | 'l2' | 'write-behind'
   code: string
 }
 
@@ -105,13 +107,13 @@ export interface CacheChannels {
 
 /** The channels, created once per process. */
 export const channels: CacheChannels = {
-  get: tracingChannel<unknown, CacheGetContext>(`${CHANNEL_PREFIX}:get`),
-  set: tracingChannel<unknown, CacheWriteContext>(`${CHANNEL_PREFIX}:set`),
-  delete: tracingChannel<unknown, CacheWriteContext>(`${CHANNEL_PREFIX}:delete`),
-  lock: channel(`${CHANNEL_PREFIX}:lock`),
-  breaker: channel('scalekit:breaker:state'),
-  bus: channel(`${CHANNEL_PREFIX}:bus`),
-  error: channel(`${CHANNEL_PREFIX}:error`),
-  writeBehindFlush: channel(`${CHANNEL_PREFIX}:write-behind:flush`),
-  writeBehindDeadLetter: channel(`${CHANNEL_PREFIX}:write-behind:dead-letter`),
+  get: tracingChannel<unknown, CacheGetContext>(channelName('cache', 'get')),
+  set: tracingChannel<unknown, CacheWriteContext>(channelName('cache', 'set')),
+  delete: tracingChannel<unknown, CacheWriteContext>(channelName('cache', 'delete')),
+  lock: channel(channelName('cache', 'lock')),
+  breaker: channel(channelName('breaker', 'state')),
+  bus: channel(channelName('cache', 'bus')),
+  error: channel(channelName('cache', 'error')),
+  writeBehindFlush: channel(channelName('cache', 'write-behind:flush')),
+  writeBehindDeadLetter: channel(channelName('cache', 'write-behind:dead-letter')),
 }

@@ -26,8 +26,11 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 const BIGINT = /^-?\d+$/
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 
-/** Thrown inside the walk; each level adds its path segment on the way out. */
-class Unencodable extends Error {
+/**
+ * Thrown inside the walk; each level adds its path segment on the way out, and `encode` rethrows it
+ * as a plain `CacheEncodeError` with the whole path.
+ */
+class Unencodable extends CacheEncodeError {
   readonly segments: string[] = []
   readonly #cycleDepth: number
 
@@ -44,7 +47,9 @@ class Unencodable extends Error {
   describe(): string {
     const path = this.segments.reverse()
     const where = `Cannot encode ${this.message} at $${path.join('')}`
-    return this.#cycleDepth < 0 ? where : `${where} (it points back to $${path.slice(0, this.#cycleDepth).join('')})`
+    return this.#cycleDepth < 0
+      ? where
+      : `${where} (it points back to $${path.slice(0, this.#cycleDepth).join('')})`
   }
 }
 
@@ -52,7 +57,8 @@ function at(error: unknown, segment: () => string): unknown {
   return error instanceof Unencodable ? error.at(segment()) : error
 }
 
-const named = (value: object): string => `${/^[AEIOU]/.test(value.constructor.name) ? 'an' : 'a'} ${value.constructor.name}`
+const named = (value: object): string =>
+  `${/^[AEIOU]/.test(value.constructor.name) ? 'an' : 'a'} ${value.constructor.name}`
 const keySegment = (key: string): string => (IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`)
 
 /** True when `JSON.stringify` alone round-trips the value: the fast path, no copy. */
@@ -177,7 +183,8 @@ function propsToJson(value: object, ancestors: object[], escapeAs?: string): Jso
     } catch (error) {
       throw at(error, () => keySegment(key))
     }
-    if (key === '__proto__') Object.defineProperty(out, key, { value: json, enumerable: true, writable: true, configurable: true })
+    if (key === '__proto__')
+      Object.defineProperty(out, key, { value: json, enumerable: true, writable: true, configurable: true })
     else out[key] = json
   }
   return escapeAs !== undefined && Object.hasOwn(out, TAG) ? { $t: escapeAs, v: out } : out
@@ -228,17 +235,28 @@ function untag(record: Record<string, unknown>): unknown {
     return reviveProps(v as Record<string, unknown>)
   }
   switch (tag) {
-    case 'undef': return undefined
-    case 'NaN': return Number.NaN
-    case 'Inf': return Number.POSITIVE_INFINITY
-    case '-Inf': return Number.NEGATIVE_INFINITY
-    case '-0': return -0
-    case 'BigInt': return BigInt(text(BIGINT))
-    case 'Obj': return props()
-    case 'NullObj': return Object.assign(Object.create(null) as Record<string, unknown>, props())
-    case 'Set': return new Set(reviveItems(list()))
-    case 'U8': return new Uint8Array(Buffer.from(text(BASE64), 'base64'))
-    case 'Buffer': return Buffer.from(text(BASE64), 'base64')
+    case 'undef':
+      return undefined
+    case 'NaN':
+      return Number.NaN
+    case 'Inf':
+      return Number.POSITIVE_INFINITY
+    case '-Inf':
+      return Number.NEGATIVE_INFINITY
+    case '-0':
+      return -0
+    case 'BigInt':
+      return BigInt(text(BIGINT))
+    case 'Obj':
+      return props()
+    case 'NullObj':
+      return Object.assign(Object.create(null) as Record<string, unknown>, props())
+    case 'Set':
+      return new Set(reviveItems(list()))
+    case 'U8':
+      return new Uint8Array(Buffer.from(text(BASE64), 'base64'))
+    case 'Buffer':
+      return Buffer.from(text(BASE64), 'base64')
     case 'Date': {
       if (v !== null && typeof v !== 'number') throw malformed(tag)
       return new Date(v ?? Number.NaN)

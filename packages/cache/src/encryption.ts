@@ -52,11 +52,19 @@ function keyBytes(id: string, key: string | Uint8Array): Uint8Array {
   let bytes: Uint8Array
   if (typeof key !== 'string') bytes = key
   else if (HEX.test(key)) bytes = Buffer.from(key, 'hex')
-  else if (BASE64.test(key) && Buffer.from(key, 'base64').toString('base64url') === key.replace(/=$/, '').replace(/\+/g, '-').replace(/\//g, '_')) {
+  else if (
+    BASE64.test(key) &&
+    Buffer.from(key, 'base64').toString('base64url') ===
+      key.replace(/=$/, '').replace(/\+/g, '-').replace(/\//g, '_')
+  ) {
     bytes = Buffer.from(key, 'base64')
-  } else throw fail('must be 32 random bytes, as a Uint8Array or as 64 hex, 43-44 base64 or 43 base64url characters')
+  } else
+    throw fail(
+      'must be 32 random bytes, as a Uint8Array or as 64 hex, 43-44 base64 or 43 base64url characters',
+    )
   if (bytes.length !== 32) throw fail(`must be exactly 32 bytes, got ${bytes.length}`)
-  if (bytes.every((byte) => byte >= 0x20 && byte <= 0x7e)) throw fail('looks like text (a passphrase?), not 32 random bytes')
+  if (bytes.every((byte) => byte >= 0x20 && byte <= 0x7e))
+    throw fail('looks like text (a passphrase?), not 32 random bytes')
   if (new Set(bytes).size < 16) throw fail('has too few distinct bytes to be random')
   return bytes
 }
@@ -64,7 +72,8 @@ function keyBytes(id: string, key: string | Uint8Array): Uint8Array {
 function resolveKeys(options: EncryptionOptions): Map<string, Key> {
   const keys = new Map<string, Key>()
   for (const { id, key } of options.keys) {
-    if (typeof id !== 'string' || !ID.test(id)) throw new CacheOptionsError(`Encryption key id ${JSON.stringify(id)} must match ${String(ID)}`)
+    if (typeof id !== 'string' || !ID.test(id))
+      throw new CacheOptionsError(`Encryption key id ${JSON.stringify(id)} must match ${String(ID)}`)
     if (keys.has(id)) throw new CacheOptionsError(`Encryption key id "${id}" is listed twice`)
     keys.set(id, { secret: createSecretKey(keyBytes(id, key)), prefix: `${VERSION}.${id}.` })
   }
@@ -82,7 +91,8 @@ export function createEncryption(options: EncryptionOptions): Encryption {
 
   return {
     encrypt(plain: string, aad: string): string {
-      if (LONE_SURROGATE.test(plain)) throw new CacheEncodeError('Cannot encrypt a string holding a lone surrogate')
+      if (LONE_SURROGATE.test(plain))
+        throw new CacheEncodeError('Cannot encrypt a string holding a lone surrogate')
       const iv = randomBytes(IV_BYTES)
       const cipher = createCipheriv('aes-256-gcm', primary.secret, iv, { authTagLength: TAG_BYTES })
       cipher.setAAD(Buffer.from(primary.prefix + aad, 'utf8'))
@@ -98,20 +108,28 @@ export function createEncryption(options: EncryptionOptions): Encryption {
       }
       const key = keys.get(id)
       if (key === undefined) {
-        throw new CacheDecodeError(`Cannot decrypt: unknown key id ${ID.test(id) ? `"${id}"` : '(malformed)'}`)
+        throw new CacheDecodeError(
+          `Cannot decrypt: unknown key id ${ID.test(id) ? `"${id}"` : '(malformed)'}`,
+        )
       }
       const bytes = Buffer.from(body, 'base64url')
       // Buffer skips characters outside the alphabet; a length that disagrees with the text means some were.
-      if (Math.ceil((bytes.length * 4) / 3) !== body.length) throw new CacheDecodeError('Cannot decrypt: the value is not base64url')
-      if (bytes.length < IV_BYTES + TAG_BYTES) throw new CacheDecodeError('Cannot decrypt: the value is truncated')
+      if (Math.ceil((bytes.length * 4) / 3) !== body.length)
+        throw new CacheDecodeError('Cannot decrypt: the value is not base64url')
+      if (bytes.length < IV_BYTES + TAG_BYTES)
+        throw new CacheDecodeError('Cannot decrypt: the value is truncated')
       try {
-        const decipher = createDecipheriv('aes-256-gcm', key.secret, bytes.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES })
+        const decipher = createDecipheriv('aes-256-gcm', key.secret, bytes.subarray(0, IV_BYTES), {
+          authTagLength: TAG_BYTES,
+        })
         decipher.setAAD(Buffer.from(key.prefix + aad, 'utf8'))
         decipher.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES))
         const head = decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES))
         return Buffer.concat([head, decipher.final()]).toString('utf8')
       } catch (error) {
-        throw new CacheDecodeError('Cannot decrypt: the value was altered or belongs to another cache key', { cause: error })
+        throw new CacheDecodeError('Cannot decrypt: the value was altered or belongs to another cache key', {
+          cause: error,
+        })
       }
     },
   }

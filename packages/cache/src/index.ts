@@ -1,12 +1,13 @@
-export { Cache, type CacheStats, createCache } from './cache'
+export { type Cache, type CacheHealth, createCache } from './cache'
 export type { CacheOptions, GetOrSetOptions, RedisInput, SetOptions } from './options'
 export { defaults } from './options'
 export type { Factory, FactoryContext } from './internal/factory-run'
-export type { Duration } from './internal/duration'
+export type { CloseOptions, Duration, HealthStatus, Logger } from '@scalekit/internal'
+export type { BreakerState } from './l2/remote'
 export { type Codec, jsonCodec } from './codec'
 export { createEncryption, type Encryption, type EncryptionKey, type EncryptionOptions } from './encryption'
-export type { WriteBehind, WriteBehindBackoff, WriteBehindDeadLetter, WriteBehindEntry, WriteBehindOptions, WriteBehindQueue } from './write-behind/index'
 export {
+  CacheArgumentError,
   CacheClosedError,
   CacheDecodeError,
   CacheEncodeError,
@@ -22,6 +23,7 @@ export {
   channels,
   type BreakerStateEvent,
   type CacheBusEvent,
+  type CacheChannels,
   type CacheErrorEvent,
   type CacheGetContext,
   type CacheLockEvent,

@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto'
 import type { CacheOutcome, CacheTier } from './channels'
 import type { Coherence } from './coherence'
-import type { RedisTier } from './drivers/redis'
 import { CacheFactoryTimeoutError, CacheUnavailableError } from './errors'
-import { toMs } from './internal/duration'
 import { lockEvent } from './internal/events'
 import { type Factory, type FactoryOutcome, runFactory } from './internal/factory-run'
 import type { L1Entry } from './l1'
-import type { GetOrSetOptions, ResolvedOptions } from './options'
-import type { Resolved, Tiers } from './tiers'
+import type { RedisTier } from './l2/tier'
+import type { CallOptions, ResolvedOptions } from './options'
+import type { Tiers } from './tiers'
 
 /** Where a load's answer came from, for the tracing channel. */
-export interface Marks { tier?: CacheTier | undefined; outcome?: CacheOutcome | undefined }
+export interface Marks {
+  tier?: CacheTier | undefined
+  outcome?: CacheOutcome | undefined
+}
 
 /** Records where an answer came from and returns it. */
 function answered<T>(marks: Marks, tier: CacheTier, outcome: CacheOutcome, value: T): T {
@@ -20,14 +22,25 @@ function answered<T>(marks: Marks, tier: CacheTier, outcome: CacheOutcome, value
   return value
 }
 
-interface InFlight { promise: Promise<unknown>; marks: Marks }
-
-interface Timing { softTimeout: number | undefined; hardTimeout: number | undefined; negativeTtl: number }
+interface InFlight {
+  promise: Promise<unknown>
+  marks: Marks
+  /** Rejects the callers with the cache's closed error, when `close()` gives up on the load. */
+  abandon: (error: Error) => void
+}
 
 /** A store step that runs whenever the factory settles; `promise` resolves when it has. */
-interface Pending<T> { promise: Promise<void>; run: (outcome: FactoryOutcome<T>) => void }
+interface Pending<T> {
+  promise: Promise<void>
+  run: (outcome: FactoryOutcome<T>) => void
+}
 
-interface Holding<T> { token: string; expectedVer: number; created: number; stale: { value: T } | undefined }
+interface Holding<T> {
+  token: string
+  expectedVer: number
+  created: number
+  stale: { value: T } | undefined
+}
 
 /**
  * Loads a key on a miss: once per key in this process (single-flight), once per key across
@@ -37,15 +50,11 @@ export class Loader {
   readonly #o: ResolvedOptions
   readonly #tiers: Tiers
   readonly #coherence: Coherence
-  /**
-   * Loads in flight by key. A null-prototype object, not a `Map`: with a `Map` (a set and a delete
-   * per load) the process promoted twice as much per scavenge on the L2 hit path and spent ~0.4 µs
-   * more per `getOrSet` (`--trace-gc-nvp`, 50 in flight). Any key is safe: there is no prototype.
-   */
-  readonly #inflight: Record<string, InFlight | undefined> = Object.create(null) as Record<string, InFlight | undefined>
+  /** Loads in flight by key: concurrent callers of one key share one. */
+  readonly #inflight = new Map<string, InFlight>()
   readonly #refreshing = new Set<string>()
   /** Work that outlives its caller (refreshes after a soft timeout, early refreshes): awaited by close(). */
-  readonly background: Set<Promise<unknown>> = new Set()
+  readonly #background = new Set<Promise<unknown>>()
 
   constructor(options: ResolvedOptions, tiers: Tiers, coherence: Coherence) {
     this.#o = options
@@ -57,57 +66,94 @@ export class Loader {
    * Joins the load in flight for `key`, or starts one. `marks`, when given, receives where the
    * answer came from (the tracing channel's tier and outcome).
    */
-  load<T>(key: string, factory: Factory<T>, options: GetOrSetOptions, local: L1Entry | undefined, marks?: Marks): Promise<T> {
-    const pending = this.#inflight[key]
+  load<T>(
+    key: string,
+    factory: Factory<T>,
+    call: CallOptions,
+    local: L1Entry | undefined,
+    marks?: Marks,
+  ): Promise<T> {
+    const pending = this.#inflight.get(key)
     if (pending !== undefined) {
       const joined = pending.promise as Promise<T>
-      return marks === undefined ? joined : joined.then((value) => answered(marks, pending.marks.tier ?? 'l2', 'coalesced', value))
+      return marks === undefined
+        ? joined
+        : joined.then((value) => answered(marks, pending.marks.tier ?? 'l2', 'coalesced', value))
     }
     const own: Marks = marks ?? {}
-    const promise = this.#load(key, factory, options, local, own)
-    const flight: InFlight = { promise, marks: own }
-    this.#inflight[key] = flight
+    let abandon: (error: Error) => void = () => undefined
+    const promise = new Promise<T>((resolve, reject) => {
+      abandon = reject
+      this.#loadOnce(key, factory, call, local, own)
+        .then(resolve, reject)
+        .finally(() => {
+          if (this.#inflight.get(key) === flight) this.#inflight.delete(key)
+        })
+    })
+    const flight: InFlight = { promise, marks: own, abandon }
+    this.#inflight.set(key, flight)
     return promise
   }
 
+  /** Loads in flight and background work: what `close()` lets finish within its timeout. */
+  pending(): Promise<unknown>[] {
+    return [...[...this.#inflight.values()].map((flight) => flight.promise), ...this.#background]
+  }
+
+  /** Rejects the callers of every load still in flight with `error` (the cache is closed). */
+  abandon(error: Error): void {
+    for (const flight of this.#inflight.values()) flight.abandon(error)
+  }
+
   /** XFetch (Vattani et al., VLDB 2015): refresh a hot key before it expires, with a probability rising as expiry nears. */
-  maybeRefreshEarly<T>(key: string, entry: L1Entry, factory: Factory<T>, options: GetOrSetOptions): void {
+  maybeRefreshEarly<T>(key: string, entry: L1Entry, factory: Factory<T>, call: CallOptions): void {
     const scale = entry.delta * this.#o.earlyRefreshBeta
     if (scale <= 0) return
     const now = Date.now()
     // P(refresh) = exp(-timeLeft / (delta * beta)): past 32 scales it is below 1e-13, so skip the draw.
     if (entry.freshUntil - now > 32 * scale) return
-    if (now - scale * Math.log(Math.random()) < entry.freshUntil || this.#refreshing.has(key) || this.#inflight[key] !== undefined) return
+    if (
+      now - scale * Math.log(Math.random()) < entry.freshUntil ||
+      this.#refreshing.has(key) ||
+      this.#inflight.has(key)
+    )
+      return
     this.#refreshing.add(key)
-    const refresh = this.#refreshEarly(key, entry, factory, options)
+    const refresh = this.#refreshEarly(key, entry, factory, call)
       .catch(() => undefined)
-      .finally(() => { this.#refreshing.delete(key) })
+      .finally(() => {
+        this.#refreshing.delete(key)
+      })
     this.#track(refresh)
   }
 
-  async #refreshEarly<T>(key: string, entry: L1Entry, factory: Factory<T>, options: GetOrSetOptions): Promise<void> {
-    const r = this.#tiers.resolve(options)
+  async #refreshEarly<T>(key: string, entry: L1Entry, factory: Factory<T>, call: CallOptions): Promise<void> {
     const l2 = this.#tiers.l2
     const stale = { value: entry.value as T }
     if (l2 === undefined) {
-      await this.#runLocally(key, factory, r, this.#timing(options), stale, {})
+      await this.#runLocally(key, factory, call, stale, {})
       return
     }
     const token = randomUUID()
     if (!(await l2.tryLock(key, token))) return // another instance is refreshing it
     const read = await l2.read(key)
-    await this.#runAsHolder(l2, key, factory, r, this.#timing(options), { token, expectedVer: read.ver, created: read.now, stale }, {})
+    await this.#runAsHolder(
+      l2,
+      key,
+      factory,
+      call,
+      { token, expectedVer: read.ver, created: read.now, stale },
+      {},
+    )
   }
 
-  async #load<T>(key: string, factory: Factory<T>, options: GetOrSetOptions, local: L1Entry | undefined, marks: Marks): Promise<T> {
-    try {
-      return await this.#loadOnce(key, factory, options, local, marks)
-    } finally {
-      Reflect.deleteProperty(this.#inflight, key)
-    }
-  }
-
-  async #loadOnce<T>(key: string, factory: Factory<T>, options: GetOrSetOptions, local: L1Entry | undefined, marks: Marks): Promise<T> {
+  async #loadOnce<T>(
+    key: string,
+    factory: Factory<T>,
+    call: CallOptions,
+    local: L1Entry | undefined,
+    marks: Marks,
+  ): Promise<T> {
     const l2 = this.#tiers.l2
     let redisAway = l2 === undefined
     if (l2 !== undefined) {
@@ -115,16 +161,15 @@ export class Loader {
       try {
         const peeked = await l2.peek(key)
         const entry = await this.#tiers.fromStored(key, peeked.entry, peeked.now)
-        if (entry !== undefined && Date.now() < entry.freshUntil) return answered(marks, 'l2', 'hit', entry.value as T)
+        if (entry !== undefined && Date.now() < entry.freshUntil)
+          return answered(marks, 'l2', 'hit', entry.value as T)
       } catch (error) {
         if (!(error instanceof CacheUnavailableError)) throw error
         redisAway = true
       }
     }
-    const r = this.#tiers.resolve(options)
-    const timing = this.#timing(options)
-    if (redisAway || l2 === undefined) return this.#loadLocally(key, factory, r, timing, local, marks)
-    const deadline = timing.hardTimeout === undefined ? Number.POSITIVE_INFINITY : Date.now() + timing.hardTimeout
+    if (redisAway || l2 === undefined) return this.#loadLocally(key, factory, call, local, marks)
+    const deadline = call.hardTimeout === undefined ? Number.POSITIVE_INFINITY : Date.now() + call.hardTimeout
     const token = randomUUID()
     let waitStarted: number | undefined
     for (;;) {
@@ -133,7 +178,7 @@ export class Loader {
         read = await l2.read(key, { token, leaseMs: this.#o.lockLease })
       } catch (error) {
         if (!(error instanceof CacheUnavailableError)) throw error
-        return this.#loadLocally(key, factory, r, timing, local, marks)
+        return this.#loadLocally(key, factory, call, local, marks)
       }
       const entry = await this.#tiers.fromStored(key, read.entry, read.now)
       const now = Date.now()
@@ -143,29 +188,58 @@ export class Loader {
       }
       const stale = entry !== undefined && now < entry.staleUntil ? { value: entry.value as T } : undefined
       // Fresh in Redis's eyes but unusable here (a tag was invalidated, or it did not decode): lock explicitly.
-      const locked = read.locked || (read.lockTtl === -2 && read.entry !== undefined && entry === undefined && (await l2.tryLock(key, token)))
+      const locked =
+        read.locked ||
+        (read.lockTtl === -2 &&
+          read.entry !== undefined &&
+          entry === undefined &&
+          (await l2.tryLock(key, token)))
       if (locked) {
         lockEvent(this.#o.namespace, 'acquired')
-        return this.#runAsHolder(l2, key, factory, r, timing, { token, expectedVer: read.ver, created: read.now, stale }, marks)
+        return this.#runAsHolder(
+          l2,
+          key,
+          factory,
+          call,
+          { token, expectedVer: read.ver, created: read.now, stale },
+          marks,
+        )
       }
       if (stale !== undefined) return answered(marks, 'l2', 'stale', stale.value)
       waitStarted ??= now
       if (now >= deadline) {
-        throw new CacheFactoryTimeoutError(`no value within ${String(timing.hardTimeout)} ms: another instance holds the key's lock`)
+        throw new CacheFactoryTimeoutError(
+          `no value within ${String(call.hardTimeout)} ms: another instance holds the key's lock`,
+        )
       }
       // Woken by the bus when the value lands; otherwise when the holder's lease runs out.
-      await this.#coherence.waitForKey(key, Math.min((read.lockTtl > 0 ? read.lockTtl : 50) + 5, deadline - now))
+      await this.#coherence.waitForKey(
+        key,
+        Math.min((read.lockTtl > 0 ? read.lockTtl : 50) + 5, deadline - now),
+      )
     }
   }
 
   /** Runs the factory as the lock holder: renews the lease meanwhile, stores the result and releases in one step. */
-  async #runAsHolder<T>(l2: RedisTier, key: string, factory: Factory<T>, r: Resolved, timing: Timing, hold: Holding<T>, marks: Marks): Promise<T> {
-    const renew = setInterval(() => {
-      l2.renewLock(key, hold.token).then(
-        (held) => { if (!held) lockEvent(this.#o.namespace, 'lost') },
-        () => undefined,
-      )
-    }, Math.max(50, Math.floor(this.#o.lockLease / 3)))
+  async #runAsHolder<T>(
+    l2: RedisTier,
+    key: string,
+    factory: Factory<T>,
+    call: CallOptions,
+    hold: Holding<T>,
+    marks: Marks,
+  ): Promise<T> {
+    const renew = setInterval(
+      () => {
+        l2.renewLock(key, hold.token).then(
+          (held) => {
+            if (!held) lockEvent(this.#o.namespace, 'lost')
+          },
+          () => undefined,
+        )
+      },
+      Math.max(50, Math.floor(this.#o.lockLease / 3)),
+    )
     renew.unref()
     const stored = this.#settle<T>(async (outcome) => {
       try {
@@ -173,9 +247,12 @@ export class Loader {
           await l2.releaseLock(key, hold.token)
           return
         }
-        const ttl = outcome.value === null || outcome.value === undefined ? { ...r, ttl: timing.negativeTtl } : r
-        await this.#tiers.store(key, this.#tiers.encode(key, outcome.value), ttl, {
-          delta: outcome.delta, expectedVer: hold.expectedVer, created: hold.created, lockToken: hold.token,
+        const lifetime = this.#tiers.lifetime(call, outcome.value === null || outcome.value === undefined)
+        await this.#tiers.store(key, this.#tiers.encode(key, outcome.value), lifetime, {
+          delta: outcome.delta,
+          expectedVer: hold.expectedVer,
+          created: hold.created,
+          lockToken: hold.token,
         })
         lockEvent(this.#o.namespace, 'released')
       } catch {
@@ -184,56 +261,84 @@ export class Loader {
         clearInterval(renew)
       }
     })
-    return this.#race(factory, timing, hold.stale, stored, 'l2', marks)
+    return this.#race(factory, call, hold.stale, stored, 'l2', marks)
   }
 
   /** No Redis, or Redis unreachable: serve L1 within grace, else run the factory and keep the result in L1. */
-  async #loadLocally<T>(key: string, factory: Factory<T>, r: Resolved, timing: Timing, local: L1Entry | undefined, marks: Marks): Promise<T> {
+  async #loadLocally<T>(
+    key: string,
+    factory: Factory<T>,
+    call: CallOptions,
+    local: L1Entry | undefined,
+    marks: Marks,
+  ): Promise<T> {
     const usable = local !== undefined && this.#coherence.tagsValid(local, true) === true
     const now = Date.now()
     if (usable && now < local.freshUntil) return answered(marks, 'l1', 'hit', local.value as T)
-    return this.#runLocally(key, factory, r, timing, usable && now < local.staleUntil ? { value: local.value as T } : undefined, marks)
+    return this.#runLocally(
+      key,
+      factory,
+      call,
+      usable && now < local.staleUntil ? { value: local.value as T } : undefined,
+      marks,
+    )
   }
 
-  #runLocally<T>(key: string, factory: Factory<T>, r: Resolved, timing: Timing, stale: { value: T } | undefined, marks: Marks): Promise<T> {
+  #runLocally<T>(
+    key: string,
+    factory: Factory<T>,
+    call: CallOptions,
+    stale: { value: T } | undefined,
+    marks: Marks,
+  ): Promise<T> {
     const stored = this.#settle<T>((outcome) => {
       if (!outcome.ok) return Promise.resolve()
       try {
-        const ttl = outcome.value === null || outcome.value === undefined ? { ...r, ttl: timing.negativeTtl } : r
-        this.#tiers.storeLocal(key, this.#tiers.encode(key, outcome.value), ttl, outcome.delta)
+        const lifetime = this.#tiers.lifetime(call, outcome.value === null || outcome.value === undefined)
+        this.#tiers.storeLocal(key, this.#tiers.encode(key, outcome.value), lifetime, outcome.delta)
       } catch {
         // an unencodable value is not cached; the caller still gets it
       }
       return Promise.resolve()
     })
-    return this.#race(factory, timing, stale, stored, 'l1', marks)
+    return this.#race(factory, call, stale, stored, 'l1', marks)
   }
 
   /** Tracks a store step so close() waits for it. */
   #settle<T>(store: (outcome: FactoryOutcome<T>) => Promise<void>): Pending<T> {
     let done!: () => void
-    const promise = new Promise<void>((resolve) => { done = resolve })
+    const promise = new Promise<void>((resolve) => {
+      done = resolve
+    })
     this.#track(promise)
-    return { promise, run: (outcome) => { void store(outcome).finally(done) } }
+    return {
+      promise,
+      run: (outcome) => {
+        void store(outcome).finally(done)
+      },
+    }
   }
 
-  async #race<T>(factory: Factory<T>, timing: Timing, stale: { value: T } | undefined, stored: Pending<T>, staleTier: CacheTier, marks: Marks): Promise<T> {
-    const result = await runFactory(factory, { stale, softTimeout: timing.softTimeout, hardTimeout: timing.hardTimeout }, stored.run)
+  async #race<T>(
+    factory: Factory<T>,
+    call: CallOptions,
+    stale: { value: T } | undefined,
+    stored: Pending<T>,
+    staleTier: CacheTier,
+    marks: Marks,
+  ): Promise<T> {
+    const result = await runFactory(
+      factory,
+      { stale, softTimeout: call.softTimeout, hardTimeout: call.hardTimeout },
+      stored.run,
+    )
     if (result.kind === 'stale') return answered(marks, staleTier, 'stale', result.value)
     await stored.promise
     return answered(marks, 'factory', 'miss', result.value)
   }
 
-  #timing(options: GetOrSetOptions): Timing {
-    return {
-      softTimeout: options.softTimeout === undefined ? undefined : toMs(options.softTimeout, 'softTimeout'),
-      hardTimeout: options.hardTimeout === undefined ? undefined : toMs(options.hardTimeout, 'hardTimeout'),
-      negativeTtl: options.negativeTtl === undefined ? this.#o.negativeTtl : toMs(options.negativeTtl, 'negativeTtl'),
-    }
-  }
-
   #track(promise: Promise<unknown>): void {
-    this.background.add(promise)
-    void promise.finally(() => this.background.delete(promise))
+    this.#background.add(promise)
+    void promise.finally(() => this.#background.delete(promise))
   }
 }

@@ -1,46 +1,59 @@
+import { type Checks, createChecks, type Duration, type Logger } from '@scalekit/internal'
 import type { Cluster, Redis } from 'ioredis'
 import type { Codec } from './codec'
 import type { EncryptionOptions } from './encryption'
-import { CacheOptionsError } from './errors'
-import { type Duration, toMs } from './internal/duration'
+import { CacheArgumentError, CacheOptionsError } from './errors'
 
 /** An ioredis client (standalone or Cluster), or a `redis://` / `rediss://` URL. */
 export type RedisInput = Redis | Cluster | string
 
-/** Options of {@link createCache}. Durations are ms or strings such as `'5m'`. */
+/** Options of `createCache`. Durations are ms or strings such as `'250ms'`, `'5m'`, `'1d'`. */
 export interface CacheOptions {
-  /** Key prefix and metrics label; letters, digits, `_`, `-`, `.` only (a colon would let two namespaces share keys). Required. */
+  /** Key prefix and label of every channel event; letters, digits, `_`, `-`, `.` only (a colon would let two namespaces share keys). Required. */
   namespace: string
-  /** In-process L1 (lru-cache). `false` turns it off. @default `{ maxEntries: 10_000, maxBytes: 64 MiB }` */
+  /**
+   * In-process L1 (lru-cache). `false` turns it off. Bounded by bytes as well as entries, so a flood
+   * of random keys evicts old ones instead of growing the heap.
+   * @default { maxEntries: 10_000, maxBytes: 64 MiB }
+   */
   l1?: false | { maxEntries?: number; maxBytes?: number }
   /** Redis L2: an ioredis client or Cluster (never closed by the cache), or a URL (the cache owns that client). Omit for memory only. */
   redis?: RedisInput
-  /** Default time a value is fresh. @default 60_000 */
+  /** Default time a value is fresh. @default '1m' */
   ttl?: Duration
-  /** Default time a value may still be served after its TTL while the factory fails or is slow. @default 0 */
+  /** Default time a value may still be served after its TTL while the factory fails or is slow. @default 0 (off) */
   grace?: Duration
-  /** TTL of cached `null`/`undefined` factory results. @default 5_000 */
+  /** TTL of cached `null`/`undefined` factory results: short, so a missing row that appears is seen soon. @default '5s' */
   negativeTtl?: Duration
-  /** Each TTL is shortened by a random fraction up to this, so keys set together do not expire together. @default 0.1 */
+  /** Each TTL is shortened by a random share up to this, in [0, 1], so keys set together do not expire together. @default 0.1 */
   jitter?: number
-  /** Upper bound of every Redis call; past it the call counts as failed and the cache answers without Redis. @default 250 */
+  /** Upper bound of every Redis call; past it the call counts as failed and the cache answers without Redis. @default '250ms' */
   timeout?: Duration
-  /** Lease of the cross-instance stampede lock, renewed while the factory runs; a holder that dies blocks others no longer than this. @default 5_000 */
+  /** Lease of the cross-instance stampede lock, renewed while the factory runs; a holder that dies blocks others no longer than this. At least 100 ms. @default '5s' */
   lockLease?: Duration
   /** XFetch early refresh: higher refreshes earlier; `0` turns it off. @default 1 */
   earlyRefreshBeta?: number
-  /** Largest encoded value accepted; larger ones are refused with `ERR_CACHE_VALUE_TOO_LARGE`. @default 1 MiB */
+  /** Largest encoded value accepted; larger ones are refused with `ERR_CACHE_VALUE_TOO_LARGE`, so one huge value cannot evict a whole L1. @default 1 MiB */
   maxValueBytes?: number
   /** Value codec for both tiers. @default jsonCodec (Date, BigInt, Map, Set, undefined…) */
   codec?: Codec
   /** AES-256-GCM encryption of values at rest in Redis, with key rotation. @default off */
   encryption?: EncryptionOptions
-  /** Cross-instance L1 invalidation over Redis pub/sub. @default true when both tiers are on */
+  /** Cross-instance L1 invalidation over Redis pub/sub: without it another instance's write is seen only when the L1 copy expires. @default true (used when both tiers are on) */
   bus?: boolean
-  /** Circuit breaker over Redis (opossum). */
-  breaker?: { errorThresholdPercentage?: number; resetTimeout?: Duration; volumeThreshold?: number }
+  /** Circuit breaker over Redis (opossum): while it is open no call waits on Redis at all. */
+  breaker?: {
+    /** Share of failed calls in the rolling 10 s window that opens it, in (0, 100]. @default 50 */
+    errorThresholdPercentage?: number
+    /** How long it stays open before one trial call. @default '2s' */
+    resetTimeout?: Duration
+    /** Calls in the window before it may open, so one early failure does not. @default 5 */
+    volumeThreshold?: number
+  }
   /** How long tag invalidations are remembered; a tagged entry may not live (ttl + grace) longer. @default '1d' */
   tagRetention?: Duration
+  /** Where trouble is reported (Redis away, undecodable entries): one warning per episode per minute, never keys or values. @default Node's process warnings */
+  logger?: Logger
 }
 
 /** Per-call options of `set`, shared by `getOrSet`. */
@@ -49,7 +62,7 @@ export interface SetOptions {
   ttl?: Duration
   /** @default the cache's `grace` */
   grace?: Duration
-  /** Tags for {@link Cache.invalidateTags}. */
+  /** Tags for `invalidateTags`. */
   tags?: readonly string[]
 }
 
@@ -65,22 +78,36 @@ export interface GetOrSetOptions extends SetOptions {
 
 /** The options after defaults and validation; durations in ms. */
 export interface ResolvedOptions {
-  namespace: string
-  l1: false | { maxEntries: number; maxBytes: number }
-  ttl: number
-  grace: number
-  negativeTtl: number
-  jitter: number
-  timeout: number
-  lockLease: number
-  earlyRefreshBeta: number
-  maxValueBytes: number
-  bus: boolean
-  breaker: { errorThresholdPercentage: number; resetTimeout: number; volumeThreshold: number }
-  tagRetention: number
+  readonly namespace: string
+  readonly l1: false | { readonly maxEntries: number; readonly maxBytes: number }
+  readonly ttl: number
+  readonly grace: number
+  readonly negativeTtl: number
+  readonly jitter: number
+  readonly timeout: number
+  readonly lockLease: number
+  readonly earlyRefreshBeta: number
+  readonly maxValueBytes: number
+  readonly bus: boolean
+  readonly breaker: {
+    readonly errorThresholdPercentage: number
+    readonly resetTimeout: number
+    readonly volumeThreshold: number
+  }
+  readonly tagRetention: number
 }
 
-/** Every default in one place. */
+/** A call's options, resolved once at its entry and handed down: durations in ms (the TTL is jittered per write). */
+export interface CallOptions {
+  readonly ttl: number
+  readonly grace: number
+  readonly tags: readonly string[]
+  readonly softTimeout: number | undefined
+  readonly hardTimeout: number | undefined
+  readonly negativeTtl: number
+}
+
+/** Every default in one place (durations in ms). */
 export const defaults: {
   readonly l1: { readonly maxEntries: number; readonly maxBytes: number }
   readonly ttl: number
@@ -91,7 +118,12 @@ export const defaults: {
   readonly lockLease: number
   readonly earlyRefreshBeta: number
   readonly maxValueBytes: number
-  readonly breaker: { readonly errorThresholdPercentage: number; readonly resetTimeout: number; readonly volumeThreshold: number }
+  readonly bus: boolean
+  readonly breaker: {
+    readonly errorThresholdPercentage: number
+    readonly resetTimeout: number
+    readonly volumeThreshold: number
+  }
   readonly tagRetention: number
 } = {
   l1: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
@@ -103,55 +135,92 @@ export const defaults: {
   lockLease: 5_000,
   earlyRefreshBeta: 1,
   maxValueBytes: 1024 * 1024,
+  bus: true,
   breaker: { errorThresholdPercentage: 50, resetTimeout: 2_000, volumeThreshold: 5 },
   tagRetention: 86_400_000,
 }
 
-function positiveInt(value: number | undefined, fallback: number, name: string): number {
-  const v = value ?? fallback
-  if (!Number.isInteger(v) || v <= 0) throw new CacheOptionsError(`${name} must be a positive integer, got ${String(v)}`)
-  return v
-}
+const check: Checks = createChecks(CacheOptionsError)
+const argument: Checks = createChecks(CacheArgumentError)
 
-/** Applies defaults and validates; throws `CacheOptionsError` naming the option. */
+/** Applies defaults and validates, once, at construction; throws `CacheOptionsError` naming the option. */
 export function resolveOptions(options: CacheOptions): ResolvedOptions {
-  if (typeof options !== 'object') throw new CacheOptionsError('createCache needs an options object')
-  const { namespace } = options
+  const o = check.group('createCache options', options)
+  const { namespace } = o
   if (typeof namespace !== 'string' || !/^[\w.-]{1,64}$/.test(namespace)) {
-    throw new CacheOptionsError(`namespace must be 1-64 characters of [A-Za-z0-9_.-] (no colon: it separates the namespace from keys), got ${JSON.stringify(namespace)}`)
+    check.fail(
+      `namespace must be 1-64 characters of [A-Za-z0-9_.-] (no colon: it separates the namespace from keys), got ${JSON.stringify(namespace)}`,
+    )
   }
-  const jitter = options.jitter ?? defaults.jitter
-  if (!(jitter >= 0 && jitter < 1)) throw new CacheOptionsError(`jitter must be in [0, 1), got ${String(jitter)}`)
-  const beta = options.earlyRefreshBeta ?? defaults.earlyRefreshBeta
-  if (!(beta >= 0 && Number.isFinite(beta))) throw new CacheOptionsError(`earlyRefreshBeta must be >= 0, got ${String(beta)}`)
-  const b = options.breaker ?? {}
-  const threshold = b.errorThresholdPercentage ?? defaults.breaker.errorThresholdPercentage
-  if (!(threshold > 0 && threshold <= 100)) throw new CacheOptionsError('breaker.errorThresholdPercentage must be in (0, 100]')
-  const l1 = options.l1 === false ? false : {
-    maxEntries: positiveInt(options.l1?.maxEntries, defaults.l1.maxEntries, 'l1.maxEntries'),
-    maxBytes: positiveInt(options.l1?.maxBytes, defaults.l1.maxBytes, 'l1.maxBytes'),
-  }
-  const timeout = toMs(options.timeout ?? defaults.timeout, 'timeout')
-  if (timeout === 0) throw new CacheOptionsError('timeout must be greater than 0')
-  const lockLease = toMs(options.lockLease ?? defaults.lockLease, 'lockLease')
-  if (lockLease < 100) throw new CacheOptionsError('lockLease must be at least 100 ms')
+  const l1 = o.l1 === false ? undefined : check.group('l1', o.l1)
+  const breaker = check.group('breaker', o.breaker)
   return {
     namespace,
-    l1,
-    ttl: toMs(options.ttl ?? defaults.ttl, 'ttl'),
-    grace: toMs(options.grace ?? defaults.grace, 'grace'),
-    negativeTtl: toMs(options.negativeTtl ?? defaults.negativeTtl, 'negativeTtl'),
-    jitter,
-    timeout,
-    lockLease,
-    earlyRefreshBeta: beta,
-    maxValueBytes: positiveInt(options.maxValueBytes, defaults.maxValueBytes, 'maxValueBytes'),
-    bus: options.bus ?? true,
+    l1:
+      l1 === undefined
+        ? false
+        : {
+            maxEntries: check.integer('l1.maxEntries', l1.maxEntries, defaults.l1.maxEntries, { min: 1 }),
+            maxBytes: check.integer('l1.maxBytes', l1.maxBytes, defaults.l1.maxBytes, { min: 1 }),
+          },
+    ttl: check.duration('ttl', o.ttl, defaults.ttl),
+    grace: check.duration('grace', o.grace, defaults.grace),
+    negativeTtl: check.duration('negativeTtl', o.negativeTtl, defaults.negativeTtl),
+    jitter: check.number('jitter', o.jitter, defaults.jitter, { min: 0, max: 1 }),
+    timeout: check.duration('timeout', o.timeout, defaults.timeout, { min: 1 }),
+    lockLease: check.duration('lockLease', o.lockLease, defaults.lockLease, { min: 100 }),
+    earlyRefreshBeta: check.number('earlyRefreshBeta', o.earlyRefreshBeta, defaults.earlyRefreshBeta, {
+      min: 0,
+    }),
+    maxValueBytes: check.integer('maxValueBytes', o.maxValueBytes, defaults.maxValueBytes, { min: 1 }),
+    bus: check.boolean('bus', o.bus, defaults.bus),
     breaker: {
-      errorThresholdPercentage: threshold,
-      resetTimeout: toMs(b.resetTimeout ?? defaults.breaker.resetTimeout, 'breaker.resetTimeout'),
-      volumeThreshold: positiveInt(b.volumeThreshold, defaults.breaker.volumeThreshold, 'breaker.volumeThreshold'),
+      errorThresholdPercentage: check.number(
+        'breaker.errorThresholdPercentage',
+        breaker.errorThresholdPercentage,
+        defaults.breaker.errorThresholdPercentage,
+        { above: 0, max: 100 },
+      ),
+      resetTimeout: check.duration(
+        'breaker.resetTimeout',
+        breaker.resetTimeout,
+        defaults.breaker.resetTimeout,
+      ),
+      volumeThreshold: check.integer(
+        'breaker.volumeThreshold',
+        breaker.volumeThreshold,
+        defaults.breaker.volumeThreshold,
+        {
+          min: 1,
+        },
+      ),
     },
-    tagRetention: toMs(options.tagRetention ?? defaults.tagRetention, 'tagRetention'),
+    tagRetention: check.duration('tagRetention', o.tagRetention, defaults.tagRetention),
+  }
+}
+
+/**
+ * Resolves a call's options once, at its entry: defaults, durations in ms, tags checked. Throws `CacheArgumentError` (before any Redis call) naming the option.
+ */
+export function resolveCall(o: ResolvedOptions, options: GetOrSetOptions): CallOptions {
+  const given = argument.group('options', options)
+  const ttl = argument.duration('ttl', given.ttl, o.ttl)
+  const grace = argument.duration('grace', given.grace, o.grace)
+  const tags = given.tags ?? []
+  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t === '')) {
+    argument.fail('tags must be an array of non-empty strings')
+  }
+  if (tags.length > 0 && ttl + grace > o.tagRetention) {
+    argument.fail(`a tagged entry may not live (ttl + grace) longer than tagRetention (${o.tagRetention} ms)`)
+  }
+  return {
+    ttl,
+    grace,
+    tags,
+    softTimeout:
+      given.softTimeout === undefined ? undefined : argument.duration('softTimeout', given.softTimeout, 0),
+    hardTimeout:
+      given.hardTimeout === undefined ? undefined : argument.duration('hardTimeout', given.hardTimeout, 0),
+    negativeTtl: argument.duration('negativeTtl', given.negativeTtl, o.negativeTtl),
   }
 }

@@ -1,5 +1,6 @@
+import { createWarner, type Logger, type Warner } from '@scalekit/internal'
 import { type CacheErrorEvent, type CacheLockEvent, channels } from '../channels'
-import { CacheError } from '../errors'
+import { CacheError, CacheUnavailableError } from '../errors'
 
 /** Publishes a lock event when someone listens. */
 export function lockEvent(namespace: string, event: CacheLockEvent['event'], waitedMs?: number): void {
@@ -9,9 +10,77 @@ export function lockEvent(namespace: string, event: CacheLockEvent['event'], wai
   channels.lock.publish(payload)
 }
 
-/** Publishes an error event (code only: messages may quote user data) when someone listens. */
-export function errorEvent(namespace: string, tier: CacheErrorEvent['tier'], error: unknown): void {
-  if (!channels.error.hasSubscribers) return
-  const code = error instanceof CacheError ? error.code : 'ERR_CACHE'
-  channels.error.publish({ namespace, tier, code } satisfies CacheErrorEvent)
+function codeOf(error: unknown): string {
+  return error instanceof CacheError ? error.code : 'ERR_CACHE'
+}
+
+/**
+ * Where one cache reports trouble it handles by itself (an L2 failure answered without Redis, an
+ * undecodable entry read as a miss, a write-behind batch given up): an event on
+ * `scalekit:cache:error` each time, and a warning through the logger once per episode. Both carry
+ * the namespace and the code only: messages and keys may quote user data.
+ */
+export class Trouble {
+  readonly namespace: string
+  readonly #warner: Warner
+
+  constructor(namespace: string, logger: Logger | undefined) {
+    this.namespace = namespace
+    this.#warner = createWarner('cache', logger)
+  }
+
+  /** A Redis call failed; the cache answers without Redis until the breaker closes again. */
+  l2(error: unknown): void {
+    const code = codeOf(error)
+    this.#publish('l2', code)
+    const unavailable = error instanceof CacheUnavailableError
+    this.#warner.warn(
+      unavailable ? 'l2-unavailable' : 'l2-error',
+      { namespace: this.namespace, code },
+      unavailable
+        ? `cache '${this.namespace}': Redis is unavailable; answering from L1 and the factory until it is back`
+        : `cache '${this.namespace}': a Redis call failed (${code})`,
+    )
+  }
+
+  /** The breaker over Redis opened: calls fail at once until it closes. */
+  l2Down(): void {
+    this.#warner.warn(
+      'l2-unavailable',
+      { namespace: this.namespace, code: CacheUnavailableError.code },
+      `cache '${this.namespace}': Redis is unavailable (the breaker opened); answering from L1 and the factory until it is back`,
+    )
+  }
+
+  /** Redis answers again (the breaker closed). */
+  l2Recovered(): void {
+    this.#warner.recover('l2-unavailable', `cache '${this.namespace}': Redis answers again`)
+  }
+
+  /** A stored entry could not be decoded or decrypted: it was read as a miss. */
+  undecodable(error: unknown): void {
+    const code = codeOf(error)
+    this.#publish('l2', code)
+    this.#warner.warn(
+      'undecodable',
+      { namespace: this.namespace, code },
+      `cache '${this.namespace}': a stored entry could not be decoded (${code}); it was read as a miss`,
+    )
+  }
+
+  /** A write-behind queue's background failure (retried, or a batch dead-lettered). */
+  writeBehind(queue: string, error: unknown): void {
+    const code = codeOf(error)
+    this.#publish('write-behind', code)
+    this.#warner.warn(
+      `write-behind:${queue}`,
+      { namespace: this.namespace, queue, code },
+      `cache '${this.namespace}': write-behind "${queue}" failed (${code}); see its onError for details`,
+    )
+  }
+
+  #publish(tier: CacheErrorEvent['tier'], code: string): void {
+    if (channels.error.hasSubscribers)
+      channels.error.publish({ namespace: this.namespace, tier, code } satisfies CacheErrorEvent)
+  }
 }

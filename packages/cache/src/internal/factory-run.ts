@@ -32,7 +32,9 @@ export function runFactory<T>(
   const started = performance.now()
   const { stale } = options
   const timers: NodeJS.Timeout[] = []
-  const clear = (): void => { for (const t of timers) clearTimeout(t) }
+  const clear = (): void => {
+    for (const t of timers) clearTimeout(t)
+  }
 
   // An async wrapper turns a synchronous throw into a rejection; errors reach the caller unchanged.
   const work = (async (): Promise<T> => factory({ signal: controller.signal, stale: stale?.value }))()
@@ -52,14 +54,22 @@ export function runFactory<T>(
   return new Promise<RunResult<T>>((resolve, reject) => {
     settled.finally(clear).then(resolve, reject)
     if (stale !== undefined && options.softTimeout !== undefined) {
-      timers.push(setTimeout(() => { resolve({ kind: 'stale', value: stale.value }) }, options.softTimeout))
+      timers.push(
+        setTimeout(() => {
+          resolve({ kind: 'stale', value: stale.value })
+        }, options.softTimeout),
+      )
     }
     if (options.hardTimeout !== undefined) {
-      timers.push(setTimeout(() => {
-        controller.abort(new CacheFactoryTimeoutError(`factory did not settle within ${options.hardTimeout} ms`))
-        if (stale !== undefined) resolve({ kind: 'stale', value: stale.value })
-        else reject(new CacheFactoryTimeoutError(`factory did not settle within ${options.hardTimeout} ms`))
-      }, options.hardTimeout))
+      timers.push(
+        setTimeout(() => {
+          controller.abort(
+            new CacheFactoryTimeoutError(`factory did not settle within ${options.hardTimeout} ms`),
+          )
+          if (stale !== undefined) resolve({ kind: 'stale', value: stale.value })
+          else reject(new CacheFactoryTimeoutError(`factory did not settle within ${options.hardTimeout} ms`))
+        }, options.hardTimeout),
+      )
     }
   })
 }

@@ -40,7 +40,10 @@ export function prepareBatch<T>(records: readonly QueueRecord[], codec: Codec): 
       entries.push({ key: op.key, value, deleted: op.deleted })
       ops.push(op)
     } catch (error) {
-      rejects.push({ record: op, reason: `undecodable: ${error instanceof Error ? error.message : String(error)}` })
+      rejects.push({
+        record: op,
+        reason: `undecodable: ${error instanceof Error ? error.message : String(error)}`,
+      })
     }
   }
   const rejected = new Set(rejects.map((r) => r.record.id))

@@ -1,16 +1,16 @@
 import { performance } from 'node:perf_hooks'
+import { backoffDelay, sleep } from '@scalekit/internal'
 import type { Codec } from '../codec'
 import { CacheError } from '../errors'
-import { backoffDelay, sleep } from './backoff'
 import { prepareBatch } from './batch'
-import { asError, messageOf } from './bounded'
+import { asError, messageOf } from '../internal/error-text'
 import { publishDeadLetter, publishFlush } from './events'
 import type { ResolvedOptions } from './options'
-import type { QueueRecord, QueueStore, QueuedOp } from './store'
+import type { QueueRecord, WriteBehindStore, QueuedOp } from './store'
 
 /** What a {@link Flusher} drives and tells. */
 export interface FlusherConfig<T> {
-  readonly store: QueueStore
+  readonly store: WriteBehindStore
   readonly options: ResolvedOptions<T>
   readonly codec: Codec
   readonly namespace: string
@@ -44,7 +44,10 @@ export class Flusher<T> {
         // A store failure: what was taken and not acknowledged is handed out again by begin().
         this.#failures += 1
         this.#config.report(asError(error))
-        await sleep(Math.max(10, backoffDelay(this.#failures, this.#config.options.backoff)), this.#stop.signal)
+        await sleep(
+          Math.max(10, backoffDelay(this.#config.options.backoff, this.#failures)),
+          this.#stop.signal,
+        )
       }
     }
     this.#notify()
@@ -63,12 +66,12 @@ export class Flusher<T> {
 
   /** Resolves after the next batch settles, or after `ms`. */
   async settled(ms: number): Promise<void> {
-    let wake: () => void = () => undefined
-    const settled = new Promise<void>((resolve) => (wake = resolve))
+    const settled = new AbortController()
+    const wake = (): void => {
+      settled.abort()
+    }
     this.#progress.add(wake)
-    const controller = new AbortController()
-    await Promise.race([settled, sleep(ms, controller.signal)])
-    controller.abort()
+    await sleep(ms, settled.signal)
     this.#progress.delete(wake)
   }
 
@@ -93,7 +96,8 @@ export class Flusher<T> {
     while (this.#running(isActive)) {
       const head = buffer[0]
       if (buffer.length < options.batchSize) {
-        const waitMs = head === undefined ? Number.POSITIVE_INFINITY : this.#urgent > 0 ? 0 : this.#dueIn(head)
+        const waitMs =
+          head === undefined ? Number.POSITIVE_INFINITY : this.#urgent > 0 ? 0 : this.#dueIn(head)
         buffer.push(...(await store.take(options.batchSize - buffer.length, waitMs)))
       }
       const oldest = buffer[0]
@@ -125,7 +129,14 @@ export class Flusher<T> {
       } catch (error) {
         failure = { error }
       }
-      publishFlush({ namespace: this.#config.namespace, queue: options.name, size: batch.entries.length, attempt, durationMs: performance.now() - started, ok: failure === undefined })
+      publishFlush({
+        namespace: this.#config.namespace,
+        queue: options.name,
+        size: batch.entries.length,
+        attempt,
+        durationMs: performance.now() - started,
+        ok: failure === undefined,
+      })
       if (failure === undefined) {
         await store.ack(batch.ids)
         this.#failures = 0
@@ -135,17 +146,28 @@ export class Flusher<T> {
         await this.#deadLetter(batch.ops, batch.ids, messageOf(failure.error), attempt, failure.error)
         return
       }
-      await sleep(backoffDelay(attempt, options.backoff), this.#stop.signal)
+      await sleep(backoffDelay(options.backoff, attempt), this.#stop.signal)
       // Stopped or deposed: the batch stays queued for the next leader (or the next start).
       if (!this.#running(isActive)) return
     }
   }
 
-  async #deadLetter(ops: readonly QueuedOp[], ids: readonly string[], reason: string, attempts: number, cause?: unknown): Promise<void> {
+  async #deadLetter(
+    ops: readonly QueuedOp[],
+    ids: readonly string[],
+    reason: string,
+    attempts: number,
+    cause?: unknown,
+  ): Promise<void> {
     const { store, options, namespace } = this.#config
     await store.deadLetter(ops, ids, reason, attempts)
     publishDeadLetter({ namespace, queue: options.name, size: ops.length, attempts, reason })
-    this.#config.report(new CacheError(`write-behind "${options.name}": ${ops.length} entries dead-lettered after ${attempts} attempts: ${reason}`, { cause }))
+    this.#config.report(
+      new CacheError(
+        `write-behind "${options.name}": ${ops.length} entries dead-lettered after ${attempts} attempts: ${reason}`,
+        { cause },
+      ),
+    )
   }
 
   #notify(): void {

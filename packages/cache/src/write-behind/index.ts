@@ -1,13 +1,12 @@
-export { createWriteBehind } from './write-behind'
+// @scalekit/cache/write-behind: write-behind queues on a cache, for the apps that need them.
+export { createMemoryStore, MEMORY_DEAD_LETTER_LIMIT } from './memory-store'
 export { writeBehindDefaults } from './options'
-export { MEMORY_DEAD_LETTER_LIMIT } from './memory-store'
+export type { QueuedOp, QueueRecord, StoredDeadLetter, WriteBehindStore } from './store'
 export type {
-  WriteBehind,
   WriteBehindBackoff,
   WriteBehindDeadLetter,
-  WriteBehindDeps,
   WriteBehindEntry,
   WriteBehindOptions,
   WriteBehindQueue,
-  WriteBehindRedis,
 } from './types'
+export { createWriteBehind } from './write-behind'

@@ -1,6 +1,5 @@
-import { asError, bounded } from './bounded'
-import { whenReady } from './redis-ready'
-import type { WriteBehindRedis } from './types'
+import { asError } from '../internal/error-text'
+import type { Remote } from '../l2/remote'
 
 /** Who may flush: in Redis mode one instance at a time, so writes reach the store in stream order. */
 export interface Leadership {
@@ -32,12 +31,12 @@ return 0`
 
 /** Where the lease lives and how long it lasts. */
 export interface RedisLeaseConfig {
-  readonly redis: WriteBehindRedis
+  /** The cache's connection: every call bounded by its timeout, behind its breaker. */
+  readonly remote: Remote
   readonly key: string
   /** Unique to this instance. */
   readonly token: string
   readonly leaseMs: number
-  readonly timeoutMs: number
   readonly report: (error: Error) => void
 }
 
@@ -62,8 +61,7 @@ export class RedisLease implements Leadership {
   }
 
   async acquire(): Promise<boolean> {
-    await whenReady(this.#config.redis, this.#config.timeoutMs)
-    const ok = await this.#run('lease acquire', ACQUIRE)
+    const ok = await this.#run(ACQUIRE)
     if (ok) this.#schedule()
     return ok
   }
@@ -74,16 +72,16 @@ export class RedisLease implements Leadership {
     const mayHold = this.#validUntil > 0
     this.#validUntil = 0
     if (!mayHold) return
-    const { redis, key, token, timeoutMs } = this.#config
-    await bounded('lease release', timeoutMs, () => redis.eval(RELEASE, 1, key, token))
+    const { remote, key, token } = this.#config
+    await remote.call(() => remote.client.eval(RELEASE, 1, key, token))
   }
 
   /** Runs an acquire or renew script; on 1 the lease is ours until `sentAt + leaseMs`, on 0 it is not. */
-  async #run(what: string, script: string): Promise<boolean> {
-    const { redis, key, token, leaseMs, timeoutMs } = this.#config
+  async #run(script: string): Promise<boolean> {
+    const { remote, key, token, leaseMs } = this.#config
     const epoch = this.#epoch
     const sentAt = Date.now()
-    const reply = await bounded(what, timeoutMs, () => redis.eval(script, 1, key, token, String(leaseMs)))
+    const reply = await remote.call(() => remote.client.eval(script, 1, key, token, String(leaseMs)))
     if (epoch !== this.#epoch) return false
     this.#validUntil = reply === 1 ? sentAt + leaseMs : 0
     return reply === 1
@@ -98,7 +96,7 @@ export class RedisLease implements Leadership {
   async #renew(): Promise<void> {
     try {
       // Lost (another instance leads now) or released meanwhile: stop renewing.
-      if (!(await this.#run('lease renew', RENEW))) return
+      if (!(await this.#run(RENEW))) return
     } catch (error) {
       // Still ours until #validUntil: keep trying until then.
       this.#config.report(asError(error))

@@ -1,13 +1,14 @@
-import type { QueueRecord, QueueStore, QueuedOp, StoredDeadLetter } from './store'
+import { sleep } from '@scalekit/internal'
+import type { QueueRecord, QueuedOp, StoredDeadLetter, WriteBehindStore } from './store'
 
 /** Dead letters kept in memory mode; the oldest are dropped beyond it so a failing store cannot exhaust memory. */
 export const MEMORY_DEAD_LETTER_LIMIT = 10_000
 
 /**
- * The in-process backend: an array of records and those handed out but not acknowledged. Lives and
+ * The in-process store, the default of a cache without Redis: an array of records and those handed out but not acknowledged. Lives and
  * dies with the process: NOT crash-safe.
  */
-export class MemoryQueueStore implements QueueStore {
+export class MemoryStore implements WriteBehindStore {
   #seq = 0
   #deadSeq = 0
   /** Not handed out yet, in order. */
@@ -15,7 +16,8 @@ export class MemoryQueueStore implements QueueStore {
   /** Handed out, not acknowledged; a Map keeps insertion (= id) order. */
   readonly #inFlight = new Map<string, QueueRecord>()
   #dead: StoredDeadLetter[] = []
-  #notify: (() => void) | undefined
+  /** Aborted by `wake()`: ends the `take()` that waits for an append. */
+  #waiting: AbortController | undefined
 
   append(op: QueuedOp): Promise<void> {
     this.#seq += 1
@@ -42,10 +44,22 @@ export class MemoryQueueStore implements QueueStore {
     return Promise.resolve()
   }
 
-  deadLetter(ops: readonly QueuedOp[], ids: readonly string[], reason: string, attempts: number): Promise<void> {
+  deadLetter(
+    ops: readonly QueuedOp[],
+    ids: readonly string[],
+    reason: string,
+    attempts: number,
+  ): Promise<void> {
     for (const op of ops) {
       this.#deadSeq += 1
-      this.#dead.push({ key: op.key, deleted: op.deleted, encoded: op.encoded, id: String(this.#deadSeq), reason, attempts })
+      this.#dead.push({
+        key: op.key,
+        deleted: op.deleted,
+        encoded: op.encoded,
+        id: String(this.#deadSeq),
+        reason,
+        attempts,
+      })
     }
     if (this.#dead.length > MEMORY_DEAD_LETTER_LIMIT) this.#dead = this.#dead.slice(-MEMORY_DEAD_LETTER_LIMIT)
     return this.ack(ids)
@@ -61,9 +75,9 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   wake(): void {
-    const notify = this.#notify
-    this.#notify = undefined
-    notify?.()
+    const waiting = this.#waiting
+    this.#waiting = undefined
+    waiting?.abort()
   }
 
   deadLetters(limit: number): Promise<StoredDeadLetter[]> {
@@ -80,12 +94,17 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   async #waitForAppend(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
-    await new Promise<void>((resolve) => {
-      this.#notify = resolve
-      // No timer while idle: an empty queue does not keep the process alive.
-      if (Number.isFinite(ms)) timer = setTimeout(resolve, ms)
-    })
-    clearTimeout(timer)
+    const waiting = new AbortController()
+    this.#waiting = waiting
+    // With no timeout (an idle queue), sleep() waits for the signal alone: nothing keeps the process alive.
+    await sleep(ms, waiting.signal)
   }
+}
+
+/**
+ * A store in this process's memory: what a cache without Redis uses. NOT crash-safe (what is
+ * queued dies with the process); at most {@link MEMORY_DEAD_LETTER_LIMIT} dead letters are kept.
+ */
+export function createMemoryStore(): WriteBehindStore {
+  return new MemoryStore()
 }

@@ -1,15 +1,15 @@
+import { type Backoff, type Checks, createChecks } from '@scalekit/internal'
 import { CacheOptionsError } from '../errors'
-import type { WriteBehindDeps, WriteBehindEntry, WriteBehindOptions } from './types'
+import type { WriteBehindStore } from './store'
+import type { WriteBehindEntry, WriteBehindOptions } from './types'
 
-/** The defaults of {@link WriteBehindOptions}, in one place. */
+/** The defaults of {@link WriteBehindOptions}, in one place (durations in ms). */
 export const writeBehindDefaults: {
   readonly batchSize: number
   readonly flushInterval: number
   readonly maxAttempts: number
-  readonly backoffInitial: number
-  readonly backoffMax: number
-  readonly leaseMs: number
-  readonly closeDeadlineMs: number
+  readonly backoff: Backoff
+  readonly lease: number
 } = Object.freeze({
   /** Large enough to amortise a round trip to the store, small enough for one statement. */
   batchSize: 100,
@@ -17,12 +17,10 @@ export const writeBehindDefaults: {
   flushInterval: 100,
   /** Rides out a short store outage (~1.5 s of backoff by default) before giving up on a batch. */
   maxAttempts: 5,
-  backoffInitial: 100,
-  backoffMax: 10_000,
+  /** Exponential with full jitter, capped at 10 s so a long outage does not push retries out for minutes. */
+  backoff: Object.freeze({ initial: 100, factor: 2, max: 10_000, jitter: 1 }),
   /** A crashed leader is replaced within seconds, yet a GC pause does not cost the lease. */
-  leaseMs: 5000,
-  /** Long enough to flush a backlog, short enough for a shutdown grace period. */
-  closeDeadlineMs: 10_000,
+  lease: 5000,
 })
 
 /** Options with every default applied. */
@@ -32,55 +30,62 @@ export interface ResolvedOptions<T> {
   readonly batchSize: number
   readonly flushInterval: number
   readonly maxAttempts: number
-  readonly backoff: { readonly initial: number; readonly max: number }
-  readonly leaseMs: number
+  readonly backoff: Backoff
+  readonly lease: number
+  readonly store: WriteBehindStore | undefined
+  readonly onError: ((error: Error) => void) | undefined
 }
 
-/** Applies the defaults and validates options and deps once, at construction. */
-export function resolveOptions<T>(options: WriteBehindOptions<T>, deps: WriteBehindDeps): ResolvedOptions<T> {
+const check: Checks = createChecks(CacheOptionsError)
+
+/** Applies the defaults and validates the options once, at construction; throws `CacheOptionsError` naming the option. */
+export function resolveOptions<T>(options: WriteBehindOptions<T>): ResolvedOptions<T> {
   // Typed callers cannot get these wrong, JavaScript callers can: check the values as unknown.
-  const raw: Record<string, unknown> = { ...options }
-  if (typeof raw.name !== 'string' || raw.name === '') fail('name must be a non-empty string')
-  if (typeof raw.write !== 'function') fail('write must be a function')
-  const { name, write } = options
-  const batchSize = integer('batchSize', options.batchSize ?? writeBehindDefaults.batchSize, 1)
-  const flushInterval = duration('flushInterval', options.flushInterval ?? writeBehindDefaults.flushInterval)
-  const maxAttempts = integer('maxAttempts', options.maxAttempts ?? writeBehindDefaults.maxAttempts, 1)
-  const initial = duration('backoff.initial', options.backoff?.initial ?? writeBehindDefaults.backoffInitial)
-  const max = duration('backoff.max', options.backoff?.max ?? Math.max(writeBehindDefaults.backoffMax, initial))
-  if (max < initial) fail(`backoff.max (${max}) must not be below backoff.initial (${initial})`)
-  // Renewed every third of the lease: below ~30 ms the timers alone would eat it.
-  const leaseMs = integer('leaseMs', options.leaseMs ?? writeBehindDefaults.leaseMs, 30)
-  validateDeps(deps)
-  return { name, write, batchSize, flushInterval, maxAttempts, backoff: { initial, max }, leaseMs }
-}
-
-function validateDeps(deps: WriteBehindDeps): void {
-  const raw: Record<string, unknown> = { ...deps }
-  if (typeof raw.namespace !== 'string') fail('deps.namespace must be a string')
-  if (typeof raw.keyPrefix !== 'string' || raw.keyPrefix === '') fail('deps.keyPrefix must be a non-empty string')
-  const codec = raw.codec as Partial<Record<'encode' | 'decode', unknown>> | undefined
-  if (typeof codec?.encode !== 'function' || typeof codec.decode !== 'function') fail('deps.codec must have encode() and decode()')
-  const timeoutMs = raw.timeoutMs
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    fail(`deps.timeoutMs must be a positive number of ms, got ${String(timeoutMs)}`)
+  const o = check.group('write-behind options', options)
+  const { name, write, store, onError } = o
+  if (typeof name !== 'string' || !/^[\w.-]{1,64}$/.test(name)) {
+    check.fail(`write-behind: name must be 1-64 characters of [A-Za-z0-9_.-], got ${JSON.stringify(name)}`)
   }
-}
-
-function integer(option: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    fail(`${option} must be an integer >= ${min}, got ${String(value)}`)
+  if (typeof write !== 'function') check.fail('write-behind: write must be a function')
+  if (onError !== undefined && typeof onError !== 'function')
+    check.fail('write-behind: onError must be a function')
+  const methods: readonly (keyof WriteBehindStore)[] = [
+    'append',
+    'begin',
+    'take',
+    'ack',
+    'deadLetter',
+    'mark',
+    'drained',
+    'wake',
+    'deadLetters',
+    'size',
+    'close',
+  ]
+  if (
+    store !== undefined &&
+    methods.some((m) => typeof (store as unknown as Partial<Record<string, unknown>>)[m] !== 'function')
+  ) {
+    check.fail(`write-behind: store must implement ${methods.join(', ')}`)
   }
-  return value
-}
-
-function duration(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    fail(`${option} must be a non-negative number of ms, got ${String(value)}`)
+  const backoff = check.group('backoff', o.backoff)
+  return {
+    name,
+    write,
+    batchSize: check.integer('batchSize', o.batchSize, writeBehindDefaults.batchSize, { min: 1 }),
+    flushInterval: check.duration('flushInterval', o.flushInterval, writeBehindDefaults.flushInterval),
+    maxAttempts: check.integer('maxAttempts', o.maxAttempts, writeBehindDefaults.maxAttempts, { min: 1 }),
+    // A user's initial above the default max raises the max with it, rather than failing.
+    backoff: check.backoff('backoff', backoff, {
+      ...writeBehindDefaults.backoff,
+      max: Math.max(
+        writeBehindDefaults.backoff.max,
+        check.duration('backoff.initial', backoff.initial, writeBehindDefaults.backoff.initial),
+      ),
+    }),
+    // Renewed every third of the lease: below ~30 ms the timers alone would eat it.
+    lease: check.duration('lease', o.lease, writeBehindDefaults.lease, { min: 30 }),
+    store,
+    onError,
   }
-  return value
-}
-
-function fail(message: string): never {
-  throw new CacheOptionsError(`write-behind: ${message}`)
 }

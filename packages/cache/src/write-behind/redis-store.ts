@@ -1,10 +1,15 @@
-import type { Cluster, Redis } from 'ioredis'
-import { bounded, messageOf } from './bounded'
-import { whenReady } from './redis-ready'
-import { opFields, parseConsumers, parseEntries, parseReadGroup, toDeadLetter, toRecord } from './redis-replies'
+import { messageOf } from '../internal/error-text'
+import type { Remote } from '../l2/remote'
+import {
+  opFields,
+  parseConsumers,
+  parseEntries,
+  parseReadGroup,
+  toDeadLetter,
+  toRecord,
+} from './redis-replies'
 import type { StreamEntry } from './redis-replies'
-import type { QueueRecord, QueueStore, QueuedOp, StoredDeadLetter } from './store'
-import type { WriteBehindRedis } from './types'
+import type { QueueRecord, QueuedOp, StoredDeadLetter, WriteBehindStore } from './store'
 
 /** The consumer group every instance shares; only the leader reads through it. */
 const GROUP = 'write-behind'
@@ -15,31 +20,34 @@ const CLAIM_COUNT = 1000
 
 /** Where a {@link RedisQueueStore} lives and how it talks. */
 export interface RedisStoreConfig {
-  readonly redis: WriteBehindRedis
+  /** The cache's connection: every call bounded by its timeout, behind its breaker. */
+  readonly remote: Remote
   readonly keyPrefix: string
   /** This instance's consumer name in the group. */
   readonly consumer: string
+  /** The cache's Redis timeout, in ms: a blocking read waits at most half of it. */
   readonly timeoutMs: number
 }
 
 /**
  * The Redis backend: a stream `<prefix>:stream` read through a consumer group, and a dead-letter
  * stream `<prefix>:dead`. Every key starts with the prefix (one hash tag: one Cluster slot), so the
- * MULTI blocks below are single-slot. Reads go through a duplicate connection this store creates
- * and closes, since a BLOCKing read ties its connection up; the user's client is never closed.
+ * MULTI blocks below are single-slot. Every call goes through the cache's connection (its timeout,
+ * its breaker). Reads go through a duplicate connection this store creates and closes, since a
+ * BLOCKing read ties its connection up; the user's client is never closed.
  */
-export class RedisQueueStore implements QueueStore {
-  readonly #redis: WriteBehindRedis
+export class RedisQueueStore implements WriteBehindStore {
+  readonly #remote: Remote
   readonly #stream: string
   readonly #dead: string
   readonly #consumer: string
   readonly #timeoutMs: number
-  #reader: WriteBehindRedis | undefined
+  #reader: Remote | undefined
   /** `'0'`-based id within our pending entries while re-reading them, `'>'` for new entries. */
   #cursor = '0'
 
   constructor(config: RedisStoreConfig) {
-    this.#redis = config.redis
+    this.#remote = config.remote
     this.#stream = `${config.keyPrefix}:stream`
     this.#dead = `${config.keyPrefix}:dead`
     this.#consumer = config.consumer
@@ -47,7 +55,7 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async append(op: QueuedOp): Promise<void> {
-    await this.#call('XADD', () => this.#redis.xadd(this.#stream, '*', ...opFields(op)))
+    await this.#call(() => this.#remote.client.xadd(this.#stream, '*', ...opFields(op)))
   }
 
   async begin(): Promise<void> {
@@ -55,8 +63,17 @@ export class RedisQueueStore implements QueueStore {
     // A crashed or deposed leader's pending entries become ours; re-read from '0' they come first, in order.
     let cursor = '0-0'
     do {
-      const reply = await this.#call('XAUTOCLAIM', () =>
-        this.#redis.xautoclaim(this.#stream, GROUP, this.#consumer, 0, cursor, 'COUNT', CLAIM_COUNT, 'JUSTID'),
+      const reply = await this.#call(() =>
+        this.#remote.client.xautoclaim(
+          this.#stream,
+          GROUP,
+          this.#consumer,
+          0,
+          cursor,
+          'COUNT',
+          CLAIM_COUNT,
+          'JUSTID',
+        ),
       )
       cursor = typeof reply[0] === 'string' ? reply[0] : '0-0'
     } while (cursor !== '0-0')
@@ -65,7 +82,7 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async take(count: number, waitMs: number): Promise<QueueRecord[]> {
-    const reader = await this.#readerConnection()
+    const reader = this.#readerConnection()
     if (this.#cursor !== '>') {
       const entries = await this.#read(reader, count, this.#cursor, 0)
       const last = entries.at(-1)
@@ -75,30 +92,39 @@ export class RedisQueueStore implements QueueStore {
       }
       this.#cursor = '>'
     }
-    const block = waitMs <= 0 ? 0 : Math.max(1, Math.min(Math.ceil(waitMs), MAX_BLOCK_MS, Math.floor(this.#timeoutMs / 2)))
+    const block =
+      waitMs <= 0
+        ? 0
+        : Math.max(1, Math.min(Math.ceil(waitMs), MAX_BLOCK_MS, Math.floor(this.#timeoutMs / 2)))
     return this.#usable(await this.#read(reader, count, '>', block))
   }
 
   async ack(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return
-    await this.#exec('XACK+XDEL', (multi) => multi.xack(this.#stream, GROUP, ...ids).xdel(this.#stream, ...ids))
+    await this.#exec((multi) => multi.xack(this.#stream, GROUP, ...ids).xdel(this.#stream, ...ids))
   }
 
-  async deadLetter(ops: readonly QueuedOp[], ids: readonly string[], reason: string, attempts: number): Promise<void> {
-    await this.#exec('dead-letter', (multi) => {
-      for (const op of ops) multi.xadd(this.#dead, '*', ...opFields(op), 'reason', reason, 'attempts', String(attempts))
+  async deadLetter(
+    ops: readonly QueuedOp[],
+    ids: readonly string[],
+    reason: string,
+    attempts: number,
+  ): Promise<void> {
+    await this.#exec((multi) => {
+      for (const op of ops)
+        multi.xadd(this.#dead, '*', ...opFields(op), 'reason', reason, 'attempts', String(attempts))
       if (ids.length > 0) multi.xack(this.#stream, GROUP, ...ids).xdel(this.#stream, ...ids)
       return multi
     })
   }
 
   async mark(): Promise<string | undefined> {
-    const reply = await this.#call('XREVRANGE', () => this.#redis.xrevrange(this.#stream, '+', '-', 'COUNT', 1))
+    const reply = await this.#call(() => this.#remote.client.xrevrange(this.#stream, '+', '-', 'COUNT', 1))
     return parseEntries(reply)[0]?.id
   }
 
   async drained(mark: string): Promise<boolean> {
-    const reply = await this.#call('XRANGE', () => this.#redis.xrange(this.#stream, '-', mark, 'COUNT', 1))
+    const reply = await this.#call(() => this.#remote.client.xrange(this.#stream, '-', mark, 'COUNT', 1))
     return parseEntries(reply).length === 0
   }
 
@@ -107,45 +133,56 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async deadLetters(limit: number): Promise<StoredDeadLetter[]> {
-    const reply = await this.#call('XRANGE', () => this.#redis.xrange(this.#dead, '-', '+', 'COUNT', limit))
+    const reply = await this.#call(() => this.#remote.client.xrange(this.#dead, '-', '+', 'COUNT', limit))
     return parseEntries(reply).map(toDeadLetter)
   }
 
   async size(): Promise<number> {
-    return this.#call('XLEN', () => this.#redis.xlen(this.#stream))
+    return this.#call(() => this.#remote.client.xlen(this.#stream))
   }
 
   async close(): Promise<void> {
     const reader = this.#reader
     this.#reader = undefined
     // Our consumer stays in the group (its pending entries with it); the next leader forgets it once empty.
-    if (reader === undefined) return
-    await bounded('QUIT', this.#timeoutMs, () => reader.quit()).catch(() => {
-      reader.disconnect()
-    })
+    await reader?.close()
   }
 
   async #ensureGroup(): Promise<void> {
-    try {
-      // From id 0: entries queued before the group existed (or after the stream was recreated) are read too.
-      await this.#call('XGROUP CREATE', () => this.#redis.xgroup('CREATE', this.#stream, GROUP, '0', 'MKSTREAM'))
-    } catch (error) {
-      if (!/BUSYGROUP/.test(messageOf(error))) throw error
-    }
+    // From id 0: entries queued before the group existed (or after the stream was recreated) are read too.
+    // BUSYGROUP (it exists) is the usual answer, not a failure: it must not count toward the breaker.
+    await this.#call(() =>
+      this.#remote.client.xgroup('CREATE', this.#stream, GROUP, '0', 'MKSTREAM').catch((error: unknown) => {
+        if (!/BUSYGROUP/.test(messageOf(error))) throw error
+        return 'OK'
+      }),
+    )
   }
 
   /** Each leader leaves a consumer behind; one with nothing pending is only clutter. */
   async #forgetIdleConsumers(): Promise<void> {
-    const consumers = parseConsumers(await this.#call('XINFO CONSUMERS', () => this.#redis.xinfo('CONSUMERS', this.#stream, GROUP)))
+    const consumers = parseConsumers(
+      await this.#call(() => this.#remote.client.xinfo('CONSUMERS', this.#stream, GROUP)),
+    )
     for (const { name, pending } of consumers) {
       if (name === this.#consumer || pending > 0) continue
-      await this.#call('XGROUP DELCONSUMER', () => this.#redis.xgroup('DELCONSUMER', this.#stream, GROUP, name))
+      await this.#call(() => this.#remote.client.xgroup('DELCONSUMER', this.#stream, GROUP, name))
     }
   }
 
-  async #read(reader: WriteBehindRedis, count: number, id: string, block: number): Promise<StreamEntry[]> {
-    const args = ['GROUP', GROUP, this.#consumer, 'COUNT', String(count), ...(block > 0 ? ['BLOCK', String(block)] : []), 'STREAMS', this.#stream, id]
-    const reply = await bounded('XREADGROUP', this.#timeoutMs + block, () => reader.call('XREADGROUP', ...args))
+  async #read(reader: Remote, count: number, id: string, block: number): Promise<StreamEntry[]> {
+    const args = [
+      'GROUP',
+      GROUP,
+      this.#consumer,
+      'COUNT',
+      String(count),
+      ...(block > 0 ? ['BLOCK', String(block)] : []),
+      'STREAMS',
+      this.#stream,
+      id,
+    ]
+    const reply = await reader.call(() => reader.client.call('XREADGROUP', ...args), block)
     return parseReadGroup(reply)
   }
 
@@ -157,35 +194,22 @@ export class RedisQueueStore implements QueueStore {
     return entries.filter((e) => e.fields !== null).map((e) => toRecord(e, now))
   }
 
-  async #readerConnection(): Promise<WriteBehindRedis> {
-    if (this.#reader === undefined) {
-      this.#reader = duplicate(this.#redis)
-      // Its errors surface through the commands; without a listener ioredis would log each one.
-      this.#reader.on('error', () => undefined)
-    }
-    await whenReady(this.#reader, this.#timeoutMs)
+  #readerConnection(): Remote {
+    this.#reader ??= this.#remote.duplicate()
     return this.#reader
   }
 
-  async #call<R>(what: string, run: () => Promise<R>): Promise<R> {
-    return bounded(what, this.#timeoutMs, run)
+  #call<R>(run: () => Promise<R>): Promise<R> {
+    return this.#remote.call(run)
   }
 
-  async #exec(what: string, build: (multi: ReturnType<WriteBehindRedis['multi']>) => unknown): Promise<void> {
-    const multi = this.#redis.multi()
-    build(multi)
-    await this.#call(what, async () => {
+  async #exec(build: (multi: ReturnType<Remote['client']['multi']>) => unknown): Promise<void> {
+    await this.#call(async () => {
+      const multi = this.#remote.client.multi()
+      build(multi)
       const results = await multi.exec()
       if (results === null) throw new Error('the transaction was aborted')
       for (const [error] of results) if (error !== null) throw error
     })
   }
-}
-
-function duplicate(redis: WriteBehindRedis): WriteBehindRedis {
-  return isCluster(redis) ? redis.duplicate() : redis.duplicate()
-}
-
-function isCluster(redis: WriteBehindRedis): redis is Cluster {
-  return (redis as Partial<Cluster | Redis>).isCluster === true
 }

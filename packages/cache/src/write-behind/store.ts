@@ -1,4 +1,4 @@
-/** A queued operation as stored: the value is kept encoded, as it travels through Redis. */
+/** A queued operation as a {@link WriteBehindStore} stores it: the value is kept encoded, as it travels through Redis. */
 export interface QueuedOp {
   readonly key: string
   readonly deleted: boolean
@@ -6,7 +6,7 @@ export interface QueuedOp {
   readonly encoded: string | undefined
 }
 
-/** A queued operation handed to the flusher. */
+/** A queued operation handed to the flusher by {@link WriteBehindStore.take}. */
 export interface QueueRecord extends QueuedOp {
   /** Store-specific, ordered: a stream id in Redis, a sequence number in memory. */
   readonly id: string
@@ -16,7 +16,7 @@ export interface QueueRecord extends QueuedOp {
   readonly invalid?: string
 }
 
-/** A dead letter as stored. */
+/** A dead letter as a {@link WriteBehindStore} stores it. */
 export interface StoredDeadLetter extends QueuedOp {
   readonly id: string
   readonly reason: string
@@ -24,10 +24,12 @@ export interface StoredDeadLetter extends QueuedOp {
 }
 
 /**
- * What the flusher needs from a queue backend, so batching, coalescing and retries are one piece of
- * code over the memory and the Redis stream backends.
+ * Where a write-behind queue keeps its operations: what the flusher needs from a backend, so
+ * batching, coalescing and retries are one piece of code over every store (memory, the Redis
+ * stream, yours). Only one instance at a time calls `begin`/`take`/`ack`/`deadLetter` (the leader);
+ * any instance calls `append`. A store of your own must pass `writeBehindConformance`.
  */
-export interface QueueStore {
+export interface WriteBehindStore {
   /** Queues one operation; resolves once it is stored. */
   append(op: QueuedOp): Promise<void>
   /**
@@ -40,7 +42,12 @@ export interface QueueStore {
   /** Removes written records. */
   ack(ids: readonly string[]): Promise<void>
   /** Stores `ops` as dead letters and removes the records `ids`, atomically where the backend can. */
-  deadLetter(ops: readonly QueuedOp[], ids: readonly string[], reason: string, attempts: number): Promise<void>
+  deadLetter(
+    ops: readonly QueuedOp[],
+    ids: readonly string[],
+    reason: string,
+    attempts: number,
+  ): Promise<void>
   /** A position after every operation queued so far (`undefined`: nothing is queued). */
   mark(): Promise<string | undefined>
   /** True once nothing at or before `mark` is left in the queue. */

@@ -1,5 +1,5 @@
-import type { Cluster, Redis } from 'ioredis'
-import type { Codec } from '../codec'
+import type { BackoffInput, CloseOptions, Duration } from '@scalekit/internal'
+import type { WriteBehindStore } from './store'
 
 /** One write handed to the store of record: the last operation on `key` in its batch. */
 export interface WriteBehindEntry<T> {
@@ -10,56 +10,46 @@ export interface WriteBehindEntry<T> {
   deleted: boolean
 }
 
-/** Backoff between attempts of a failing batch: exponential with full jitter. */
-export interface WriteBehindBackoff {
-  /** Upper bound of the first delay, in ms. @default 100 */
-  initial?: number
-  /** Cap of every delay, in ms, so a long outage does not push retries out for minutes. @default 10_000 */
-  max?: number
-}
+/**
+ * Backoff between attempts of a failing batch: retry `n` waits up to `min(max, initial × factor^(n−1))`,
+ * less a random share `jitter` of it. `initial` and `max` are durations.
+ */
+export type WriteBehindBackoff = BackoffInput
 
-/** Options of {@link createWriteBehind}, validated at construction. */
+/** Options of `createWriteBehind`, validated at construction. */
 export interface WriteBehindOptions<T> {
-  /** Queue name, unique within the namespace; carried by the diagnostics events. */
+  /** Queue name, unique within the cache's namespace (1-64 of `[A-Za-z0-9_.-]`); carried by the diagnostics events. */
   name: string
   /**
    * Persists a batch to the store of record; throw to retry the whole batch. Entries may be
    * handed over more than once (at-least-once delivery), so the write must be idempotent, e.g. an
-   * upsert.
+   * upsert. It should bound its own duration: a batch is retried only once it settles.
    */
   write: (batch: readonly WriteBehindEntry<T>[]) => Promise<void>
   /** Most entries per batch (before coalescing per key). @default 100 */
   batchSize?: number
-  /** How long an entry may wait for its batch to fill, in ms. @default 100 */
-  flushInterval?: number
+  /** How long an entry may wait for its batch to fill. @default '100ms' */
+  flushInterval?: Duration
   /** Attempts per batch before its entries go to the dead letters. @default 5 */
   maxAttempts?: number
-  /** Delays between attempts. @default { initial: 100, max: 10_000 } */
+  /** Delays between attempts. @default { initial: '100ms', factor: 2, max: '10s', jitter: 1 } (full jitter) */
   backoff?: WriteBehindBackoff
   /**
-   * Redis mode: how long the flushing instance's leadership lasts without renewal, in ms. A
-   * crashed leader is replaced after at most this long. @default 5000
+   * With Redis: how long the flushing instance's leadership lasts without renewal. A crashed leader
+   * is replaced after at most this long. @default '5s'
    */
-  leaseMs?: number
-}
-
-/** The ioredis clients the queue accepts; it never closes them. */
-export type WriteBehindRedis = Redis | Cluster
-
-/** What the cache provides when it creates a queue. */
-export interface WriteBehindDeps {
-  /** The cache namespace, carried by the diagnostics events. */
-  namespace: string
-  /** An ioredis client: the queue is then a Redis stream (crash-safe); absent, it lives in memory. */
-  redis?: WriteBehindRedis | undefined
-  /** Prefix of every Redis key; it holds one hash tag so that all keys share a Cluster slot. */
-  keyPrefix: string
-  /** Encodes values into the stream (and, in memory mode, copies them the same way). */
-  codec: Codec
-  /** Bound of every Redis call, in ms. */
-  timeoutMs: number
-  /** Receives background failures (Redis errors, dead-lettered batches); never throws into the app. */
-  onError?: ((error: Error) => void) | undefined
+  lease?: Duration
+  /**
+   * Where the queue lives. @default a Redis stream when the cache has Redis (crash-safe), else
+   * memory (NOT crash-safe). Your own store must pass `writeBehindConformance` from
+   * `@scalekit/cache/conformance`.
+   */
+  store?: WriteBehindStore
+  /**
+   * Receives each background failure with its details (Redis errors, dead-lettered batches); it is
+   * also logged through the cache's `logger`, once per episode. Never throws into the app.
+   */
+  onError?: (error: Error) => void
 }
 
 /** An entry given up after `maxAttempts` failed writes (or that could not be decoded). */
@@ -77,29 +67,24 @@ export interface WriteBehindDeadLetter<T> {
 }
 
 /**
- * A write-behind queue: `set`/`delete` return once the write is queued, and batches reach the store
- * of record later, coalesced per key, in queue order.
+ * A write-behind queue: `set`/`delete` update the cache at once and return once the write is
+ * queued; batches reach the store of record later, coalesced per key, in queue order.
  */
-export interface WriteBehind<T> {
-  /** Resolves once the write is durably queued (Redis mode: XADD returned). */
+export interface WriteBehindQueue<T> extends AsyncDisposable {
+  /** Updates the cache and resolves once the write is durably queued (Redis: XADD returned). */
   set(key: string, value: T): Promise<void>
-  /** Queues the removal of `key` from the store of record. */
+  /** Deletes `key` from the cache and queues its removal from the store of record. */
   delete(key: string): Promise<void>
   /** Resolves when everything queued (by any instance) before the call is written or dead-lettered. */
   flush(): Promise<void>
-  /** Stops taking writes (CacheClosedError after), flushes within `deadlineMs` (default 10 s), releases leadership. */
-  close(deadlineMs?: number): Promise<void>
-}
-
-/**
- * What {@link createWriteBehind} returns: the {@link WriteBehind} contract plus inspection, for
- * tests and operations.
- */
-export interface WriteBehindQueue<T> extends WriteBehind<T> {
+  /**
+   * Stops taking writes (`ERR_CACHE_CLOSED` after), flushes within `timeout` (default `'10s'`),
+   * releases leadership. Never rejects because of the timeout (what is left is reported through
+   * `onError`); a second call returns the first call's promise. The cache's `close()` closes it too.
+   */
+  close(options?: CloseOptions): Promise<void>
   /** The dead letters, oldest first, at most `limit` (default 100). */
   deadLetters(limit?: number): Promise<WriteBehindDeadLetter<T>[]>
-  /** True while this instance is the one that flushes (always true in memory mode until closed). */
+  /** True while this instance is the one that flushes (always true without Redis, until closed). */
   isLeader(): boolean
-  /** Same as `close()` with its default deadline, for `await using`. */
-  [Symbol.asyncDispose](): Promise<void>
 }

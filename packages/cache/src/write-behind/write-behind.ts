@@ -1,69 +1,89 @@
 import { randomUUID } from 'node:crypto'
-import { CacheClosedError, CacheEncodeError, CacheError, CacheOptionsError } from '../errors'
-import { sleep } from './backoff'
-import { asError, messageOf } from './bounded'
+import { type CloseOptions, closeTimeout, sleep, withTimeout } from '@scalekit/internal'
+import type { Cache } from '../cache'
+import { CacheArgumentError, CacheClosedError, CacheEncodeError, CacheError } from '../errors'
+import { asError, messageOf } from '../internal/error-text'
+import { checkKey } from '../internal/keys'
+import { type Plumbing, plumbingOf } from '../internal/plumbing'
 import { Flusher } from './flusher'
-import { RedisLease, soleLeader } from './leadership'
-import type { Leadership } from './leadership'
-import { MemoryQueueStore } from './memory-store'
-import { resolveOptions, writeBehindDefaults } from './options'
-import type { ResolvedOptions } from './options'
+import { type Leadership, RedisLease, soleLeader } from './leadership'
+import { MemoryStore } from './memory-store'
+import { type ResolvedOptions, resolveOptions } from './options'
 import { RedisQueueStore } from './redis-store'
-import type { QueueStore, QueuedOp } from './store'
-import type { WriteBehindDeadLetter, WriteBehindDeps, WriteBehindOptions, WriteBehindQueue } from './types'
+import type { QueuedOp, WriteBehindStore } from './store'
+import type { WriteBehindDeadLetter, WriteBehindOptions, WriteBehindQueue } from './types'
 
 /**
- * Creates a write-behind queue: `set()`/`delete()` resolve once the operation is queued, and a
- * background loop writes batches to the store of record through `options.write`, coalesced per key
- * (last operation wins), retried with backoff, dead-lettered after `maxAttempts`.
+ * Creates a write-behind queue on `cache`: `set()`/`delete()` update the cache at once and resolve
+ * once the operation is queued, and a background loop writes batches to the store of record
+ * through `options.write`, coalesced per key (last operation wins), retried with backoff,
+ * dead-lettered after `maxAttempts`. Every Redis call goes through the cache's connection: its
+ * `timeout` and its circuit breaker. The cache's `close()` closes (and so flushes) the queue.
  *
- * - With `deps.redis`: crash-safe. Operations go to the stream `<keyPrefix>:stream`; the one
- *   instance holding the lease `<keyPrefix>:leader` reads it through a consumer group and
+ * - A cache with Redis: crash-safe. Operations go to the stream `sk:{<namespace>:wb:<name>}:stream`;
+ *   the one instance holding the lease `…:leader` reads it through a consumer group and
  *   acknowledges (XACK + XDEL) only after `write` succeeded, so an acknowledged `set()` survives a
  *   SIGKILL: the next leader claims the dead one's pending entries and writes them first. Writes
  *   reach the store in stream order, so it ends with the last value per key across instances, as
- *   long as a leader does not stall longer than `leaseMs` mid-write (a deposed leader's late write
- *   is not fenced). Delivery is at-least-once: a batch may be written twice, so `write` must be
- *   idempotent. Dead letters go to the stream `<keyPrefix>:dead`.
- * - Without: in memory. Same API and semantics, but NOT crash-safe: what is queued dies with the
- *   process, and with `close()` if its deadline passes (reported through `onError`); at most
+ *   long as a leader does not stall longer than `lease` mid-write (a deposed leader's late write
+ *   is not fenced). Delivery is at-least-once: `write` must be idempotent. Dead letters go to the
+ *   stream `…:dead`.
+ * - A memory-only cache: same API and semantics, but NOT crash-safe: what is queued dies with the
+ *   process, and with `close()` if its timeout passes (reported through `onError`); at most
  *   `MEMORY_DEAD_LETTER_LIMIT` (10 000) dead letters are kept.
  *
- * Background failures never reject anywhere: they are retried with backoff and passed to
- * `deps.onError`. `write` should bound its own duration: a batch is retried only once it settles.
- * Throws `CacheOptionsError` on invalid options.
+ * Background failures never reject anywhere: they are retried with backoff, passed to
+ * `options.onError` and logged through the cache's `logger` once per episode. Throws
+ * `CacheOptionsError` on invalid options, `CacheClosedError` on a closed cache.
  */
-export function createWriteBehind<T>(options: WriteBehindOptions<T>, deps: WriteBehindDeps): WriteBehindQueue<T> {
-  return new Queue<T>(resolveOptions(options, deps), deps)
+export function createWriteBehind<T>(cache: Cache, options: WriteBehindOptions<T>): WriteBehindQueue<T> {
+  const plumbing = plumbingOf(cache)
+  const resolved = resolveOptions(options)
+  if (plumbing.closed()) throw new CacheClosedError(`cache '${plumbing.namespace}' is closed`)
+  return new Queue<T>(cache, plumbing, resolved)
 }
 
 class Queue<T> implements WriteBehindQueue<T> {
+  readonly #cache: Cache
+  readonly #plumbing: Plumbing
   readonly #options: ResolvedOptions<T>
-  readonly #deps: WriteBehindDeps
-  readonly #store: QueueStore
+  readonly #store: WriteBehindStore
   readonly #lease: Leadership
   readonly #flusher: Flusher<T>
   readonly #stop = new AbortController()
   readonly #appending = new Set<Promise<void>>()
   readonly #loop: Promise<void>
+  readonly #release: () => void
   #closing: Promise<void> | undefined
 
-  constructor(options: ResolvedOptions<T>, deps: WriteBehindDeps) {
+  constructor(cache: Cache, plumbing: Plumbing, options: ResolvedOptions<T>) {
+    this.#cache = cache
+    this.#plumbing = plumbing
     this.#options = options
-    this.#deps = deps
     const report = (error: Error): void => {
       this.#report(error)
     }
-    const { redis, keyPrefix, timeoutMs } = deps
-    if (redis === undefined) {
-      this.#store = new MemoryQueueStore()
-      this.#lease = soleLeader
-    } else {
-      const token = randomUUID()
-      this.#store = new RedisQueueStore({ redis, keyPrefix, consumer: token, timeoutMs })
-      this.#lease = new RedisLease({ redis, key: `${keyPrefix}:leader`, token, leaseMs: options.leaseMs, timeoutMs, report })
-    }
-    this.#flusher = new Flusher<T>({ store: this.#store, options, codec: deps.codec, namespace: deps.namespace, report })
+    const { remote } = plumbing
+    // One hash tag: every key of the queue is in one Cluster slot.
+    const keyPrefix = `sk:{${plumbing.namespace}:wb:${options.name}}`
+    const token = randomUUID()
+    this.#store =
+      options.store ??
+      (remote === undefined
+        ? new MemoryStore()
+        : new RedisQueueStore({ remote, keyPrefix, consumer: token, timeoutMs: remote.timeoutMs }))
+    this.#lease =
+      remote === undefined
+        ? soleLeader
+        : new RedisLease({ remote, key: `${keyPrefix}:leader`, token, leaseMs: options.lease, report })
+    this.#flusher = new Flusher<T>({
+      store: this.#store,
+      options,
+      codec: plumbing.codec,
+      namespace: plumbing.namespace,
+      report,
+    })
+    this.#release = plumbing.adopt(this)
     this.#loop = this.#lead().catch((error: unknown) => {
       report(asError(error))
     })
@@ -71,18 +91,25 @@ class Queue<T> implements WriteBehindQueue<T> {
 
   async set(key: string, value: T): Promise<void> {
     this.#assertOpen()
+    checkKey(key)
     let encoded: string
     try {
-      encoded = this.#deps.codec.encode(value)
+      encoded = this.#plumbing.codec.encode(value)
     } catch (error) {
-      throw error instanceof CacheError ? error : new CacheEncodeError(`write-behind: cannot encode the value: ${messageOf(error)}`, { cause: error })
+      throw error instanceof CacheError
+        ? error
+        : new CacheEncodeError(`write-behind: cannot encode the value: ${messageOf(error)}`, { cause: error })
     }
     await this.#append({ key, deleted: false, encoded })
+    // The cache answers with the new value at once; a failure there (Redis away) is the cache's to report.
+    await this.#cache.set(key, value).catch(() => undefined)
   }
 
   async delete(key: string): Promise<void> {
     this.#assertOpen()
+    checkKey(key)
     await this.#append({ key, deleted: true, encoded: undefined })
+    await this.#cache.delete(key).catch(() => undefined)
   }
 
   async flush(): Promise<void> {
@@ -90,11 +117,15 @@ class Queue<T> implements WriteBehindQueue<T> {
     await this.#flushQueued()
   }
 
-  async close(deadlineMs: number = writeBehindDefaults.closeDeadlineMs): Promise<void> {
-    if (!(Number.isFinite(deadlineMs) && deadlineMs >= 0)) {
-      throw new CacheOptionsError(`write-behind: close deadline must be a non-negative number of ms, got ${String(deadlineMs)}`)
+  close(options?: CloseOptions): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing
+    let timeoutMs: number
+    try {
+      timeoutMs = closeTimeout(options, CacheArgumentError)
+    } catch (error) {
+      return Promise.reject(asError(error))
     }
-    this.#closing ??= this.#shutdown(deadlineMs)
+    this.#closing = this.#shutdown(timeoutMs)
     return this.#closing
   }
 
@@ -103,9 +134,17 @@ class Queue<T> implements WriteBehindQueue<T> {
   }
 
   async deadLetters(limit = 100): Promise<WriteBehindDeadLetter<T>[]> {
-    if (!(Number.isSafeInteger(limit) && limit > 0)) throw new CacheOptionsError(`write-behind: limit must be a positive integer, got ${String(limit)}`)
+    if (!(Number.isSafeInteger(limit) && limit > 0))
+      throw new CacheArgumentError(`write-behind: limit must be a positive integer, got ${String(limit)}`)
     const stored = await this.#store.deadLetters(limit)
-    return stored.map(({ id, key, deleted, encoded, reason, attempts }) => ({ id, key, deleted, reason, attempts, value: this.#decode(encoded) }))
+    return stored.map(({ id, key, deleted, encoded, reason, attempts }) => ({
+      id,
+      key,
+      deleted,
+      reason,
+      attempts,
+      value: this.#decode(encoded),
+    }))
   }
 
   isLeader(): boolean {
@@ -114,7 +153,7 @@ class Queue<T> implements WriteBehindQueue<T> {
 
   /** Leads while it can, else retries the lease every half lease; ends on close. */
   async #lead(): Promise<void> {
-    const retryMs = this.#options.leaseMs / 2
+    const retryMs = this.#options.lease / 2
     while (!this.#stop.signal.aborted) {
       let leading = false
       try {
@@ -146,7 +185,10 @@ class Queue<T> implements WriteBehindQueue<T> {
     try {
       const pollMs = Math.min(Math.max(this.#options.flushInterval, 10), 100)
       while (!(await this.#store.drained(mark))) {
-        if (this.#flusher.stopped) throw new CacheClosedError(`write-behind "${this.#options.name}" was closed before the flush completed`)
+        if (this.#flusher.stopped)
+          throw new CacheClosedError(
+            `write-behind "${this.#options.name}" was closed before the flush completed`,
+          )
         await this.#flusher.settled(pollMs)
       }
     } finally {
@@ -154,22 +196,22 @@ class Queue<T> implements WriteBehindQueue<T> {
     }
   }
 
-  async #shutdown(deadlineMs: number): Promise<void> {
-    const deadline = Date.now() + deadlineMs
+  async #shutdown(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
     const flushed = this.#flushQueued().then(
       () => true,
       (error: unknown) => {
-        // CacheClosedError: the deadline passed and the flusher was stopped, reported below.
+        // CacheClosedError: the timeout passed and the flusher was stopped, reported below.
         if (!(error instanceof CacheClosedError)) this.#report(asError(error))
         return false
       },
     )
-    const inTime = await this.#within(flushed, deadlineMs, false)
+    const inTime = await within(flushed, timeoutMs, false)
     this.#stop.abort()
     this.#flusher.stop()
     // The batch being written, if any, may finish (and be acknowledged) within what is left.
-    await this.#within(this.#loop, deadline - Date.now(), undefined)
-    // Each step is bounded by timeoutMs; they run side by side so a dead Redis costs one timeout, not three.
+    await within(this.#loop, deadline - Date.now(), undefined)
+    // Each step is bounded by the cache's timeout; side by side, a dead Redis costs one timeout, not three.
     const [left] = await Promise.all([
       inTime ? 0 : this.#store.size().catch(() => undefined),
       this.#lease.release().catch((error: unknown) => {
@@ -179,40 +221,47 @@ class Queue<T> implements WriteBehindQueue<T> {
         this.#report(asError(error))
       }),
     ])
+    this.#release()
     if (!inTime && left !== 0) {
-      const fate = this.#deps.redis === undefined ? 'memory mode: they are lost' : 'they stay in the Redis stream for the next leader'
-      this.#report(new CacheError(`write-behind "${this.#options.name}": closed after ${deadlineMs} ms with ${left ?? 'some'} entries not written (${fate})`))
-    }
-  }
-
-  /** `promise`'s value, or `fallback` once `ms` have passed. */
-  async #within<R, F>(promise: Promise<R>, ms: number, fallback: F): Promise<R | F> {
-    const controller = new AbortController()
-    try {
-      return await Promise.race([promise, sleep(ms, controller.signal).then(() => fallback)])
-    } finally {
-      controller.abort()
+      const fate =
+        this.#plumbing.remote === undefined && this.#options.store === undefined
+          ? 'memory mode: they are lost'
+          : 'they stay queued for the next leader'
+      this.#report(
+        new CacheError(
+          `write-behind "${this.#options.name}": closed after ${timeoutMs} ms with ${left ?? 'some'} entries not written (${fate})`,
+        ),
+      )
     }
   }
 
   #assertOpen(): void {
-    if (this.#closing !== undefined) throw new CacheClosedError(`write-behind "${this.#options.name}" is closed`)
+    if (this.#closing !== undefined || this.#plumbing.closed())
+      throw new CacheClosedError(`write-behind "${this.#options.name}" is closed`)
   }
 
   #decode(encoded: string | undefined): T | undefined {
     if (encoded === undefined) return undefined
     try {
-      return this.#deps.codec.decode(encoded) as T
+      return this.#plumbing.codec.decode(encoded) as T
     } catch {
       return undefined
     }
   }
 
   #report(error: Error): void {
+    this.#plumbing.trouble.writeBehind(this.#options.name, error)
     try {
-      this.#deps.onError?.(error)
+      this.#options.onError?.(error)
     } catch {
       // A failing error handler must not break the loop.
     }
   }
+}
+
+/** `promise`'s value, or `fallback` once `ms` have passed (`promise` never rejects here). */
+async function within<R, F>(promise: Promise<R>, ms: number, fallback: F): Promise<R | F> {
+  return withTimeout<R | F>(promise, Math.max(0, ms), () => new CacheClosedError('timed out')).catch(
+    () => fallback,
+  )
 }

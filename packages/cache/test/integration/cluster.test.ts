@@ -17,7 +17,9 @@ beforeAll(async () => {
   clientB = new Cluster([...serviceUrls.redisClusterNodes])
   a = createCache({ namespace, redis: clientA, timeout: 1_000 })
   b = createCache({ namespace, redis: clientB, timeout: 1_000 })
-  await waitFor(() => a.stats().l2?.busConnected === true && b.stats().l2?.busConnected === true, { timeout: 10_000 })
+  await waitFor(() => a.health().l2?.busConnected === true && b.health().l2?.busConnected === true, {
+    timeout: 10_000,
+  })
 })
 
 afterAll(async () => {
@@ -50,7 +52,11 @@ describe('on a real Redis Cluster', () => {
 
   it('runs the factory once across two instances and keeps their L1 coherent', async () => {
     let calls = 0
-    const factory = async (): Promise<number> => { calls++; await sleep(50); return 7 }
+    const factory = async (): Promise<number> => {
+      calls++
+      await sleep(50)
+      return 7
+    }
     const values = await Promise.all([
       ...Array.from({ length: 20 }, () => a.getOrSet('hot', factory)),
       ...Array.from({ length: 20 }, () => b.getOrSet('hot', factory)),

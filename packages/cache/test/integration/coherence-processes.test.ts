@@ -22,7 +22,9 @@ describe('L1 coherence between two processes', () => {
     await worker.ready
     worker.go()
     let seen = 0
-    const off = worker.onMessage(() => { seen++ })
+    const off = worker.onMessage(() => {
+      seen++
+    })
     const change = async (expect: string | null, make: () => Promise<void>): Promise<void> => {
       const before = seen
       const madeAt = Date.now()
@@ -36,14 +38,18 @@ describe('L1 coherence between two processes', () => {
     }
     await change(null, () => cache.delete('k'))
     await cache.set('k', 'tagged', { tags: ['t:k'] })
-    await change('tagged', async () => { await sleep(1) })
+    await change('tagged', async () => {
+      await sleep(1)
+    })
     await change(null, () => cache.invalidateTags(['t:k']))
     await worker.send({ key: 'stop', expect: null, madeAt: Date.now() })
     const { delays } = await worker.result
     off()
     const sorted = [...delays].sort((x, y) => x - y)
     const median = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
-    console.log(`cross-process L1 coherence: median ${median} ms, max ${sorted.at(-1)} ms over ${delays.length} changes (incl. IPC)`)
+    console.log(
+      `cross-process L1 coherence: median ${median} ms, max ${sorted.at(-1)} ms over ${delays.length} changes (incl. IPC)`,
+    )
     expect(delays).toHaveLength(13)
     // The worker saw every change; a stuck L1 would have hung the waitFor above instead.
     expect(sorted.at(-1)).toBeLessThan(2_000)

@@ -20,14 +20,24 @@ describe('encryption at rest in Redis', () => {
     expect(raw).not.toContain('ada@example.com')
     await before.close()
 
-    const rotated = createCache({ namespace, redis: serviceUrls.redis, l1: false, encryption: { keys: [k2, k1] } })
+    const rotated = createCache({
+      namespace,
+      redis: serviceUrls.redis,
+      l1: false,
+      encryption: { keys: [k2, k1] },
+    })
     expect(await rotated.get('user:1')).toStrictEqual(secret)
     await rotated.set('user:2', 'new')
     expect(await redis.get(`sk:{${namespace}:user:2}`)).toMatch(/\|v1\.k2\./)
     await rotated.close()
 
     // Once k1 is retired, its entries are misses (and an event), never a crash or garbage.
-    const retired = createCache({ namespace, redis: serviceUrls.redis, l1: false, encryption: { keys: [k2] } })
+    const retired = createCache({
+      namespace,
+      redis: serviceUrls.redis,
+      l1: false,
+      encryption: { keys: [k2] },
+    })
     expect(await retired.get('user:1')).toBeUndefined()
     expect(await retired.get('user:2')).toBe('new')
     expect(await retired.getOrSet('user:1', () => 'recomputed')).toBe('recomputed')

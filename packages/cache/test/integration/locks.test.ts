@@ -11,7 +11,11 @@ afterAll(cleanup)
 describe('the cross-instance stampede lock', () => {
   it('a holder killed with SIGKILL blocks the others no longer than its lease', async () => {
     const lease = 1_500
-    const holder = spawnWorker({ script: new URL('./fixtures/lock-holder-worker.ts', import.meta.url), args: [namespace, 'dead', String(lease)], timeoutMs: 30_000 })
+    const holder = spawnWorker({
+      script: new URL('./fixtures/lock-holder-worker.ts', import.meta.url),
+      args: [namespace, 'dead', String(lease)],
+      timeoutMs: 30_000,
+    })
     await waitFor(async () => (await redis.exists(`sk:{${namespace}:dead}:lock`)) === 1, { timeout: 10_000 })
     holder.kill('SIGKILL')
     await holder.exited
@@ -29,12 +33,18 @@ describe('the cross-instance stampede lock', () => {
   it('a waiter is woken when the value lands, not when the lease runs out', async () => {
     const a = createCache({ namespace, redis: serviceUrls.redis, lockLease: 10_000 })
     const b = createCache({ namespace, redis: serviceUrls.redis, lockLease: 10_000 })
-    await waitFor(() => a.stats().l2?.busConnected === true && b.stats().l2?.busConnected === true)
-    const first = a.getOrSet('wake', async () => { await sleep(200); return 'built-by-a' })
+    await waitFor(() => a.health().l2?.busConnected === true && b.health().l2?.busConnected === true)
+    const first = a.getOrSet('wake', async () => {
+      await sleep(200)
+      return 'built-by-a'
+    })
     await waitFor(async () => (await redis.exists(`sk:{${namespace}:wake}:lock`)) === 1)
     const started = performance.now()
     let bCalls = 0
-    const second = await b.getOrSet('wake', () => { bCalls++; return 'built-by-b' })
+    const second = await b.getOrSet('wake', () => {
+      bCalls++
+      return 'built-by-b'
+    })
     const waited = performance.now() - started
     expect(second).toBe('built-by-a')
     expect(bCalls).toBe(0)
@@ -48,7 +58,11 @@ describe('the cross-instance stampede lock', () => {
     const a = createCache({ namespace, redis: serviceUrls.redis, lockLease: 300 })
     const b = createCache({ namespace, redis: serviceUrls.redis, lockLease: 300 })
     let calls = 0
-    const slow = async (): Promise<number> => { calls++; await sleep(1_000); return calls }
+    const slow = async (): Promise<number> => {
+      calls++
+      await sleep(1_000)
+      return calls
+    }
     const first = a.getOrSet('slow', slow)
     await waitFor(async () => (await redis.exists(`sk:{${namespace}:slow}:lock`)) === 1)
     const second = b.getOrSet('slow', slow)

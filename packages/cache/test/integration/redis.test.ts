@@ -3,6 +3,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serviceUrls, uniqueName, waitFor } from '@scalekit/test-utils'
 import { type Cache, createCache } from '../../src/index'
+import { createWriteBehind } from '../../src/write-behind/index'
 
 const namespace = uniqueName('cache')
 let redis: Redis
@@ -13,7 +14,9 @@ beforeAll(async () => {
   redis = new Redis(serviceUrls.redis)
   a = createCache({ namespace, redis: serviceUrls.redis, ttl: 60_000 })
   b = createCache({ namespace, redis: serviceUrls.redis, ttl: 60_000 })
-  await waitFor(() => a.stats().l2?.busConnected === true && b.stats().l2?.busConnected === true, { message: 'bus subscribed' })
+  await waitFor(() => a.health().l2?.busConnected === true && b.health().l2?.busConnected === true, {
+    message: 'bus subscribed',
+  })
 })
 
 afterAll(async () => {
@@ -24,7 +27,12 @@ afterAll(async () => {
 
 describe('two instances over one Redis', () => {
   it('a value set on one is read by the other through L2, with the same shape', async () => {
-    const value = { at: new Date(1_700_000_000_000), id: 2n ** 70n, roles: new Set(['admin']), meta: new Map([['k', [1, undefined, null]]]) }
+    const value = {
+      at: new Date(1_700_000_000_000),
+      id: 2n ** 70n,
+      roles: new Set(['admin']),
+      meta: new Map([['k', [1, undefined, null]]]),
+    }
     await a.set('shape', value)
     expect(await b.get('shape')).toStrictEqual(value)
     expect(await b.get('shape')).toStrictEqual(await a.get('shape'))
@@ -47,13 +55,20 @@ describe('two instances over one Redis', () => {
     await b.invalidateTags(['t:x'])
     await waitFor(async () => (await a.get('tagged')) === undefined, { timeout: 2_000, interval: 1 })
     delays.sort((x, y) => x - y)
-    console.log(`L1 coherence on loopback: median ${delays[10]?.toFixed(2)} ms, max ${delays.at(-1)?.toFixed(2)} ms`)
+    console.log(
+      `L1 coherence on loopback: median ${delays[10]?.toFixed(2)} ms, max ${delays.at(-1)?.toFixed(2)} ms`,
+    )
   })
 
   it('a refresh that started before a delete never writes its old value back', async () => {
     let release!: () => void
-    const gate = new Promise<void>((resolve) => { release = resolve })
-    const slow = a.getOrSet('cas', async () => { await gate; return 'computed-before-delete' })
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const slow = a.getOrSet('cas', async () => {
+      await gate
+      return 'computed-before-delete'
+    })
     await waitFor(async () => (await redis.exists(`sk:{${namespace}:cas}:lock`)) === 1)
     await b.set('cas', 'newer')
     release()
@@ -64,8 +79,17 @@ describe('two instances over one Redis', () => {
 
   it('an entry tagged before invalidateTags is not served even when the refresh lands after it', async () => {
     let release!: () => void
-    const gate = new Promise<void>((resolve) => { release = resolve })
-    const slow = a.getOrSet('tag-race', async () => { await gate; return 'old' }, { tags: ['t:race'] })
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const slow = a.getOrSet(
+      'tag-race',
+      async () => {
+        await gate
+        return 'old'
+      },
+      { tags: ['t:race'] },
+    )
     await waitFor(async () => (await redis.exists(`sk:{${namespace}:tag-race}:lock`)) === 1)
     await sleep(2)
     await b.invalidateTags(['t:race'])
@@ -86,7 +110,12 @@ describe('two instances over one Redis', () => {
   it('an undecodable entry is a miss, not a crash', async () => {
     await a.set('garbage', 1)
     const raw = await redis.get(`sk:{${namespace}:garbage}`)
-    await redis.set(`sk:{${namespace}:garbage}`, `${raw?.slice(0, raw.lastIndexOf('|') + 1) ?? ''}{not json`, 'PX', 60_000)
+    await redis.set(
+      `sk:{${namespace}:garbage}`,
+      `${raw?.slice(0, raw.lastIndexOf('|') + 1) ?? ''}{not json`,
+      'PX',
+      60_000,
+    )
     await a.delete('other') // no-op; keeps L1 of a untouched for 'garbage'
     expect(await b.get('garbage')).toBeUndefined()
     expect(await b.getOrSet('garbage', () => 2)).toBe(2)
@@ -94,7 +123,11 @@ describe('two instances over one Redis', () => {
 
   it('getOrSet across instances runs the factory once per key', async () => {
     let calls = 0
-    const factory = async (): Promise<string> => { calls++; await sleep(50); return 'once' }
+    const factory = async (): Promise<string> => {
+      calls++
+      await sleep(50)
+      return 'once'
+    }
     const all = await Promise.all([
       ...Array.from({ length: 50 }, () => a.getOrSet('shared', factory)),
       ...Array.from({ length: 50 }, () => b.getOrSet('shared', factory)),
@@ -117,7 +150,7 @@ describe('two instances over one Redis', () => {
   it('writeBehind answers reads from the cache at once and reaches the store in batches', async () => {
     const store = new Map<string, unknown>()
     const batches: number[] = []
-    const queue = a.writeBehind<{ total: number }>({
+    const queue = createWriteBehind<{ total: number }>(a, {
       name: 'orders',
       flushInterval: 20,
       write: async (batch) => {
@@ -146,4 +179,3 @@ describe('two instances over one Redis', () => {
     await reader.close()
   })
 })
-

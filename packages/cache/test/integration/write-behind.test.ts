@@ -2,28 +2,47 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { serviceUrls, startRedisServer, uniqueName, waitFor } from '@scalekit/test-utils'
 import type { RedisServer } from '@scalekit/test-utils'
-import { jsonCodec } from '../../src/codec'
-import { CacheUnavailableError } from '../../src/errors'
+import { writeBehindConformance } from '../../src/conformance/index'
+import { type Cache, type CacheOptions, CacheUnavailableError, createCache, jsonCodec } from '../../src/index'
 import { createWriteBehind } from '../../src/write-behind/index'
-import type { WriteBehindDeps, WriteBehindEntry, WriteBehindOptions, WriteBehindQueue } from '../../src/write-behind/index'
-import { recorder, writeBehindConformance } from './fixtures/write-behind-suite'
+import type { WriteBehindEntry, WriteBehindOptions, WriteBehindQueue } from '../../src/write-behind/index'
 
-// Every key of this file starts with `filePrefix:` (cleaned up after); each queue gets its own hash tag.
+// Every namespace of this file starts with `filePrefix` (its keys are cleaned up after).
 const filePrefix = uniqueName('wb')
 const redis = new Redis(serviceUrls.redis, { lazyConnect: true })
 const clients: Redis[] = [redis]
+const caches: Cache[] = []
 const queues: WriteBehindQueue<unknown>[] = []
+const shared = cache({ redis })
 
-function queuePrefix(): string {
-  return `${filePrefix}:{${uniqueName('q')}}`
+function recorder<T>(): {
+  batches: WriteBehindEntry<T>[][]
+  write: (batch: readonly WriteBehindEntry<T>[]) => Promise<void>
+} {
+  const batches: WriteBehindEntry<T>[][] = []
+  return {
+    batches,
+    write: (batch) => {
+      batches.push([...batch])
+      return Promise.resolve()
+    },
+  }
 }
 
-function deps(keyPrefix: string, client: Redis = redis, extra: Partial<WriteBehindDeps> = {}): WriteBehindDeps {
-  return { namespace: 'wb-test', redis: client, keyPrefix, codec: jsonCodec, timeoutMs: 2_000, ...extra }
+/** A cache of this file (the same namespace as another makes them two instances of one app). */
+function cache(options: Partial<CacheOptions> = {}, namespace = `${filePrefix}_${caches.length}`): Cache {
+  const created = createCache({ namespace, redis, timeout: 2_000, ...options })
+  caches.push(created)
+  return created
 }
 
-function open<T>(options: WriteBehindOptions<T>, queueDeps: WriteBehindDeps): WriteBehindQueue<T> {
-  const queue = createWriteBehind(options, queueDeps)
+/** The key prefix of a queue: `sk:{<namespace>:wb:<name>}`. */
+function prefixOf(on: Cache, name: string): string {
+  return `sk:{${on.namespace}:wb:${name}}`
+}
+
+function open<T>(on: Cache, options: WriteBehindOptions<T>): WriteBehindQueue<T> {
+  const queue = createWriteBehind(on, options)
   queues.push(queue)
   return queue
 }
@@ -40,26 +59,29 @@ beforeAll(async () => {
 })
 
 afterEach(async () => {
-  await Promise.all(queues.splice(0).map((q) => q.close(5_000)))
+  await Promise.all(queues.splice(0).map((q) => q.close({ timeout: 5_000 })))
 })
 
 afterAll(async () => {
+  await Promise.all(caches.map((c) => c.close()))
   let cursor = '0'
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${filePrefix}:*`, 'COUNT', 1000)
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `sk:{${filePrefix}*`, 'COUNT', 1000)
     if (keys.length > 0) await redis.del(...keys)
     cursor = next
   } while (cursor !== '0')
   for (const c of clients) c.disconnect()
 })
 
-writeBehindConformance('redis', (options, extra) => createWriteBehind(options, deps(queuePrefix(), redis, extra)))
+writeBehindConformance({ describe, it, afterEach, expect }, 'redis', (options) =>
+  createWriteBehind(shared, options),
+)
 
 describe('write-behind on Redis', () => {
   it('queues in a stream under the prefix, leads through a lease, and leaves nothing behind once flushed and closed', async () => {
-    const prefix = queuePrefix()
     const store = recorder<{ n: number }>()
-    const queue = open({ name: 'layout', write: store.write, flushInterval: 60_000 }, deps(prefix))
+    const queue = open(shared, { name: 'layout', write: store.write, flushInterval: 60_000 })
+    const prefix = prefixOf(shared, 'layout')
     await waitFor(() => queue.isLeader(), { message: 'leadership' })
     await queue.set('a', { n: 1 })
     await queue.delete('b')
@@ -78,26 +100,48 @@ describe('write-behind on Redis', () => {
     expect(redis.status).toBe('ready')
   })
 
+  it('updates the cache at once: another instance reads the new value before the store has it', async () => {
+    const namespace = `${filePrefix}_read`
+    const writer = cache({ redis: client() }, namespace)
+    const reader = cache({ redis: client() }, namespace)
+    const store = new Map<string, unknown>()
+    const queue = open<{ total: number }>(writer, {
+      name: 'orders',
+      flushInterval: 60_000,
+      write: (batch) => {
+        for (const entry of batch) store.set(entry.key, entry.value)
+        return Promise.resolve()
+      },
+    })
+    await queue.set('order:1', { total: 1 })
+    expect(await reader.get('order:1')).toStrictEqual({ total: 1 })
+    expect(store.size).toBe(0)
+    await queue.flush()
+    expect(store.get('order:1')).toStrictEqual({ total: 1 })
+  })
+
   it('lets one instance flush at a time; the store ends with the last value per key', async () => {
-    const prefix = queuePrefix()
+    const namespace = `${filePrefix}_shared`
     const storeOfRecord = new Map<string, number>()
     let active = 0
     let maxActive = 0
     const writers = new Set<string>()
-    const writeAs = (who: string) => async (batch: readonly WriteBehindEntry<number>[]): Promise<void> => {
-      active += 1
-      maxActive = Math.max(maxActive, active)
-      writers.add(who)
-      await new Promise((resolve) => setTimeout(resolve, 5))
-      for (const e of batch) {
-        if (e.deleted) storeOfRecord.delete(e.key)
-        else storeOfRecord.set(e.key, e.value ?? -1)
+    const writeAs =
+      (who: string) =>
+      async (batch: readonly WriteBehindEntry<number>[]): Promise<void> => {
+        active += 1
+        maxActive = Math.max(maxActive, active)
+        writers.add(who)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        for (const e of batch) {
+          if (e.deleted) storeOfRecord.delete(e.key)
+          else storeOfRecord.set(e.key, e.value ?? -1)
+        }
+        active -= 1
       }
-      active -= 1
-    }
-    const options = { name: 'shared', batchSize: 20, flushInterval: 20, leaseMs: 1_000 }
-    const a = open({ ...options, write: writeAs('a') }, deps(prefix, client()))
-    const b = open({ ...options, write: writeAs('b') }, deps(prefix, client()))
+    const options = { name: 'shared', batchSize: 20, flushInterval: 20, lease: 1_000 }
+    const a = open(cache({ redis: client() }, namespace), { ...options, write: writeAs('a') })
+    const b = open(cache({ redis: client() }, namespace), { ...options, write: writeAs('b') })
     const expected = new Map<string, number>()
     for (let i = 0; i < 400; i += 1) {
       const key = `k${i % 25}`
@@ -112,12 +156,12 @@ describe('write-behind on Redis', () => {
   })
 
   it('hands leadership over when the leader closes, and the new leader flushes', async () => {
-    const prefix = queuePrefix()
+    const namespace = `${filePrefix}_handover`
     const store = recorder<number>()
-    const options = { name: 'handover', write: store.write, leaseMs: 600 }
-    const first = open(options, deps(prefix, client()))
+    const options = { name: 'handover', write: store.write, lease: 600 }
+    const first = open(cache({ redis: client() }, namespace), options)
     await waitFor(() => first.isLeader(), { message: 'first leads' })
-    const second = open(options, deps(prefix, client()))
+    const second = open(cache({ redis: client() }, namespace), options)
     await first.set('a', 1)
     await first.close()
     await waitFor(() => second.isLeader(), { timeout: 10_000, message: 'second takes over' })
@@ -127,11 +171,19 @@ describe('write-behind on Redis', () => {
   })
 
   it('starts on a lazy client without an offline queue (as the cache creates) without a spurious error', async () => {
-    const lazy = new Redis(serviceUrls.redis, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+    const lazy = new Redis(serviceUrls.redis, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+    })
     clients.push(lazy)
     const errors: Error[] = []
     const store = recorder<number>()
-    const queue = open({ name: 'lazy', write: store.write }, deps(queuePrefix(), lazy, { onError: (e) => errors.push(e) }))
+    const queue = open(cache({ redis: lazy }), {
+      name: 'lazy',
+      write: store.write,
+      onError: (e) => errors.push(e),
+    })
     await waitFor(() => queue.isLeader(), { message: 'leadership' })
     await queue.set('a', 1)
     await queue.flush()
@@ -140,16 +192,19 @@ describe('write-behind on Redis', () => {
   })
 
   it('dead-letters a malformed stream entry and goes on', async () => {
-    const prefix = queuePrefix()
     const store = recorder<number>()
     const errors: Error[] = []
-    const queue = open({ name: 'poison', write: store.write }, deps(prefix, redis, { onError: (e) => errors.push(e) }))
-    await redis.xadd(`${prefix}:stream`, '*', 'garbage', 'yes')
+    const queue = open(shared, { name: 'poison', write: store.write, onError: (e) => errors.push(e) })
+    await redis.xadd(`${prefixOf(shared, 'poison')}:stream`, '*', 'garbage', 'yes')
     await queue.set('ok', 1)
     await queue.flush()
     expect(store.batches.flat()).toEqual([{ key: 'ok', value: 1, deleted: false }])
     const [letter] = await queue.deadLetters()
-    expect(letter).toMatchObject({ key: '', attempts: 0, reason: expect.stringMatching(/malformed/) as unknown })
+    expect(letter).toMatchObject({
+      key: '',
+      attempts: 0,
+      reason: expect.stringMatching(/malformed/) as unknown,
+    })
   })
 })
 
@@ -164,37 +219,76 @@ describe('write-behind when Redis stops answering', () => {
     await server.close()
   })
 
-  it('rejects set() with CacheUnavailableError within timeoutMs, reports loop errors, and recovers', async () => {
+  it('rejects set() with CacheUnavailableError within the cache timeout, reports loop errors, and recovers', async () => {
     const errors: Error[] = []
     const store = recorder<number>()
-    const prefix = queuePrefix()
-    const queue = open(
-      { name: 'outage', write: store.write, leaseMs: 600, backoff: { initial: 20, max: 200 } },
-      deps(prefix, client(server.url), { timeoutMs: 300, onError: (e) => errors.push(e) }),
-    )
+    const queue = open(cache({ redis: client(server.url), timeout: 300, breaker: { resetTimeout: 200 } }), {
+      name: 'outage',
+      write: store.write,
+      lease: 600,
+      backoff: { initial: 20, max: 200 },
+      onError: (e) => errors.push(e),
+    })
     await queue.set('a', 1)
     await queue.flush()
     await server.stop()
     const failure = await queue.set('b', 2).catch((error: unknown) => error)
     expect(failure).toBeInstanceOf(CacheUnavailableError)
     expect(failure).toMatchObject({ code: 'ERR_CACHE_L2_UNAVAILABLE' })
-    await waitFor(() => errors.some((e) => e instanceof CacheUnavailableError), { timeout: 10_000, message: 'a reported loop error' })
+    await waitFor(() => errors.some((e) => e instanceof CacheUnavailableError), {
+      timeout: 10_000,
+      message: 'a reported loop error',
+    })
     // No persistence: the restarted server is empty, as a replaced node would be.
     await server.restart()
-    await waitFor(async () => queue.set('c', 3).then(() => true, () => false), { timeout: 15_000, message: 'set() works again' })
-    await waitFor(() => store.batches.flat().some((e) => e.key === 'c'), { timeout: 15_000, message: 'c flushed after the restart' })
+    await waitFor(
+      async () =>
+        queue.set('c', 3).then(
+          () => true,
+          () => false,
+        ),
+      { timeout: 15_000, message: 'set() works again' },
+    )
+    await waitFor(() => store.batches.flat().some((e) => e.key === 'c'), {
+      timeout: 15_000,
+      message: 'c flushed after the restart',
+    })
     expect(store.batches.flat()[0]).toEqual({ key: 'a', value: 1, deleted: false })
   })
 
-  it('closes within its deadline while Redis is down, without hanging or unhandled rejections', async () => {
-    const errors: Error[] = []
-    const queue = open(
-      { name: 'down', write: () => Promise.resolve() },
-      deps(queuePrefix(), client(server.url), { timeoutMs: 200, onError: (e) => errors.push(e) }),
-    )
+  it('goes through the cache breaker: while it is open, set() fails at once and health() says degraded', async () => {
+    const on = cache({
+      redis: client(server.url),
+      timeout: 200,
+      breaker: { volumeThreshold: 1, resetTimeout: 60_000 },
+    })
+    const queue = open(on, { name: 'breaker', write: () => Promise.resolve() })
     await waitFor(() => queue.isLeader(), { message: 'leadership' })
     await server.stop()
-    await queue.close(1_000)
+    await waitFor(
+      async () => (await queue.set('x', 1).catch((error: unknown) => error)) instanceof CacheUnavailableError,
+      {
+        message: 'set() failing',
+      },
+    )
+    await waitFor(() => on.health().l2?.breaker === 'open', { message: 'the breaker open' })
+    expect(on.health().status).toBe('degraded')
+    const failure = await queue.set('y', 2).catch((error: unknown) => error)
+    expect(failure).toBeInstanceOf(CacheUnavailableError)
+    expect((failure as Error).message).toMatch(/[Bb]reaker/)
+    await server.restart()
+  })
+
+  it('closes within its timeout while Redis is down, without hanging or unhandled rejections', async () => {
+    const errors: Error[] = []
+    const queue = open(cache({ redis: client(server.url), timeout: 200 }), {
+      name: 'down',
+      write: () => Promise.resolve(),
+      onError: (e) => errors.push(e),
+    })
+    await waitFor(() => queue.isLeader(), { message: 'leadership' })
+    await server.stop()
+    await queue.close({ timeout: 1_000 })
     expect(queue.isLeader()).toBe(false)
     await server.restart()
   })

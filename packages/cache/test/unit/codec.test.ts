@@ -6,7 +6,8 @@ import { CacheDecodeError, CacheEncodeError } from '../../src/errors'
 
 const roundTrip = (value: unknown): unknown => jsonCodec.decode(jsonCodec.encode(value))
 const hasMinusZero = (value: unknown): boolean =>
-  Object.is(value, -0) || (typeof value === 'object' && value !== null && Object.values(value).some(hasMinusZero))
+  Object.is(value, -0) ||
+  (typeof value === 'object' && value !== null && Object.values(value).some(hasMinusZero))
 
 /** Any code unit, lone surrogates and the marker included. */
 const char = fc.oneof(
@@ -16,7 +17,9 @@ const char = fc.oneof(
 const text = fc.string({ unit: char })
 // No `constructor` key here: toStrictEqual compares `a.constructor === b.constructor`, so two equal
 // copies under that key would compare unequal. It has its own case below.
-const key = fc.oneof(text, fc.constantFrom('$t', 'v', '__proto__', 'toJSON', 'hasOwnProperty', '')).filter((k) => k !== 'constructor')
+const key = fc
+  .oneof(text, fc.constantFrom('$t', 'v', '__proto__', 'toJSON', 'hasOwnProperty', ''))
+  .filter((k) => k !== 'constructor')
 const leaf = fc.oneof(
   fc.boolean(),
   fc.integer(),
@@ -45,24 +48,41 @@ const supported = fc.anything({
 
 describe('jsonCodec round trips', () => {
   it('round-trips anything supported, nested', () => {
-    fc.assert(fc.property(supported, (value) => {
-      expect(roundTrip(value)).toStrictEqual(value)
-    }), { numRuns: 500 })
+    fc.assert(
+      fc.property(supported, (value) => {
+        expect(roundTrip(value)).toStrictEqual(value)
+      }),
+      { numRuns: 500 },
+    )
   })
 
   it('round-trips fast-check own anything() with BigInt, Date, Map, Set, null prototypes and unicode', () => {
-    const anything = fc.anything({ key: fc.string({ unit: 'binary' }).filter((k) => k !== 'constructor'), withBigInt: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true, withObjectString: true, stringUnit: 'binary' })
-    fc.assert(fc.property(anything, (value) => {
-      expect(roundTrip(value)).toStrictEqual(value)
-    }), { numRuns: 300 })
+    const anything = fc.anything({
+      key: fc.string({ unit: 'binary' }).filter((k) => k !== 'constructor'),
+      withBigInt: true,
+      withDate: true,
+      withMap: true,
+      withSet: true,
+      withNullPrototype: true,
+      withObjectString: true,
+      stringUnit: 'binary',
+    })
+    fc.assert(
+      fc.property(anything, (value) => {
+        expect(roundTrip(value)).toStrictEqual(value)
+      }),
+      { numRuns: 300 },
+    )
   })
 
   it('writes plain JSON, unchanged, for values JSON alone round-trips (the fast path)', () => {
-    fc.assert(fc.property(fc.jsonValue(), (value) => {
-      fc.pre(!JSON.stringify(value).includes('"$t"') && !hasMinusZero(value))
-      expect(jsonCodec.encode(value)).toBe(JSON.stringify(value))
-      expect(jsonCodec.decode(jsonCodec.encode(value))).toStrictEqual(value)
-    }))
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        fc.pre(!JSON.stringify(value).includes('"$t"') && !hasMinusZero(value))
+        expect(jsonCodec.encode(value)).toBe(JSON.stringify(value))
+        expect(jsonCodec.decode(jsonCodec.encode(value))).toStrictEqual(value)
+      }),
+    )
   })
 
   it.each([
@@ -84,7 +104,15 @@ describe('jsonCodec round trips', () => {
     ['a surrogate pair and emoji', '😀 e\u0301 \u2028\u2029'],
     ['an object with a constructor key', { constructor: 'mine', toString: 1 }],
     ['a null-prototype object', Object.assign(Object.create(null) as object, { a: 1, $t: 'x' })],
-    ['nested containers', { m: new Map<unknown, unknown>([[{ k: 1 }, new Set([1n, undefined])], [new Date(0), [null]]]) }],
+    [
+      'nested containers',
+      {
+        m: new Map<unknown, unknown>([
+          [{ k: 1 }, new Set([1n, undefined])],
+          [new Date(0), [null]],
+        ]),
+      },
+    ],
   ])('round-trips %s exactly', (_name, value) => {
     const back = roundTrip(value)
     expect(back).toStrictEqual(value)
@@ -106,14 +134,24 @@ describe('jsonCodec round trips', () => {
   })
 
   it('keeps -0 in objects, arrays and Map values', () => {
-    const back = roundTrip({ z: -0, list: [-0], map: new Map([['k', -0]]) }) as { z: number; list: number[]; map: Map<string, number> }
+    const back = roundTrip({ z: -0, list: [-0], map: new Map([['k', -0]]) }) as {
+      z: number
+      list: number[]
+      map: Map<string, number>
+    }
     expect(Object.is(back.z, -0)).toBe(true)
     expect(Object.is(back.list[0], -0)).toBe(true)
     expect(Object.is(back.map.get('k'), -0)).toBe(true)
   })
 
   it('keeps Map and Set insertion order, with object keys', () => {
-    const map = new Map<unknown, unknown>([['z', 1], [{ o: 1 }, 2], [3n, 3], [undefined, 4], ['a', 5]])
+    const map = new Map<unknown, unknown>([
+      ['z', 1],
+      [{ o: 1 }, 2],
+      [3n, 3],
+      [undefined, 4],
+      ['a', 5],
+    ])
     const back = roundTrip(map) as Map<unknown, unknown>
     expect([...back.values()]).toEqual([1, 2, 3, 4, 5])
     expect(back).toStrictEqual(map)
@@ -174,7 +212,8 @@ describe('jsonCodec $t escaping', () => {
   })
 
   it('round-trips strings holding the marker', () => {
-    for (const value of ['$t"', '"$t"', '{"$t":"Date","v":0}', 'x$t']) expect(roundTrip({ [value]: value })).toStrictEqual({ [value]: value })
+    for (const value of ['$t"', '"$t"', '{"$t":"Date","v":0}', 'x$t'])
+      expect(roundTrip({ [value]: value })).toStrictEqual({ [value]: value })
   })
 })
 
@@ -197,11 +236,15 @@ describe('jsonCodec errors', () => {
   })
 
   it('rejects a symbol value with its path, quoting odd keys', () => {
-    expect(encodeError({ 'odd key': [Symbol('s')] }).message).toBe('Cannot encode a symbol at $["odd key"][0]')
+    expect(encodeError({ 'odd key': [Symbol('s')] }).message).toBe(
+      'Cannot encode a symbol at $["odd key"][0]',
+    )
   })
 
   it('names the path inside Maps and Sets', () => {
-    expect(encodeError({ m: new Map([['k', { f: () => 1 }]]) }).message).toBe('Cannot encode a function at $.m.<value #0>.f')
+    expect(encodeError({ m: new Map([['k', { f: () => 1 }]]) }).message).toBe(
+      'Cannot encode a function at $.m.<value #0>.f',
+    )
     expect(encodeError(new Map([[Symbol('k'), 1]])).message).toBe('Cannot encode a symbol at $.<key #0>')
     expect(encodeError(new Set([1, Symbol('s')])).message).toBe('Cannot encode a symbol at $.<item #1>')
   })
@@ -210,13 +253,17 @@ describe('jsonCodec errors', () => {
     const node: Record<string, unknown> = { name: 'a' }
     node.child = { list: [node] }
     const error = encodeError({ root: node })
-    expect(error.message).toBe('Cannot encode a circular reference at $.root.child.list[0] (it points back to $.root)')
+    expect(error.message).toBe(
+      'Cannot encode a circular reference at $.root.child.list[0] (it points back to $.root)',
+    )
     const map = new Map<string, unknown>()
     map.set('self', map)
     expect(encodeError(map).message).toContain('circular reference at $.<value #0>')
     const selfArray: unknown[] = []
     selfArray.push(selfArray)
-    expect(encodeError(selfArray).message).toBe('Cannot encode a circular reference at $[0] (it points back to $)')
+    expect(encodeError(selfArray).message).toBe(
+      'Cannot encode a circular reference at $[0] (it points back to $)',
+    )
   })
 
   it('rejects a cycle deeper than the fast-path check', () => {
@@ -228,11 +275,15 @@ describe('jsonCodec errors', () => {
       node = next
     }
     node.back = root
-    expect(encodeError(root).message).toMatch(/^Cannot encode a circular reference at \$(\.next){100}\.back \(it points back to \$\)$/)
+    expect(encodeError(root).message).toMatch(
+      /^Cannot encode a circular reference at \$(\.next){100}\.back \(it points back to \$\)$/,
+    )
   })
 
   it('rejects binary data other than Uint8Array/Buffer, promises and weak collections', () => {
-    expect(encodeError({ f: new Float64Array(1) }).message).toBe('Cannot encode a Float64Array (of binary data, only Uint8Array and Buffer are supported) at $.f')
+    expect(encodeError({ f: new Float64Array(1) }).message).toBe(
+      'Cannot encode a Float64Array (of binary data, only Uint8Array and Buffer are supported) at $.f',
+    )
     expect(encodeError(new ArrayBuffer(2)).message).toContain('an ArrayBuffer')
     expect(encodeError([Promise.resolve(1)]).message).toBe('Cannot encode a Promise at $[0]')
     expect(encodeError(new WeakMap()).message).toBe('Cannot encode a WeakMap at $')

@@ -32,9 +32,11 @@ describe('createEncryption', () => {
   const encryption = createEncryption({ keys: [k1] })
 
   it('round-trips any well-formed string, empty included', () => {
-    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), fc.string(), (plain, aad) => {
-      expect(encryption.decrypt(encryption.encrypt(plain, aad), aad)).toBe(plain)
-    }))
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), fc.string(), (plain, aad) => {
+        expect(encryption.decrypt(encryption.encrypt(plain, aad), aad)).toBe(plain)
+      }),
+    )
     expect(encryption.decrypt(encryption.encrypt('', AAD), AAD)).toBe('')
     const large = 'x'.repeat(1_000_000)
     expect(encryption.decrypt(encryption.encrypt(large, AAD), AAD)).toBe(large)
@@ -45,7 +47,9 @@ describe('createEncryption', () => {
     const second = encryption.encrypt('same', AAD)
     expect(first).toMatch(/^v1\.k1\.[A-Za-z0-9_-]+$/)
     expect(first).not.toBe(second)
-    expect(Buffer.from(first.split('.')[2]!, 'base64url').subarray(0, 12)).not.toEqual(Buffer.from(second.split('.')[2]!, 'base64url').subarray(0, 12))
+    expect(Buffer.from(first.split('.')[2]!, 'base64url').subarray(0, 12)).not.toEqual(
+      Buffer.from(second.split('.')[2]!, 'base64url').subarray(0, 12),
+    )
     expect(Buffer.from(first.split('.')[2]!, 'base64url')).toHaveLength(12 + 16 + 4)
   })
 
@@ -69,9 +73,16 @@ describe('createEncryption', () => {
 
   it('accepts the same key as bytes, hex, base64 and base64url', () => {
     const bytes = randomBytes(32)
-    const texts = [bytes.toString('hex'), bytes.toString('hex').toUpperCase(), bytes.toString('base64'), bytes.toString('base64').replace(/=$/, ''), bytes.toString('base64url')]
+    const texts = [
+      bytes.toString('hex'),
+      bytes.toString('hex').toUpperCase(),
+      bytes.toString('base64'),
+      bytes.toString('base64').replace(/=$/, ''),
+      bytes.toString('base64url'),
+    ]
     const encrypted = createEncryption({ keys: [{ id: 'a', key: new Uint8Array(bytes) }] }).encrypt('v', AAD)
-    for (const key of texts) expect(createEncryption({ keys: [{ id: 'a', key }] }).decrypt(encrypted, AAD)).toBe('v')
+    for (const key of texts)
+      expect(createEncryption({ keys: [{ id: 'a', key }] }).decrypt(encrypted, AAD)).toBe('v')
   })
 
   describe('rejects, with CacheDecodeError, a text that', () => {
@@ -84,10 +95,13 @@ describe('createEncryption', () => {
       ['has a tampered ciphertext', tamper(text, 28, 29)],
       ['has its last ciphertext byte tampered', tamper(text, 28 + 14, 28 + 15)],
       ['is truncated by one character', text.slice(0, -1)],
-      ['is truncated by one byte', (() => {
-        const [v, id, body] = text.split('.') as [string, string, string]
-        return `${v}.${id}.${Buffer.from(body, 'base64url').subarray(0, -1).toString('base64url')}`
-      })()],
+      [
+        'is truncated by one byte',
+        (() => {
+          const [v, id, body] = text.split('.') as [string, string, string]
+          return `${v}.${id}.${Buffer.from(body, 'base64url').subarray(0, -1).toString('base64url')}`
+        })(),
+      ],
       ['is truncated below IV and tag', text.slice(0, 'v1.k1.'.length + 20)],
       ['has an empty body', 'v1.k1.'],
       ['has a changed key id', text.replace('v1.k1.', 'v1.k9.')],
@@ -113,9 +127,11 @@ describe('createEncryption', () => {
 
     it('has any single byte flipped', () => {
       const length = Buffer.from(text.split('.')[2]!, 'base64url').length
-      fc.assert(fc.property(fc.integer({ min: 0, max: length - 1 }), (i) => {
-        expectDecodeError(encryption, tamper(text, i, i + 1))
-      }))
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: length - 1 }), (i) => {
+          expectDecodeError(encryption, tamper(text, i, i + 1))
+        }),
+      )
     })
   })
 
@@ -126,7 +142,13 @@ describe('createEncryption', () => {
       ['an empty id', [{ id: '', key: bytes }]],
       ['an id with a dot', [{ id: 'k.1', key: bytes }]],
       ['an id longer than 32', [{ id: 'k'.repeat(33), key: bytes }]],
-      ['a duplicated id', [{ id: 'a', key: bytes }, { id: 'a', key: randomBytes(32) }]],
+      [
+        'a duplicated id',
+        [
+          { id: 'a', key: bytes },
+          { id: 'a', key: randomBytes(32) },
+        ],
+      ],
       ['a 16-byte key', [{ id: 'a', key: randomBytes(16) }]],
       ['a 33-byte key', [{ id: 'a', key: randomBytes(33) }]],
       ['a 32-char passphrase', [{ id: 'a', key: 'correct-horse-battery-staple-32!' }]],
@@ -136,7 +158,15 @@ describe('createEncryption', () => {
       ['hex of 31 bytes', [{ id: 'a', key: randomBytes(31).toString('hex') }]],
       ['base64 of 24 bytes', [{ id: 'a', key: randomBytes(24).toString('base64') }]],
       ['mixed base64 alphabets', [{ id: 'a', key: `+_${bytes.toString('base64url').slice(2)}` }]],
-      ['a non-canonical base64 tail', [{ id: 'a', key: `${bytes.toString('base64url').slice(0, 42)}${bytes.toString('base64url').endsWith('B') ? 'C' : 'B'}` }]],
+      [
+        'a non-canonical base64 tail',
+        [
+          {
+            id: 'a',
+            key: `${bytes.toString('base64url').slice(0, 42)}${bytes.toString('base64url').endsWith('B') ? 'C' : 'B'}`,
+          },
+        ],
+      ],
     ])('%s', (_name, keys) => {
       expect(() => createEncryption({ keys })).toThrow(CacheOptionsError)
     })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseEntry } from '../../src/drivers/redis'
+import { parseEntry } from '../../src/l2/entry'
 
 describe('the stored entry format', () => {
   it('parses header, tags and a value that itself contains bars', () => {
@@ -7,7 +7,15 @@ describe('the stored entry format', () => {
     const raw = `7|100|200|300|12|0|${tags.length}|${tags}{"x":"1|2"}`
     const { entry, ver } = parseEntry(150, raw, false, -2)
     expect(ver).toBe(7)
-    expect(entry).toEqual({ data: '{"x":"1|2"}', ver: 7, created: 100, expiresAt: 200, staleUntil: 300, tags: ['a', 'b|c'], delta: 12 })
+    expect(entry).toEqual({
+      data: '{"x":"1|2"}',
+      ver: 7,
+      created: 100,
+      expiresAt: 200,
+      staleUntil: 300,
+      tags: ['a', 'b|c'],
+      delta: 12,
+    })
   })
 
   it('reads a tombstone as absent but keeps its version for compare-and-set', () => {

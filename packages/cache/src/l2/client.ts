@@ -1,8 +1,12 @@
+import { backoffDelay } from '@scalekit/internal'
 import { Cluster, Redis } from 'ioredis'
 import type { RedisInput } from '../options'
 
 /** The ioredis client types the cache drives. */
 export type RedisClient = Redis | Cluster
+
+/** Reconnect delays of a client the cache creates: quick at first, at most 2 s apart, spread so instances do not reconnect in step. */
+const RECONNECT = { initial: 100, factor: 2, max: 2_000, jitter: 0.5 } as const
 
 /**
  * Resolves the `redis` option. A URL makes a client the cache owns: it connects lazily, pipelines
@@ -10,7 +14,11 @@ export type RedisClient = Redis | Cluster
  * write that lands after a reconnect could overwrite a newer value). Every call is bounded by the
  * breaker's timeout.
  */
-export function resolveRedis(input: RedisInput, timeoutMs: number, onError: (error: Error) => void): { client: RedisClient; owned: boolean } {
+export function resolveRedis(
+  input: RedisInput,
+  timeoutMs: number,
+  onError: (error: Error) => void,
+): { client: RedisClient; owned: boolean } {
   if (typeof input !== 'string') return { client: input, owned: false }
   const client = new Redis(input, {
     lazyConnect: true,
@@ -19,7 +27,7 @@ export function resolveRedis(input: RedisInput, timeoutMs: number, onError: (err
     enableAutoPipelining: true,
     connectTimeout: Math.max(1_000, timeoutMs * 4),
     maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+    retryStrategy: (attempt) => backoffDelay(RECONNECT, attempt),
   })
   // Connection errors are expected during an outage: they surface through timeouts and the
   // breaker; without a listener ioredis would print each one as unhandled.
@@ -27,7 +35,7 @@ export function resolveRedis(input: RedisInput, timeoutMs: number, onError: (err
   return { client, owned: true }
 }
 
-/** True for an ioredis Cluster client. */
+/** True for an ioredis Cluster client (also one from another copy of ioredis). */
 export function isCluster(client: RedisClient): client is Cluster {
   return client instanceof Cluster || (client as { isCluster?: boolean }).isCluster === true
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { RedisClient } from './redis-client'
+import type { RedisClient } from './client'
 
 /**
  * A Lua script run by SHA (EVALSHA), loaded on first NOSCRIPT. Every script touches only keys that
@@ -14,7 +14,11 @@ export class Script {
     this.#sha = createHash('sha1').update(source).digest('hex')
   }
 
-  async run(client: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(
+    client: RedisClient,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
     try {
       return await client.evalsha(this.#sha, keys.length, ...keys, ...args)
     } catch (error) {
