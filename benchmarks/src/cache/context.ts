@@ -21,7 +21,16 @@ export function createContext(): BenchContext {
 }
 
 /** A user record of about 200 bytes of JSON, the value every scenario caches. */
-export function userValue(id: number): { id: number; name: string; email: string; roles: string[]; plan: string; createdAt: string; active: boolean; score: number } {
+export function userValue(id: number): {
+  id: number
+  name: string
+  email: string
+  roles: string[]
+  plan: string
+  createdAt: string
+  active: boolean
+  score: number
+} {
   return {
     id,
     name: `User Number ${id}`,

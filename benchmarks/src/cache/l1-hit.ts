@@ -4,9 +4,17 @@
  * same async loop; the bare synchronous loop is printed too, to show what `await` alone costs.
  */
 import { LRUCache } from 'lru-cache'
-import { type Contender, interleave, printSummaries, type Sample, type Summary, timeSequential, timeSync } from '../harness'
+import {
+  type Contender,
+  interleave,
+  printSummaries,
+  type Sample,
+  type Summary,
+  timeSequential,
+  timeSync,
+} from '../harness'
 import { type BenchContext, userValue } from './context'
-import { createOurs, createSubject, LIBRARIES, type Subject } from './subjects'
+import { createBefore, createOurs, createSubject, LIBRARIES, type Subject } from './subjects'
 
 interface L1Contender extends Contender {
   run: (ms: number) => Promise<Sample>
@@ -19,7 +27,11 @@ const KEYS = Array.from({ length: 16 }, (_, i) => `user:${i}`)
 export interface L1Result {
   rounds: number
   durationMs: number
-  summaries: (Omit<Summary, 'rounds'> & { opsPerSecByRound: number[]; setup: string; factoryCallsWhileMeasuring: number })[]
+  summaries: (Omit<Summary, 'rounds'> & {
+    opsPerSecByRound: number[]
+    setup: string
+    factoryCallsWhileMeasuring: number
+  })[]
   target: { wanted: string; ours: number; met: boolean }
 }
 
@@ -74,33 +86,61 @@ export async function runL1Hit(ctx: BenchContext): Promise<L1Result> {
 
   const contenders: L1Contender[] = [floor, floorSync]
   for (const library of LIBRARIES) {
-    const subject = await createSubject(library, { shape: 'memory', prefix: `${ctx.runId}_l1_${library}`, ttlMs: 600_000 })
+    const subject = await createSubject(library, {
+      shape: 'memory',
+      prefix: `${ctx.runId}_l1_${library}`,
+      ttlMs: 600_000,
+    })
     contenders.push(await contenderOf(library === 'scalekit' ? 'scalekit getOrSet' : library, subject))
   }
   // Ours with Redis configured and the invalidation bus on: an L1 hit then also checks the bus epoch.
-  const tiered = createOurs({ shape: 'tiered', prefix: `${ctx.runId}_l1_tiered`, ttlMs: 600_000, redisUrl: ctx.redisUrl })
+  const tiered = createOurs({
+    shape: 'tiered',
+    prefix: `${ctx.runId}_l1_tiered`,
+    ttlMs: 600_000,
+    redisUrl: ctx.redisUrl,
+  })
   await tiered.subject.getOrSet('probe', () => 1)
-  for (let i = 0; i < 100 && tiered.stats().l2?.busConnected !== true; i++) await new Promise((r) => setTimeout(r, 20))
+  for (let i = 0; i < 100 && tiered.health().l2?.busConnected !== true; i++)
+    await new Promise((r) => setTimeout(r, 20))
   contenders.push(await contenderOf('scalekit getOrSet (L1 + Redis, bus on)', tiered.subject))
+  // SK_CACHE_BEFORE: another build of ours, memory-only, for a before/after in this run.
+  const before = await createBefore({ shape: 'memory', prefix: `${ctx.runId}_l1_before`, ttlMs: 600_000 })
+  if (before !== undefined) contenders.push(await contenderOf('scalekit getOrSet (before)', before))
 
   const summaries = await interleave(contenders, rounds, (c) => c.run(durationMs))
-  printSummaries(`1. L1 hit getOrSet — ${rounds} rounds × ${durationMs} ms, median of rounds (p50/p99 over batches of 64 calls)`, summaries, 'vs lru get awaited')
+  printSummaries(
+    `1. L1 hit getOrSet — ${rounds} rounds × ${durationMs} ms, median of rounds (p50/p99 over batches of 64 calls)`,
+    summaries,
+    'vs lru get awaited',
+  )
   for (const c of contenders) {
-    if (c.misses() > 0) console.log(`   ! ${c.name}: factory ran ${c.misses()} times while measuring (not all hits)`)
+    if (c.misses() > 0)
+      console.log(`   ! ${c.name}: factory ran ${c.misses()} times while measuring (not all hits)`)
   }
   for (const s of closers) await s.close()
 
   const byName = new Map(contenders.map((c) => [c.name, c]))
   const ours = summaries.find((s) => s.name === 'scalekit getOrSet')!
-  const target = { wanted: '≥ 40% of lru-cache get (awaited) ops/s', ours: ours.ratioToFloor ?? Number.NaN, met: (ours.ratioToFloor ?? 0) >= 0.4 }
-  console.log(`   target: ${target.wanted}: ours ${(target.ours * 100).toFixed(1)}% → ${target.met ? 'MET' : 'NOT MET'}`)
+  const target = {
+    wanted: '≥ 40% of lru-cache get (awaited) ops/s',
+    ours: ours.ratioToFloor ?? Number.NaN,
+    met: (ours.ratioToFloor ?? 0) >= 0.4,
+  }
+  console.log(
+    `   target: ${target.wanted}: ours ${(target.ours * 100).toFixed(1)}% → ${target.met ? 'MET' : 'NOT MET'}`,
+  )
   return {
     rounds,
     durationMs,
     summaries: summaries.map(({ rounds: perRound, ...s }) => ({
       opsPerSecByRound: perRound.map((r) => Math.round(r.opsPerSec)),
       ...s,
-      setup: setups.get(s.name) ?? (s.name.includes('sync') ? 'new LRUCache({ max: 1000 }).get(), no await' : 'await new LRUCache({ max: 1000 }).get()'),
+      setup:
+        setups.get(s.name) ??
+        (s.name.includes('sync')
+          ? 'new LRUCache({ max: 1000 }).get(), no await'
+          : 'await new LRUCache({ max: 1000 }).get()'),
       factoryCallsWhileMeasuring: byName.get(s.name)!.misses(),
     })),
     target,

@@ -14,7 +14,7 @@ export interface MemoryChildResult {
   heapGrowthBytes: number
   rssGrowthBytes: number
   entriesHeld: number | undefined
-  /** Ours only: `stats().l1` after the run. */
+  /** Ours only: `health().l1` after the run. */
   oursL1: { entries: number; bytes: number } | undefined
   writeMs: number
 }
@@ -28,7 +28,10 @@ const fullGc = (): void => {
 const library = process.env.BENCH_LIB as Library
 const bounded = process.env.BENCH_BOUNDED !== '0'
 const count = Number(process.env.BENCH_COUNT ?? '100000')
-const memory = { maxEntries: 1_000_000, maxBytes: Number(process.env.BENCH_MAX_BYTES ?? String(16 * 1024 * 1024)) }
+const memory = {
+  maxEntries: 1_000_000,
+  maxBytes: Number(process.env.BENCH_MAX_BYTES ?? String(16 * 1024 * 1024)),
+}
 const options = { shape: 'memory' as const, prefix: 'mem', ttlMs: 600_000, ...(bounded ? { memory } : {}) }
 
 let subject: Subject
@@ -36,7 +39,7 @@ let stats: (() => { entries: number; bytes: number } | undefined) | undefined
 if (library === 'scalekit') {
   const ours = createOurs(options)
   subject = ours.subject
-  stats = () => ours.stats().l1
+  stats = () => ours.health().l1
 } else {
   subject = await createSubject(library, options)
 }

@@ -18,7 +18,8 @@ const BOUNDS: Record<Library, string> = {
   scalekit: 'l1.maxEntries + l1.maxBytes (encoded bytes + key + 128 B/entry)',
   bentocache: 'memory driver maxItems + maxSize (serialized bytes; needs serialize: true)',
   'cache-manager': 'none of its own (keyv Map is unbounded); a bounded Map-like store can be passed to keyv',
-  cachified: 'none of its own: whatever the cache you adapt offers (lru-cache max/maxSize + your sizeCalculation)',
+  cachified:
+    'none of its own: whatever the cache you adapt offers (lru-cache max/maxSize + your sizeCalculation)',
 }
 
 export interface MemoryRow extends Partial<MemoryChildResult> {
@@ -52,35 +53,53 @@ async function child(library: Library, bounded: boolean, count: number): Promise
     })
     return { ...result!, bounded, offers: BOUNDS[library] }
   } catch (error) {
-    return { library, bounded, offers: BOUNDS[library], note: `n/a (${(error as Error).message.split('\n')[0]})` }
+    return {
+      library,
+      bounded,
+      offers: BOUNDS[library],
+      note: `n/a (${(error as Error).message.split('\n')[0]})`,
+    }
   }
 }
 
-const mib = (n: number | undefined): string => (n === undefined ? 'n/a' : `${(n / 1024 / 1024).toFixed(1)} MiB`)
+const mib = (n: number | undefined): string =>
+  n === undefined ? 'n/a' : `${(n / 1024 / 1024).toFixed(1)} MiB`
 
 export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
   const count = ctx.quick ? 20_000 : 100_000
   const rows: MemoryRow[] = []
-  for (const library of ['scalekit', 'bentocache', 'cache-manager', 'cachified'] as const) rows.push(await child(library, true, count))
+  for (const library of ['scalekit', 'bentocache', 'cache-manager', 'cachified'] as const)
+    rows.push(await child(library, true, count))
   rows.push(await child('cache-manager', false, count))
 
-  printTable(`5. Memory: ${count} random 1 KB values into a ${mib(BUDGET)} budget, heap growth after full GC (one process per row)`, [
-    ['', 'heap growth', 'rss growth', 'entries held', 'write time', 'bound used'],
-    ...rows.map((r) => [
-      r.library + (r.bounded ? '' : ' (default, unbounded)'),
-      r.note ?? mib(r.heapGrowthBytes),
-      mib(r.rssGrowthBytes),
-      r.entriesHeld === undefined ? 'not exposed' : String(r.entriesHeld),
-      r.writeMs === undefined ? '' : `${(r.writeMs / 1000).toFixed(2)} s`,
-      r.setup ?? '',
-    ]),
-  ])
-  for (const library of ['scalekit', 'bentocache', 'cache-manager', 'cachified'] as const) console.log(`   ${library} offers: ${BOUNDS[library]}`)
+  printTable(
+    `5. Memory: ${count} random 1 KB values into a ${mib(BUDGET)} budget, heap growth after full GC (one process per row)`,
+    [
+      ['', 'heap growth', 'rss growth', 'entries held', 'write time', 'bound used'],
+      ...rows.map((r) => [
+        r.library + (r.bounded ? '' : ' (default, unbounded)'),
+        r.note ?? mib(r.heapGrowthBytes),
+        mib(r.rssGrowthBytes),
+        r.entriesHeld === undefined ? 'not exposed' : String(r.entriesHeld),
+        r.writeMs === undefined ? '' : `${(r.writeMs / 1000).toFixed(2)} s`,
+        r.setup ?? '',
+      ]),
+    ],
+  )
+  for (const library of ['scalekit', 'bentocache', 'cache-manager', 'cachified'] as const)
+    console.log(`   ${library} offers: ${BOUNDS[library]}`)
   const ours = rows.find((r) => r.library === 'scalekit')
-  if (ours?.oursL1 !== undefined) console.log(`   scalekit stats().l1: ${ours.oursL1.entries} entries, ${ours.oursL1.bytes} bytes counted (budget ${BUDGET})`)
+  if (ours?.oursL1 !== undefined)
+    console.log(
+      `   scalekit health().l1: ${ours.oursL1.entries} entries, ${ours.oursL1.bytes} bytes counted (budget ${BUDGET})`,
+    )
   // "Near the budget": within 1.5× of it (the budget counts encoded bytes; the heap also holds keys, entry objects and the LRU's arrays).
   const growth = ours?.heapGrowthBytes
-  const target = { wanted: 'heap growth near the 16 MiB budget (≤ 1.5 × budget)', ours: growth, met: growth !== undefined && growth <= 1.5 * BUDGET }
+  const target = {
+    wanted: 'heap growth near the 16 MiB budget (≤ 1.5 × budget)',
+    ours: growth,
+    met: growth !== undefined && growth <= 1.5 * BUDGET,
+  }
   console.log(`   target: ${target.wanted}: ours ${mib(growth)} → ${target.met ? 'MET' : 'NOT MET'}`)
   return { count, valueBytes: 1024, budgetBytes: BUDGET, rows, target }
 }

@@ -34,22 +34,33 @@ const selected = selectScenarios(SCENARIOS)
 
 const machine = { ...machineInfo(), redis: '' }
 
-const probe = new Redis(ctx.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2_000, retryStrategy: () => null })
+const probe = new Redis(ctx.redisUrl, {
+  lazyConnect: true,
+  maxRetriesPerRequest: 0,
+  connectTimeout: 2_000,
+  retryStrategy: () => null,
+})
 probe.on('error', () => undefined)
 try {
   await probe.connect()
   const info = await probe.info('server')
   machine.redis = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown'
 } catch (error) {
-  console.error(`Redis is not reachable at ${ctx.redisUrl} (${(error as Error).message}). Start it with scripts/services.sh or set SCALEKIT_REDIS_URL.`)
+  console.error(
+    `Redis is not reachable at ${ctx.redisUrl} (${(error as Error).message}). Start it with scripts/services.sh or set SCALEKIT_REDIS_URL.`,
+  )
   process.exit(1)
 } finally {
   probe.disconnect()
 }
 
 console.log(`@scalekit/cache benchmarks — ${machine.date}`)
-console.log(`Node ${machine.node}, ${machine.cpu} × ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Redis ${machine.redis} at ${ctx.redisUrl}`)
-console.log(`run id ${ctx.runId}${ctx.quick ? ' (BENCH_QUICK: short loops, not for quoting)' : ''}; scenarios: ${selected.join(', ')}`)
+console.log(
+  `Node ${machine.node}, ${machine.cpu} × ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Redis ${machine.redis} at ${ctx.redisUrl}`,
+)
+console.log(
+  `run id ${ctx.runId}${ctx.quick ? ' (BENCH_QUICK: short loops, not for quoting)' : ''}; scenarios: ${selected.join(', ')}`,
+)
 
 const results: Record<string, unknown> = {}
 const durations: Record<string, number> = {}
@@ -69,19 +80,36 @@ try {
 }
 
 const targets = Object.entries(results).flatMap(([scenario, r]) => {
-  const value = r as { target?: { wanted: string; met: boolean }; targets?: { wanted: string; met: boolean }[] }
-  return [...(value.targets ?? []), ...(value.target === undefined ? [] : [value.target])].map((t) => ({ scenario, wanted: t.wanted, met: t.met }))
+  const value = r as {
+    target?: { wanted: string; met: boolean }
+    targets?: { wanted: string; met: boolean }[]
+  }
+  return [...(value.targets ?? []), ...(value.target === undefined ? [] : [value.target])].map((t) => ({
+    scenario,
+    wanted: t.wanted,
+    met: t.met,
+  }))
 })
 console.log('\nTargets')
 for (const t of targets) console.log(`  ${t.met ? 'MET    ' : 'NOT MET'}  ${t.scenario}: ${t.wanted}`)
 const totalMs = Math.round(performance.now() - started)
-console.log(`\ntook ${(totalMs / 1000).toFixed(1)} s (${Object.entries(durations).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ')})`)
+console.log(
+  `\ntook ${(totalMs / 1000).toFixed(1)} s (${Object.entries(durations)
+    .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
+    .join(', ')})`,
+)
 
 if (!ctx.quick) {
   const out = fileURLToPath(new URL('../../results/cache.json', import.meta.url))
   mkdirSync(fileURLToPath(new URL('../../results/', import.meta.url)), { recursive: true })
-  const command = selected.length < Object.keys(SCENARIOS).length ? `pnpm --filter @scalekit/benchmarks bench:cache ${selected.join(' ')}` : 'pnpm bench'
-  writeFileSync(out, `${JSON.stringify({ ...machine, command, durationsMs: durations, targets, scenarios: results }, null, 2)}\n`)
+  const command =
+    selected.length < Object.keys(SCENARIOS).length
+      ? `pnpm --filter @scalekit/benchmarks bench:cache ${selected.join(' ')}`
+      : 'pnpm bench'
+  writeFileSync(
+    out,
+    `${JSON.stringify({ ...machine, command, durationsMs: durations, targets, scenarios: results }, null, 2)}\n`,
+  )
   console.log(`wrote ${out}`)
 }
 // Peers left clients reconnecting to the dead ports of the outage scenario; don't wait for them.

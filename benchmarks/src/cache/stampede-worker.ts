@@ -26,7 +26,12 @@ const library = env('BENCH_LIB') as Library
 const callers = Number(env('BENCH_CALLERS'))
 const factoryMs = Number(env('BENCH_FACTORY_MS'))
 const key = env('BENCH_KEY')
-const subject = await createSubject(library, { shape: 'tiered', prefix: env('BENCH_PREFIX'), redisUrl: env('BENCH_REDIS_URL'), ttlMs: 600_000 })
+const subject = await createSubject(library, {
+  shape: 'tiered',
+  prefix: env('BENCH_PREFIX'),
+  redisUrl: env('BENCH_REDIS_URL'),
+  ttlMs: 600_000,
+})
 // Open the connection before the start line, so the burst measures coalescing and not connecting.
 await subject.getOrSet(`warm:${workerIndex()}`, () => 0)
 
@@ -38,7 +43,9 @@ const factory = async (): Promise<unknown> => {
 }
 
 await waitForGo()
-const settled = await Promise.allSettled(Array.from({ length: callers }, () => subject.getOrSet(key, factory)))
+const settled = await Promise.allSettled(
+  Array.from({ length: callers }, () => subject.getOrSet(key, factory)),
+)
 const valuesFrom = new Set<number>()
 let firstError: string | undefined
 for (const s of settled) {

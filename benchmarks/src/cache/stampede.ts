@@ -31,8 +31,18 @@ export interface StampedeResult {
   targets: { wanted: string; ours: number | undefined; met: boolean }[]
 }
 
-async function inProcess(ctx: BenchContext, library: Library, shape: Shape, callers: number): Promise<StampedeRow> {
-  const subject = await createSubject(library, { shape, prefix: `${ctx.runId}_st1_${shape}_${library}`, redisUrl: ctx.redisUrl, ttlMs: 600_000 })
+async function inProcess(
+  ctx: BenchContext,
+  library: Library,
+  shape: Shape,
+  callers: number,
+): Promise<StampedeRow> {
+  const subject = await createSubject(library, {
+    shape,
+    prefix: `${ctx.runId}_st1_${shape}_${library}`,
+    redisUrl: ctx.redisUrl,
+    ttlMs: 600_000,
+  })
   try {
     await subject.getOrSet('warm', () => 0)
     let calls = 0
@@ -41,11 +51,17 @@ async function inProcess(ctx: BenchContext, library: Library, shape: Shape, call
       await new Promise((resolve) => setTimeout(resolve, FACTORY_MS))
       return { n: calls }
     }
-    const settled = await Promise.allSettled(Array.from({ length: callers }, () => subject.getOrSet('cold', factory)))
+    const settled = await Promise.allSettled(
+      Array.from({ length: callers }, () => subject.getOrSet('cold', factory)),
+    )
     const rejected = settled.filter((s) => s.status === 'rejected')
     return {
-      library, setup: subject.setup, factoryCalls: calls, callers,
-      fulfilled: settled.length - rejected.length, rejected: rejected.length,
+      library,
+      setup: subject.setup,
+      factoryCalls: calls,
+      callers,
+      fulfilled: settled.length - rejected.length,
+      rejected: rejected.length,
       note: rejected.length > 0 ? String((rejected[0] as PromiseRejectedResult).reason) : undefined,
     }
   } finally {
@@ -53,7 +69,12 @@ async function inProcess(ctx: BenchContext, library: Library, shape: Shape, call
   }
 }
 
-async function acrossProcesses(ctx: BenchContext, library: Library, processes: number, callersEach: number): Promise<StampedeRow> {
+async function acrossProcesses(
+  ctx: BenchContext,
+  library: Library,
+  processes: number,
+  callersEach: number,
+): Promise<StampedeRow> {
   try {
     const results = await runWorkers<StampedeWorkerResult>({
       script: WORKER,
@@ -82,7 +103,15 @@ async function acrossProcesses(ctx: BenchContext, library: Library, processes: n
       note: `per process ${perProcess}${firstError === undefined ? '' : `; ${firstError}`}`,
     }
   } catch (error) {
-    return { library, setup: '', factoryCalls: undefined, callers: processes * callersEach, fulfilled: undefined, rejected: undefined, note: `n/a (${(error as Error).message.split('\n')[0]})` }
+    return {
+      library,
+      setup: '',
+      factoryCalls: undefined,
+      callers: processes * callersEach,
+      fulfilled: undefined,
+      rejected: undefined,
+      note: `n/a (${(error as Error).message.split('\n')[0]})`,
+    }
   }
 }
 
@@ -100,24 +129,48 @@ export async function runStampede(ctx: BenchContext): Promise<StampedeResult> {
 
   const fmt = (n: number | undefined): string => (n === undefined ? 'n/a' : String(n))
   printTable(`3. Stampede: factory calls for one cold key (factory ${FACTORY_MS} ms); the ideal is 1`, [
-    ['', '1 proc × 1000, memory', '1 proc × 1000, Redis', '4 procs × 250, Redis', 'answered (4 × 250)', '4-process detail'],
+    [
+      '',
+      '1 proc × 1000, memory',
+      '1 proc × 1000, Redis',
+      '4 procs × 250, Redis',
+      'answered (4 × 250)',
+      '4-process detail',
+    ],
     ...LIBRARIES.map((library, i) => {
       const m = oneProcessMemory[i]!
       const r = oneProcessRedis[i]!
       const p = fourProcessesRedis[i]!
-      return [library, fmt(m.factoryCalls), fmt(r.factoryCalls), fmt(p.factoryCalls), `${fmt(p.fulfilled)} ok, ${fmt(p.rejected)} failed`, p.note ?? '']
+      return [
+        library,
+        fmt(m.factoryCalls),
+        fmt(r.factoryCalls),
+        fmt(p.factoryCalls),
+        `${fmt(p.fulfilled)} ok, ${fmt(p.rejected)} failed`,
+        p.note ?? '',
+      ]
     }),
   ])
   for (const row of [...oneProcessMemory, ...oneProcessRedis]) {
-    if (row.rejected !== undefined && row.rejected > 0) console.log(`   ! ${row.library} (${row.setup}): ${row.rejected} callers failed: ${row.note ?? ''}`)
+    if (row.rejected !== undefined && row.rejected > 0)
+      console.log(`   ! ${row.library} (${row.setup}): ${row.rejected} callers failed: ${row.note ?? ''}`)
   }
   console.log('   setups with Redis: ' + oneProcessRedis.map((r) => `${r.library}: ${r.setup}`).join('; '))
 
   const ours = (rows: StampedeRow[]): StampedeRow => rows.find((r) => r.library === 'scalekit')!
   const targets = [
-    { wanted: '1 factory call for 1000 callers in 1 process', ours: ours(oneProcessMemory).factoryCalls, met: ours(oneProcessMemory).factoryCalls === 1 && ours(oneProcessRedis).factoryCalls === 1 },
-    { wanted: '1 factory call for 4 × 250 callers in 4 processes', ours: ours(fourProcessesRedis).factoryCalls, met: ours(fourProcessesRedis).factoryCalls === 1 && ours(fourProcessesRedis).rejected === 0 },
+    {
+      wanted: '1 factory call for 1000 callers in 1 process',
+      ours: ours(oneProcessMemory).factoryCalls,
+      met: ours(oneProcessMemory).factoryCalls === 1 && ours(oneProcessRedis).factoryCalls === 1,
+    },
+    {
+      wanted: '1 factory call for 4 × 250 callers in 4 processes',
+      ours: ours(fourProcessesRedis).factoryCalls,
+      met: ours(fourProcessesRedis).factoryCalls === 1 && ours(fourProcessesRedis).rejected === 0,
+    },
   ]
-  for (const t of targets) console.log(`   target: ${t.wanted}: ours ${fmt(t.ours)} → ${t.met ? 'MET' : 'NOT MET'}`)
+  for (const t of targets)
+    console.log(`   target: ${t.wanted}: ours ${fmt(t.ours)} → ${t.met ? 'MET' : 'NOT MET'}`)
   return { factoryMs: FACTORY_MS, oneProcessMemory, oneProcessRedis, fourProcessesRedis, targets }
 }

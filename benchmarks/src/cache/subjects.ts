@@ -7,7 +7,7 @@
 import { cachified, type Cache as CachifiedCache, type CacheEntry, totalTtl } from '@epic-web/cachified'
 import KeyvRedis from '@keyv/redis'
 import { createClient } from '@redis/client'
-import { type CacheStats, createCache } from '@scalekit/cache'
+import { type CacheHealth, createCache } from '@scalekit/cache'
 import { BentoCache, bentostore } from 'bentocache'
 import { memoryDriver } from 'bentocache/drivers/memory'
 import { redisDriver } from 'bentocache/drivers/redis'
@@ -88,27 +88,70 @@ function ours(options: SubjectOptions): Subject {
   return createOurs(options).subject
 }
 
-/** Ours, with `stats()` for the scenarios that report it. */
-export function createOurs(options: SubjectOptions): { subject: Subject; stats: () => CacheStats } {
+/** Ours, with `health()` for the scenarios that report it. */
+export function createOurs(options: SubjectOptions): { subject: Subject; health: () => CacheHealth } {
   const { shape, prefix, ttlMs, memory } = options
   const cache = createCache({
     namespace: prefix,
-    l1: shape === 'redis' ? false : memory === undefined ? {} : { maxEntries: memory.maxEntries, maxBytes: memory.maxBytes },
+    l1:
+      shape === 'redis'
+        ? false
+        : memory === undefined
+          ? {}
+          : { maxEntries: memory.maxEntries, maxBytes: memory.maxBytes },
     ttl: ttlMs,
     ...(shape === 'memory' ? {} : { redis: needUrl(options) }),
   })
   return {
     subject: {
       library: 'scalekit',
-      setup: shape === 'memory'
-        ? memory === undefined ? 'l1 default (10k entries / 64 MiB)' : `l1 maxEntries ${memory.maxEntries}, maxBytes ${memory.maxBytes} (encoded bytes + key + 128 B/entry)`
-        : shape === 'redis' ? 'l1: false, redis URL (timeout 250 ms)' : 'l1 default + redis URL (bus on)',
+      setup:
+        shape === 'memory'
+          ? memory === undefined
+            ? 'l1 default (10k entries / 64 MiB)'
+            : `l1 maxEntries ${memory.maxEntries}, maxBytes ${memory.maxBytes} (encoded bytes + key + 128 B/entry)`
+          : shape === 'redis'
+            ? 'l1: false, redis URL (timeout 250 ms)'
+            : 'l1 default + redis URL (bus on)',
       getOrSet: (key, factory) => cache.getOrSet(key, factory),
       set: (key, value) => cache.set(key, value),
-      memoryEntries: () => cache.stats().l1?.entries,
-      close: (capMs = 3_000) => capped(cache.close(capMs), capMs + 1_500),
+      memoryEntries: () => cache.health().l1?.entries,
+      close: (capMs = 3_000) => capped(cache.close({ timeout: capMs }), capMs + 1_500),
     },
-    stats: () => cache.stats(),
+    health: () => cache.health(),
+  }
+}
+
+/** The little of another build of @scalekit/cache that the before/after rows use (any revision has it). */
+interface CacheBuild {
+  createCache(options: { namespace: string; l1?: false | object; ttl?: number; redis?: string }): {
+    getOrSet(key: string, factory: Factory): Promise<unknown>
+    set(key: string, value: unknown): Promise<void>
+    close(): Promise<void>
+  }
+}
+
+/**
+ * Another build of @scalekit/cache (`SK_CACHE_BEFORE=/abs/path/dist/index.js`, e.g. the commit before a
+ * change, built aside), set up like ours, for a before/after within one run; undefined when unset.
+ */
+export async function createBefore(options: SubjectOptions): Promise<Subject | undefined> {
+  const path = process.env.SK_CACHE_BEFORE
+  if (path === undefined || path === '') return undefined
+  const build = (await import(path)) as CacheBuild
+  const { shape, prefix, ttlMs } = options
+  const cache = build.createCache({
+    namespace: `${prefix}_before`,
+    l1: shape === 'redis' ? false : {},
+    ttl: ttlMs,
+    ...(shape === 'memory' ? {} : { redis: needUrl(options) }),
+  })
+  return {
+    library: 'scalekit',
+    setup: `the build at ${path}, set up as ours`,
+    getOrSet: (key, factory) => cache.getOrSet(key, factory),
+    set: (key, value) => cache.set(key, value),
+    close: (capMs = 3_000) => capped(cache.close(), capMs + 1_500),
   }
 }
 
@@ -116,7 +159,9 @@ export function createOurs(options: SubjectOptions): { subject: Subject; stats: 
 
 function bento(options: SubjectOptions): Subject {
   const { shape, prefix, ttlMs, memory } = options
-  const memoryLayer = memoryDriver(memory === undefined ? {} : { maxItems: memory.maxEntries, maxSize: memory.maxBytes })
+  const memoryLayer = memoryDriver(
+    memory === undefined ? {} : { maxItems: memory.maxEntries, maxSize: memory.maxBytes },
+  )
   let store = bentostore()
   if (shape !== 'redis') store = store.useL1Layer(memoryLayer)
   let connection: Redis | undefined
@@ -128,14 +173,21 @@ function bento(options: SubjectOptions): Subject {
     store = store.useL2Layer(redisDriver({ connection }))
   }
   const cache = new BentoCache({ default: 'bench', prefix, ttl: ttlMs, stores: { bench: store } })
-  const setup = shape === 'memory'
-    ? memory === undefined ? 'memory driver (defaults: 1000 items, serialize)' : `memory driver maxItems ${memory.maxEntries}, maxSize ${memory.maxBytes} B (serialized bytes)`
-    : shape === 'redis' ? 'redis driver only, ioredis defaults' : 'memory driver + redis driver (ioredis defaults), no bus'
+  const setup =
+    shape === 'memory'
+      ? memory === undefined
+        ? 'memory driver (defaults: 1000 items, serialize)'
+        : `memory driver maxItems ${memory.maxEntries}, maxSize ${memory.maxBytes} B (serialized bytes)`
+      : shape === 'redis'
+        ? 'redis driver only, ioredis defaults'
+        : 'memory driver + redis driver (ioredis defaults), no bus'
   return {
     library: 'bentocache',
     setup,
     getOrSet: (key, factory) => cache.getOrSet({ key, factory, ttl: ttlMs }),
-    set: async (key, value) => { await cache.set({ key, value, ttl: ttlMs }) },
+    set: async (key, value) => {
+      await cache.set({ key, value, ttl: ttlMs })
+    },
     close: async (capMs = 3_000) => {
       await capped(cache.disconnect(), capMs)
       connection?.disconnect()
@@ -155,29 +207,46 @@ function cacheManager(options: SubjectOptions): Subject {
     } else {
       // cache-manager's memory store (keyv) has no byte bound of its own: an lru-cache with
       // maxSize as keyv's Map-like store is the nearest equivalent. keyv stores serialized strings.
-      const bounded = new LRUCache<string, string>({ max: memory.maxEntries, maxSize: memory.maxBytes, sizeCalculation: (v) => Math.max(1, v.length) })
+      const bounded = new LRUCache<string, string>({
+        max: memory.maxEntries,
+        maxSize: memory.maxBytes,
+        sizeCalculation: (v) => Math.max(1, v.length),
+      })
       lru = bounded
       // keyv calls store.set(key, value, ttlNumber); lru-cache wants an options object there.
       const store = {
         get: (key: string) => bounded.get(key),
-        set: (key: string, value: string, ttl?: number) => bounded.set(key, value, ttl === undefined ? {} : { ttl }),
+        set: (key: string, value: string, ttl?: number) =>
+          bounded.set(key, value, ttl === undefined ? {} : { ttl }),
         delete: (key: string) => bounded.delete(key),
         has: (key: string) => bounded.has(key),
-        clear: () => { bounded.clear() },
+        clear: () => {
+          bounded.clear()
+        },
       }
       stores.push(new Keyv({ store }))
     }
   }
-  if (shape !== 'memory') stores.push(new Keyv({ store: new KeyvRedis(needUrl(options), { namespace: prefix }), namespace: prefix }))
+  if (shape !== 'memory')
+    stores.push(
+      new Keyv({ store: new KeyvRedis(needUrl(options), { namespace: prefix }), namespace: prefix }),
+    )
   const cache = createCacheManager({ stores, ttl: ttlMs })
-  const setup = shape === 'memory'
-    ? memory === undefined ? 'keyv default (Map, unbounded)' : `keyv over an lru-cache wrapper, max ${memory.maxEntries}, maxSize ${memory.maxBytes} (string length)`
-    : shape === 'redis' ? 'keyv + @keyv/redis (node-redis)' : 'keyv Map + keyv @keyv/redis'
+  const setup =
+    shape === 'memory'
+      ? memory === undefined
+        ? 'keyv default (Map, unbounded)'
+        : `keyv over an lru-cache wrapper, max ${memory.maxEntries}, maxSize ${memory.maxBytes} (string length)`
+      : shape === 'redis'
+        ? 'keyv + @keyv/redis (node-redis)'
+        : 'keyv Map + keyv @keyv/redis'
   return {
     library: 'cache-manager',
     setup,
     getOrSet: (key, factory) => cache.wrap(key, factory, ttlMs),
-    set: async (key, value) => { await cache.set(key, value, ttlMs) },
+    set: async (key, value) => {
+      await cache.set(key, value, ttlMs)
+    },
     ...(lru === undefined ? {} : { memoryEntries: () => lru.size }),
     close: (capMs = 3_000) => capped(cache.disconnect(), capMs),
   }
@@ -190,7 +259,10 @@ function lruAdapter(lru: LRUCache<string, CacheEntry>): CachifiedCache {
   return {
     set(key, value) {
       const ttl = totalTtl(value.metadata)
-      return lru.set(key, value, { ttl: ttl === Infinity ? undefined : ttl, start: value.metadata.createdTime })
+      return lru.set(key, value, {
+        ttl: ttl === Infinity ? undefined : ttl,
+        start: value.metadata.createdTime,
+      })
     },
     get: (key) => lru.get(key),
     delete: (key) => lru.delete(key),
@@ -204,16 +276,20 @@ async function cachifiedSubject(options: SubjectOptions): Promise<Subject> {
   let close: () => Promise<unknown> = () => Promise.resolve()
   let setup: string
   if (shape === 'memory') {
-    lru = memory === undefined
-      ? new LRUCache<string, CacheEntry>({ max: 1000 })
-      : new LRUCache<string, CacheEntry>({
-          max: memory.maxEntries,
-          maxSize: memory.maxBytes,
-          // cachified keeps the value object itself: the adapter must say what an entry weighs.
-          sizeCalculation: (entry) => Math.max(1, JSON.stringify(entry.value).length),
-        })
+    lru =
+      memory === undefined
+        ? new LRUCache<string, CacheEntry>({ max: 1000 })
+        : new LRUCache<string, CacheEntry>({
+            max: memory.maxEntries,
+            maxSize: memory.maxBytes,
+            // cachified keeps the value object itself: the adapter must say what an entry weighs.
+            sizeCalculation: (entry) => Math.max(1, JSON.stringify(entry.value).length),
+          })
     cache = lruAdapter(lru)
-    setup = memory === undefined ? 'lru-cache adapter (max 1000)' : `lru-cache adapter max ${memory.maxEntries}, maxSize ${memory.maxBytes} (JSON length, user-supplied)`
+    setup =
+      memory === undefined
+        ? 'lru-cache adapter (max 1000)'
+        : `lru-cache adapter max ${memory.maxEntries}, maxSize ${memory.maxBytes} (JSON length, user-supplied)`
   } else {
     // One cache per call: cachified has no tiers, so `tiered` is the Redis adapter alone.
     const client = createClient({ url: needUrl(options) })
@@ -227,13 +303,25 @@ async function cachifiedSubject(options: SubjectOptions): Promise<Subject> {
       await capped(client.close(), 2_000)
       client.destroy()
     }
-    setup = shape === 'redis' ? 'cachified-redis-adapter (node-redis)' : 'cachified-redis-adapter (no tiers in cachified)'
+    setup =
+      shape === 'redis'
+        ? 'cachified-redis-adapter (node-redis)'
+        : 'cachified-redis-adapter (no tiers in cachified)'
   }
   return {
     library: 'cachified',
     setup,
-    getOrSet: (key, factory) => cachified({ key: `${prefix}:${key}`, cache, getFreshValue: factory, ttl: ttlMs }),
-    set: async (key, value) => { await cachified({ key: `${prefix}:${key}`, cache, getFreshValue: () => value, ttl: ttlMs, forceFresh: true }) },
+    getOrSet: (key, factory) =>
+      cachified({ key: `${prefix}:${key}`, cache, getFreshValue: factory, ttl: ttlMs }),
+    set: async (key, value) => {
+      await cachified({
+        key: `${prefix}:${key}`,
+        cache,
+        getFreshValue: () => value,
+        ttl: ttlMs,
+        forceFresh: true,
+      })
+    },
     ...(lru === undefined ? {} : { memoryEntries: () => lru.size }),
     close: (capMs = 3_000) => capped(close(), capMs),
   }

@@ -35,10 +35,23 @@ export interface UnreachableResult {
   target: { wanted: string; ours: (number | undefined)[]; met: boolean }
 }
 
-async function attempt(ctx: BenchContext, library: Library, fault: Fault, capMs: number): Promise<UnreachableRow> {
+async function attempt(
+  ctx: BenchContext,
+  library: Library,
+  fault: Fault,
+  capMs: number,
+): Promise<UnreachableRow> {
   let proxy: FaultProxy | undefined
   let subject: Subject | undefined
-  const row: UnreachableRow = { library, fault, setup: '', ms: undefined, outcome: 'n/a', detail: '', factoryCalls: 0 }
+  const row: UnreachableRow = {
+    library,
+    fault,
+    setup: '',
+    ms: undefined,
+    outcome: 'n/a',
+    detail: '',
+    factoryCalls: 0,
+  }
   try {
     let url: string
     if (fault === 'partition') {
@@ -47,11 +60,19 @@ async function attempt(ctx: BenchContext, library: Library, fault: Fault, capMs:
     } else {
       url = `redis://127.0.0.1:${await freePort()}`
     }
-    subject = await createSubject(library, { shape: 'tiered', prefix: `${ctx.runId}_down_${fault}_${library}`, redisUrl: url, ttlMs: 600_000 })
+    subject = await createSubject(library, {
+      shape: 'tiered',
+      prefix: `${ctx.runId}_down_${fault}_${library}`,
+      redisUrl: url,
+      ttlMs: 600_000,
+    })
     row.setup = subject.setup
     if (proxy !== undefined) {
       // Prove the link works first: the fault starts on a live, connected client.
-      const warm = await withCap(subject.getOrSet('warm', () => 1), 5_000)
+      const warm = await withCap(
+        subject.getOrSet('warm', () => 1),
+        5_000,
+      )
       if (warm.timedOut) throw new Error('could not warm up through the proxy')
       await sleep(100)
       proxy.blackhole()
@@ -94,22 +115,48 @@ export async function runUnreachable(ctx: BenchContext): Promise<UnreachableResu
     rows.push(...(await Promise.all(LIBRARIES.map((library) => attempt(ctx, library, fault, capMs)))))
   }
   const show = (r: UnreachableRow | undefined): string =>
-    r === undefined ? '' : r.outcome === 'hung' ? `> ${capMs / 1000} s (hung)` : r.outcome === 'n/a' ? r.detail : `${r.ms!.toFixed(0)} ms${r.outcome === 'error' ? ' (error)' : ''}`
-  const find = (library: Library, fault: Fault): UnreachableRow | undefined => rows.find((r) => r.library === library && r.fault === fault)
-  printTable(`4. Redis unreachable: cold-key getOrSet, factory ${FACTORY_MS} ms, time to answer (cap ${capMs / 1000} s)`, [
-    ['', 'partition (blackhole)', 'refused (closed port)', 'factory ran', 'what the caller got (partition / refused)'],
-    ...LIBRARIES.map((library) => {
-      const p = find(library, 'partition')
-      const r = find(library, 'refused')
-      return [library, show(p), show(r), `${p?.factoryCalls ?? 0} / ${r?.factoryCalls ?? 0}`, `${p?.detail ?? ''} / ${r?.detail ?? ''}`]
-    }),
-  ])
+    r === undefined
+      ? ''
+      : r.outcome === 'hung'
+        ? `> ${capMs / 1000} s (hung)`
+        : r.outcome === 'n/a'
+          ? r.detail
+          : `${r.ms!.toFixed(0)} ms${r.outcome === 'error' ? ' (error)' : ''}`
+  const find = (library: Library, fault: Fault): UnreachableRow | undefined =>
+    rows.find((r) => r.library === library && r.fault === fault)
+  printTable(
+    `4. Redis unreachable: cold-key getOrSet, factory ${FACTORY_MS} ms, time to answer (cap ${capMs / 1000} s)`,
+    [
+      [
+        '',
+        'partition (blackhole)',
+        'refused (closed port)',
+        'factory ran',
+        'what the caller got (partition / refused)',
+      ],
+      ...LIBRARIES.map((library) => {
+        const p = find(library, 'partition')
+        const r = find(library, 'refused')
+        return [
+          library,
+          show(p),
+          show(r),
+          `${p?.factoryCalls ?? 0} / ${r?.factoryCalls ?? 0}`,
+          `${p?.detail ?? ''} / ${r?.detail ?? ''}`,
+        ]
+      }),
+    ],
+  )
   console.log('   setups: ' + LIBRARIES.map((l) => `${l}: ${find(l, 'partition')?.setup ?? ''}`).join('; '))
   const ours = [find('scalekit', 'partition'), find('scalekit', 'refused')]
   const limit = OUR_TIMEOUT_MS + FACTORY_MS
   // Within the L2 timeout plus the factory's time; 50 ms of slack for timers and the event loop.
   const met = ours.every((r) => r?.outcome === 'value' && r.ms !== undefined && r.ms <= limit + 50)
-  const target = { wanted: `answers within timeout + factory (${OUR_TIMEOUT_MS} + ${FACTORY_MS} ms, +50 ms slack)`, ours: ours.map((r) => r?.ms), met }
+  const target = {
+    wanted: `answers within timeout + factory (${OUR_TIMEOUT_MS} + ${FACTORY_MS} ms, +50 ms slack)`,
+    ours: ours.map((r) => r?.ms),
+    met,
+  }
   console.log(`   target: ${target.wanted}: ours ${ours.map(show).join(' / ')} → ${met ? 'MET' : 'NOT MET'}`)
   return { capMs, factoryMs: FACTORY_MS, rows, target }
 }
