@@ -14,30 +14,34 @@ import {
   type CacheWriteContext,
   channels,
 } from './channels'
-import { jsonCodec } from './codec'
+import { type Codec, jsonCodec } from './codec'
 import { Coherence } from './coherence'
 import { createEncryption } from './encryption'
 import { CacheArgumentError, CacheClosedError, type CacheError, CacheUnavailableError } from './errors'
 import { asError } from './internal/error-text'
+import type { Factory } from './factory'
 import { Trouble } from './internal/events'
-import type { Factory } from './internal/factory-run'
 import { invalidKey } from './internal/keys'
 import { type Dependent, registerPlumbing } from './internal/plumbing'
 import { L1 } from './l1'
 import { resolveRedis } from './l2/client'
+import { RedisMisses } from './l2/misses'
 import { type BreakerState, Remote } from './l2/remote'
 import { RedisTier } from './l2/tier'
-import { Loader } from './loader'
+import { TwoTiers } from './l2/two-tiers'
+import { FactoryRuns, Loader } from './loader'
+import { MemoryMisses, MemoryTiers } from './memory-tiers'
 import {
   type CacheOptions,
   type CallOptions,
   type GetOrSetOptions,
   resolveCall,
   resolveOptions,
+  type RedisInput,
   type ResolvedOptions,
   type SetOptions,
 } from './options'
-import { Tiers } from './tiers'
+import type { Tiers } from './tiers'
 
 /** A snapshot from {@link Cache.health}: cheap, synchronous, no I/O. */
 export interface CacheHealth extends HealthSnapshot {
@@ -118,9 +122,7 @@ class TieredCache implements Cache {
   readonly #o: ResolvedOptions
   readonly #defaultCall: CallOptions
   readonly #tiers: Tiers
-  readonly #coherence: Coherence
   readonly #loader: Loader
-  readonly #trouble: Trouble
   readonly #remote: Remote | undefined
   readonly #ownsClient: boolean
   readonly #bus: Bus | undefined
@@ -134,53 +136,24 @@ class TieredCache implements Cache {
     this.#defaultCall = resolveCall(o, NO_OPTIONS)
     const codec = options.codec ?? jsonCodec
     const trouble = new Trouble(o.namespace, options.logger)
-    this.#trouble = trouble
-    const instanceId = randomUUID()
     const l1 = o.l1 === false ? undefined : new L1(o.l1)
-    const redis =
-      options.redis === undefined
-        ? undefined
-        : resolveRedis(options.redis, o.timeout, () => {
-            // Connection errors surface through the calls (timeouts, the breaker) and are reported there.
-          })
-    this.#ownsClient = redis?.owned ?? false
-    const useBus = redis !== undefined && o.bus && l1 !== undefined
-    this.#coherence = new Coherence({ l1, instanceId, shared: useBus })
-    this.#remote =
-      redis === undefined
-        ? undefined
-        : Remote.create(redis.client, o, {
-            open: () => {
-              trouble.l2Down()
-            },
-            close: () => {
-              this.#onRedisBack()
-            },
-          })
-    const l2 = this.#remote === undefined ? undefined : new RedisTier(this.#remote, o, instanceId)
-    this.#tiers = new Tiers({
-      options: o,
-      codec,
-      encryption: options.encryption === undefined ? undefined : createEncryption(options.encryption),
-      l1,
-      l2,
-      coherence: this.#coherence,
-      trouble,
-    })
-    this.#loader = new Loader(o, this.#tiers, this.#coherence)
-    if (useBus && l2 !== undefined) {
-      this.#bus = new Bus({
-        client: l2.client,
-        channel: l2.busChannel,
-        namespace: o.namespace,
-        onMessage: (message) => {
-          this.#coherence.onBusMessage(message)
-        },
-        onConnectionChange: (connected) => {
-          this.#coherence.onBusConnection(connected)
-        },
-      })
-      this.#bus.start()
+    // One tier or two, chosen here once: the cache and its loader never ask which.
+    const { redis } = options
+    if (redis === undefined) {
+      const coherence = new Coherence({ l1, instanceId: randomUUID(), shared: false })
+      this.#tiers = new MemoryTiers({ options: o, codec, l1, coherence })
+      const runs = new FactoryRuns(this.#tiers, coherence)
+      this.#loader = new Loader(o, new MemoryMisses(runs), runs)
+      this.#remote = undefined
+      this.#ownsClient = false
+      this.#bus = undefined
+    } else {
+      const built = withRedis(redis, options, o, { codec, trouble, l1 })
+      this.#tiers = built.tiers
+      this.#loader = built.loader
+      this.#remote = built.remote
+      this.#ownsClient = built.owned
+      this.#bus = built.bus
     }
     registerPlumbing(this, {
       namespace: o.namespace,
@@ -232,17 +205,7 @@ class TieredCache implements Cache {
   delete(key: string): Promise<void> {
     const invalid = this.#invalid(key)
     if (invalid !== undefined) return Promise.reject(invalid)
-    return this.#traceWrite(channels.delete, 'delete', async () => {
-      this.#tiers.l1?.delete(key)
-      const l2 = this.#tiers.l2
-      if (l2 === undefined) return
-      try {
-        await l2.delete(key)
-      } catch (error) {
-        this.#tiers.markFailed(key, error)
-        throw error
-      }
-    })
+    return this.#traceWrite(channels.delete, 'delete', () => this.#tiers.delete(key))
   }
 
   invalidateTags(tags: readonly string[]): Promise<void> {
@@ -253,9 +216,7 @@ class TieredCache implements Cache {
         : new CacheArgumentError('invalidateTags needs an array of non-empty strings'))
     if (invalid !== undefined) return Promise.reject(invalid)
     return this.#traceWrite(channels.delete, 'invalidateTags', async () => {
-      if (tags.length === 0) return
-      const l2 = this.#tiers.l2
-      this.#coherence.noteTags(tags, l2 === undefined ? Date.now() : await l2.invalidateTags(tags))
+      if (tags.length > 0) await this.#tiers.invalidateTags(tags)
     })
   }
 
@@ -287,10 +248,7 @@ class TieredCache implements Cache {
   clear(): Promise<void> {
     const invalid = this.#closed()
     if (invalid !== undefined) return Promise.reject(invalid)
-    return this.#traceWrite(channels.delete, 'clear', async () => {
-      this.#tiers.l1?.clear()
-      await this.#tiers.l2?.clear()
-    })
+    return this.#traceWrite(channels.delete, 'clear', () => this.#tiers.clear())
   }
 
   health(): CacheHealth {
@@ -373,48 +331,12 @@ class TieredCache implements Cache {
       mark(ctx, 'l1', 'hit')
       return local.value as T
     }
-    const l2 = this.#tiers.l2
-    let found: { value: unknown; tier: CacheTier } | undefined
-    if (l2 === undefined) found = undefined
-    else {
-      try {
-        const read = await l2.peek(key)
-        const entry = await this.#tiers.fromStored(key, read.entry, read.now)
-        found =
-          entry !== undefined && Date.now() < entry.freshUntil
-            ? { value: entry.value, tier: 'l2' }
-            : undefined
-        if (found === undefined) mark(ctx, 'l2', 'miss')
-      } catch (error) {
-        if (!(error instanceof CacheUnavailableError)) throw error
-        // Redis is away: a fresh L1 copy is the best answer there is, even from an older bus epoch.
-        const usable =
-          local !== undefined &&
-          Date.now() < local.freshUntil &&
-          this.#coherence.tagsValid(local, true) === true
-        found = usable ? { value: local.value, tier: 'l1' } : undefined
-      }
-    }
-    if (found === undefined) {
-      ctx.outcome ??= 'miss'
+    const value = await this.#tiers.read(key, local, ctx)
+    if (ctx.outcome === undefined || ctx.outcome === 'miss') {
+      ctx.outcome = 'miss'
       ctx.tier ??= 'l1'
-      return undefined
     }
-    mark(ctx, found.tier, 'hit')
-    return found.value as T
-  }
-
-  /** Redis answers again (the breaker closed): re-check L1 against it, and delete what we could not update. */
-  #onRedisBack(): void {
-    this.#trouble.l2Recovered()
-    const keys = this.#coherence.onRedisBack()
-    const l2 = this.#tiers.l2
-    if (l2 === undefined) return
-    for (const key of keys) {
-      l2.delete(key).catch((error: unknown) => {
-        this.#tiers.markFailed(key, error)
-      })
-    }
+    return value as T | undefined
   }
 
   /** A call's options resolved once, at its entry; the cache's defaults when none were given. */
@@ -448,6 +370,56 @@ class TieredCache implements Cache {
       ? undefined
       : new CacheClosedError(`cache '${this.namespace}' is closed`)
   }
+}
+
+/** The two-tier parts of a cache: the Redis connection and tier, the tiers over them, their miss path, the bus. */
+function withRedis(
+  input: RedisInput,
+  options: CacheOptions,
+  o: ResolvedOptions,
+  shared: { codec: Codec; trouble: Trouble; l1: L1 | undefined },
+): { tiers: TwoTiers; loader: Loader; remote: Remote; owned: boolean; bus: Bus | undefined } {
+  const { codec, trouble, l1 } = shared
+  const instanceId = randomUUID()
+  // Connection errors surface through the calls (timeouts, the breaker) and are reported there.
+  const redis = resolveRedis(input, o.timeout, () => undefined)
+  const useBus = o.bus && l1 !== undefined
+  const coherence = new Coherence({ l1, instanceId, shared: useBus })
+  // The breaker's close event needs the tiers, which need the connection: wired once both exist.
+  let onRedisBack = (): void => undefined
+  const remote = Remote.create(redis.client, o, {
+    open: () => {
+      trouble.l2Down()
+    },
+    close: () => {
+      trouble.l2Recovered()
+      onRedisBack()
+    },
+  })
+  const l2 = new RedisTier(remote, o, instanceId)
+  const encryption = options.encryption === undefined ? undefined : createEncryption(options.encryption)
+  const tiers = new TwoTiers({ options: o, codec, encryption, l1, l2, coherence, trouble })
+  onRedisBack = () => {
+    tiers.onRedisBack()
+  }
+  const runs = new FactoryRuns(tiers, coherence)
+  const loader = new Loader(o, new RedisMisses({ options: o, tiers, coherence, runs }), runs)
+  let bus: Bus | undefined
+  if (useBus) {
+    bus = new Bus({
+      client: l2.client,
+      channel: l2.busChannel,
+      namespace: o.namespace,
+      onMessage: (message) => {
+        coherence.onBusMessage(message)
+      },
+      onConnectionChange: (connected) => {
+        coherence.onBusConnection(connected)
+      },
+    })
+    bus.start()
+  }
+  return { tiers, loader, remote, owned: redis.owned, bus }
 }
 
 /** Records how a read was answered, for the tracing channel's subscribers. */

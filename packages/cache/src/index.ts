@@ -1,7 +1,7 @@
 export { type Cache, type CacheHealth, createCache } from './cache'
 export type { CacheOptions, GetOrSetOptions, RedisInput, SetOptions } from './options'
 export { defaults } from './options'
-export type { Factory, FactoryContext } from './internal/factory-run'
+export type { Factory, FactoryContext } from './factory'
 export type { CloseOptions, Duration, HealthStatus, Logger } from '@scalekit/internal'
 export type { BreakerState } from './l2/remote'
 export { type Codec, jsonCodec } from './codec'

@@ -1,4 +1,4 @@
-import { CacheFactoryTimeoutError } from '../errors'
+import { CacheFactoryTimeoutError } from './errors'
 
 /** What a factory receives. */
 export interface FactoryContext<T> {
