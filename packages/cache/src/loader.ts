@@ -66,12 +66,21 @@ export class Loader {
     let abandon: (error: Error) => void = () => undefined
     const promise = new Promise<T>((resolve, reject) => {
       abandon = reject
-      this.#misses
-        .load(key, factory, call, local, own)
-        .then(resolve, reject)
-        .finally(() => {
-          if (this.#inflight.get(key) === flight) this.#inflight.delete(key)
-        })
+      const done = (): void => {
+        if (this.#inflight.get(key) === flight) this.#inflight.delete(key)
+      }
+      this.#misses.load(key, factory, call, local, own).then(
+        (value) => {
+          done()
+          resolve(value)
+        },
+        (error: unknown) => {
+          done()
+          // The miss path's rejection reason goes to the callers unchanged, whatever it is.
+          const fail: (reason: unknown) => void = reject
+          fail(error)
+        },
+      )
     })
     const flight: InFlight = { promise, marks: own, abandon }
     this.#inflight.set(key, flight)
