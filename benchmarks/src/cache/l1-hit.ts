@@ -14,7 +14,7 @@ import {
   timeSync,
 } from '../harness'
 import { type BenchContext, userValue } from './context'
-import { createBefore, createOurs, createSubject, LIBRARIES, type Subject } from './subjects'
+import { createOtherBuilds, createOurs, createSubject, LIBRARIES, type Subject } from './subjects'
 
 interface L1Contender extends Contender {
   run: (ms: number) => Promise<Sample>
@@ -104,9 +104,14 @@ export async function runL1Hit(ctx: BenchContext): Promise<L1Result> {
   for (let i = 0; i < 100 && tiered.health().l2?.busConnected !== true; i++)
     await new Promise((r) => setTimeout(r, 20))
   contenders.push(await contenderOf('scalekit getOrSet (L1 + Redis, bus on)', tiered.subject))
-  // SK_CACHE_BEFORE: another build of ours, memory-only, for a before/after in this run.
-  const before = await createBefore({ shape: 'memory', prefix: `${ctx.runId}_l1_before`, ttlMs: 600_000 })
-  if (before !== undefined) contenders.push(await contenderOf('scalekit getOrSet (before)', before))
+  // SK_CACHE_BEFORE: other builds of ours, memory-only, for a before/after in this run.
+  for (const { label, subject } of await createOtherBuilds({
+    shape: 'memory',
+    prefix: `${ctx.runId}_l1`,
+    ttlMs: 600_000,
+  })) {
+    contenders.push(await contenderOf(`scalekit getOrSet (${label})`, subject))
+  }
 
   const summaries = await interleave(contenders, rounds, (c) => c.run(durationMs))
   printSummaries(

@@ -13,7 +13,7 @@ import {
   timeConcurrent,
 } from '../harness'
 import { type BenchContext, userValue } from './context'
-import { createBefore, createSubject, LIBRARIES, type Subject } from './subjects'
+import { createOtherBuilds, createSubject, LIBRARIES, type Subject } from './subjects'
 
 const IN_FLIGHT = 50
 const KEY_COUNT = 100
@@ -83,14 +83,14 @@ export async function runL2Hit(ctx: BenchContext): Promise<L2Result> {
     })
     named.push([library === 'scalekit' ? 'scalekit getOrSet' : library, subject])
   }
-  // SK_CACHE_BEFORE: another build of ours, set up the same, for a before/after in this run.
-  const before = await createBefore({
+  // SK_CACHE_BEFORE: other builds of ours, set up the same, for a before/after in this run.
+  const others = await createOtherBuilds({
     shape: 'redis',
-    prefix: `${ctx.runId}_l2_before`,
+    prefix: `${ctx.runId}_l2`,
     ttlMs: 600_000,
     redisUrl: ctx.redisUrl,
   })
-  if (before !== undefined) named.push(['scalekit getOrSet (before)', before])
+  for (const { label, subject } of others) named.push([`scalekit getOrSet (${label})`, subject])
   for (const [name, subject] of named) {
     subjects.push(subject)
     for (let i = 0; i < KEY_COUNT; i++) {

@@ -132,27 +132,44 @@ interface CacheBuild {
 }
 
 /**
- * Another build of @scalekit/cache (`SK_CACHE_BEFORE=/abs/path/dist/index.js`, e.g. the commit before a
- * change, built aside), set up like ours, for a before/after within one run; undefined when unset.
+ * Other builds of @scalekit/cache, set up like ours, for a before/after within one run:
+ * `SK_CACHE_BEFORE=/abs/path/dist/index.js` adds "(before)"; `SK_CACHE_BEFORE=label=/abs/a.js,other=/abs/b.js`
+ * adds one row per build, named by its label (e.g. the commit before a change, or a variant without
+ * one optimisation, each built aside). None when unset.
  */
-export async function createBefore(options: SubjectOptions): Promise<Subject | undefined> {
-  const path = process.env.SK_CACHE_BEFORE
-  if (path === undefined || path === '') return undefined
-  const build = (await import(path)) as CacheBuild
+export async function createOtherBuilds(
+  options: SubjectOptions,
+): Promise<{ label: string; subject: Subject }[]> {
+  const spec = process.env.SK_CACHE_BEFORE ?? ''
+  const builds = spec
+    .split(',')
+    .filter((part) => part !== '')
+    .map((part) => {
+      const at = part.indexOf('=')
+      return at < 0 ? { label: 'before', path: part } : { label: part.slice(0, at), path: part.slice(at + 1) }
+    })
   const { shape, prefix, ttlMs } = options
-  const cache = build.createCache({
-    namespace: `${prefix}_before`,
-    l1: shape === 'redis' ? false : {},
-    ttl: ttlMs,
-    ...(shape === 'memory' ? {} : { redis: needUrl(options) }),
-  })
-  return {
-    library: 'scalekit',
-    setup: `the build at ${path}, set up as ours`,
-    getOrSet: (key, factory) => cache.getOrSet(key, factory),
-    set: (key, value) => cache.set(key, value),
-    close: (capMs = 3_000) => capped(cache.close(), capMs + 1_500),
+  const made: { label: string; subject: Subject }[] = []
+  for (const { label, path } of builds) {
+    const build = (await import(path)) as CacheBuild
+    const cache = build.createCache({
+      namespace: `${prefix}_${label.replace(/[^\w.-]/g, '_')}`,
+      l1: shape === 'redis' ? false : {},
+      ttl: ttlMs,
+      ...(shape === 'memory' ? {} : { redis: needUrl(options) }),
+    })
+    made.push({
+      label,
+      subject: {
+        library: 'scalekit',
+        setup: `the build at ${path}, set up as ours`,
+        getOrSet: (key, factory) => cache.getOrSet(key, factory),
+        set: (key, value) => cache.set(key, value),
+        close: (capMs = 3_000) => capped(cache.close(), capMs + 1_500),
+      },
+    })
   }
+  return made
 }
 
 // ----- bentocache ------------------------------------------------------------------------------
