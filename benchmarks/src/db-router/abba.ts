@@ -50,8 +50,9 @@ function routerReader(ctx: DbBenchContext, name: string, create: CreateRouter): 
   return { name, read: (i) => alternate(db, i), close: () => db.close() }
 }
 
-/** One chunk: `IN_FLIGHT` loops for `ms`; latencies (µs) go into `into`. */
-async function chunk(reader: Reader, ms: number, into: number[]): Promise<number> {
+/** One chunk: `IN_FLIGHT` loops for `ms`; latencies (µs) go into `into`. Returns the ops done and the client CPU (µs, user + system) they took. */
+async function chunk(reader: Reader, ms: number, into: number[]): Promise<{ ops: number; cpuUs: number }> {
+  const cpu = process.cpuUsage()
   let ops = 0
   const end = performance.now() + ms
   const loop = async (index: number): Promise<void> => {
@@ -64,7 +65,8 @@ async function chunk(reader: Reader, ms: number, into: number[]): Promise<number
     }
   }
   await Promise.all(Array.from({ length: IN_FLIGHT }, (_, index) => loop(index)))
-  return ops
+  const used = process.cpuUsage(cpu)
+  return { ops, cpuUs: used.user + used.system }
 }
 
 function p99(values: number[]): number {
@@ -79,6 +81,8 @@ export interface AbbaPair {
   readonly p99Ratio: number
   readonly p99Us: { a: number; b: number }
   readonly opsPerSec: { a: number; b: number }
+  /** Client CPU (this process, user + system) per read, µs. */
+  readonly cpuUsPerRead: { a: number; b: number }
 }
 
 export interface AbbaResult {
@@ -97,9 +101,14 @@ async function abba(a: Reader, b: Reader, chunks: number, chunkMs: number): Prom
   await chunk(b, chunkMs, [])
   const lat = { a: [] as number[], b: [] as number[] }
   const ops = { a: 0, b: 0 }
+  const cpu = { a: 0, b: 0 }
   for (let c = 0; c < chunks; c++) {
     const order = c % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)
-    for (const side of order) ops[side] += await chunk(side === 'a' ? a : b, chunkMs, lat[side])
+    for (const side of order) {
+      const done = await chunk(side === 'a' ? a : b, chunkMs, lat[side])
+      ops[side] += done.ops
+      cpu[side] += done.cpuUs
+    }
   }
   const seconds = (chunks * chunkMs) / 1000
   const p = { a: p99(lat.a), b: p99(lat.b) }
@@ -109,6 +118,7 @@ async function abba(a: Reader, b: Reader, chunks: number, chunkMs: number): Prom
     p99Ratio: p.b / p.a,
     p99Us: p,
     opsPerSec: { a: ops.a / seconds, b: ops.b / seconds },
+    cpuUsPerRead: { a: cpu.a / ops.a, b: cpu.b / ops.b },
   }
 }
 
@@ -129,6 +139,7 @@ export async function runAbba(ctx: DbBenchContext): Promise<AbbaResult> {
   }
   const pairs: AbbaPair[] = []
   try {
+    // Connect every pool, classify both statements (as in a running app).
     for (const r of readers) await chunk(r, 200, [])
     const [, , , before] = readers
     pairs.push(await abba(raw, router, chunks, chunkMs))
@@ -143,7 +154,8 @@ export async function runAbba(ctx: DbBenchContext): Promise<AbbaResult> {
   for (const p of pairs) {
     console.log(
       `  ${p.name.padEnd(36)} throughput ${p.ratio.toFixed(3)}×  p99 ${p.p99Ratio.toFixed(3)}×  ` +
-        `(${Math.round(p.opsPerSec.b)} vs ${Math.round(p.opsPerSec.a)} ops/s; p99 ${Math.round(p.p99Us.b)} vs ${Math.round(p.p99Us.a)} µs)`,
+        `(${Math.round(p.opsPerSec.b)} vs ${Math.round(p.opsPerSec.a)} ops/s; p99 ${Math.round(p.p99Us.b)} vs ${Math.round(p.p99Us.a)} µs; ` +
+        `client CPU ${p.cpuUsPerRead.b.toFixed(1)} vs ${p.cpuUsPerRead.a.toFixed(1)} µs per read)`,
     )
   }
   const ours = pairs[0]!

@@ -185,7 +185,12 @@ function secretBytes(secret: string | Uint8Array | undefined): Uint8Array | unde
 /** Applies defaults and validates everything but the node sources; throws `DbRouterOptionsError` naming the option. */
 export function resolveOptions(options: DbRouterOptions): ResolvedOptions {
   const logger: unknown = options.logger
-  if (logger !== undefined && (typeof logger !== 'object' || logger === null || typeof (logger as { warn?: unknown }).warn !== 'function')) {
+  if (
+    logger !== undefined &&
+    (typeof logger !== 'object' ||
+      logger === null ||
+      typeof (logger as { warn?: unknown }).warn !== 'function')
+  ) {
     check.fail('logger must have a warn(obj, msg) method (pino, bunyan, console)')
   }
   const c = check.group('consistency', options.consistency)

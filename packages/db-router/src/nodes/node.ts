@@ -36,7 +36,7 @@ const BREAKER_WINDOW_MS = 10_000
 type Work = () => Promise<unknown>
 
 /** The breaker's one action: the work it is fired with. */
-async function perform(work: Work): Promise<unknown> {
+function perform(work: Work): Promise<unknown> {
   return work()
 }
 

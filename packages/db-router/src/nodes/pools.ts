@@ -1,5 +1,5 @@
 import pg from 'pg'
-import type { Pool, PoolClient, PoolConfig } from 'pg'
+import type { ClientConfig, Pool, PoolClient, PoolConfig } from 'pg'
 
 /** The pool of one node, whether the router created it (and so ends it on close), and how its sessions are made read-only. */
 export interface NodePool {
@@ -42,9 +42,10 @@ export function isPool(value: unknown): value is Pool {
  * the app passed in is never changed (its settings are its owner's): each of its sessions gets a
  * `SET` the first time the router uses it.
  *
- * A replica pool the router creates has no pool-wide `query_timeout`: the dispatcher bounds every
- * call on it with the node's deadline sweep instead of a timer per query. The primary keeps one,
- * because the sessions `connect()` and `transaction()` hand out are used directly.
+ * A replica pool the router creates has no pool-wide `query_timeout` or `connectionTimeoutMillis`:
+ * the dispatcher bounds every call on it with the node's deadline sweep instead of pg's timer per
+ * query and pg-pool's per checkout. The primary keeps both, because the sessions `connect()` and
+ * `transaction()` hand out are used directly.
  */
 export function openPool(
   source: string | Pool | PoolConfig,
@@ -54,14 +55,33 @@ export function openPool(
   if (isPool(source))
     return { pool: source, owned: false, prepare: readOnly ? readOnlySessions() : undefined }
   const config: PoolConfig = typeof source === 'string' ? { connectionString: source } : { ...source }
-  config.connectionTimeoutMillis ??= timeouts.connect
-  if (readOnly) Object.assign(config, readOnlyStartup(config))
-  else config.query_timeout ??= timeouts.query
+  if (readOnly) {
+    Object.assign(config, readOnlyStartup(config))
+    // Connection establishment bounded by the client itself: pg-pool's own `connectionTimeoutMillis`
+    // would also start a timer on every checkout, which the dispatcher already bounds.
+    config.Client ??= clientWithConnectTimeout(config.connectionTimeoutMillis ?? timeouts.connect)
+  } else {
+    config.connectionTimeoutMillis ??= timeouts.connect
+    config.query_timeout ??= timeouts.query
+  }
   const pool = new pg.Pool(config)
   // An idle client whose server went away emits 'error' on the pool; unhandled, it would crash the
   // process. The health check and the next query see the failure; nothing to do here.
   pool.on('error', () => undefined)
   return { pool, owned: true, prepare: undefined }
+}
+
+/** pg's Client with a connect timeout of its own (pg-pool's `Client` option, there for such extensions). */
+function clientWithConnectTimeout(ms: number): typeof pg.Client {
+  return class TimedClient extends pg.Client {
+    constructor(config?: string | ClientConfig) {
+      super(
+        typeof config === 'string'
+          ? { connectionString: config, connectionTimeoutMillis: ms }
+          : { ...config, connectionTimeoutMillis: ms },
+      )
+    }
+  }
 }
 
 /**

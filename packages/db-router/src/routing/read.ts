@@ -46,7 +46,7 @@ export async function runRead<R extends QueryResultRow>(
   if (scope?.busy === true) await scope.settled()
   const need = scope?.lsn ?? 0n
   const tried: Node[] = []
-  let choice = await choose(cluster, need, tried, reason)
+  let choice = choiceNow(cluster, need, tried, reason) ?? (await waitForReplay(cluster, need, tried, reason))
   for (let attempt = 1; ; attempt++) {
     const { node } = choice
     if (node === cluster.primary) return runOnPrimary<R>(cluster, config, decision, choice.reason, attempt)
@@ -74,22 +74,10 @@ export async function runRead<R extends QueryResultRow>(
       // Out at once; the health checks readmit it after `rise` good checks.
       if (lost && code !== 'EOPENBREAKER') node.setState('down', 'connection-error')
       tried.push(node)
-      choice = await choose(cluster, need, tried, 'retry')
+      choice =
+        choiceNow(cluster, need, tried, 'retry') ?? (await waitForReplay(cluster, need, tried, 'retry'))
     }
   }
-}
-
-/** The node of the next attempt: one ready now (the usual case), else the first to replay `need` within `maxWait`, else the primary. */
-async function choose(
-  cluster: Cluster,
-  need: bigint,
-  tried: readonly Node[],
-  reason: RouteReason,
-): Promise<Choice> {
-  const node = chooseNow(cluster, need, tried)
-  if (node === undefined) return waitForReplay(cluster, need, tried, reason)
-  // The primary, with replicas configured, is a fallback.
-  return { node, reason: node === cluster.primary && cluster.replicas.length > 0 ? 'no-replica' : reason }
 }
 
 /** Usable replicas not tried yet by this read. */
@@ -97,14 +85,22 @@ function usable(cluster: Cluster, tried: readonly Node[]): readonly Node[] {
   return cluster.replicas.filter((n) => n.usable && !tried.includes(n))
 }
 
-/** The node for a read when no waiting is needed (the usual case); undefined when the scope must wait for replay. */
-function chooseNow(cluster: Cluster, need: bigint, tried: readonly Node[]): Node | undefined {
-  if (cluster.replicas.length === 0) return cluster.primary
+/**
+ * The node of the next attempt when no waiting is needed (the usual case): a usable replica that
+ * replayed `need`, else the primary as a fallback; undefined when the scope must wait for replay.
+ */
+function choiceNow(
+  cluster: Cluster,
+  need: bigint,
+  tried: readonly Node[],
+  reason: RouteReason,
+): Choice | undefined {
+  if (cluster.replicas.length === 0) return { node: cluster.primary, reason }
   const candidates = usable(cluster, tried)
-  if (candidates.length === 0) return fallback(cluster)
-  if (need === 0n) return cluster.balance(candidates)
-  const ready = candidates.filter((n) => n.replayLsn >= need)
-  return ready.length > 0 ? cluster.balance(ready) : undefined
+  // The primary, with replicas configured, is a fallback.
+  if (candidates.length === 0) return { node: fallback(cluster), reason: 'no-replica' }
+  const ready = need === 0n ? candidates : candidates.filter((n) => n.replayLsn >= need)
+  return ready.length > 0 ? { node: cluster.balance(ready), reason } : undefined
 }
 
 /** Probes the candidates' replay positions until one has replayed `need`, up to `maxWait`; then the primary. */
