@@ -131,8 +131,8 @@ class Router implements DbRouter {
       probes: new Map(),
       sessions: new SessionCaptures(primary.pool, capture),
       trouble,
-      enter: () => {
-        this.#enter()
+      start: () => {
+        this.#start()
       },
     }
     this.#health = new HealthMonitor(primary, replicas, settings.health)
@@ -288,12 +288,6 @@ class Router implements DbRouter {
       }
     }
     throw lastError
-  }
-
-  /** Throws `ERR_DB_CLOSED` once closed; starts the health checks on first use. */
-  #enter(): void {
-    if (this.#closed) throw new DbRouterClosedError('the router is closed')
-    this.#start()
   }
 
   /** Runs a call counted in flight (what `close()` waits for); refused with `ERR_DB_CLOSED` once closed. */

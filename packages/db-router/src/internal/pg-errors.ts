@@ -1,3 +1,5 @@
+import { DbPrimaryUnavailableError, DbRouterError, DbTimeoutError } from '../errors'
+
 /** SQLSTATE 25006: a write reached a read-only (standby or read-only session) node; nothing was applied. */
 export const READ_ONLY_SQL_TRANSACTION = '25006'
 /** SQLSTATE 40001: serialization failure; on a standby, a recovery conflict cancelled the read. */
@@ -24,6 +26,9 @@ function isSqlState(code: string): boolean {
  * violations) do neither.
  */
 export function isConnectionError(error: unknown): boolean {
+  // Ours: a timeout is the node's failure; a closed router or a caller's mistake is not.
+  if (error instanceof DbRouterError)
+    return error instanceof DbTimeoutError || error instanceof DbPrimaryUnavailableError
   const code = errorCode(error)
   if (code !== undefined && isSqlState(code)) {
     // 08: connection exception; 57P01-57P05: shutdown, crash, cannot connect now, idle timeout; 53300: too many connections.

@@ -52,8 +52,9 @@ export class Dispatcher {
       if (this.#prepare !== undefined) await this.#bounded(this.#prepare(client), queryTimeout, 'query')
       return await this.#bounded(send<R>(client, config), queryTimeout, 'query')
     } catch (error) {
-      // A connection that failed or timed out is closed; one that answered an SQL error is fine to reuse.
-      if (isConnectionError(error)) broken = asError(error)
+      // A connection that failed, timed out or was given up on at close is closed; one that answered
+      // an SQL error is fine to reuse.
+      if (isConnectionError(error) || error instanceof DbRouterClosedError) broken = asError(error)
       throw error
     } finally {
       client.removeListener('error', onError)

@@ -24,6 +24,6 @@ export interface Cluster {
   readonly sessions: SessionCaptures
   /** Warnings of trouble the router handles (a node out, a breaker open, fallbacks). */
   readonly trouble: Trouble
-  /** Throws `ERR_DB_CLOSED` once closed; starts the health checks on first use. */
-  enter(): void
+  /** Starts the health checks on first use (calls are admitted, or refused once closed, by the router). */
+  start(): void
 }

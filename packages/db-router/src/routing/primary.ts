@@ -12,7 +12,7 @@ import { queryContext, sendTo, traced } from './trace'
 
 /** The primary, unless it is known to be read-only (writes are then never sent) or its breaker is open. */
 export function writablePrimary(cluster: Cluster): Node {
-  cluster.enter()
+  cluster.start()
   const node = cluster.primary
   if (node.state === 'read-only')
     throw new DbPrimaryReadOnlyError('the primary is in recovery (read-only); the write was not sent')

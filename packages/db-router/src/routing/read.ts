@@ -40,7 +40,7 @@ export async function runRead<R extends QueryResultRow>(
   decision: Decision,
   reason: RouteReason,
 ): Promise<QueryResult<R>> {
-  cluster.enter()
+  cluster.start()
   const scope = cluster.scopes.getStore()
   // A write of this scope still capturing its position: read once it has one.
   if (scope?.busy === true) await scope.settled()

@@ -1,15 +1,15 @@
 import type { Pool } from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createDbRouter } from '../../src/index'
-import type { DbRouter } from '../../src/index'
+import type { BreakerStateEvent, DbRouter } from '../../src/index'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { fakePool } from './fake-pool'
 
 const reset = (): Error => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
 
 /**
- * A healthy node's statements skip its breaker; the first failure that counts is recorded in the
- * breaker and puts the node under guard (every call through the breaker). These check that the
- * breaker still opens and stays closed exactly as if it had seen every call.
+ * Every statement goes through its node's opossum breaker; only connection errors and timeouts
+ * count as failures, and `volumeThreshold` is opossum's: calls in the rolling window.
  */
 describe('the breaker of a node', () => {
   let db: DbRouter | undefined
@@ -26,7 +26,7 @@ describe('the breaker of a node', () => {
       breaker: { volumeThreshold, errorThresholdPercentage: 50, resetTimeout: 60_000 },
     })
 
-  it('counts the failure of a statement sent straight: two in a row open it at volumeThreshold 2', async () => {
+  it('two connection failures in a row open it at volumeThreshold 2, and it then fails fast', async () => {
     const primary = fakePool('primary', reset)
     db = build(primary, 2)
     await expect(db.query('INSERT INTO t VALUES (1)')).rejects.toMatchObject({
@@ -63,5 +63,23 @@ describe('the breaker of a node', () => {
       await expect(db.query('INSERT INTO t VALUES (1)')).rejects.toMatchObject({ code: '23505' })
     expect(db.health().primary.breakerOpen).toBe(false)
     expect(primary.texts).toHaveLength(5)
+  })
+
+  it('publishes its state changes on scalekit:breaker:state', async () => {
+    const seen: BreakerStateEvent[] = []
+    const onState = (event: unknown): void => {
+      seen.push(event as BreakerStateEvent)
+    }
+    subscribe('scalekit:breaker:state', onState)
+    try {
+      db = build(fakePool('primary', reset), 2)
+      for (let i = 0; i < 2; i++)
+        await expect(db.query('INSERT INTO t VALUES (1)')).rejects.toMatchObject({
+          code: 'ERR_DB_PRIMARY_UNAVAILABLE',
+        })
+      expect(seen).toEqual([{ package: 'db-router', namespace: 'primary', state: 'open' }])
+    } finally {
+      unsubscribe('scalekit:breaker:state', onState)
+    }
   })
 })

@@ -18,6 +18,8 @@ export function fakePool(
     if (text === 'SET default_transaction_read_only = on') return Promise.resolve({ rows: [], rowCount: 0 })
     texts.push(text)
     const out = answer(text)
+    // A promise is the answer as it is (one that never settles: a statement that hangs).
+    if (out instanceof Promise) return out
     return out instanceof Error ? Promise.reject(out) : Promise.resolve({ rows: [out], rowCount: 1 })
   }
   // What the router uses: pg's promise API (connect(), client.query(text, values), client.release(error)).
