@@ -108,7 +108,7 @@ export interface Cache extends AsyncDisposable {
   /**
    * Stops taking calls (they reject with `ERR_CACHE_CLOSED`), lets loads, background refreshes and
    * the write-behind queues made on this cache finish (flush) within `timeout` (default `'10s'`),
-   * rejects the loads still running with `ERR_CACHE_CLOSED`, closes the bus, and quits the Redis
+   * rejects the loads whose factory is still running with `ERR_CACHE_CLOSED`, closes the bus, and quits the Redis
    * client if the cache created it (never one you passed in). Never rejects because of the timeout;
    * a second call returns the first call's promise.
    */

@@ -25,15 +25,23 @@ export type RunResult<T> = { kind: 'fresh'; value: T; delta: number } | { kind: 
  */
 export function runFactory<T>(
   factory: Factory<T>,
-  options: { stale: { value: T } | undefined; softTimeout?: number; hardTimeout?: number },
+  options: {
+    stale: { value: T } | undefined
+    softTimeout?: number | undefined
+    hardTimeout?: number | undefined
+    /** Where the run registers how to give it up: the cache's `close()` calls each with its closed error. */
+    running?: Set<(reason: Error) => void> | undefined
+  },
   onSettled: (outcome: FactoryOutcome<T>) => void,
 ): Promise<RunResult<T>> {
   const controller = new AbortController()
   const started = performance.now()
   const { stale } = options
   const timers: NodeJS.Timeout[] = []
+  let giveUp: ((reason: Error) => void) | undefined
   const clear = (): void => {
     for (const t of timers) clearTimeout(t)
+    if (giveUp !== undefined) options.running?.delete(giveUp)
   }
 
   // An async wrapper turns a synchronous throw into a rejection; errors reach the caller unchanged.
@@ -53,6 +61,11 @@ export function runFactory<T>(
 
   return new Promise<RunResult<T>>((resolve, reject) => {
     settled.finally(clear).then(resolve, reject)
+    giveUp = (reason) => {
+      controller.abort(reason)
+      reject(reason)
+    }
+    options.running?.add(giveUp)
     if (stale !== undefined && options.softTimeout !== undefined) {
       timers.push(
         setTimeout(() => {

@@ -22,8 +22,6 @@ export interface MissPath {
 interface InFlight {
   readonly promise: Promise<unknown>
   readonly marks: Marks
-  /** Rejects the callers with the cache's closed error, when `close()` gives up on the load. */
-  readonly abandon: (error: Error) => void
 }
 
 /**
@@ -63,28 +61,24 @@ export class Loader {
         : joined.then((value) => answered(marks, pending.marks.tier ?? 'l2', 'coalesced', value))
     }
     const own: Marks = marks ?? {}
-    let abandon: (error: Error) => void = () => undefined
-    const promise = new Promise<T>((resolve, reject) => {
-      abandon = reject
-      const done = (): void => {
-        if (this.#inflight.get(key) === flight) this.#inflight.delete(key)
-      }
-      this.#misses.load(key, factory, call, local, own).then(
-        (value) => {
-          done()
-          resolve(value)
-        },
-        (error: unknown) => {
-          done()
-          // The miss path's rejection reason goes to the callers unchanged, whatever it is.
-          const fail: (reason: unknown) => void = reject
-          fail(error)
-        },
-      )
-    })
-    const flight: InFlight = { promise, marks: own, abandon }
+    const promise = this.#load(key, factory, call, local, own)
+    const flight: InFlight = { promise, marks: own }
     this.#inflight.set(key, flight)
     return promise
+  }
+
+  async #load<T>(
+    key: string,
+    factory: Factory<T>,
+    call: CallOptions,
+    local: L1Entry | undefined,
+    marks: Marks,
+  ): Promise<T> {
+    try {
+      return await this.#misses.load(key, factory, call, local, marks)
+    } finally {
+      this.#inflight.delete(key)
+    }
   }
 
   /** XFetch (Vattani et al., VLDB 2015): refresh a hot key before it expires, with a probability rising as expiry nears. */
@@ -111,9 +105,12 @@ export class Loader {
     return [...[...this.#inflight.values()].map((flight) => flight.promise), ...this.#runs.background]
   }
 
-  /** Rejects the callers of every load still in flight with `error` (the cache is closed). */
+  /**
+   * Gives up on the factories still running (the cache is closed): their callers, and the loads
+   * waiting on them, reject with `error`. Redis calls need no such step: each is bounded by `timeout`.
+   */
   abandon(error: Error): void {
-    for (const flight of this.#inflight.values()) flight.abandon(error)
+    this.#runs.abandon(error)
   }
 }
 
@@ -131,6 +128,8 @@ export interface Pending<T> {
 export class FactoryRuns {
   /** Work that outlives its caller (refreshes after a soft timeout, early refreshes, stores). */
   readonly background: Set<Promise<unknown>> = new Set()
+  /** How to give up each factory run still going (the cache's `close()` does, past its timeout). */
+  readonly #running = new Set<(reason: Error) => void>()
   readonly #tiers: Tiers
   readonly #coherence: Coherence
 
@@ -201,12 +200,17 @@ export class FactoryRuns {
   ): Promise<T> {
     const result = await runFactory(
       factory,
-      { stale, softTimeout: call.softTimeout, hardTimeout: call.hardTimeout },
+      { stale, softTimeout: call.softTimeout, hardTimeout: call.hardTimeout, running: this.#running },
       stored.run,
     )
     if (result.kind === 'stale') return answered(marks, staleTier, 'stale', result.value)
     await stored.promise
     return answered(marks, 'factory', 'miss', result.value)
+  }
+
+  /** Rejects every factory run still going with `error`. */
+  abandon(error: Error): void {
+    for (const giveUp of [...this.#running]) giveUp(error)
   }
 
   /** Tracks work so `close()` waits for it. */
