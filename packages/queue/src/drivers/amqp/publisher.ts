@@ -36,8 +36,9 @@ class Pending {
   lane: Lane | undefined = undefined
   /** The broker returned it (unroutable); its confirm follows. */
   returned = false
-  /** Its `publishTimeout`, in the publisher's deadline sweep. */
-  expiry: Deadline | undefined = undefined
+  /** Neighbours in its lane's window while in flight. */
+  prev: Pending | undefined = undefined
+  next: Pending | undefined = undefined
 
   constructor(out: Outgoing, seq: number) {
     this.out = out
@@ -45,11 +46,60 @@ class Pending {
   }
 }
 
+/**
+ * A lane's unconfirmed messages in the order sent (returns are matched oldest first): a list
+ * through the messages themselves. With a `Set` here (an add and a delete per message) the process
+ * promoted the messages of the window to the old generation at every scavenge: benchmarks/README.md
+ * has the before/after.
+ */
+class Window {
+  #head: Pending | undefined = undefined
+  #tail: Pending | undefined = undefined
+  size = 0
+
+  add(e: Pending): void {
+    e.prev = this.#tail
+    e.next = undefined
+    if (this.#tail === undefined) this.#head = e
+    else this.#tail.next = e
+    this.#tail = e
+    this.size += 1
+  }
+
+  /** Unlinks `e`, which must be in this window. */
+  delete(e: Pending): void {
+    const { prev, next } = e
+    if (prev === undefined) this.#head = next
+    else prev.next = next
+    if (next === undefined) this.#tail = prev
+    else next.prev = prev
+    e.prev = undefined
+    e.next = undefined
+    this.size -= 1
+  }
+
+  /** The messages, oldest first (a copy: settling one while going through them is safe). */
+  toArray(): Pending[] {
+    const out: Pending[] = []
+    for (let e = this.#head; e !== undefined; e = e.next) out.push(e)
+    return out
+  }
+
+  clear(): void {
+    for (const e of this.toArray()) {
+      e.prev = undefined
+      e.next = undefined
+    }
+    this.#head = undefined
+    this.#tail = undefined
+    this.size = 0
+  }
+}
+
 /** One confirm channel the publisher writes to, and the messages it has not confirmed yet. */
 class Lane {
   readonly channel: ConfirmChannel
-  /** Unconfirmed messages, in the order sent (a `Set` iterates in insertion order: returns are matched oldest first). */
-  readonly inflight = new Set<Pending>()
+  readonly inflight = new Window()
   writable = true
 
   constructor(channel: ConfirmChannel) {
@@ -77,13 +127,19 @@ export class Publisher {
   /** Where the next write starts looking, so lanes take turns. */
   #turn = 0
   readonly #ensureStep: (step: number) => boolean
-  /** Every pending message's `publishTimeout`, on one timer. */
+  /**
+   * `publishTimeout`: ONE deadline at a time, the earliest pending message's (every message gets
+   * the same timeout, so that is about the oldest one's). When it passes, every message due is
+   * rejected and the next earliest is armed. A deadline per message (an entry in the sweep's `Set`
+   * added and deleted per publish) made the process promote every in-flight message to the old
+   * generation: benchmarks/README.md has the before/after.
+   */
   readonly #deadlines = new DeadlineSweep()
+  #expiry: Deadline | undefined
   #bytes = 0
   #blocked = false
   #down = false
   #closed = false
-  #compacting = false
   #idle = deferred()
   /** Keeps the process alive while messages wait with no channel to go to (see `#hold`). */
   #holding: NodeJS.Timeout | undefined
@@ -142,9 +198,8 @@ export class Publisher {
       )
     }
     const e = new Pending(out, this.#seq++)
-    e.expiry = this.#deadlines.add(Math.max(0, out.deadline - Date.now()), () => {
-      this.#expire(e)
-    })
+    // Nothing armed means nothing was pending: this one is the earliest.
+    if (this.#expiry === undefined) this.#armExpiry(out.deadline)
     this.#outbox.push(e)
     this.#queued += 1
     this.#bytes += out.content.length
@@ -184,7 +239,7 @@ export class Publisher {
       this.#down = true
       if (this.#queued + this.#inflight > 0) this.#hold()
     }
-    const back = gone.flatMap((lane) => [...lane.inflight])
+    const back = gone.flatMap((lane) => lane.inflight.toArray())
     for (const lane of gone) lane.inflight.clear()
     if (back.length === 0) return
     this.#inflight -= back.length
@@ -266,6 +321,7 @@ export class Publisher {
     if (this.#queued + this.#inflight > 0) await settledWithin(this.#idle.promise, Math.max(0, deadline - Date.now()))
     for (const e of [...this.#outbox, ...this.#unconfirmed()]) this.#settle(e, new QueueClosedError(`${what(e.out)}: the queue closed before it was confirmed`))
     this.#deadlines.clear()
+    this.#expiry = undefined
     this.#release()
   }
 
@@ -283,21 +339,29 @@ export class Publisher {
     this.#holding = undefined
   }
 
-  /** `publishTimeout` passed: the message is given up on, wherever it is. */
-  #expire(e: Pending): void {
-    const queued = e.state === 'queued'
-    this.#settle(e, new QueuePublishTimeoutError(`${what(e.out)} was not confirmed within publishTimeout (${this.#options.publishTimeout} ms)`))
-    // Drop what expired in the buffer soon (once for a sweep's many), so its memory does not outlive the bound.
-    if (!queued || this.#compacting) return
-    this.#compacting = true
-    setImmediate(() => {
-      this.#compacting = false
-      this.#outbox = this.#outbox.filter((p) => p.state !== 'settled')
+  #armExpiry(deadline: number): void {
+    this.#expiry = this.#deadlines.add(Math.max(0, deadline - Date.now()), () => {
+      this.#expiry = undefined
+      this.#expireDue()
     })
   }
 
+  /** Rejects every message past its `publishTimeout`, wherever it is, then arms the next earliest deadline. */
+  #expireDue(): void {
+    const now = Date.now()
+    let next = Number.POSITIVE_INFINITY
+    for (const e of [...this.#outbox, ...this.#unconfirmed()]) {
+      if (e.state === 'settled') continue
+      if (e.out.deadline > now) next = Math.min(next, e.out.deadline)
+      else this.#settle(e, new QueuePublishTimeoutError(`${what(e.out)} was not confirmed within publishTimeout (${this.#options.publishTimeout} ms)`))
+    }
+    // Drop what expired in the buffer now, so its memory does not outlive the bound.
+    this.#outbox = this.#outbox.filter((p) => p.state !== 'settled')
+    if (next !== Number.POSITIVE_INFINITY && this.#expiry === undefined) this.#armExpiry(next)
+  }
+
   #unconfirmed(): Pending[] {
-    return this.#lanes.flatMap((lane) => [...lane.inflight])
+    return this.#lanes.flatMap((lane) => lane.inflight.toArray())
   }
 
   #onConfirm(e: Pending, lane: Lane, err: unknown): void {
@@ -320,7 +384,7 @@ export class Publisher {
   #onReturn(lane: Lane, msg: Message): void {
     const { exchange, routingKey } = msg.fields
     const id: unknown = msg.properties.messageId
-    for (const e of lane.inflight) {
+    for (const e of lane.inflight.toArray()) {
       if (!e.returned && e.out.properties.messageId === id && e.out.routingKey === routingKey && e.out.exchange === exchange) {
         e.returned = true
         return
@@ -340,11 +404,12 @@ export class Publisher {
     }
     e.state = 'settled'
     e.lane = undefined
-    e.expiry?.cancel()
     if (error === undefined) e.result.resolve({ messageId: e.out.messageId })
     else e.result.reject(error)
     if (this.#queued + this.#inflight === 0) {
       this.#outbox = []
+      this.#expiry?.cancel()
+      this.#expiry = undefined
       this.#release()
       this.#warner.recover('buffer-filling')
       this.#warner.recover('buffer-full')
