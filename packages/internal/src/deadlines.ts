@@ -4,14 +4,67 @@ export interface Deadline {
 }
 
 class Entry implements Deadline {
+  /** The list this entry is linked in; undefined once it fired or was cancelled. */
+  list: Pending | undefined
+  prev: Entry | undefined = undefined
+  next: Entry | undefined = undefined
+
   constructor(
-    readonly entries: Set<Entry>,
+    list: Pending,
     readonly at: number,
     readonly onExpire: () => void,
-  ) {}
+  ) {
+    this.list = list
+  }
 
   cancel(): void {
-    this.entries.delete(this)
+    this.list?.remove(this)
+  }
+}
+
+/**
+ * The pending deadlines, linked through the entries in the order they were added. Not a `Set`: with
+ * an add and a delete per call, a long-lived `Set` made V8 promote the objects of every call in
+ * flight on each scavenge, which cost more than the rest of a db-router read (benchmarks/README.md,
+ * db-router); linked through the entries, nothing is promoted.
+ */
+class Pending {
+  head: Entry | undefined = undefined
+  tail: Entry | undefined = undefined
+  size = 0
+
+  push(entry: Entry): void {
+    entry.prev = this.tail
+    if (this.tail === undefined) this.head = entry
+    else this.tail.next = entry
+    this.tail = entry
+    this.size += 1
+  }
+
+  /** Unlinks `entry`; false if it was not linked (fired or cancelled already). */
+  remove(entry: Entry): boolean {
+    if (entry.list !== this) return false
+    const { prev, next } = entry
+    if (prev === undefined) this.head = next
+    else prev.next = next
+    if (next === undefined) this.tail = prev
+    else next.prev = prev
+    entry.list = undefined
+    entry.prev = undefined
+    entry.next = undefined
+    this.size -= 1
+    return true
+  }
+
+  /** The entries in order, as an array: what a sweep walks while callbacks may cancel or add. */
+  toArray(): Entry[] {
+    const all: Entry[] = []
+    for (let e = this.head; e !== undefined; e = e.next) all.push(e)
+    return all
+  }
+
+  clear(): void {
+    for (const e of this.toArray()) this.remove(e)
   }
 }
 
@@ -22,7 +75,7 @@ class Entry implements Deadline {
  * the process alive.
  */
 export class DeadlineSweep {
-  readonly #entries = new Set<Entry>()
+  readonly #entries = new Pending()
   #timer: NodeJS.Timeout | undefined
   #every = Number.POSITIVE_INFINITY
 
@@ -34,7 +87,7 @@ export class DeadlineSweep {
   /** Calls `onExpire` once `ms` have passed, unless cancelled first. */
   add(ms: number, onExpire: () => void): Deadline {
     const entry = new Entry(this.#entries, Date.now() + ms, onExpire)
-    this.#entries.add(entry)
+    this.#entries.push(entry)
     this.#arm(ms)
     return entry
   }
@@ -63,6 +116,18 @@ export class DeadlineSweep {
     })
   }
 
+  /**
+   * Calls every pending deadline's `onExpire` now, in the order they were added, and stops the
+   * timer: for a shutdown that gives up on what is still in flight.
+   */
+  expireAll(): void {
+    for (const entry of this.#entries.toArray()) {
+      if (this.#entries.remove(entry)) entry.onExpire()
+    }
+    // A callback may have added a deadline: the timer runs on for it.
+    if (this.#entries.size === 0) this.#stop()
+  }
+
   /** Drops every pending deadline without calling it, and stops the timer. */
   clear(): void {
     this.#entries.clear()
@@ -82,10 +147,13 @@ export class DeadlineSweep {
 
   #sweep(): void {
     const now = Date.now()
-    for (const entry of this.#entries) {
-      if (entry.at > now) continue
-      this.#entries.delete(entry)
-      entry.onExpire()
+    // The due ones first: a callback may cancel (or add) other entries while they are called.
+    const due: Entry[] = []
+    for (let entry = this.#entries.head; entry !== undefined; entry = entry.next) {
+      if (entry.at <= now) due.push(entry)
+    }
+    for (const entry of due) {
+      if (this.#entries.remove(entry)) entry.onExpire()
     }
     if (this.#entries.size === 0) this.#stop()
   }

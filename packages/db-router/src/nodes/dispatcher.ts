@@ -17,9 +17,8 @@ export class Dispatcher {
   readonly pool: Pool
   readonly #connectTimeout: number
   readonly #prepare: ((client: PoolClient) => Promise<void>) | undefined
+  /** The deadline of every call in flight (`abort()` ends them all through it). */
   readonly #sweep = new DeadlineSweep()
-  /** How to end each call in flight at once: what `abort()` uses once `close()` has waited long enough. */
-  readonly #inFlight = new Set<(error: Error) => void>()
   #aborted: Error | undefined
 
   /** `prepare` runs on each checked-out session before the statement (an app's replica pool: see `openPool`). */
@@ -31,7 +30,7 @@ export class Dispatcher {
 
   /** Calls waiting for a connection or an answer. */
   get pending(): number {
-    return this.#inFlight.size
+    return this.#sweep.size
   }
 
   /** Sends `config` on a connection of the pool and resolves with pg's result; rejects with pg's error, `ERR_DB_TIMEOUT` or `ERR_DB_CLOSED`. */
@@ -65,8 +64,7 @@ export class Dispatcher {
   /** Ends every call in flight with `error`, and refuses new ones with it; their connections are closed. */
   abort(error: DbRouterClosedError): void {
     this.#aborted = error
-    for (const stop of this.#inFlight) stop(error)
-    this.#sweep.clear()
+    this.#sweep.expireAll()
   }
 
   /**
@@ -85,17 +83,18 @@ export class Dispatcher {
         if (done) return
         done = true
         deadline.cancel()
-        this.#inFlight.delete(stop)
         reject(error)
       }
       const deadline = this.#sweep.add(ms, () => {
         stop(
-          phase === 'connect'
-            ? new DbTimeoutError(`no connection within timeouts.connect (${ms} ms)`)
-            : new DbTimeoutError(`no answer within the query timeout (${ms} ms); the connection was closed`),
+          this.#aborted ??
+            (phase === 'connect'
+              ? new DbTimeoutError(`no connection within timeouts.connect (${ms} ms)`)
+              : new DbTimeoutError(
+                  `no answer within the query timeout (${ms} ms); the connection was closed`,
+                )),
         )
       })
-      this.#inFlight.add(stop)
       work.then(
         (value) => {
           if (done) {
@@ -104,7 +103,6 @@ export class Dispatcher {
           }
           done = true
           deadline.cancel()
-          this.#inFlight.delete(stop)
           resolve(value)
         },
         (error: unknown) => {

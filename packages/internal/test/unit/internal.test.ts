@@ -173,6 +173,42 @@ describe('DeadlineSweep', () => {
     sweep.clear()
     expect(sweep.size).toBe(0)
   })
+
+  it('expireAll calls every pending deadline now, in order, never a cancelled one; cancel after is a no-op', () => {
+    const sweep = new DeadlineSweep()
+    const fired: string[] = []
+    const a = sweep.add(60_000, () => fired.push('a'))
+    const b = sweep.add(60_000, () => fired.push('b'))
+    sweep.add(60_000, () => {
+      fired.push('c')
+      // A callback cancelling one not called yet, and adding a new one.
+      d.cancel()
+      sweep.add(60_000, () => fired.push('e'))
+    })
+    const d = sweep.add(60_000, () => fired.push('d'))
+    b.cancel()
+    b.cancel()
+    expect(sweep.size).toBe(3)
+    sweep.expireAll()
+    expect(fired).toEqual(['a', 'c'])
+    a.cancel()
+    expect(sweep.size).toBe(1)
+    sweep.clear()
+    expect(sweep.size).toBe(0)
+  })
+
+  it('a sweep skips a due deadline that an earlier callback cancelled', async () => {
+    const sweep = new DeadlineSweep()
+    const fired: string[] = []
+    sweep.add(10, () => {
+      fired.push('first')
+      second.cancel()
+    })
+    const second = sweep.add(10, () => fired.push('second'))
+    await sleep(60)
+    expect(fired).toEqual(['first'])
+    expect(sweep.size).toBe(0)
+  })
 })
 
 describe('sleep and withTimeout', () => {
