@@ -117,7 +117,8 @@ export interface Cache extends AsyncDisposable {
 
 const NO_OPTIONS: GetOrSetOptions = Object.freeze({})
 
-class TieredCache implements Cache {
+/** The one implementation of {@link Cache}; its tiers (L1 alone, or L1 and Redis) are chosen by the constructor. */
+class CacheInstance implements Cache {
   readonly namespace: string
   readonly #o: ResolvedOptions
   readonly #defaultCall: CallOptions
@@ -433,5 +434,5 @@ function mark(ctx: CacheGetContext, tier: CacheTier, outcome: CacheOutcome): voi
  * Options are checked here, once: a bad one throws `ERR_CACHE_INVALID_OPTIONS` naming it.
  */
 export function createCache(options: CacheOptions): Cache {
-  return new TieredCache(options)
+  return new CacheInstance(options)
 }
