@@ -73,7 +73,11 @@ export async function cleanupBroker(ctx: QueueBenchContext): Promise<number> {
 }
 
 /** The names @scalekit/queue declares for `app` with these types and groups (see its README's topology). */
-export function scalekitNames(app: string, types: readonly string[], groups: readonly string[]): { queues: string[]; exchanges: string[] } {
+export function scalekitNames(
+  app: string,
+  types: readonly string[],
+  groups: readonly string[],
+): { queues: string[]; exchanges: string[] } {
   return {
     queues: [
       ...types.flatMap((t) => groups.map((g) => `${app}.${g}.${t}`)),

@@ -41,12 +41,16 @@ export interface FaultRow {
 const RATE_PER_SEC = 1_500
 const OUTSTANDING = 1_024
 
-export async function runFaults(ctx: QueueBenchContext): Promise<{ rows: FaultRow[]; targets: Target[] } | { skipped: string }> {
+export async function runFaults(
+  ctx: QueueBenchContext,
+): Promise<{ rows: FaultRow[]; targets: Target[] } | { skipped: string }> {
   let broker
   try {
     broker = await startRabbitBroker()
   } catch (error) {
-    console.log(`\nForced connection closes: skipped, the private broker node did not start (${(error as Error).message.split('\n')[0]})`)
+    console.log(
+      `\nForced connection closes: skipped, the private broker node did not start (${(error as Error).message.split('\n')[0]})`,
+    )
     return { skipped: (error as Error).message }
   }
   const url = broker.url
@@ -73,7 +77,12 @@ export async function runFaults(ctx: QueueBenchContext): Promise<{ rows: FaultRo
     const probe = ours.consume(T, () => undefined, { group: 'g' })
     await probe.ready
     await probe.close()
-    contestants.push({ name: '@scalekit/queue', queue: 'skfaults.g.bench.fault', publish: async (i) => ours.publish(T, { i, text: 'x'.repeat(64) }), close: async () => ours.close() })
+    contestants.push({
+      name: '@scalekit/queue',
+      queue: 'skfaults.g.bench.fault',
+      publish: async (i) => ours.publish(T, { i, text: 'x'.repeat(64) }),
+      close: async () => ours.close(),
+    })
 
     const manager = connectManager([url])
     manager.on('connectFailed', () => undefined)
@@ -82,7 +91,11 @@ export async function runFaults(ctx: QueueBenchContext): Promise<{ rows: FaultRo
     contestants.push({
       name: 'amqp-connection-manager',
       queue: acmQueue,
-      publish: async (i) => acm.publish(exchange, 'acm', Buffer.from(JSON.stringify({ i, text: 'x'.repeat(64) })), { persistent: true, mandatory: true }),
+      publish: async (i) =>
+        acm.publish(exchange, 'acm', Buffer.from(JSON.stringify({ i, text: 'x'.repeat(64) })), {
+          persistent: true,
+          mandatory: true,
+        }),
       close: async () => {
         await manager.close().catch(() => undefined)
       },
@@ -94,7 +107,11 @@ export async function runFaults(ctx: QueueBenchContext): Promise<{ rows: FaultRo
     contestants.push({
       name: 'rabbitmq-client',
       queue: rmqQueue,
-      publish: async (i) => pub.send({ exchange, routingKey: 'rmqc', durable: true, mandatory: true }, { i, text: 'x'.repeat(64) }),
+      publish: async (i) =>
+        pub.send(
+          { exchange, routingKey: 'rmqc', durable: true, mandatory: true },
+          { i, text: 'x'.repeat(64) },
+        ),
       close: async () => {
         await pub.close().catch(() => undefined)
         await rabbit.close().catch(() => undefined)
@@ -108,7 +125,14 @@ export async function runFaults(ctx: QueueBenchContext): Promise<{ rows: FaultRo
             connection: { url },
             exchanges: { [exchange]: { assert: false, check: false } },
             queues: { [rascalQueue]: { assert: false, check: false } },
-            publications: { p: { exchange, routingKey: 'rascal', confirm: true, options: { persistent: true, mandatory: true } } },
+            publications: {
+              p: {
+                exchange,
+                routingKey: 'rascal',
+                confirm: true,
+                options: { persistent: true, mandatory: true },
+              },
+            },
           },
         },
       }),
@@ -132,8 +156,20 @@ export async function runFaults(ctx: QueueBenchContext): Promise<{ rows: FaultRo
     })
 
     // Publish, paced, all at once; close every connection twice meanwhile.
-    interface Tally { sent: number; confirmed: Set<number>; rejected: Set<number>; errors: Record<string, number>; outstanding: number }
-    const state = contestants.map((): Tally => ({ sent: 0, confirmed: new Set(), rejected: new Set(), errors: {}, outstanding: 0 }))
+    interface Tally {
+      sent: number
+      confirmed: Set<number>
+      rejected: Set<number>
+      errors: Record<string, number>
+      outstanding: number
+    }
+    const state = contestants.map((): Tally => ({
+      sent: 0,
+      confirmed: new Set(),
+      rejected: new Set(),
+      errors: {},
+      outstanding: 0,
+    }))
     const started = performance.now()
     const closes = (async () => {
       await sleep(durationMs / 3)
@@ -156,7 +192,9 @@ export async function runFaults(ctx: QueueBenchContext): Promise<{ rows: FaultRo
             (error: unknown) => {
               s.rejected.add(i)
               const coded = (error as { code?: unknown }).code
-              const code = (typeof coded === 'string' ? coded : error instanceof Error ? error.message : 'error').slice(0, 50)
+              const code = (
+                typeof coded === 'string' ? coded : error instanceof Error ? error.message : 'error'
+              ).slice(0, 50)
               s.errors[code] = (s.errors[code] ?? 0) + 1
             },
           )
@@ -192,16 +230,42 @@ export async function runFaults(ctx: QueueBenchContext): Promise<{ rows: FaultRo
         errors: s.errors,
       })
     }
-    printTable(`Forced connection closes: ${RATE_PER_SEC} msg/s for ${durationMs / 1000} s per library, close_all_connections twice (private node)`, [
-      ['', 'sent', 'confirmed', 'rejected', 'unsettled', 'in queue', 'confirmed but lost', 'rejected but stored', 'stored twice', 'errors'],
-      ...rows.map((r) => [r.name, String(r.sent), String(r.confirmed), String(r.rejected), String(r.unsettled), String(r.inQueue), String(r.lost), String(r.rejectedButStored), String(r.duplicates), JSON.stringify(r.errors)]),
-    ])
+    printTable(
+      `Forced connection closes: ${RATE_PER_SEC} msg/s for ${durationMs / 1000} s per library, close_all_connections twice (private node)`,
+      [
+        [
+          '',
+          'sent',
+          'confirmed',
+          'rejected',
+          'unsettled',
+          'in queue',
+          'confirmed but lost',
+          'rejected but stored',
+          'stored twice',
+          'errors',
+        ],
+        ...rows.map((r) => [
+          r.name,
+          String(r.sent),
+          String(r.confirmed),
+          String(r.rejected),
+          String(r.unsettled),
+          String(r.inQueue),
+          String(r.lost),
+          String(r.rejectedButStored),
+          String(r.duplicates),
+          JSON.stringify(r.errors),
+        ]),
+      ],
+    )
     const mine = rows.find((r) => r.name === '@scalekit/queue')
     return {
       rows,
       targets: [
         {
-          wanted: 'zero confirmed messages lost and zero stored messages reported as failed across forced closes',
+          wanted:
+            'zero confirmed messages lost and zero stored messages reported as failed across forced closes',
           met: mine !== undefined && mine.lost === 0 && mine.rejectedButStored === 0 && mine.unsettled === 0,
         },
       ],
@@ -218,15 +282,19 @@ async function drain(url: string, queue: string): Promise<number[]> {
   const ch = await connection.createChannel()
   const got: number[] = []
   let last = performance.now()
-  await ch.consume(queue, (msg) => {
-    if (msg === null) return
-    last = performance.now()
-    try {
-      got.push((JSON.parse(msg.content.toString()) as { i: number }).i)
-    } catch {
-      got.push(-1)
-    }
-  }, { noAck: true })
+  await ch.consume(
+    queue,
+    (msg) => {
+      if (msg === null) return
+      last = performance.now()
+      try {
+        got.push((JSON.parse(msg.content.toString()) as { i: number }).i)
+      } catch {
+        got.push(-1)
+      }
+    },
+    { noAck: true },
+  )
   while (performance.now() - last < 500) await sleep(100)
   await connection.close()
   return got

@@ -50,7 +50,8 @@ if (library === 'scalekit') {
   const T = defineMessage('bench.memory', z.object({ pad: z.string() }))
   const queue = createQueue({ url, app: 'skqbench_down' })
   publish = async () => queue.publish(T, body())
-  setup = 'defaults: buffer.maxMessages 10 000, buffer.maxBytes 16 MiB, whenDisconnected wait (publishTimeout 30 s)'
+  setup =
+    'defaults: buffer.maxMessages 10 000, buffer.maxBytes 16 MiB, whenDisconnected wait (publishTimeout 30 s)'
   close = async () => queue.close()
 } else if (library === 'amqp-connection-manager') {
   const manager = connectManager([url])
@@ -73,14 +74,19 @@ if (library === 'scalekit') {
 } else {
   type Broker = Awaited<ReturnType<typeof rascal.BrokerAsPromised.create>>
   const created = await withCap(
-    rascal.BrokerAsPromised.create(rascal.withDefaultConfig({ vhosts: { '/': { connection: { url }, publications: { p: { exchange: '' } } } } })).catch(
-      (error: unknown) => error as Error,
-    ),
+    rascal.BrokerAsPromised.create(
+      rascal.withDefaultConfig({
+        vhosts: { '/': { connection: { url }, publications: { p: { exchange: '' } } } },
+      }),
+    ).catch((error: unknown) => error as Error),
     5_000,
   )
-  const broker: Broker | undefined = !created.timedOut && !(created.value instanceof Error) ? created.value : undefined
+  const broker: Broker | undefined =
+    !created.timedOut && !(created.value instanceof Error) ? created.value : undefined
   if (broker === undefined) {
-    note = created.timedOut ? 'BrokerAsPromised.create() did not settle within 5 s' : `BrokerAsPromised.create() rejects at once (${(created.value as { code?: string }).code ?? 'error'}): no client to publish with`
+    note = created.timedOut
+      ? 'BrokerAsPromised.create() did not settle within 5 s'
+      : `BrokerAsPromised.create() rejects at once (${(created.value as { code?: string }).code ?? 'error'}): no client to publish with`
   }
   publish = async () => {
     if (broker === undefined) throw Object.assign(new Error('no broker'), { code: 'NO_BROKER' })
@@ -102,7 +108,9 @@ for (let i = 0; i < count; i++) {
     (error: unknown) => {
       refused++
       const coded = (error as { code?: unknown }).code
-      const code = (typeof coded === 'string' ? coded : error instanceof Error ? error.message : 'error').slice(0, 60)
+      const code = (
+        typeof coded === 'string' ? coded : error instanceof Error ? error.message : 'error'
+      ).slice(0, 60)
       codes[code] = (codes[code] ?? 0) + 1
     },
   )

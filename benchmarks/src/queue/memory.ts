@@ -19,31 +19,69 @@ async function child(library: string, count: number): Promise<MemoryDownResult> 
       script: CHILD,
       count: 1,
       timeoutMs: 60_000,
-      env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim(), BENCH_LIB: library, BENCH_COUNT: String(count) },
+      env: {
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim(),
+        BENCH_LIB: library,
+        BENCH_COUNT: String(count),
+      },
     })
     return result!
   } catch (error) {
-    return { library, setup: '', growthBytes: Number.NaN, heapGrowthBytes: Number.NaN, externalGrowthBytes: Number.NaN, refused: 0, refusedCodes: {}, pending: 0, note: `n/a (${(error as Error).message.split('\n')[0]})` }
+    return {
+      library,
+      setup: '',
+      growthBytes: Number.NaN,
+      heapGrowthBytes: Number.NaN,
+      externalGrowthBytes: Number.NaN,
+      refused: 0,
+      refusedCodes: {},
+      pending: 0,
+      note: `n/a (${(error as Error).message.split('\n')[0]})`,
+    }
   }
 }
 
 const mib = (n: number): string => (Number.isFinite(n) ? `${(n / 1024 / 1024).toFixed(1)} MiB` : 'n/a')
 
-export async function runMemoryDown(ctx: QueueBenchContext): Promise<{ count: number; rows: MemoryDownResult[]; targets: Target[] }> {
+export async function runMemoryDown(
+  ctx: QueueBenchContext,
+): Promise<{ count: number; rows: MemoryDownResult[]; targets: Target[] }> {
   const counts = ctx.quick ? [10_000] : [10_000, 50_000]
   const rows: MemoryDownResult[] = []
-  for (const count of counts) for (const library of LIBRARIES) rows.push({ ...(await child(library, count)), count } as MemoryDownResult & { count: number })
-  printTable(`Memory while the broker is down: N publishes of ~1 KB, none awaited, 2 s later, after a full GC (one process per row)`, [
-    ['', 'N', 'heap + buffers', 'held', 'refused at once', 'note'],
-    ...rows.map((r) => {
-      const n = (r as MemoryDownResult & { count: number }).count
-      return [r.library === 'scalekit' ? '@scalekit/queue' : r.library, String(n), mib(r.growthBytes), String(r.pending), `${r.refused} ${JSON.stringify(r.refusedCodes)}`, r.note ?? r.setup]
-    }),
-  ])
+  for (const count of counts)
+    for (const library of LIBRARIES)
+      rows.push({ ...(await child(library, count)), count } as MemoryDownResult & { count: number })
+  printTable(
+    `Memory while the broker is down: N publishes of ~1 KB, none awaited, 2 s later, after a full GC (one process per row)`,
+    [
+      ['', 'N', 'heap + buffers', 'held', 'refused at once', 'note'],
+      ...rows.map((r) => {
+        const n = (r as MemoryDownResult & { count: number }).count
+        return [
+          r.library === 'scalekit' ? '@scalekit/queue' : r.library,
+          String(n),
+          mib(r.growthBytes),
+          String(r.pending),
+          `${r.refused} ${JSON.stringify(r.refusedCodes)}`,
+          r.note ?? r.setup,
+        ]
+      }),
+    ],
+  )
   const ours = rows.filter((r) => r.library === 'scalekit')
   const small = ours[0]
   const large = ours.at(-1)
   // Flat: the larger N grows memory by no more than 25 % over the smaller one, and ours holds at most buffer.maxMessages.
-  const flat = small !== undefined && large !== undefined && large.growthBytes <= small.growthBytes * 1.25 + 2 * 1024 * 1024 && large.pending <= 10_000
-  return { count: counts.at(-1)!, rows, targets: [{ wanted: 'memory flat while the broker is down (the bound rejects at once past it)', met: flat }] }
+  const flat =
+    small !== undefined &&
+    large !== undefined &&
+    large.growthBytes <= small.growthBytes * 1.25 + 2 * 1024 * 1024 &&
+    large.pending <= 10_000
+  return {
+    count: counts.at(-1)!,
+    rows,
+    targets: [
+      { wanted: 'memory flat while the broker is down (the bound rejects at once past it)', met: flat },
+    ],
+  }
 }

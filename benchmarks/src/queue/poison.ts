@@ -28,7 +28,10 @@ interface PoisonResult {
   outcome: string
 }
 
-export async function runPoison(ctx: QueueBenchContext, admin: Admin): Promise<{ results: PoisonResult[]; targets: Target[] }> {
+export async function runPoison(
+  ctx: QueueBenchContext,
+  admin: Admin,
+): Promise<{ results: PoisonResult[]; targets: Target[] }> {
   const windowMs = ctx.quick ? 2_500 : 4_000
   const exchange = `${ctx.runId}_poison`
   await admin.ch.assertExchange(exchange, 'topic', { durable: true })
@@ -38,9 +41,16 @@ export async function runPoison(ctx: QueueBenchContext, admin: Admin): Promise<{
     const dlq = `${queue}.dlq`
     for (const q of [queue, dlq]) ctx.created.queues.add(q)
     await admin.ch.assertQueue(dlq, { durable: true, arguments: QUORUM })
-    await admin.ch.assertQueue(queue, { durable: true, arguments: { ...QUORUM, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dlq } })
+    await admin.ch.assertQueue(queue, {
+      durable: true,
+      arguments: { ...QUORUM, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dlq },
+    })
     await admin.ch.bindQueue(queue, exchange, key)
-    admin.ch.publish(exchange, key, Buffer.from('{"i":1}'), { persistent: true, contentType: 'application/json', messageId: `poison-${key}` })
+    admin.ch.publish(exchange, key, Buffer.from('{"i":1}'), {
+      persistent: true,
+      contentType: 'application/json',
+      messageId: `poison-${key}`,
+    })
     return { queue, dlq }
   }
   const calls = new Map<string, number>()
@@ -57,12 +67,20 @@ export async function runPoison(ctx: QueueBenchContext, admin: Admin): Promise<{
   for (const e of names.exchanges) ctx.created.exchanges.add(e)
   const Poison = defineMessage('bench.poison', z.object({ i: z.number() }))
   const ours = createQueue({ url: ctx.url, app })
-  const consumer = ours.consume(Poison, () => {
-    count('@scalekit/queue')
-    throw new Error('poison')
-  }, { group: 'poison', attempts: 5, backoff: { initial: 100, factor: 2, max: 1_000, jitter: 0.2 } })
+  const consumer = ours.consume(
+    Poison,
+    () => {
+      count('@scalekit/queue')
+      throw new Error('poison')
+    },
+    { group: 'poison', attempts: 5, backoff: { initial: 100, factor: 2, max: 1_000, jitter: 0.2 } },
+  )
   await consumer.ready
-  queues.set('@scalekit/queue', { queue: `${app}.poison.bench.poison`, dlq: `${app}.poison:dead-letter`, policy: 'throw; attempts 5, backoff 100 ms × 2 through the delay ladder' })
+  queues.set('@scalekit/queue', {
+    queue: `${app}.poison.bench.poison`,
+    dlq: `${app}.poison:dead-letter`,
+    policy: 'throw; attempts 5, backoff 100 ms × 2 through the delay ladder',
+  })
   stops.push(async () => ours.close())
 
   // amqp-connection-manager
@@ -71,10 +89,14 @@ export async function runPoison(ctx: QueueBenchContext, admin: Admin): Promise<{
   const manager = connectManager([ctx.url])
   const acmCh: ChannelWrapper = manager.createChannel({ confirm: false })
   await acmCh.waitForConnect()
-  await acmCh.consume(acm.queue, (msg) => {
-    count('amqp-connection-manager')
-    acmCh.nack(msg)
-  }, { prefetch: 10 })
+  await acmCh.consume(
+    acm.queue,
+    (msg) => {
+      count('amqp-connection-manager')
+      acmCh.nack(msg)
+    },
+    { prefetch: 10 },
+  )
   stops.push(async () => {
     await acmCh.close().catch(() => undefined)
     await manager.close().catch(() => undefined)
@@ -85,7 +107,13 @@ export async function runPoison(ctx: QueueBenchContext, admin: Admin): Promise<{
   queues.set('rascal', { ...ras, policy: 'ackOrNack(error) (default recovery: nack, no requeue)' })
   const broker = await rascal.BrokerAsPromised.create(
     rascal.withDefaultConfig({
-      vhosts: { '/': { connection: { url: ctx.url }, queues: { [ras.queue]: { assert: false, check: false } }, subscriptions: { sub: { queue: ras.queue, prefetch: 10 } } } },
+      vhosts: {
+        '/': {
+          connection: { url: ctx.url },
+          queues: { [ras.queue]: { assert: false, check: false } },
+          subscriptions: { sub: { queue: ras.queue, prefetch: 10 } },
+        },
+      },
     }),
   )
   broker.on('error', () => undefined)
@@ -104,10 +132,13 @@ export async function runPoison(ctx: QueueBenchContext, admin: Admin): Promise<{
   queues.set('rabbitmq-client', { ...rmq, policy: 'throw (default: nack with requeue)' })
   const rabbit = new RmqClient(ctx.url)
   rabbit.on('error', () => undefined)
-  const rmqSub = rabbit.createConsumer({ queue: rmq.queue, queueOptions: { queue: rmq.queue, passive: true }, qos: { prefetchCount: 10 } }, () => {
-    count('rabbitmq-client')
-    throw new Error('poison')
-  })
+  const rmqSub = rabbit.createConsumer(
+    { queue: rmq.queue, queueOptions: { queue: rmq.queue, passive: true }, qos: { prefetchCount: 10 } },
+    () => {
+      count('rabbitmq-client')
+      throw new Error('poison')
+    },
+  )
   rmqSub.on('error', () => undefined)
   stops.push(async () => {
     await rmqSub.close().catch(() => undefined)
@@ -126,16 +157,43 @@ export async function runPoison(ctx: QueueBenchContext, admin: Admin): Promise<{
     const inQueue = (await admin.ch.checkQueue(queue)).messageCount
     const deadLettered = (await admin.ch.checkQueue(dlq)).messageCount
     const n = snapshot.get(name) ?? 0
-    const outcome = deadLettered > 0 ? (n > 1 ? `retried ${n - 1}×, then dead-lettered` : 'dead-lettered on the first failure') : inQueue > 0 ? 'still looping (back in its queue)' : 'gone'
-    results.push({ name, policy, calls: n, callsPerSec: Math.round(n / elapsed), inQueue, deadLettered, outcome })
+    const outcome =
+      deadLettered > 0
+        ? n > 1
+          ? `retried ${n - 1}×, then dead-lettered`
+          : 'dead-lettered on the first failure'
+        : inQueue > 0
+          ? 'still looping (back in its queue)'
+          : 'gone'
+    results.push({
+      name,
+      policy,
+      calls: n,
+      callsPerSec: Math.round(n / elapsed),
+      inQueue,
+      deadLettered,
+      outcome,
+    })
   }
   printTable(`Poison message: a handler that always throws, ${windowMs / 1000} s, all libraries at once`, [
     ['', 'handler calls', 'calls/s', 'dead-lettered', 'outcome', 'error path'],
-    ...results.map((r) => [r.name, String(r.calls), String(r.callsPerSec), String(r.deadLettered), r.outcome, r.policy]),
+    ...results.map((r) => [
+      r.name,
+      String(r.calls),
+      String(r.callsPerSec),
+      String(r.deadLettered),
+      r.outcome,
+      r.policy,
+    ]),
   ])
   const mine = results.find((r) => r.name === '@scalekit/queue')
   return {
     results,
-    targets: [{ wanted: 'a poison message retried with backoff, then dead-lettered', met: mine !== undefined && mine.calls === 5 && mine.deadLettered === 1 }],
+    targets: [
+      {
+        wanted: 'a poison message retried with backoff, then dead-lettered',
+        met: mine !== undefined && mine.calls === 5 && mine.deadLettered === 1,
+      },
+    ],
   }
 }

@@ -43,16 +43,23 @@ const machine = { ...machineInfo(), rabbitmq: '' }
 let admin: Admin
 try {
   admin = await openAdmin(ctx.url)
-  const props = (admin.connection as unknown as { connection: { serverProperties?: { version?: string } } }).connection.serverProperties
+  const props = (admin.connection as unknown as { connection: { serverProperties?: { version?: string } } })
+    .connection.serverProperties
   machine.rabbitmq = props?.version ?? 'unknown'
 } catch (error) {
-  console.error(`RabbitMQ is not reachable at ${ctx.url} (${(error as Error).message}). Start it with scripts/services.sh or set SCALEKIT_AMQP_URL.`)
+  console.error(
+    `RabbitMQ is not reachable at ${ctx.url} (${(error as Error).message}). Start it with scripts/services.sh or set SCALEKIT_AMQP_URL.`,
+  )
   process.exit(1)
 }
 
 console.log(`@scalekit/queue benchmarks — ${machine.date}`)
-console.log(`Node ${machine.node}, ${machine.cpu} × ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, load ${machine.loadAverage1m}, RabbitMQ ${machine.rabbitmq} at ${new URL(ctx.url).host}`)
-console.log(`run id ${ctx.runId}${ctx.quick ? ' (BENCH_QUICK: short loops, not for quoting)' : ''}; scenarios: ${selected.join(', ')}`)
+console.log(
+  `Node ${machine.node}, ${machine.cpu} × ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, load ${machine.loadAverage1m}, RabbitMQ ${machine.rabbitmq} at ${new URL(ctx.url).host}`,
+)
+console.log(
+  `run id ${ctx.runId}${ctx.quick ? ' (BENCH_QUICK: short loops, not for quoting)' : ''}; scenarios: ${selected.join(', ')}`,
+)
 
 const results: Record<string, unknown> = {}
 const durations: Record<string, number> = {}
@@ -81,17 +88,30 @@ const targets = Object.entries(results).flatMap(([scenario, r]) => {
   return (value.targets ?? []).map((t) => ({ scenario, ...t }))
 })
 console.log('\nTargets')
-for (const t of targets) console.log(`  ${t.met ? 'MET    ' : 'NOT MET'}  ${t.scenario}: ${t.wanted}${t.value === undefined ? '' : ` (got ${t.value.toFixed(2)})`}`)
+for (const t of targets)
+  console.log(
+    `  ${t.met ? 'MET    ' : 'NOT MET'}  ${t.scenario}: ${t.wanted}${t.value === undefined ? '' : ` (got ${t.value.toFixed(2)})`}`,
+  )
 const totalMs = Math.round(performance.now() - started)
-console.log(`\ntook ${(totalMs / 1000).toFixed(1)} s (${Object.entries(durations).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ')})`)
+console.log(
+  `\ntook ${(totalMs / 1000).toFixed(1)} s (${Object.entries(durations)
+    .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
+    .join(', ')})`,
+)
 
 if (!ctx.quick) {
   const out = fileURLToPath(new URL('../../results/queue.json', import.meta.url))
   mkdirSync(fileURLToPath(new URL('../../results/', import.meta.url)), { recursive: true })
-  const env = ['SK_QUEUE_BEFORE', 'SK_QUEUE_WINDOW', 'SK_QUEUE_PEERS', 'SK_QUEUE_RAW_CHANNELS'].filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]} `).join('')
+  const env = ['SK_QUEUE_BEFORE', 'SK_QUEUE_WINDOW', 'SK_QUEUE_PEERS', 'SK_QUEUE_RAW_CHANNELS']
+    .filter((k) => process.env[k] !== undefined)
+    .map((k) => `${k}=${process.env[k]} `)
+    .join('')
   const command = `${env}pnpm --filter @scalekit/benchmarks bench:queue${selected.length < Object.keys(SCENARIOS).length ? ` ${selected.join(' ')}` : ''}`
   const setups = Object.fromEntries(subjects.map((s) => [s.name, s.setup]))
-  writeFileSync(out, `${JSON.stringify({ ...machine, command, durationsMs: durations, contenders: setups, targets, scenarios: results }, null, 2)}\n`)
+  writeFileSync(
+    out,
+    `${JSON.stringify({ ...machine, command, durationsMs: durations, contenders: setups, targets, scenarios: results }, null, 2)}\n`,
+  )
   console.log(`wrote ${out}`)
 }
 process.exit(0)

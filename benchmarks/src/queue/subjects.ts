@@ -46,7 +46,11 @@ type Send = (i: number, done: (error?: unknown) => void) => void
  * Keeps `window` publishes outstanding until `durationMs` has passed or `count` were sent, then
  * waits for the last confirms. Times each publish from send to confirm.
  */
-export async function pump(send: Send, window: number, opts: { durationMs?: number; count?: number }): Promise<Sample> {
+export async function pump(
+  send: Send,
+  window: number,
+  opts: { durationMs?: number; count?: number },
+): Promise<Sample> {
   const latencies: number[] = []
   const start = performance.now()
   const end = opts.durationMs === undefined ? Infinity : start + opts.durationMs
@@ -80,7 +84,9 @@ export async function pump(send: Send, window: number, opts: { durationMs?: numb
   })
   const elapsed = performance.now() - start
   latencies.sort((a, b) => a - b)
-  const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil((p / 100) * latencies.length) - 1))] ?? Number.NaN
+  const pct = (p: number): number =>
+    latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil((p / 100) * latencies.length) - 1))] ??
+    Number.NaN
   return { opsPerSec: (confirmed / elapsed) * 1000, p50Us: pct(50), p99Us: pct(99), ops: confirmed }
 }
 
@@ -100,7 +106,12 @@ const fromPromise =
 const body = (i: number): Buffer => Buffer.from(JSON.stringify(payload(i)))
 
 /** Declares the peers' exchange and a quorum queue bound to it by `key`. */
-async function declareQueue(ctx: QueueBenchContext, admin: Admin, exchange: string, key: string): Promise<string> {
+async function declareQueue(
+  ctx: QueueBenchContext,
+  admin: Admin,
+  exchange: string,
+  key: string,
+): Promise<string> {
   const queue = `${exchange}.${key}`
   await admin.ch.assertExchange(exchange, 'topic', { durable: true })
   ctx.created.exchanges.add(exchange)
@@ -115,7 +126,12 @@ async function declareQueue(ctx: QueueBenchContext, admin: Admin, exchange: stri
  * consumer acking each message (the floor). With `channels` > 1, a reference (not the floor): that
  * many confirm channels on the connection, taking turns, 256 unconfirmed on each.
  */
-async function rawAmqplib(ctx: QueueBenchContext, admin: Admin, exchange: string, channels = 1): Promise<QueueSubject> {
+async function rawAmqplib(
+  ctx: QueueBenchContext,
+  admin: Admin,
+  exchange: string,
+  channels = 1,
+): Promise<QueueSubject> {
   const key = channels === 1 ? 'raw' : `raw${channels}`
   const queue = await declareQueue(ctx, admin, exchange, key)
   const connection: ChannelModel = await connect(ctx.url)
@@ -124,12 +140,21 @@ async function rawAmqplib(ctx: QueueBenchContext, admin: Admin, exchange: string
   for (let c = 0; c < channels; c++) confirms.push(await connection.createConfirmChannel())
   const send: Send = (i, done) => {
     const confirm = confirms[i % channels]!
-    confirm.publish(exchange, key, body(i), { persistent: true, mandatory: true, messageId: randomUUID(), contentType: 'application/json' }, (err: unknown) => {
-      done(err ?? undefined)
-    })
+    confirm.publish(
+      exchange,
+      key,
+      body(i),
+      { persistent: true, mandatory: true, messageId: randomUUID(), contentType: 'application/json' },
+      (err: unknown) => {
+        done(err ?? undefined)
+      },
+    )
   }
   return {
-    name: channels === 1 ? `raw amqplib (confirm channel, window ${FLOOR_WINDOW})` : `raw amqplib (${channels} confirm channels, window ${FLOOR_WINDOW} each)`,
+    name:
+      channels === 1
+        ? `raw amqplib (confirm channel, window ${FLOOR_WINDOW})`
+        : `raw amqplib (${channels} confirm channels, window ${FLOOR_WINDOW} each)`,
     floor: channels === 1,
     setup: `amqplib 2.3.1 ConfirmChannel.publish(persistent, mandatory, messageId) with a callback, ${channels === 1 ? `at most ${FLOOR_WINDOW} unconfirmed` : `${channels} confirm channels on one connection in turn, at most ${FLOOR_WINDOW} unconfirmed on each`}; consumer: prefetch ${PREFETCH}, ch.ack(msg) per message`,
     publish: async (opts) => pump(send, FLOOR_WINDOW * channels, opts),
@@ -158,14 +183,22 @@ async function rawAmqplib(ctx: QueueBenchContext, admin: Admin, exchange: string
 type QueueModule = Pick<typeof workspace, 'createQueue' | 'defineMessage'>
 
 /** @scalekit/queue with its defaults, except the consumer's prefetch and concurrency (and `maxInFlight` if given). */
-async function scalekit(ctx: QueueBenchContext, admin: Admin, variant: { name: string; suffix: string; module?: QueueModule; maxInFlight?: number }): Promise<QueueSubject> {
+async function scalekit(
+  ctx: QueueBenchContext,
+  admin: Admin,
+  variant: { name: string; suffix: string; module?: QueueModule; maxInFlight?: number },
+): Promise<QueueSubject> {
   const { createQueue, defineMessage } = variant.module ?? workspace
   const app = `${ctx.runId}_${variant.suffix}`
   const names = scalekitNames(app, ['bench.item'], ['bench'])
   for (const q of names.queues) ctx.created.queues.add(q)
   for (const e of names.exchanges) ctx.created.exchanges.add(e)
   const Item = defineMessage('bench.item', z.object({ i: z.number(), text: z.string() }))
-  const queue: Queue = createQueue({ url: ctx.url, app, ...(variant.maxInFlight === undefined ? {} : { maxInFlight: variant.maxInFlight }) })
+  const queue: Queue = createQueue({
+    url: ctx.url,
+    app,
+    ...(variant.maxInFlight === undefined ? {} : { maxInFlight: variant.maxInFlight }),
+  })
   // Declare the group's queue (publishes are unroutable without one), then detach.
   const probe = queue.consume(Item, () => undefined, { group: 'bench' })
   await probe.ready
@@ -174,11 +207,20 @@ async function scalekit(ctx: QueueBenchContext, admin: Admin, variant: { name: s
   return {
     name: variant.name,
     setup: `createQueue({ url, app${variant.maxInFlight === undefined ? '' : `, maxInFlight: ${variant.maxInFlight}`} }), other options default (maxInFlight ${workspace.defaults.maxInFlight}, publishConnections ${workspace.defaults.publishConnections} × publishChannels ${workspace.defaults.publishChannels}, buffer ${workspace.defaults.buffer.maxMessages}); ${OFFERED} publish() calls outstanding; zod schema; consumer: concurrency ${PREFETCH}, prefetch ${PREFETCH}`,
-    publish: async (opts) => pump(fromPromise(async (i) => queue.publish(Item, { i, text: TEXT })), OFFERED, opts),
+    publish: async (opts) =>
+      pump(
+        fromPromise(async (i) => queue.publish(Item, { i, text: TEXT })),
+        OFFERED,
+        opts,
+      ),
     consume: async (onMessage) => {
-      const c = queue.consume(Item, () => {
-        onMessage()
-      }, { group: 'bench', concurrency: PREFETCH, prefetch: PREFETCH })
+      const c = queue.consume(
+        Item,
+        () => {
+          onMessage()
+        },
+        { group: 'bench', concurrency: PREFETCH, prefetch: PREFETCH },
+      )
       await c.ready
       return async () => {
         await c.close()
@@ -194,7 +236,11 @@ async function scalekit(ctx: QueueBenchContext, admin: Admin, variant: { name: s
 }
 
 /** amqp-connection-manager 5: a confirm ChannelWrapper (publish resolves on the confirm); a consumer with prefetch 256. */
-async function amqpConnectionManager(ctx: QueueBenchContext, admin: Admin, exchange: string): Promise<QueueSubject> {
+async function amqpConnectionManager(
+  ctx: QueueBenchContext,
+  admin: Admin,
+  exchange: string,
+): Promise<QueueSubject> {
   const queue = await declareQueue(ctx, admin, exchange, 'acm')
   const manager: AmqpConnectionManager = connectManager([ctx.url])
   manager.on('connectFailed', () => undefined)
@@ -205,17 +251,28 @@ async function amqpConnectionManager(ctx: QueueBenchContext, admin: Admin, excha
     setup: `amqp-connection-manager 5.0.0 createChannel({ confirm: true }).publish(persistent, mandatory, messageId) (resolves on confirm), ${OFFERED} outstanding; consumer: a channel wrapper's consume(prefetch ${PREFETCH}), ack per message`,
     publish: async (opts) =>
       pump(
-        fromPromise(async (i) => publisher.publish(exchange, 'acm', body(i), { persistent: true, mandatory: true, messageId: randomUUID(), contentType: 'application/json' })),
+        fromPromise(async (i) =>
+          publisher.publish(exchange, 'acm', body(i), {
+            persistent: true,
+            mandatory: true,
+            messageId: randomUUID(),
+            contentType: 'application/json',
+          }),
+        ),
         OFFERED,
         opts,
       ),
     consume: async (onMessage) => {
       const ch: ChannelWrapper = manager.createChannel({ confirm: false })
       await ch.waitForConnect()
-      await ch.consume(queue, (msg) => {
-        ch.ack(msg)
-        onMessage()
-      }, { prefetch: PREFETCH })
+      await ch.consume(
+        queue,
+        (msg) => {
+          ch.ack(msg)
+          onMessage()
+        },
+        { prefetch: PREFETCH },
+      )
       return async () => {
         await ch.close()
       }
@@ -239,7 +296,14 @@ async function rascalSubject(ctx: QueueBenchContext, admin: Admin, exchange: str
         connection: { url: ctx.url },
         exchanges: { [exchange]: { assert: false, check: false } },
         queues: { [queue]: { assert: false, check: false } },
-        publications: { pub: { exchange, routingKey: 'rascal', confirm: true, options: { persistent: true, mandatory: true } } },
+        publications: {
+          pub: {
+            exchange,
+            routingKey: 'rascal',
+            confirm: true,
+            options: { persistent: true, mandatory: true },
+          },
+        },
         subscriptions: { sub: { queue, prefetch: PREFETCH } },
       },
     },
@@ -293,15 +357,31 @@ async function rabbitmqClient(ctx: QueueBenchContext, admin: Admin, exchange: st
     name: 'rabbitmq-client',
     setup: `rabbitmq-client 5.0.8 createPublisher({ confirm: true }).send({ durable, mandatory, messageId }, object), ${OFFERED} outstanding; createConsumer({ qos: { prefetchCount: ${PREFETCH} } }) with an async no-op`,
     publish: async (opts) =>
-      pump(fromPromise(async (i) => publisher.send({ exchange, routingKey: 'rmqc', durable: true, mandatory: true, messageId: randomUUID() }, payload(i))), OFFERED, opts),
+      pump(
+        fromPromise(async (i) =>
+          publisher.send(
+            { exchange, routingKey: 'rmqc', durable: true, mandatory: true, messageId: randomUUID() },
+            payload(i),
+          ),
+        ),
+        OFFERED,
+        opts,
+      ),
     consume: async (onMessage) => {
       // An async handler: rabbitmq-client acknowledges when its promise resolves.
-      const sub = rabbit.createConsumer({ queue, queueOptions: { queue, passive: true }, qos: { prefetchCount: PREFETCH } }, () => {
-        onMessage()
-        return Promise.resolve()
-      })
+      const sub = rabbit.createConsumer(
+        { queue, queueOptions: { queue, passive: true }, qos: { prefetchCount: PREFETCH } },
+        () => {
+          onMessage()
+          return Promise.resolve()
+        },
+      )
       sub.on('error', () => undefined)
-      await new Promise<void>((resolve) => sub.once('ready', () => { resolve() }))
+      await new Promise<void>((resolve) =>
+        sub.once('ready', () => {
+          resolve()
+        }),
+      )
       return async () => {
         await sub.close()
       }
@@ -322,19 +402,45 @@ export async function createSubjects(ctx: QueueBenchContext, admin: Admin): Prom
   // Optional extra contenders: another build of the package (a path to its ESM bundle), for a
   // before/after in one run; and the package with a larger confirm window.
   const before = process.env.SK_QUEUE_BEFORE
-  const windows = (process.env.SK_QUEUE_WINDOW ?? '').split(',').map(Number).filter((w) => w > 0)
-  const rawChannels = (process.env.SK_QUEUE_RAW_CHANNELS ?? '2').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 1)
+  const windows = (process.env.SK_QUEUE_WINDOW ?? '')
+    .split(',')
+    .map(Number)
+    .filter((w) => w > 0)
+  const rawChannels = (process.env.SK_QUEUE_RAW_CHANNELS ?? '2')
+    .split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 1)
   return [
     await rawAmqplib(ctx, admin, exchange),
     // What raw amqplib reaches on several confirm channels (references; default: two, the
     // package's default). SK_QUEUE_RAW_CHANNELS=2,4 adds more.
     ...(await Promise.all(rawChannels.map(async (n) => rawAmqplib(ctx, admin, exchange, n)))),
     await scalekit(ctx, admin, { name: '@scalekit/queue', suffix: 'sk' }),
-    ...(await Promise.all(windows.map(async (w) => scalekit(ctx, admin, { name: `@scalekit/queue, maxInFlight ${w}`, suffix: `skw${w}`, maxInFlight: w })))),
-    ...(before === undefined ? [] : [await scalekit(ctx, admin, { name: '@scalekit/queue (before)', suffix: 'skb', module: (await import(before)) as QueueModule })]),
+    ...(await Promise.all(
+      windows.map(async (w) =>
+        scalekit(ctx, admin, {
+          name: `@scalekit/queue, maxInFlight ${w}`,
+          suffix: `skw${w}`,
+          maxInFlight: w,
+        }),
+      ),
+    )),
+    ...(before === undefined
+      ? []
+      : [
+          await scalekit(ctx, admin, {
+            name: '@scalekit/queue (before)',
+            suffix: 'skb',
+            module: (await import(before)) as QueueModule,
+          }),
+        ]),
     // SK_QUEUE_PEERS=0 leaves the peers out (for a quick before/after of the package alone).
     ...(process.env.SK_QUEUE_PEERS === '0'
       ? []
-      : [await amqpConnectionManager(ctx, admin, exchange), await rascalSubject(ctx, admin, exchange), await rabbitmqClient(ctx, admin, exchange)]),
+      : [
+          await amqpConnectionManager(ctx, admin, exchange),
+          await rascalSubject(ctx, admin, exchange),
+          await rabbitmqClient(ctx, admin, exchange),
+        ]),
   ]
 }

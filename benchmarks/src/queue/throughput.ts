@@ -31,17 +31,29 @@ class CpuPerMessage {
 
   /** Prints the medians under `label` and returns them (µs, one decimal). */
   report(label: string): Record<string, number> {
-    const medians = Object.fromEntries([...this.#values].map(([name, values]) => [name, Math.round(median(values.slice(1)) * 10) / 10]))
-    console.log(`${label} (median µs): ${Object.entries(medians).map(([n, v]) => `${n} ${v}`).join(', ')}`)
+    const medians = Object.fromEntries(
+      [...this.#values].map(([name, values]) => [name, Math.round(median(values.slice(1)) * 10) / 10]),
+    )
+    console.log(
+      `${label} (median µs): ${Object.entries(medians)
+        .map(([n, v]) => `${n} ${v}`)
+        .join(', ')}`,
+    )
     return medians
   }
 }
 
 function strip(summaries: Summary[]): Summary[] {
-  return summaries.map((s) => ({ ...s, rounds: s.rounds.map((r) => ({ ...r, opsPerSec: Math.round(r.opsPerSec) })) }))
+  return summaries.map((s) => ({
+    ...s,
+    rounds: s.rounds.map((r) => ({ ...r, opsPerSec: Math.round(r.opsPerSec) })),
+  }))
 }
 
-export async function runPublish(ctx: QueueBenchContext, subjects: readonly QueueSubject[]): Promise<{ summaries: Summary[]; clientCpuUsPerMessage: Record<string, number>; targets: Target[] }> {
+export async function runPublish(
+  ctx: QueueBenchContext,
+  subjects: readonly QueueSubject[],
+): Promise<{ summaries: Summary[]; clientCpuUsPerMessage: Record<string, number>; targets: Target[] }> {
   const durationMs = ctx.quick ? 300 : 1_000
   const rounds = ctx.quick ? 2 : 5
   const cpu = new CpuPerMessage()
@@ -53,14 +65,30 @@ export async function runPublish(ctx: QueueBenchContext, subjects: readonly Queu
     await s.purge()
     return sample
   })
-  printSummaries(`Publish with confirms, ~80-byte JSON to a quorum queue (${rounds} rounds of ${durationMs} ms; p50/p99: publish to confirm)`, summaries)
+  printSummaries(
+    `Publish with confirms, ~80-byte JSON to a quorum queue (${rounds} rounds of ${durationMs} ms; p50/p99: publish to confirm)`,
+    summaries,
+  )
   const cpuUs = cpu.report('client CPU per message')
   const ours = summaries.find((s) => s.name === '@scalekit/queue')
   const ratio = ours?.ratioToFloor ?? 0
-  return { summaries: strip(summaries), clientCpuUsPerMessage: cpuUs, targets: [{ wanted: 'publish with confirms ≥ 1.2× the floor (raw amqplib, window 256)', met: ratio >= 1.2, value: ratio }] }
+  return {
+    summaries: strip(summaries),
+    clientCpuUsPerMessage: cpuUs,
+    targets: [
+      {
+        wanted: 'publish with confirms ≥ 1.2× the floor (raw amqplib, window 256)',
+        met: ratio >= 1.2,
+        value: ratio,
+      },
+    ],
+  }
 }
 
-export async function runEndToEnd(ctx: QueueBenchContext, subjects: readonly QueueSubject[]): Promise<{ summaries: Summary[]; targets: Target[] }> {
+export async function runEndToEnd(
+  ctx: QueueBenchContext,
+  subjects: readonly QueueSubject[],
+): Promise<{ summaries: Summary[]; targets: Target[] }> {
   const durationMs = ctx.quick ? 300 : 1_000
   const rounds = ctx.quick ? 2 : 5
   const summaries = await interleave(subjects, rounds, async (s) => {
@@ -81,8 +109,14 @@ export async function runEndToEnd(ctx: QueueBenchContext, subjects: readonly Que
     const elapsed = performance.now() - started
     await stop()
     await s.purge()
-    if (capped.timedOut) console.log(`  ${s.name}: only ${handled} of ${wanted} confirmed messages handled within 15 s`)
-    return { opsPerSec: (handled / elapsed) * 1000, p50Us: published.p50Us, p99Us: published.p99Us, ops: handled }
+    if (capped.timedOut)
+      console.log(`  ${s.name}: only ${handled} of ${wanted} confirmed messages handled within 15 s`)
+    return {
+      opsPerSec: (handled / elapsed) * 1000,
+      p50Us: published.p50Us,
+      p99Us: published.p99Us,
+      ops: handled,
+    }
   })
   printSummaries(
     `End to end: a no-op consumer (prefetch 256) attached, publishing with confirms for ${durationMs} ms, timed until every confirmed message is handled (${rounds} rounds; p50/p99: publish to confirm)`,
@@ -90,7 +124,12 @@ export async function runEndToEnd(ctx: QueueBenchContext, subjects: readonly Que
   )
   const ours = summaries.find((s) => s.name === '@scalekit/queue')
   const ratio = ours?.ratioToFloor ?? 0
-  return { summaries: strip(summaries), targets: [{ wanted: 'end-to-end throughput with a no-op consumer ≥ the floor', met: ratio >= 1, value: ratio }] }
+  return {
+    summaries: strip(summaries),
+    targets: [
+      { wanted: 'end-to-end throughput with a no-op consumer ≥ the floor', met: ratio >= 1, value: ratio },
+    ],
+  }
 }
 
 /**
@@ -98,7 +137,10 @@ export async function runEndToEnd(ctx: QueueBenchContext, subjects: readonly Que
  * no-op consumer attached and timed until the last is handled. The consumer side alone, with the
  * client CPU it spends per message.
  */
-export async function runDrain(ctx: QueueBenchContext, subjects: readonly QueueSubject[]): Promise<{ summaries: Summary[]; clientCpuUsPerMessage: Record<string, number> }> {
+export async function runDrain(
+  ctx: QueueBenchContext,
+  subjects: readonly QueueSubject[],
+): Promise<{ summaries: Summary[]; clientCpuUsPerMessage: Record<string, number> }> {
   const count = ctx.quick ? 5_000 : 30_000
   const rounds = ctx.quick ? 2 : 5
   const cpu = new CpuPerMessage()
@@ -123,6 +165,9 @@ export async function runDrain(ctx: QueueBenchContext, subjects: readonly QueueS
     cpu.add(s.name, used, handled)
     return { opsPerSec: (handled / elapsed) * 1000, p50Us: Number.NaN, p99Us: Number.NaN, ops: handled }
   })
-  printSummaries(`Draining a backlog of ${count} messages with a no-op consumer (prefetch 256), from attach to the last one handled (${rounds} rounds)`, summaries)
+  printSummaries(
+    `Draining a backlog of ${count} messages with a no-op consumer (prefetch 256), from attach to the last one handled (${rounds} rounds)`,
+    summaries,
+  )
   return { summaries: strip(summaries), clientCpuUsPerMessage: cpu.report('client CPU per consumed message') }
 }

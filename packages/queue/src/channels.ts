@@ -56,7 +56,15 @@ export type DeadLetterReason = 'failed' | 'non-retryable' | 'invalid' | 'undecod
 
 /** Payload of `scalekit:queue:connection`: connection state changes. */
 export interface QueueConnectionEvent {
-  event: 'connected' | 'disconnected' | 'blocked' | 'unblocked' | 'reconnecting' | 'consumer-attached' | 'consumer-detached' | 'error'
+  event:
+    | 'connected'
+    | 'disconnected'
+    | 'blocked'
+    | 'unblocked'
+    | 'reconnecting'
+    | 'consumer-attached'
+    | 'consumer-detached'
+    | 'error'
   /** For connection events: the connection that consumes (and declares), or one that publishes. */
   role?: 'consume' | 'publish'
   /** For `reconnecting`: the wait before the next attempt. */

@@ -109,7 +109,8 @@ export class ConsumerRunner<O> {
       latencyMs: env === undefined ? 0 : Math.max(0, Date.now() - env.publishedAt),
     }
     try {
-      if (channels.consume.hasSubscribers) await channels.consume.tracePromise(async () => this.#handle(d, env, ctx, attempt), ctx)
+      if (channels.consume.hasSubscribers)
+        await channels.consume.tracePromise(async () => this.#handle(d, env, ctx, attempt), ctx)
       else await this.#handle(d, env, ctx, attempt)
     } catch (error) {
       // The transport could not take the retry or dead-letter: back to the queue, redelivered later.
@@ -126,7 +127,12 @@ export class ConsumerRunner<O> {
     }
   }
 
-  async #handle(d: Delivery, env: Envelope | undefined, ctx: QueueConsumeContext, attempt: Attempt): Promise<void> {
+  async #handle(
+    d: Delivery,
+    env: Envelope | undefined,
+    ctx: QueueConsumeContext,
+    attempt: Attempt,
+  ): Promise<void> {
     const { options } = this.#deps
     if (env === undefined) {
       await this.#deadLetter(d, undefined, 'undecodable', 1, 'not a message of this package, or corrupt', ctx)
@@ -142,12 +148,21 @@ export class ConsumerRunner<O> {
     const validated = this.#type.schema['~standard'].validate(raw)
     const result = isPromiseLike(validated) ? await validated : validated
     if (result.issues !== undefined) {
-      await this.#deadLetter(d, env, 'invalid', env.attempt, result.issues.map((i) => i.message).join('; '), ctx)
+      await this.#deadLetter(
+        d,
+        env,
+        'invalid',
+        env.attempt,
+        result.issues.map((i) => i.message).join('; '),
+        ctx,
+      )
       return
     }
     const dedup = options.dedup
     if (dedup !== undefined) {
-      const claim = await this.#store(dedup.claim(env.messageId, options.handlerTimeout + LEASE_MARGIN_MS)).catch((error: unknown) => error)
+      const claim = await this.#store(
+        dedup.claim(env.messageId, options.handlerTimeout + LEASE_MARGIN_MS),
+      ).catch((error: unknown) => error)
       if (claim === 'done') {
         this.#settle(d, ctx, 'duplicate')
         return
@@ -172,13 +187,16 @@ export class ConsumerRunner<O> {
       ctx.code = errorCode(error)
       const nonRetryable = error instanceof NonRetryableError || options.nonRetryable(error)
       if (nonRetryable) await this.#deadLetter(d, env, 'non-retryable', env.attempt, errorMessage(error), ctx)
-      else if (env.attempt >= options.attempts) await this.#deadLetter(d, env, 'failed', env.attempt, errorMessage(error), ctx)
+      else if (env.attempt >= options.attempts)
+        await this.#deadLetter(d, env, 'failed', env.attempt, errorMessage(error), ctx)
       else await this.#retry(d, env, env.attempt + 1, backoffDelay(options.backoff, env.attempt), ctx)
       return
     }
     if (dedup !== undefined) {
       // The effect ran; if the mark cannot be written a redelivery would run it again, so try twice.
-      await this.#store(dedup.complete(env.messageId)).catch(async () => this.#store(dedup.complete(env.messageId)))
+      await this.#store(dedup.complete(env.messageId)).catch(async () =>
+        this.#store(dedup.complete(env.messageId)),
+      )
     }
     this.#settle(d, ctx, 'ack')
   }
@@ -194,7 +212,11 @@ export class ConsumerRunner<O> {
     const result = runInContext(context, this.#handler, payload, context)
     if (!isPromiseLike(result)) return undefined
     const deadline = this.#deadlines.add(options.handlerTimeout, () => {
-      attempt.abort(new QueueHandlerTimeoutError(`handler of ${this.#type.name} (group ${options.group}) did not settle within ${options.handlerTimeout} ms`))
+      attempt.abort(
+        new QueueHandlerTimeoutError(
+          `handler of ${this.#type.name} (group ${options.group}) did not settle within ${options.handlerTimeout} ms`,
+        ),
+      )
     })
     return new Promise<void>((resolve, reject) => {
       // The handler's rejection reason goes on unchanged, whatever it is.
@@ -205,10 +227,12 @@ export class ConsumerRunner<O> {
         const dedup = options.dedup
         if (this.#stopping && dedup !== undefined) {
           // close() gave up on it but it runs on: record its outcome, or a redelivery would run it twice.
-          result.then(
-            async () => dedup.complete(env.messageId),
-            async () => dedup.release(env.messageId),
-          ).then(undefined, () => undefined)
+          result
+            .then(
+              async () => dedup.complete(env.messageId),
+              async () => dedup.release(env.messageId),
+            )
+            .then(undefined, () => undefined)
         }
       }
       result.then(
@@ -224,18 +248,58 @@ export class ConsumerRunner<O> {
     })
   }
 
-  async #retry(d: Delivery, env: Envelope, attempt: number, delayMs: number, ctx: QueueConsumeContext): Promise<void> {
+  async #retry(
+    d: Delivery,
+    env: Envelope,
+    attempt: number,
+    delayMs: number,
+    ctx: QueueConsumeContext,
+  ): Promise<void> {
     const deadline = Date.now() + this.#deps.publishTimeout
-    await this.#deps.transport.send({ envelope: { ...env, attempt }, target: { kind: 'group', group: this.#deps.options.group }, delayMs, deadline })
+    await this.#deps.transport.send({
+      envelope: { ...env, attempt },
+      target: { kind: 'group', group: this.#deps.options.group },
+      delayMs,
+      deadline,
+    })
     this.#settle(d, ctx, 'retry')
   }
 
-  async #deadLetter(d: Delivery, env: Envelope | undefined, reason: DeadLetterReason, attempts: number, error: string | undefined, ctx: QueueConsumeContext): Promise<void> {
+  async #deadLetter(
+    d: Delivery,
+    env: Envelope | undefined,
+    reason: DeadLetterReason,
+    attempts: number,
+    error: string | undefined,
+    ctx: QueueConsumeContext,
+  ): Promise<void> {
     const group = this.#deps.options.group
-    const envelope: Envelope = env ?? { messageId: d.rawId, type: this.#type.name, body: Buffer.alloc(0), publishedAt: Date.now(), correlationId: '', traceparent: '', attempt: attempts }
-    await this.#deps.transport.deadLetter({ envelope, group, reason, attempts, error, deadline: Date.now() + this.#deps.publishTimeout })
+    const envelope: Envelope = env ?? {
+      messageId: d.rawId,
+      type: this.#type.name,
+      body: Buffer.alloc(0),
+      publishedAt: Date.now(),
+      correlationId: '',
+      traceparent: '',
+      attempt: attempts,
+    }
+    await this.#deps.transport.deadLetter({
+      envelope,
+      group,
+      reason,
+      attempts,
+      error,
+      deadline: Date.now() + this.#deps.publishTimeout,
+    })
     if (channels.deadLetter.hasSubscribers) {
-      channels.deadLetter.publish({ type: envelope.type, group, messageId: envelope.messageId, reason, attempts, error })
+      channels.deadLetter.publish({
+        type: envelope.type,
+        group,
+        messageId: envelope.messageId,
+        reason,
+        attempts,
+        error,
+      })
     }
     this.#settle(d, ctx, 'dead-letter')
   }

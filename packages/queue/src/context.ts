@@ -39,7 +39,8 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
  */
 export function childTraceparent(parent: string | undefined): string {
   const match = parent === undefined ? null : TRACEPARENT.exec(parent)
-  if (match !== null && match[1] !== undefined && match[3] !== undefined) return `00-${match[1]}-${randomHex(16)}-${match[3]}`
+  if (match !== null && match[1] !== undefined && match[3] !== undefined)
+    return `00-${match[1]}-${randomHex(16)}-${match[3]}`
   return ''
 }
 

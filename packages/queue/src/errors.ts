@@ -27,7 +27,10 @@ export class QueueValidationError extends QueueError {
   /** The schema's issues, as Standard Schema reports them. */
   readonly issues: readonly { readonly message: string }[]
 
-  constructor(message: string, options?: { cause?: unknown; issues?: readonly { readonly message: string }[] }) {
+  constructor(
+    message: string,
+    options?: { cause?: unknown; issues?: readonly { readonly message: string }[] },
+  ) {
     super(message, options)
     this.issues = options?.issues ?? []
   }
@@ -82,7 +85,10 @@ export class QueueTopologyMismatchError extends QueueError {
   /** The argument that differs, e.g. `x-delivery-limit`, when the broker said. */
   readonly argument: string | undefined
 
-  constructor(message: string, options?: { cause?: unknown; resource?: string; argument?: string | undefined }) {
+  constructor(
+    message: string,
+    options?: { cause?: unknown; resource?: string; argument?: string | undefined },
+  ) {
     super(message, options)
     this.resource = options?.resource ?? ''
     this.argument = options?.argument

@@ -1,11 +1,26 @@
 export { createQueue } from './queue'
-export type { Consumer, ConsumerHealth, DeadLetterMessage, PublishOptions, PublishReceipt, Queue, QueueHealth, TakeDeadLettersOptions } from './queue'
+export type {
+  Consumer,
+  ConsumerHealth,
+  DeadLetterMessage,
+  PublishOptions,
+  PublishReceipt,
+  Queue,
+  QueueHealth,
+  TakeDeadLettersOptions,
+} from './queue'
 export { defineMessage } from './message'
 export type { MessageType, PayloadInput, PayloadOutput } from './message'
 export type { StandardSchemaV1 } from './standard-schema'
 export type { Handler, MessageContext } from './handler'
 export { createMemoryDedupStore, createRedisDedupStore } from './dedup'
-export type { DedupClaim, DedupRedisClient, DedupStore, MemoryDedupStoreOptions, RedisDedupStoreOptions } from './dedup'
+export type {
+  DedupClaim,
+  DedupRedisClient,
+  DedupStore,
+  MemoryDedupStoreOptions,
+  RedisDedupStoreOptions,
+} from './dedup'
 export { getContext, runWithContext } from './context'
 export type { QueueContext } from './context'
 export { defaults } from './options'

@@ -30,9 +30,14 @@ export function defineMessage<S extends StandardSchemaV1>(
   schema: S,
 ): MessageType<StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>> {
   if (typeof name !== 'string' || name.length > 120 || !NAME.test(name)) {
-    throw new QueueArgumentError(`message name must be dot-separated words of [A-Za-z0-9_-], at most 120 characters; got ${JSON.stringify(name)}`)
+    throw new QueueArgumentError(
+      `message name must be dot-separated words of [A-Za-z0-9_-], at most 120 characters; got ${JSON.stringify(name)}`,
+    )
   }
-  if (typeof schema !== 'object' || typeof (schema as Partial<StandardSchemaV1>)['~standard']?.validate !== 'function') {
+  if (
+    typeof schema !== 'object' ||
+    typeof (schema as Partial<StandardSchemaV1>)['~standard']?.validate !== 'function'
+  ) {
     throw new QueueArgumentError(`defineMessage('${name}') needs a Standard Schema (zod, valibot, arktype…)`)
   }
   return Object.freeze({ name, schema })
@@ -40,7 +45,9 @@ export function defineMessage<S extends StandardSchemaV1>(
 
 /** Whether `value` (a schema's result, a handler's return) is a promise rather than the value itself. */
 export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  )
 }
 
 /** "path: message; …" for an error message, at most the first 5 issues. */

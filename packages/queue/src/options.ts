@@ -165,31 +165,59 @@ export function resolveQueueOptions(input: QueueOptions = {}): ResolvedQueueOpti
   const given: unknown = input
   if (typeof given !== 'object' || given === null) options.fail('createQueue takes an options object')
   const { url } = input
-  if (url !== undefined && (typeof url !== 'string' || !/^amqps?:\/\//.test(url))) options.fail('url must be an amqp:// or amqps:// URL')
+  if (url !== undefined && (typeof url !== 'string' || !/^amqps?:\/\//.test(url)))
+    options.fail('url must be an amqp:// or amqps:// URL')
   const app = input.app ?? defaults.app
   if (typeof app !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(app)) {
     options.fail(`app must be 1-64 characters of [A-Za-z0-9_.-], got ${JSON.stringify(app)}`)
   }
   const buffer = options.group('buffer', input.buffer)
   const logger = input.logger
-  if (logger !== undefined && typeof (logger as Partial<Logger>).warn !== 'function') options.fail('logger must have a warn(obj, msg) method (pino, bunyan, console)')
+  if (logger !== undefined && typeof (logger as Partial<Logger>).warn !== 'function')
+    options.fail('logger must have a warn(obj, msg) method (pino, bunyan, console)')
   return {
     url,
     app,
-    connectTimeout: options.duration('connectTimeout', input.connectTimeout, defaults.connectTimeout, { min: 1 }),
-    operationTimeout: options.duration('operationTimeout', input.operationTimeout, defaults.operationTimeout, { min: 1 }),
+    connectTimeout: options.duration('connectTimeout', input.connectTimeout, defaults.connectTimeout, {
+      min: 1,
+    }),
+    operationTimeout: options.duration(
+      'operationTimeout',
+      input.operationTimeout,
+      defaults.operationTimeout,
+      { min: 1 },
+    ),
     heartbeat: Math.ceil(options.duration('heartbeat', input.heartbeat, defaults.heartbeat) / 1000),
     reconnect: options.backoff('reconnect', input.reconnect, defaults.reconnect),
-    publishTimeout: options.duration('publishTimeout', input.publishTimeout, defaults.publishTimeout, { min: 1 }),
+    publishTimeout: options.duration('publishTimeout', input.publishTimeout, defaults.publishTimeout, {
+      min: 1,
+    }),
     maxInFlight: options.integer('maxInFlight', input.maxInFlight, defaults.maxInFlight, { min: 1 }),
-    publishConnections: options.integer('publishConnections', input.publishConnections, defaults.publishConnections, { min: 1, max: MAX_PUBLISHERS }),
-    publishChannels: options.integer('publishChannels', input.publishChannels, defaults.publishChannels, { min: 1, max: MAX_PUBLISHERS }),
+    publishConnections: options.integer(
+      'publishConnections',
+      input.publishConnections,
+      defaults.publishConnections,
+      { min: 1, max: MAX_PUBLISHERS },
+    ),
+    publishChannels: options.integer('publishChannels', input.publishChannels, defaults.publishChannels, {
+      min: 1,
+      max: MAX_PUBLISHERS,
+    }),
     buffer: {
-      maxMessages: options.integer('buffer.maxMessages', buffer.maxMessages, defaults.buffer.maxMessages, { min: 1 }),
+      maxMessages: options.integer('buffer.maxMessages', buffer.maxMessages, defaults.buffer.maxMessages, {
+        min: 1,
+      }),
       maxBytes: options.integer('buffer.maxBytes', buffer.maxBytes, defaults.buffer.maxBytes, { min: 1 }),
-      whenDisconnected: options.oneOf('buffer.whenDisconnected', buffer.whenDisconnected, defaults.buffer.whenDisconnected, ['wait', 'reject']),
+      whenDisconnected: options.oneOf(
+        'buffer.whenDisconnected',
+        buffer.whenDisconnected,
+        defaults.buffer.whenDisconnected,
+        ['wait', 'reject'],
+      ),
     },
-    maxMessageBytes: options.integer('maxMessageBytes', input.maxMessageBytes, defaults.maxMessageBytes, { min: 1 }),
+    maxMessageBytes: options.integer('maxMessageBytes', input.maxMessageBytes, defaults.maxMessageBytes, {
+      min: 1,
+    }),
     deliveryLimit: options.integer('deliveryLimit', input.deliveryLimit, defaults.deliveryLimit, { min: 1 }),
     maxDelay: options.duration('maxDelay', input.maxDelay, defaults.maxDelay, { min: 1 }),
     statsInterval: options.duration('statsInterval', input.statsInterval, defaults.statsInterval),
@@ -198,7 +226,10 @@ export function resolveQueueOptions(input: QueueOptions = {}): ResolvedQueueOpti
 }
 
 /** Applies defaults and validates consume options; throws `QueueArgumentError` naming the option. */
-export function resolveConsumeOptions(input: ConsumeOptions, queue: ResolvedQueueOptions): ResolvedConsumeOptions {
+export function resolveConsumeOptions(
+  input: ConsumeOptions,
+  queue: ResolvedQueueOptions,
+): ResolvedConsumeOptions {
   const check = argumentChecks
   const given: unknown = input
   if (typeof given !== 'object' || given === null) check.fail('consume needs options with a group')
@@ -206,13 +237,21 @@ export function resolveConsumeOptions(input: ConsumeOptions, queue: ResolvedQueu
   if (typeof group !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(group)) {
     check.fail(`group must be 1-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(group)}`)
   }
-  const concurrency = check.integer('concurrency', input.concurrency, defaults.consume.concurrency, { min: 1 })
+  const concurrency = check.integer('concurrency', input.concurrency, defaults.consume.concurrency, {
+    min: 1,
+  })
   const prefetch = check.integer('prefetch', input.prefetch, concurrency, { min: 1 })
   if (prefetch < concurrency) check.fail(`prefetch (${prefetch}) must be >= concurrency (${concurrency})`)
   const backoff = check.backoff('backoff', input.backoff, defaults.consume.backoff)
-  if (backoff.max > queue.maxDelay) check.fail(`backoff.max (${backoff.max} ms) must be <= the queue's maxDelay (${queue.maxDelay} ms)`)
+  if (backoff.max > queue.maxDelay)
+    check.fail(`backoff.max (${backoff.max} ms) must be <= the queue's maxDelay (${queue.maxDelay} ms)`)
   const dedup = input.dedup
-  if (dedup !== undefined && (typeof dedup.claim !== 'function' || typeof dedup.complete !== 'function' || typeof dedup.release !== 'function')) {
+  if (
+    dedup !== undefined &&
+    (typeof dedup.claim !== 'function' ||
+      typeof dedup.complete !== 'function' ||
+      typeof dedup.release !== 'function')
+  ) {
     check.fail('dedup must be a DedupStore (claim, complete, release)')
   }
   const nonRetryable = input.nonRetryable ?? ((): boolean => false)
@@ -223,7 +262,9 @@ export function resolveConsumeOptions(input: ConsumeOptions, queue: ResolvedQueu
     prefetch,
     attempts: check.integer('attempts', input.attempts, defaults.consume.attempts, { min: 1 }),
     backoff,
-    handlerTimeout: check.duration('handlerTimeout', input.handlerTimeout, defaults.consume.handlerTimeout, { min: 1 }),
+    handlerTimeout: check.duration('handlerTimeout', input.handlerTimeout, defaults.consume.handlerTimeout, {
+      min: 1,
+    }),
     nonRetryable,
     dedup,
   }

@@ -7,8 +7,22 @@ import { ConsumerRunner } from './consumer'
 import type { Handler } from './handler'
 import { AmqpTransport } from './drivers/amqp/transport'
 import { MemoryTransport } from './drivers/memory/transport'
-import type { ConnectionState, Envelope, GroupStats, Send, Subscription, Target, Transport, TransportHealth } from './drivers/transport'
-import { QueueArgumentError, QueueClosedError, QueueMessageTooLargeError, QueueValidationError } from './errors'
+import type {
+  ConnectionState,
+  Envelope,
+  GroupStats,
+  Send,
+  Subscription,
+  Target,
+  Transport,
+  TransportHealth,
+} from './drivers/transport'
+import {
+  QueueArgumentError,
+  QueueClosedError,
+  QueueMessageTooLargeError,
+  QueueValidationError,
+} from './errors'
 import type { MessageType } from './message'
 import { describeIssues, isPromiseLike } from './message'
 import { uuidv7 } from './internal/ids'
@@ -136,7 +150,9 @@ export interface Queue extends Closeable {
 export function createQueue(options: QueueOptions = {}): Queue {
   const resolved = resolveQueueOptions(options)
   const transport: Transport =
-    resolved.url === undefined ? new MemoryTransport(resolved.app, resolved.deliveryLimit) : new AmqpTransport(resolved, createWarner('queue', resolved.logger))
+    resolved.url === undefined
+      ? new MemoryTransport(resolved.app, resolved.deliveryLimit)
+      : new AmqpTransport(resolved, createWarner('queue', resolved.logger))
   return new QueueClient(resolved, transport)
 }
 
@@ -155,7 +171,13 @@ class RunningConsumer implements Consumer {
   readonly #onClosed: (consumer: RunningConsumer) => void
   #closing: Promise<void> | undefined
 
-  constructor(type: string, group: string, runner: ConsumerRunner<unknown>, subscription: Subscription, onClosed: (consumer: RunningConsumer) => void) {
+  constructor(
+    type: string,
+    group: string,
+    runner: ConsumerRunner<unknown>,
+    subscription: Subscription,
+    onClosed: (consumer: RunningConsumer) => void,
+  ) {
     this.type = type
     this.group = group
     this.runner = runner
@@ -209,30 +231,53 @@ class QueueClient implements Queue {
    * Not `async`: with a synchronous validator (zod, valibot, arktype) a publish costs the
    * transport's one promise; an async validator adds its own.
    */
-  publish<I, O>(type: MessageType<I, O>, payload: I, options: PublishOptions = NO_OPTIONS): Promise<PublishReceipt> {
+  publish<I, O>(
+    type: MessageType<I, O>,
+    payload: I,
+    options: PublishOptions = NO_OPTIONS,
+  ): Promise<PublishReceipt> {
     try {
       if (this.#closing !== undefined) throw new QueueClosedError('the queue is closed')
-      const delayMs = options.delay === undefined ? 0 : argumentChecks.duration('delay', options.delay, 0, { max: this.#options.maxDelay })
+      const delayMs =
+        options.delay === undefined
+          ? 0
+          : argumentChecks.duration('delay', options.delay, 0, { max: this.#options.maxDelay })
       const messageId = options.messageId
-      if (messageId !== undefined && (typeof messageId !== 'string' || messageId === '' || messageId.length > 200)) {
+      if (
+        messageId !== undefined &&
+        (typeof messageId !== 'string' || messageId === '' || messageId.length > 200)
+      ) {
         throw new QueueArgumentError('messageId must be a non-empty string of at most 200 characters')
       }
       const validated = type.schema['~standard'].validate(payload)
-      if (isPromiseLike(validated)) return Promise.resolve(validated).then((result) => this.#send(type, payload, options, delayMs, result))
+      if (isPromiseLike(validated))
+        return Promise.resolve(validated).then((result) =>
+          this.#send(type, payload, options, delayMs, result),
+        )
       return this.#send(type, payload, options, delayMs, validated)
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)))
     }
   }
 
-  #send<I, O>(type: MessageType<I, O>, payload: I, options: PublishOptions, delayMs: number, result: StandardSchemaV1.Result<O>): Promise<PublishReceipt> {
+  #send<I, O>(
+    type: MessageType<I, O>,
+    payload: I,
+    options: PublishOptions,
+    delayMs: number,
+    result: StandardSchemaV1.Result<O>,
+  ): Promise<PublishReceipt> {
     if (result.issues !== undefined) {
-      throw new QueueValidationError(`payload of ${type.name} is invalid: ${describeIssues(result.issues)}`, { issues: result.issues })
+      throw new QueueValidationError(`payload of ${type.name} is invalid: ${describeIssues(result.issues)}`, {
+        issues: result.issues,
+      })
     }
     // The input is sent, not the schema's output: the consumer validates (and transforms) it again.
     const body = Buffer.from(JSON.stringify(payload), 'utf8')
     if (body.length > this.#options.maxMessageBytes) {
-      throw new QueueMessageTooLargeError(`${type.name} payload is ${body.length} bytes, over maxMessageBytes (${this.#options.maxMessageBytes})`)
+      throw new QueueMessageTooLargeError(
+        `${type.name} payload is ${body.length} bytes, over maxMessageBytes (${this.#options.maxMessageBytes})`,
+      )
     }
     const current = getContext()
     const publishedAt = Date.now()
@@ -244,12 +289,24 @@ class QueueClient implements Queue {
       publishedAt,
       // '' = none: the consumer falls back to the message id and the message's own trace.
       correlationId: options.correlationId ?? current?.correlationId ?? '',
-      traceparent: isTraceparent(options.traceparent) ? options.traceparent : childTraceparent(current?.traceparent),
+      traceparent: isTraceparent(options.traceparent)
+        ? options.traceparent
+        : childTraceparent(current?.traceparent),
       attempt: 1,
     }
-    const send: Send = { envelope, target: TYPE_TARGET, delayMs, deadline: publishedAt + this.#options.publishTimeout }
+    const send: Send = {
+      envelope,
+      target: TYPE_TARGET,
+      delayMs,
+      deadline: publishedAt + this.#options.publishTimeout,
+    }
     if (!channels.publish.hasSubscribers) return this.#transport.send(send)
-    const ctx: QueuePublishContext = { type: type.name, messageId: envelope.messageId, bytes: body.length, delayMs }
+    const ctx: QueuePublishContext = {
+      type: type.name,
+      messageId: envelope.messageId,
+      bytes: body.length,
+      delayMs,
+    }
     return channels.publish.tracePromise(async () => {
       try {
         return await this.#transport.send(send)
@@ -264,10 +321,20 @@ class QueueClient implements Queue {
     if (this.#closing !== undefined) throw new QueueClosedError('the queue is closed')
     if (typeof handler !== 'function') throw new QueueArgumentError('consume needs a handler function')
     const resolved = resolveConsumeOptions(options, this.#options)
-    const runner = new ConsumerRunner<O>(type, handler, { transport: this.#transport, options: resolved, publishTimeout: this.#options.publishTimeout })
+    const runner = new ConsumerRunner<O>(type, handler, {
+      transport: this.#transport,
+      options: resolved,
+      publishTimeout: this.#options.publishTimeout,
+    })
     const subscription = runner.start()
     subscription.ready.catch(() => undefined)
-    const consumer = new RunningConsumer(type.name, resolved.group, runner as ConsumerRunner<unknown>, subscription, (closed) => this.#consumers.delete(closed))
+    const consumer = new RunningConsumer(
+      type.name,
+      resolved.group,
+      runner as ConsumerRunner<unknown>,
+      subscription,
+      (closed) => this.#consumers.delete(closed),
+    )
     this.#consumers.add(consumer)
     this.#startStats()
     return consumer
@@ -275,8 +342,21 @@ class QueueClient implements Queue {
 
   health(): QueueHealth {
     const t = this.#transport.health()
-    const consumers = [...this.#consumers].map((c) => ({ type: c.type, group: c.group, attached: c.attached, active: c.runner.active }))
-    return { status: this.#status(t, consumers), connection: t.connection, blocked: t.blocked, buffered: t.buffered, bufferedBytes: t.bufferedBytes, inFlight: t.inFlight, consumers }
+    const consumers = [...this.#consumers].map((c) => ({
+      type: c.type,
+      group: c.group,
+      attached: c.attached,
+      active: c.runner.active,
+    }))
+    return {
+      status: this.#status(t, consumers),
+      connection: t.connection,
+      blocked: t.blocked,
+      buffered: t.buffered,
+      bufferedBytes: t.bufferedBytes,
+      inFlight: t.inFlight,
+      consumers,
+    }
   }
 
   #status(t: TransportHealth, consumers: readonly ConsumerHealth[]): HealthStatus {
@@ -294,8 +374,14 @@ class QueueClient implements Queue {
 
   async takeDeadLetters(group: string, options: TakeDeadLettersOptions = {}): Promise<DeadLetterMessage[]> {
     if (this.#closing !== undefined) throw new QueueClosedError('the queue is closed')
-    if (typeof group !== 'string' || !GROUP.test(group)) throw new QueueArgumentError(`group must be 1-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(group)}`)
-    const max = argumentChecks.integer('max', argumentChecks.group('options', options).max, 100, { min: 1, max: 10_000 })
+    if (typeof group !== 'string' || !GROUP.test(group))
+      throw new QueueArgumentError(
+        `group must be 1-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(group)}`,
+      )
+    const max = argumentChecks.integer('max', argumentChecks.group('options', options).max, 100, {
+      min: 1,
+      max: 10_000,
+    })
     const records = await this.#transport.takeDeadLetters(group, max)
     return records.map((r) => ({
       messageId: r.envelope.messageId,

@@ -39,6 +39,7 @@ const NIL = /^[0-]+$/
  * one trace), else a new trace; each call a new parent id (a hop of its own).
  */
 export function messageTraceparent(messageId: string): string {
-  const traceId = UUID.test(messageId) && !NIL.test(messageId) ? messageId.replaceAll('-', '').toLowerCase() : randomHex(32)
+  const traceId =
+    UUID.test(messageId) && !NIL.test(messageId) ? messageId.replaceAll('-', '').toLowerCase() : randomHex(32)
   return `00-${traceId}-${randomHex(16)}-01`
 }

@@ -45,13 +45,25 @@ describe('RabbitMQ specifics', () => {
   it('puts dead letters in the group dead-letter queue with reason, attempts and error headers', async () => {
     const T = type('dead')
     const q = queue()
-    const c = q.consume(T, () => Promise.reject(new Error('nope')), { group: 'g', attempts: 2, backoff: { initial: 50, max: 50, jitter: 0 } })
+    const c = q.consume(T, () => Promise.reject(new Error('nope')), {
+      group: 'g',
+      attempts: 2,
+      backoff: { initial: 50, max: 50, jitter: 0 },
+    })
     await c.ready
     const { messageId } = await q.publish(T, { orderId: 9 })
-    const dead = await waitFor(async () => withChannel(async (ch) => ch.get(`${app}.g:dead-letter`, { noAck: true })), { timeout: 15_000, message: 'a dead letter' })
+    const dead = await waitFor(
+      async () => withChannel(async (ch) => ch.get(`${app}.g:dead-letter`, { noAck: true })),
+      { timeout: 15_000, message: 'a dead letter' },
+    )
     expect(dead.properties.messageId).toBe(messageId)
     expect(dead.properties.type).toBe(T.name)
-    expect(dead.properties.headers).toMatchObject({ 'x-sk-reason': 'failed', 'x-sk-attempts': 2, 'x-sk-error': 'nope', 'x-sk-group': 'g' })
+    expect(dead.properties.headers).toMatchObject({
+      'x-sk-reason': 'failed',
+      'x-sk-attempts': 2,
+      'x-sk-error': 'nope',
+      'x-sk-group': 'g',
+    })
     expect(JSON.parse(dead.content.toString())).toEqual({ orderId: 9 })
   })
 
@@ -66,9 +78,13 @@ describe('RabbitMQ specifics', () => {
     try {
       const q = queue({ publishConnections: 3, publishChannels: 2 })
       const seen = new Set<number>()
-      const c = q.consume(T, (msg) => {
-        seen.add(msg.orderId)
-      }, { group: 'g', concurrency: 50, prefetch: 50 })
+      const c = q.consume(
+        T,
+        (msg) => {
+          seen.add(msg.orderId)
+        },
+        { group: 'g', concurrency: 50, prefetch: 50 },
+      )
       await c.ready
       await Promise.all(Array.from({ length: 600 }, async (_, i) => q.publish(T, { orderId: i })))
       await waitFor(() => seen.size === 600, { timeout: 15_000, message: `all 600 handled (${seen.size})` })
@@ -76,8 +92,12 @@ describe('RabbitMQ specifics', () => {
       expect(connected.filter((r) => r === 'publish')).toHaveLength(3)
       expect(q.health().connection).toBe('connected')
       // As the broker sees them: 3 publishing connections of 2 channels each.
-      const listed = await run('rabbitmqctl', ['-q', 'list_connections', 'client_properties', 'channels'], { timeout: 30_000 })
-      const ours = listed.stdout.split('\n').filter((line) => line.includes(`"${app} publish pid ${process.pid}"`))
+      const listed = await run('rabbitmqctl', ['-q', 'list_connections', 'client_properties', 'channels'], {
+        timeout: 30_000,
+      })
+      const ours = listed.stdout
+        .split('\n')
+        .filter((line) => line.includes(`"${app} publish pid ${process.pid}"`))
       expect(ours.map((line) => line.trim().split(/\s+/).at(-1))).toEqual(['2', '2', '2'])
     } finally {
       unsubscribe('scalekit:queue:connection', onEvent)
@@ -99,7 +119,10 @@ describe('RabbitMQ specifics', () => {
         seen.push(Number(msg.properties.headers?.['x-delivery-count'] ?? 0))
         ch.nack(msg, false, true)
       })
-      const dead = await waitFor(async () => ch.get(`${app}.limit:dead-letter`, { noAck: true }), { timeout: 10_000, message: 'dead-lettered by the broker' })
+      const dead = await waitFor(async () => ch.get(`${app}.limit:dead-letter`, { noAck: true }), {
+        timeout: 10_000,
+        message: 'dead-lettered by the broker',
+      })
       const deaths = dead.properties.headers?.['x-death'] as { reason: string }[] | undefined
       expect(deaths?.[0]?.reason).toBe('delivery_limit')
       expect(seen.length).toBe(3)
@@ -155,10 +178,15 @@ describe('RabbitMQ specifics', () => {
       await ch.deleteQueue(`${app}.g.${T.name}`)
     })
     // Cancelled by the broker: not "connected but not consuming" for long.
-    await waitFor(async () => {
-      const check = await withChannel(async (ch) => ch.checkQueue(`${app}.g.${T.name}`)).catch(() => undefined)
-      return check !== undefined && check.consumerCount === 1 && q.health().status === 'ok'
-    }, { timeout: 10_000, message: 'queue declared again with its consumer' })
+    await waitFor(
+      async () => {
+        const check = await withChannel(async (ch) => ch.checkQueue(`${app}.g.${T.name}`)).catch(
+          () => undefined,
+        )
+        return check !== undefined && check.consumerCount === 1 && q.health().status === 'ok'
+      },
+      { timeout: 10_000, message: 'queue declared again with its consumer' },
+    )
     await q.publish(T, { orderId: 5 })
     await waitFor(() => got.includes(5), { timeout: 10_000, message: 'consumed after re-declaring' })
   })
@@ -170,9 +198,16 @@ describe('RabbitMQ specifics', () => {
     })
     const q = queue()
     const c = q.consume(T, () => undefined, { group: 'billing' })
-    const error = await c.ready.then(() => undefined, (e: unknown) => e)
+    const error = await c.ready.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     // The broker names the first argument it finds different.
-    expect(error).toMatchObject({ code: 'ERR_QUEUE_TOPOLOGY_MISMATCH', argument: expect.stringMatching(/^x-/) as string, resource: `${app}.billing.${T.name}` })
+    expect(error).toMatchObject({
+      code: 'ERR_QUEUE_TOPOLOGY_MISMATCH',
+      argument: expect.stringMatching(/^x-/) as string,
+      resource: `${app}.billing.${T.name}`,
+    })
     expect((error as Error).message).toContain('inequivalent arg')
     expect(q.health().status).toBe('degraded')
     expect(q.health().consumers).toEqual([{ type: T.name, group: 'billing', attached: false, active: 0 }])
@@ -186,7 +221,14 @@ describe('RabbitMQ specifics', () => {
     const b = queue()
     const handled: string[] = []
     await Promise.all(
-      [a, b].map(async (q) => q.consume(T, (_m, ctx) => void handled.push(ctx.messageId), { group: 'g', dedup: store, concurrency: 4 }).ready),
+      [a, b].map(
+        async (q) =>
+          q.consume(T, (_m, ctx) => void handled.push(ctx.messageId), {
+            group: 'g',
+            dedup: store,
+            concurrency: 4,
+          }).ready,
+      ),
     )
     for (let i = 0; i < 20; i++) {
       await a.publish(T, { orderId: i }, { messageId: `id-${i}` })
@@ -217,7 +259,10 @@ describe('RabbitMQ specifics', () => {
       const { messageId } = await q.publish(T, { orderId: 1 })
       await q.publish(T, { orderId: 2 })
       await q.publish(T, { orderId: 3 })
-      const stats = await waitFor(async () => (await q.groupStats()).find((s) => s.messages >= 2), { timeout: 5_000, message: 'depth 2' })
+      const stats = await waitFor(async () => (await q.groupStats()).find((s) => s.messages >= 2), {
+        timeout: 5_000,
+        message: 'depth 2',
+      })
       expect(stats).toMatchObject({ type: T.name, group: 'g', consumers: 1 })
       release()
       await waitFor(() => consumed.length === 3, { timeout: 5_000, message: 'consumed' })

@@ -14,4 +14,8 @@ afterAll(async () => {
 })
 
 // A store per test on one connection, as several consumers of one service share Redis.
-dedupStoreConformance('redis', () => createRedisDedupStore({ redis, prefix, ttl: '1m' }), { describe, it, expect })
+dedupStoreConformance('redis', () => createRedisDedupStore({ redis, prefix, ttl: '1m' }), {
+  describe,
+  it,
+  expect,
+})

@@ -10,7 +10,12 @@ describe('faults on a private broker', () => {
   let broker: RabbitBroker
   const queues: Queue[] = []
   const queue = (options: QueueOptions = {}): Queue => {
-    const q = createQueue({ url: broker.url, app: 'faults', reconnect: { initial: 50, max: 500 }, ...options })
+    const q = createQueue({
+      url: broker.url,
+      app: 'faults',
+      reconnect: { initial: 50, max: 500 },
+      ...options,
+    })
     queues.push(q)
     return q
   }
@@ -27,7 +32,9 @@ describe('faults on a private broker', () => {
 
   it('reconnects after connections are force-closed: consumers attach again, buffered publishes go through', async () => {
     const warnings: { obj: Record<string, unknown>; msg: string | undefined }[] = []
-    const q = queue({ logger: { warn: (obj, msg) => void warnings.push({ obj: obj as Record<string, unknown>, msg }) } })
+    const q = queue({
+      logger: { warn: (obj, msg) => void warnings.push({ obj: obj as Record<string, unknown>, msg }) },
+    })
     const got = new Set<number>()
     await q.consume(Item, (m) => void got.add(m.n), { group: 'reconnect', concurrency: 5 }).ready
     await q.publish(Item, { n: 0 })
@@ -42,7 +49,11 @@ describe('faults on a private broker', () => {
     expect(episodes.length).toBeGreaterThan(0)
     expect(new Set(episodes).size).toBe(episodes.length)
     for (const { obj } of warnings) {
-      expect(obj).toMatchObject({ package: '@scalekit/queue', episode: expect.stringMatching(/^connection-(consume|publish)$/) as string, code: expect.any(String) as string })
+      expect(obj).toMatchObject({
+        package: '@scalekit/queue',
+        episode: expect.stringMatching(/^connection-(consume|publish)$/) as string,
+        code: expect.any(String) as string,
+      })
       expect(JSON.stringify(obj)).not.toMatch(/"n":/)
     }
   })
@@ -58,11 +69,16 @@ describe('faults on a private broker', () => {
 
     await broker.stopApp()
     try {
-      await waitFor(() => [waiting, rejecting, bounded, short].every((q) => q.health().connection !== 'connected'), { timeout: 10_000, message: 'all see the outage' })
+      await waitFor(
+        () => [waiting, rejecting, bounded, short].every((q) => q.health().connection !== 'connected'),
+        { timeout: 10_000, message: 'all see the outage' },
+      )
       // wait: held in the buffer.
       const held = waiting.publish(Item, { n: 1 })
       // reject: refused at once.
-      await expect(rejecting.publish(Item, { n: 2 })).rejects.toMatchObject({ code: 'ERR_QUEUE_DISCONNECTED' })
+      await expect(rejecting.publish(Item, { n: 2 })).rejects.toMatchObject({
+        code: 'ERR_QUEUE_DISCONNECTED',
+      })
       expect(rejecting.health().status).toBe('down')
       // bounded: 1 KiB messages fill 64 KiB, then every publish is refused at once and memory stays put.
       const pad = 'x'.repeat(1024)
@@ -73,7 +89,10 @@ describe('faults on a private broker', () => {
         }),
       )
       // Refusals are immediate; the accepted ones wait for the broker.
-      await waitFor(() => refusedCodes.length + bounded.health().buffered === 200, { timeout: 5_000, message: 'every publish accepted or refused' })
+      await waitFor(() => refusedCodes.length + bounded.health().buffered === 200, {
+        timeout: 5_000,
+        message: 'every publish accepted or refused',
+      })
       const accepted = bounded.health()
       expect(accepted.bufferedBytes).toBeLessThanOrEqual(64 * 1024)
       expect(accepted.buffered).toBeGreaterThan(50)
@@ -87,15 +106,22 @@ describe('faults on a private broker', () => {
       await waitFor(() => got.has(1), { timeout: 15_000, message: 'the held publish is handled' })
       await Promise.all(pending)
       expect(refusedCodes.length).toBe(200 - accepted.buffered)
-      await waitFor(() => waiting.health().status === 'ok', { timeout: 10_000, message: 'consumer attached again' })
+      await waitFor(() => waiting.health().status === 'ok', {
+        timeout: 10_000,
+        message: 'consumer attached again',
+      })
     } finally {
       await broker.startApp().catch(() => undefined)
     }
     // The broker itself counts the consumer again.
-    await waitFor(async () => (await broker.listQueues()).find((x) => x.name === 'faults.down.fault.item')?.consumers === 1, {
-      timeout: 10_000,
-      message: 'broker lists the consumer',
-    })
+    await waitFor(
+      async () =>
+        (await broker.listQueues()).find((x) => x.name === 'faults.down.fault.item')?.consumers === 1,
+      {
+        timeout: 10_000,
+        message: 'broker lists the consumer',
+      },
+    )
   })
 
   it('stops writing while the broker blocks publishers (memory alarm) and resumes when it lifts', async () => {
@@ -138,7 +164,9 @@ describe('faults on a private broker', () => {
     }
     await first.consume(Item, handler, { group: 'drain', concurrency: 10 }).ready
     const total = 2_000
-    const publishing = Promise.all(Array.from({ length: total }, async (_, n) => publisher.publish(Item, { n })))
+    const publishing = Promise.all(
+      Array.from({ length: total }, async (_, n) => publisher.publish(Item, { n })),
+    )
     await waitFor(() => handled.size > 300, { timeout: 20_000, message: 'load under way' })
     closing = true
     await first.close({ timeout: '10s' })
@@ -146,7 +174,10 @@ describe('faults on a private broker', () => {
     const second = queue()
     await second.consume(Item, handler, { group: 'drain', concurrency: 10 }).ready
     await publishing
-    await waitFor(() => handled.size === total, { timeout: 30_000, message: `all ${total} handled (have ${handled.size})` })
+    await waitFor(() => handled.size === total, {
+      timeout: 30_000,
+      message: `all ${total} handled (have ${handled.size})`,
+    })
     expect(runningAfterClose).toBe(0)
     // After close() began, no more than one consumer's `concurrency` ran at once: the closing one
     // started nothing new, and the second started only after the first had drained.

@@ -1,4 +1,12 @@
-import { serviceUrls, runWorkers, sleep, uniqueName, waitFor, startRabbitBroker, type RabbitBroker } from '@scalekit/test-utils'
+import {
+  serviceUrls,
+  runWorkers,
+  sleep,
+  uniqueName,
+  waitFor,
+  startRabbitBroker,
+  type RabbitBroker,
+} from '@scalekit/test-utils'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -36,18 +44,26 @@ describe('no confirmed message is lost across forced closes and a broker restart
     const count = (m: Map<string, number>, id: string): void => {
       m.set(id, (m.get(id) ?? 0) + 1)
     }
-    await consumer.consume(Item, (m) => {
-      count(plain, m.id)
-    }, { group: 'plain', concurrency: 20, prefetch: 100 }).ready
-    await consumer.consume(Item, async (m) => {
-      count(deduped, m.id)
-      await sleep(1)
-    }, {
-      group: 'dedup',
-      concurrency: 20,
-      prefetch: 100,
-      dedup: createRedisDedupStore({ redis, prefix, ttl: 600_000 }),
-    }).ready
+    await consumer.consume(
+      Item,
+      (m) => {
+        count(plain, m.id)
+      },
+      { group: 'plain', concurrency: 20, prefetch: 100 },
+    ).ready
+    await consumer.consume(
+      Item,
+      async (m) => {
+        count(deduped, m.id)
+        await sleep(1)
+      },
+      {
+        group: 'dedup',
+        concurrency: 20,
+        prefetch: 100,
+        dedup: createRedisDedupStore({ redis, prefix, ttl: 600_000 }),
+      },
+    ).ready
 
     const perWorker = 5_000
     const workers = runWorkers<PublisherResult>({
@@ -65,7 +81,11 @@ describe('no confirmed message is lost across forced closes and a broker restart
     // A real restart: the node's VM exits and starts again from its data directory.
     await broker.restartNode()
     const back = Date.now()
-    await waitFor(() => consumer.health().status === 'ok', { timeout: 30_000, interval: 10, message: 'consumers attached again' })
+    await waitFor(() => consumer.health().status === 'ok', {
+      timeout: 30_000,
+      interval: 10,
+      message: 'consumers attached again',
+    })
     const reattachMs = Date.now() - back
     await waitFor(() => seen() > 6_000, { timeout: 60_000, message: 'load resumed after the restart' })
     await broker.closeAllConnections('no-loss test: second cut')

@@ -84,7 +84,10 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
       ]
       await Promise.all(consumers.map(async (c) => c.ready))
       for (let i = 0; i < 20; i++) await a.publish(T, { orderId: i })
-      await waitFor(() => billing.length === 20 && email.length === 20, { timeout: 10_000, message: 'all handled' })
+      await waitFor(() => billing.length === 20 && email.length === 20, {
+        timeout: 10_000,
+        message: 'all handled',
+      })
       await sleep(200)
       expect(billing.map(([, id]) => id).sort((x, y) => x - y)).toEqual([...Array(20).keys()])
       expect(email.sort((x, y) => x - y)).toEqual([...Array(20).keys()])
@@ -98,7 +101,8 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
       const T = type('settled', order)
       const q = queue()
       const calls: string[] = []
-      const record = (name: string, ctx: MessageContext): number => calls.push(ctx.attempt === 1 ? name : `${name} retried`)
+      const record = (name: string, ctx: MessageContext): number =>
+        calls.push(ctx.attempt === 1 ? name : `${name} retried`)
       const handlers: Record<string, Handler<unknown>> = {
         sync: (_m, ctx) => void record('sync', ctx),
         async: async (_m, ctx) => {
@@ -106,7 +110,9 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
           record('async', ctx)
         },
       }
-      const consumers = Object.entries(handlers).map(([name, handler]) => q.consume(T, handler, { group: group(name), attempts: 5, backoff }))
+      const consumers = Object.entries(handlers).map(([name, handler]) =>
+        q.consume(T, handler, { group: group(name), attempts: 5, backoff }),
+      )
       await Promise.all(consumers.map(async (c) => c.ready))
       await q.publish(T, { orderId: 1 })
       await waitFor(() => calls.length >= 2, { timeout: 10_000, message: 'handled by both' })
@@ -159,11 +165,21 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
       await waitFor(() => deadLetters.length === 1, { timeout: 15_000, message: 'dead-lettered' })
       await sleep(300)
       expect(calls).toBe(3)
-      expect(deadLetters).toEqual([{ type: T.name, group: 'g', messageId, reason: 'failed', attempts: 3, error: 'always broken' }])
+      expect(deadLetters).toEqual([
+        { type: T.name, group: 'g', messageId, reason: 'failed', attempts: 3, error: 'always broken' },
+      ])
       // The dead letter can be read back (and is removed by the reading), the same way on every transport.
       const taken = await q.takeDeadLetters('g')
       expect(taken).toEqual([
-        expect.objectContaining({ messageId, type: T.name, group: 'g', reason: 'failed', attempts: 3, error: 'always broken', payload: { orderId: 7 } }),
+        expect.objectContaining({
+          messageId,
+          type: T.name,
+          group: 'g',
+          reason: 'failed',
+          attempts: 3,
+          error: 'always broken',
+          payload: { orderId: 7 },
+        }),
       ])
       expect(taken[0]?.publishedAt).toBeInstanceOf(Date)
       expect(await q.takeDeadLetters('g')).toEqual([])
@@ -216,9 +232,13 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
           attempts.push(ctx.attempt)
           if (ctx.attempt === 1) {
             await new Promise<void>((resolve) => {
-              ctx.signal.addEventListener('abort', () => {
-                resolve()
-              }, { once: true })
+              ctx.signal.addEventListener(
+                'abort',
+                () => {
+                  resolve()
+                },
+                { once: true },
+              )
             })
             aborted = true
           }
@@ -260,25 +280,43 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
       const c = q.consume(T, () => void (seen = getContext()), { group: group('g') })
       await c.ready
       const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
-      await runWithContext({ correlationId: 'req-42', traceparent: parent }, async () => q.publish(T, { orderId: 1 }))
+      await runWithContext({ correlationId: 'req-42', traceparent: parent }, async () =>
+        q.publish(T, { orderId: 1 }),
+      )
       await waitFor(() => seen, { timeout: 10_000, message: 'handled' })
       expect(seen?.correlationId).toBe('req-42')
       expect(seen?.traceparent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/)
       expect(seen?.traceparent).not.toBe(parent)
     })
 
-    it('without a context, every group joins the message\'s own trace, correlated by its id, timed from its publish', async () => {
+    it("without a context, every group joins the message's own trace, correlated by its id, timed from its publish", async () => {
       start()
       const T = type('untraced', order)
       const q = queue()
-      const seen: { group: string; correlationId: string; traceparent: string; messageId: string; publishedAt: number }[] = []
+      const seen: {
+        group: string
+        correlationId: string
+        traceparent: string
+        messageId: string
+        publishedAt: number
+      }[] = []
       const spread: Record<string, unknown>[] = []
       const consumer = (g: string) =>
-        q.consume(T, (_m, ctx) => {
-          seen.push({ group: g, correlationId: getContext()?.correlationId ?? '', traceparent: ctx.traceparent, messageId: ctx.messageId, publishedAt: ctx.publishedAt.getTime() })
-          // What a logger does with them: copies survive.
-          spread.push({ ...ctx }, { ...getContext() })
-        }, { group: group(g) })
+        q.consume(
+          T,
+          (_m, ctx) => {
+            seen.push({
+              group: g,
+              correlationId: getContext()?.correlationId ?? '',
+              traceparent: ctx.traceparent,
+              messageId: ctx.messageId,
+              publishedAt: ctx.publishedAt.getTime(),
+            })
+            // What a logger does with them: copies survive.
+            spread.push({ ...ctx }, { ...getContext() })
+          },
+          { group: group(g) },
+        )
       await Promise.all([consumer('a').ready, consumer('b').ready])
       const before = Date.now()
       const { messageId } = await q.publish(T, { orderId: 1 })
@@ -292,8 +330,17 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
         expect(s.publishedAt).toBeLessThanOrEqual(Date.now())
       }
       expect(seen[0]?.traceparent).not.toBe(seen[1]?.traceparent)
-      for (const copy of spread) expect(copy).toMatchObject({ correlationId: messageId, traceparent: expect.stringMatching(/^00-/) as string })
-      expect(spread[0]).toMatchObject({ messageId, attempt: 1, redelivered: false, publishedAt: expect.any(Date) as Date })
+      for (const copy of spread)
+        expect(copy).toMatchObject({
+          correlationId: messageId,
+          traceparent: expect.stringMatching(/^00-/) as string,
+        })
+      expect(spread[0]).toMatchObject({
+        messageId,
+        attempt: 1,
+        redelivered: false,
+        publishedAt: expect.any(Date) as Date,
+      })
     })
 
     it('runs a message once per id with a dedup store', async () => {
@@ -301,7 +348,10 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
       const T = type('once', order)
       const q = queue()
       const handled: string[] = []
-      const c = q.consume(T, (_m, ctx) => void handled.push(ctx.messageId), { group: group('g'), dedup: createMemoryDedupStore() })
+      const c = q.consume(T, (_m, ctx) => void handled.push(ctx.messageId), {
+        group: group('g'),
+        dedup: createMemoryDedupStore(),
+      })
       await c.ready
       await q.publish(T, { orderId: 1 }, { messageId: 'm-1' })
       await q.publish(T, { orderId: 1 }, { messageId: 'm-1' })
@@ -346,20 +396,34 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
         T,
         async (_m, ctx) => {
           await new Promise<void>((resolve) => {
-            ctx.signal.addEventListener('abort', () => {
-              aborted = true
-              resolve()
-            }, { once: true })
+            ctx.signal.addEventListener(
+              'abort',
+              () => {
+                aborted = true
+                resolve()
+              },
+              { once: true },
+            )
           })
         },
         { group: group('g') },
       ).ready
       await a.publish(T, { orderId: 1 })
-      await waitFor(() => a.health().consumers[0]?.active === 1, { timeout: 10_000, message: 'handler running' })
+      await waitFor(() => a.health().consumers[0]?.active === 1, {
+        timeout: 10_000,
+        message: 'handler running',
+      })
       await a.close({ timeout: 200 })
       expect(aborted).toBe(true)
-      await b.consume(T, (_m, ctx) => void second.push({ redelivered: ctx.redelivered, attempt: ctx.attempt }), { group: 'g' }).ready
-      await waitFor(() => second.length === 1, { timeout: 10_000, message: 'redelivered to the other instance' })
+      await b.consume(
+        T,
+        (_m, ctx) => void second.push({ redelivered: ctx.redelivered, attempt: ctx.attempt }),
+        { group: 'g' },
+      ).ready
+      await waitFor(() => second.length === 1, {
+        timeout: 10_000,
+        message: 'redelivered to the other instance',
+      })
       expect(second).toEqual([{ redelivered: true, attempt: 1 }])
     })
 
@@ -385,7 +449,9 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
       await q.close()
       expect(finished).toBe(2)
       await expect(q.publish(T, { orderId: 3 })).rejects.toMatchObject({ code: 'ERR_QUEUE_CLOSED' })
-      expect(() => q.consume(T, () => undefined, { group: 'g' })).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_CLOSED' }) as Error)
+      expect(() => q.consume(T, () => undefined, { group: 'g' })).toThrow(
+        expect.objectContaining({ code: 'ERR_QUEUE_CLOSED' }) as Error,
+      )
     })
   })
 }

@@ -5,7 +5,10 @@ import { z } from 'zod'
 import { createQueue, defineMessage } from '../../src/index'
 import type { MessageContext, PayloadInput, PayloadOutput } from '../../src/index'
 
-const OrderPlaced = defineMessage('order.placed', z.object({ orderId: z.number(), at: z.string().transform((s) => new Date(s)) }))
+const OrderPlaced = defineMessage(
+  'order.placed',
+  z.object({ orderId: z.number(), at: z.string().transform((s) => new Date(s)) }),
+)
 const queue = createQueue()
 const use = (..._values: unknown[]): void => undefined
 

@@ -34,7 +34,10 @@ describe('acker', () => {
     expect(sent).toEqual([['nack', 2, false]])
     await nextTurn()
     // 1 still runs: 3 goes alone, not as a multiple ack that would cover 1.
-    expect(sent).toEqual([['nack', 2, false], ['ack', 3, false]])
+    expect(sent).toEqual([
+      ['nack', 2, false],
+      ['ack', 3, false],
+    ])
     acker.ack(1)
     acker.ack(4)
     acker.flush()

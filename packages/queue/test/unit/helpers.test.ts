@@ -23,7 +23,17 @@ describe('backoff (the shared one, with the queue defaults)', () => {
 
 describe('delay ladder', () => {
   it('puts a delay in the power-of-two step at or below it', () => {
-    expect([1, 99, 100, 199, 200, 399, 400, 1_000, 86_400_000].map(delayStep)).toEqual([100, 100, 100, 100, 200, 200, 400, 800, 100 * 2 ** 19])
+    expect([1, 99, 100, 199, 200, 399, 400, 1_000, 86_400_000].map(delayStep)).toEqual([
+      100,
+      100,
+      100,
+      100,
+      200,
+      200,
+      400,
+      800,
+      100 * 2 ** 19,
+    ])
   })
 
   it('names cannot collide: types and groups have no colon', () => {
@@ -44,7 +54,7 @@ describe('traceparent', () => {
     expect(child).not.toBe(parent)
   })
 
-  it('sends none without a valid parent; the consumer joins the message id\'s trace', () => {
+  it("sends none without a valid parent; the consumer joins the message id's trace", () => {
     expect(childTraceparent(undefined)).toBe('')
     expect(childTraceparent('garbage')).toBe('')
     const id = uuidv7(Date.now())
@@ -58,7 +68,9 @@ describe('traceparent', () => {
     // An id that is no UUID: a new trace each time.
     expect(messageTraceparent('order-42')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
     expect(messageTraceparent('order-42').slice(3, 35)).not.toBe(messageTraceparent('order-42').slice(3, 35))
-    expect(messageTraceparent('0AF76519-16CD-43DD-8448-EB211C80319C').slice(3, 35)).toBe('0af7651916cd43dd8448eb211c80319c')
+    expect(messageTraceparent('0AF76519-16CD-43DD-8448-EB211C80319C').slice(3, 35)).toBe(
+      '0af7651916cd43dd8448eb211c80319c',
+    )
   })
 })
 
@@ -81,23 +93,63 @@ describe('message ids', () => {
 })
 
 describe('AMQP properties', () => {
-  const env = (over: Partial<Envelope>): Envelope => ({ messageId: 'order-42', type: 'order.placed', body: Buffer.from('{}'), publishedAt: 1_795_000_000_123, correlationId: '', traceparent: '', attempt: 1, ...over })
+  const env = (over: Partial<Envelope>): Envelope => ({
+    messageId: 'order-42',
+    type: 'order.placed',
+    body: Buffer.from('{}'),
+    publishedAt: 1_795_000_000_123,
+    correlationId: '',
+    traceparent: '',
+    attempt: 1,
+    ...over,
+  })
 
   it('carry only what the consumer cannot derive, and read back to the same envelope', () => {
     const id = uuidv7(1_795_000_000_123)
     const plain = toProperties(env({ messageId: id }), undefined)
-    expect(plain).toEqual({ persistent: true, mandatory: true, contentType: 'application/json', messageId: id })
-    const own = toProperties(env({ correlationId: 'req-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', attempt: 3 }), undefined)
-    expect(own.headers).toEqual({ 'x-sk-attempt': 3, 'x-sk-published-at': 1_795_000_000_123, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })
+    expect(plain).toEqual({
+      persistent: true,
+      mandatory: true,
+      contentType: 'application/json',
+      messageId: id,
+    })
+    const own = toProperties(
+      env({
+        correlationId: 'req-1',
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        attempt: 3,
+      }),
+      undefined,
+    )
+    expect(own.headers).toEqual({
+      'x-sk-attempt': 3,
+      'x-sk-published-at': 1_795_000_000_123,
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    })
     expect(own.correlationId).toBe('req-1')
     expect(own.type).toBeUndefined()
     const dead = toProperties(env({ messageId: id }), { 'x-sk-reason': 'failed' }, true)
-    expect(dead).toMatchObject({ type: 'order.placed', timestamp: 1_795_000_000, headers: { 'x-sk-reason': 'failed' } })
+    expect(dead).toMatchObject({
+      type: 'order.placed',
+      timestamp: 1_795_000_000,
+      headers: { 'x-sk-reason': 'failed' },
+    })
     for (const [props, wanted] of [
       [plain, env({ messageId: id })],
-      [own, env({ correlationId: 'req-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', attempt: 3 })],
+      [
+        own,
+        env({
+          correlationId: 'req-1',
+          traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+          attempt: 3,
+        }),
+      ],
     ] as const) {
-      const msg = { content: wanted.body, fields: { deliveryTag: 1, redelivered: false }, properties: { headers: undefined, ...props } } as unknown as ConsumeMessage
+      const msg = {
+        content: wanted.body,
+        fields: { deliveryTag: 1, redelivered: false },
+        properties: { headers: undefined, ...props },
+      } as unknown as ConsumeMessage
       expect(fromMessage(msg, 'order.placed')).toEqual(wanted)
     }
   })

@@ -16,12 +16,23 @@ describe('lifecycle without a broker', () => {
     try {
       const warnings: Record<string, unknown>[] = []
       const logger = { warn: (obj: object): void => void warnings.push(obj as Record<string, unknown>) }
-      const q = createQueue({ url: `amqp://127.0.0.1:${port}`, reconnect: { initial: 20, max: 100 }, buffer: { whenDisconnected: 'reject' }, logger })
+      const q = createQueue({
+        url: `amqp://127.0.0.1:${port}`,
+        reconnect: { initial: 20, max: 100 },
+        buffer: { whenDisconnected: 'reject' },
+        logger,
+      })
       const c = q.consume(T, () => undefined, { group: 'g' })
-      await waitFor(() => events.filter((e) => e.event === 'reconnecting').length >= 3, { message: 'retrying' })
+      await waitFor(() => events.filter((e) => e.event === 'reconnecting').length >= 3, {
+        message: 'retrying',
+      })
       expect(events.find((e) => e.event === 'error')?.code).toBe('ECONNREFUSED')
       await expect(q.publish(T, { n: 1 })).rejects.toMatchObject({ code: 'ERR_QUEUE_DISCONNECTED' })
-      expect(q.health()).toMatchObject({ status: 'down', connection: 'connecting', consumers: [{ attached: false }] })
+      expect(q.health()).toMatchObject({
+        status: 'down',
+        connection: 'connecting',
+        consumers: [{ attached: false }],
+      })
       // Many failed attempts, one warning per connection (episode), with the code.
       expect(warnings.filter((w) => w.episode === 'connection-consume')).toEqual([
         expect.objectContaining({ package: '@scalekit/queue', code: 'ECONNREFUSED', role: 'consume' }),
@@ -37,10 +48,11 @@ describe('lifecycle without a broker', () => {
   it('wait policy: a pending publish is rejected with ERR_QUEUE_CLOSED when close() gives up on it', async () => {
     const port = await freePort()
     const q = createQueue({ url: `amqp://127.0.0.1:${port}`, reconnect: { initial: 20, max: 100 } })
-    const pending = q.publish(T, { n: 1 })
+    // The expectation is attached before close() rejects the publish, so the rejection is never unhandled.
+    const rejected = expect(q.publish(T, { n: 1 })).rejects.toMatchObject({ code: 'ERR_QUEUE_CLOSED' })
     expect(q.health().status).toBe('degraded')
     await q.close({ timeout: 100 })
-    await expect(pending).rejects.toMatchObject({ code: 'ERR_QUEUE_CLOSED' })
+    await rejected
   })
 })
 
@@ -55,7 +67,9 @@ describe('memory transport extras', () => {
       const gate = new Promise<void>((resolve) => (release = resolve))
       q.consume(T, async () => gate, { group: 'g' })
       for (let n = 0; n < 3; n++) await q.publish(T, { n })
-      const event = await waitFor(() => depth.find((d) => d.messages === 2), { message: 'depth 2 (one in flight)' })
+      const event = await waitFor(() => depth.find((d) => d.messages === 2), {
+        message: 'depth 2 (one in flight)',
+      })
       expect(event).toEqual({ type: T.name, group: 'g', messages: 2, consumers: 1 })
       release()
       await q.close({ timeout: 200 })
@@ -86,7 +100,10 @@ describe('memory transport extras', () => {
     const b = createQueue({ app: 'unit_delivery_limit', deliveryLimit: 5 })
     await a.consume(T, () => undefined, { group: 'g' }).ready
     const refused = b.consume(T, () => undefined, { group: 'g' })
-    await expect(refused.ready).rejects.toMatchObject({ code: 'ERR_QUEUE_TOPOLOGY_MISMATCH', argument: 'x-delivery-limit' })
+    await expect(refused.ready).rejects.toMatchObject({
+      code: 'ERR_QUEUE_TOPOLOGY_MISMATCH',
+      argument: 'x-delivery-limit',
+    })
     expect(refused.attached).toBe(false)
     expect(b.health().status).toBe('degraded')
     // Its own group queue takes its own limit.

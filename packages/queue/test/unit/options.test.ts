@@ -21,7 +21,12 @@ describe('options are validated at construction with ERR_QUEUE_INVALID_OPTIONS',
     [{ reconnect: { factor: 0.5 } }, /reconnect.factor/],
     [{ reconnect: { jitter: 2 } }, /reconnect.jitter/],
   ])('createQueue(%j)', (options, message) => {
-    expect(() => createQueue(options)).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_OPTIONS', message: expect.stringMatching(message) as string }) as Error)
+    expect(() => createQueue(options)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_QUEUE_INVALID_OPTIONS',
+        message: expect.stringMatching(message) as string,
+      }) as Error,
+    )
   })
 
   it('consume options are arguments of a call: ERR_QUEUE_INVALID_ARGUMENT', async () => {
@@ -34,20 +39,36 @@ describe('options are validated at construction with ERR_QUEUE_INVALID_OPTIONS',
       [{ group: 'g', attempts: 1.5 }, /attempts/],
     ] as const
     for (const [options, message] of bad) {
-      expect(() => q.consume(T, () => undefined, options)).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_ARGUMENT', message: expect.stringMatching(message) as string }) as Error)
+      expect(() => q.consume(T, () => undefined, options)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_QUEUE_INVALID_ARGUMENT',
+          message: expect.stringMatching(message) as string,
+        }) as Error,
+      )
     }
     await q.close()
   })
 
   it('message names and schemas: ERR_QUEUE_INVALID_ARGUMENT', () => {
-    expect(() => defineMessage('has space', z.string())).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_ARGUMENT' }) as Error)
-    expect(() => defineMessage('a:b', z.string())).toThrow(expect.objectContaining({ code: 'ERR_QUEUE_INVALID_ARGUMENT' }) as Error)
+    expect(() => defineMessage('has space', z.string())).toThrow(
+      expect.objectContaining({ code: 'ERR_QUEUE_INVALID_ARGUMENT' }) as Error,
+    )
+    expect(() => defineMessage('a:b', z.string())).toThrow(
+      expect.objectContaining({ code: 'ERR_QUEUE_INVALID_ARGUMENT' }) as Error,
+    )
     expect(() => defineMessage('ok.name', {} as never)).toThrow(/Standard Schema/)
     expect(defineMessage('order.placed-v2', z.string()).name).toBe('order.placed-v2')
   })
 
   it('one defaults object', () => {
-    expect(defaults).toMatchObject({ app: 'scalekit', maxInFlight: 1024, publishConnections: 1, publishChannels: 2, deliveryLimit: 10, buffer: { maxMessages: 10_000, whenDisconnected: 'wait' } })
+    expect(defaults).toMatchObject({
+      app: 'scalekit',
+      maxInFlight: 1024,
+      publishConnections: 1,
+      publishChannels: 2,
+      deliveryLimit: 10,
+      buffer: { maxMessages: 10_000, whenDisconnected: 'wait' },
+    })
   })
 })
 
@@ -65,13 +86,25 @@ describe('publish refuses bad input with coded errors, sending nothing', () => {
   it('too large: ERR_QUEUE_MESSAGE_TOO_LARGE; bad delay or message id: ERR_QUEUE_INVALID_ARGUMENT', async () => {
     const Big = defineMessage('big', z.string())
     const q = createQueue({ app: 'unit_pub_big', maxMessageBytes: 100, maxDelay: 1_000 })
-    await expect(q.publish(Big, 'x'.repeat(200))).rejects.toMatchObject({ code: 'ERR_QUEUE_MESSAGE_TOO_LARGE' })
-    await expect(q.publish(Big, 'x', { delay: 2_000 })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
-    await expect(q.publish(Big, 'x', { delay: '2s' })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
-    await expect(q.publish(Big, 'x', { delay: -1 })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
-    await expect(q.publish(Big, 'x', { messageId: '' })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
+    await expect(q.publish(Big, 'x'.repeat(200))).rejects.toMatchObject({
+      code: 'ERR_QUEUE_MESSAGE_TOO_LARGE',
+    })
+    await expect(q.publish(Big, 'x', { delay: 2_000 })).rejects.toMatchObject({
+      code: 'ERR_QUEUE_INVALID_ARGUMENT',
+    })
+    await expect(q.publish(Big, 'x', { delay: '2s' })).rejects.toMatchObject({
+      code: 'ERR_QUEUE_INVALID_ARGUMENT',
+    })
+    await expect(q.publish(Big, 'x', { delay: -1 })).rejects.toMatchObject({
+      code: 'ERR_QUEUE_INVALID_ARGUMENT',
+    })
+    await expect(q.publish(Big, 'x', { messageId: '' })).rejects.toMatchObject({
+      code: 'ERR_QUEUE_INVALID_ARGUMENT',
+    })
     await expect(q.takeDeadLetters('a.b')).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
-    await expect(q.takeDeadLetters('g', { max: 0 })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
+    await expect(q.takeDeadLetters('g', { max: 0 })).rejects.toMatchObject({
+      code: 'ERR_QUEUE_INVALID_ARGUMENT',
+    })
     await q.close()
   })
 })
@@ -79,7 +112,9 @@ describe('publish refuses bad input with coded errors, sending nothing', () => {
 describe('close({ timeout })', () => {
   it('takes a duration; a bad one is ERR_QUEUE_INVALID_ARGUMENT and does not close', async () => {
     const q = createQueue({ app: 'unit_close_args' })
-    await expect(q.close({ timeout: 'soon' as '1s' })).rejects.toMatchObject({ code: 'ERR_QUEUE_INVALID_ARGUMENT' })
+    await expect(q.close({ timeout: 'soon' as '1s' })).rejects.toMatchObject({
+      code: 'ERR_QUEUE_INVALID_ARGUMENT',
+    })
     expect(q.health().status).toBe('ok')
     const first = q.close({ timeout: '1s' })
     expect(q.close()).toBe(first)

@@ -9,7 +9,13 @@ import { createWarner } from '@scalekit/internal'
 /** A confirm channel that records publishes and lets the test confirm, nack or return them. */
 class FakeChannel extends EventEmitter {
   readonly sent: { content: string; properties: Options.Publish; confirm: (err: unknown) => void }[] = []
-  publish(_ex: string, _rk: string, content: Buffer, properties: Options.Publish, cb: (err: unknown) => void): boolean {
+  publish(
+    _ex: string,
+    _rk: string,
+    content: Buffer,
+    properties: Options.Publish,
+    cb: (err: unknown) => void,
+  ): boolean {
     this.sent.push({ content: content.toString(), properties, confirm: cb })
     return true
   }
@@ -28,7 +34,11 @@ const out = (n: number, deadline = Date.now() + 10_000): Outgoing => ({
 })
 
 const setup = (options: Parameters<typeof resolveQueueOptions>[0] = {}) => {
-  const publisher = new Publisher(resolveQueueOptions({ url: 'amqp://x', ...options }), () => true, createWarner('queue', { warn: () => undefined }))
+  const publisher = new Publisher(
+    resolveQueueOptions({ url: 'amqp://x', ...options }),
+    () => true,
+    createWarner('queue', { warn: () => undefined }),
+  )
   const ch = new FakeChannel()
   return {
     publisher,
@@ -121,7 +131,9 @@ describe('publisher', () => {
     await expect(rejecting.publish(out(1))).rejects.toMatchObject({ code: 'ERR_QUEUE_DISCONNECTED' })
 
     const timing = setup().publisher
-    await expect(timing.publish(out(1, Date.now() + 20))).rejects.toMatchObject({ code: 'ERR_QUEUE_PUBLISH_TIMEOUT' })
+    await expect(timing.publish(out(1, Date.now() + 20))).rejects.toMatchObject({
+      code: 'ERR_QUEUE_PUBLISH_TIMEOUT',
+    })
     expect(timing.buffered).toBe(0)
   })
 

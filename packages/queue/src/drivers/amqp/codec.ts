@@ -25,7 +25,11 @@ export const HEADERS = {
  * - `type` and `timestamp` only on dead letters, read by people and tools: a group queue holds
  *   one message type, the consumer knows it.
  */
-export function toProperties(env: Envelope, extra: Record<string, string | number> | undefined, deadLetter = false): Options.Publish {
+export function toProperties(
+  env: Envelope,
+  extra: Record<string, string | number> | undefined,
+  deadLetter = false,
+): Options.Publish {
   // No headers object at all when there is nothing to say: amqplib encodes what it is given.
   let headers = extra
   if (env.attempt !== 1) (headers ??= {})[HEADERS.attempt] = env.attempt
@@ -64,7 +68,11 @@ export function fromMessage(msg: Message, fallbackType: string): Envelope | unde
   if (typeof p.messageId !== 'string' || p.messageId === '') return undefined
   const attempt = Number(h[HEADERS.attempt] ?? 1)
   const traceparent = h[HEADERS.traceparent]
-  const publishedAt = Number(h[HEADERS.publishedAt] ?? uuidv7Time(p.messageId) ?? (typeof p.timestamp === 'number' ? p.timestamp * 1000 : Date.now()))
+  const publishedAt = Number(
+    h[HEADERS.publishedAt] ??
+      uuidv7Time(p.messageId) ??
+      (typeof p.timestamp === 'number' ? p.timestamp * 1000 : Date.now()),
+  )
   return {
     messageId: p.messageId,
     type: typeof p.type === 'string' && p.type !== '' ? p.type : fallbackType,
@@ -84,7 +92,13 @@ export function redeliveries(msg: ConsumeMessage): number {
   return msg.fields.redelivered ? 1 : 0
 }
 
-const REASONS: readonly DeadLetterReason[] = ['failed', 'non-retryable', 'invalid', 'undecodable', 'delivery-limit']
+const REASONS: readonly DeadLetterReason[] = [
+  'failed',
+  'non-retryable',
+  'invalid',
+  'undecodable',
+  'delivery-limit',
+]
 
 /**
  * A message read from group `group`'s dead-letter queue. The consumer's own dead letters carry
@@ -93,7 +107,9 @@ const REASONS: readonly DeadLetterReason[] = ['failed', 'non-retryable', 'invali
  */
 export function fromDeadLetter(msg: GetMessage, group: string, groupQueuePrefix: string): DeadLetterRecord {
   const h = (msg.properties.headers ?? {}) as Record<string, unknown>
-  const death = Array.isArray(h['x-death']) ? (h['x-death'][0] as Record<string, unknown> | undefined) : undefined
+  const death = Array.isArray(h['x-death'])
+    ? (h['x-death'][0] as Record<string, unknown> | undefined)
+    : undefined
   const queue = typeof death?.queue === 'string' ? death.queue : ''
   const fallbackType = queue.startsWith(groupQueuePrefix) ? queue.slice(groupQueuePrefix.length) : ''
   const envelope = fromMessage(msg, fallbackType) ?? {
@@ -108,5 +124,11 @@ export function fromDeadLetter(msg: GetMessage, group: string, groupQueuePrefix:
   const reason = REASONS.find((r) => r === h[HEADERS.reason]) ?? 'delivery-limit'
   const attempts = Number(h[HEADERS.attempts] ?? envelope.attempt)
   const error = h[HEADERS.error]
-  return { envelope, group, reason, attempts: Number.isInteger(attempts) ? attempts : envelope.attempt, error: typeof error === 'string' ? error : undefined }
+  return {
+    envelope,
+    group,
+    reason,
+    attempts: Number.isInteger(attempts) ? attempts : envelope.attempt,
+    error: typeof error === 'string' ? error : undefined,
+  }
 }

@@ -7,7 +7,12 @@ import { withTimeout } from '@scalekit/internal'
 import { timedOut } from '../../errors'
 
 /** Opens one AMQP connection within `connectTimeout`, with a heartbeat and a name the management UI shows. */
-export async function openConnection(options: { url: string; heartbeat: number; connectTimeout: number; app: string }): Promise<ChannelModel> {
+export async function openConnection(options: {
+  url: string
+  heartbeat: number
+  connectTimeout: number
+  app: string
+}): Promise<ChannelModel> {
   const url = new URL(options.url)
   if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(options.heartbeat))
   const attempt = connect(url.toString(), {
@@ -15,16 +20,29 @@ export async function openConnection(options: { url: string; heartbeat: number; 
     clientProperties: { connection_name: `${options.app} pid ${process.pid}` },
   })
   try {
-    return await withTimeout(attempt, options.connectTimeout, timedOut(`connect to ${url.host}`, options.connectTimeout))
+    return await withTimeout(
+      attempt,
+      options.connectTimeout,
+      timedOut(`connect to ${url.host}`, options.connectTimeout),
+    )
   } catch (error) {
     // A connection that opens after we gave up on it must not leak.
-    attempt.then(async (c) => c.close(), () => undefined).catch(() => undefined)
+    attempt
+      .then(
+        async (c) => c.close(),
+        () => undefined,
+      )
+      .catch(() => undefined)
     throw error
   }
 }
 
 /** Resolves with the reason once `connection` errors or closes; reports blocked/unblocked to `onBlocked`. */
-export async function watchConnection(connection: ChannelModel, role: 'consume' | 'publish', onBlocked: (blocked: boolean) => void): Promise<unknown> {
+export async function watchConnection(
+  connection: ChannelModel,
+  role: 'consume' | 'publish',
+  onBlocked: (blocked: boolean) => void,
+): Promise<unknown> {
   const lost = deferred<unknown>()
   connection.on('error', (error: unknown) => {
     lost.resolve(error)

@@ -1,5 +1,12 @@
 import type { ConfirmChannel, Message, Options } from 'amqplib'
-import { QueueBufferFullError, QueueClosedError, QueueDisconnectedError, QueueNackError, QueuePublishTimeoutError, QueueUnroutableError } from '../../errors'
+import {
+  QueueBufferFullError,
+  QueueClosedError,
+  QueueDisconnectedError,
+  QueueNackError,
+  QueuePublishTimeoutError,
+  QueueUnroutableError,
+} from '../../errors'
 import { type Deadline, DeadlineSweep, type Warner } from '@scalekit/internal'
 import { deferred } from '../../internal/deferred'
 import { settledWithin } from '../../internal/settled'
@@ -175,7 +182,11 @@ export class Publisher {
   /** Whether a publish now would be refused at once (buffer full, or the `reject` policy while away). */
   get refusing(): boolean {
     const { maxMessages, maxBytes, whenDisconnected } = this.#options.buffer
-    return this.#queued >= maxMessages || this.#bytes >= maxBytes || (whenDisconnected === 'reject' && (this.#down || this.#blocked))
+    return (
+      this.#queued >= maxMessages ||
+      this.#bytes >= maxBytes ||
+      (whenDisconnected === 'reject' && (this.#down || this.#blocked))
+    )
   }
 
   /**
@@ -188,13 +199,21 @@ export class Publisher {
     const { maxMessages, maxBytes, whenDisconnected } = this.#options.buffer
     if (whenDisconnected === 'reject' && (this.#down || this.#blocked)) {
       return Promise.reject(
-        new QueueDisconnectedError(`${what(out)}: the broker is ${this.#blocked ? 'blocking publishes' : 'unreachable'} and buffer.whenDisconnected is 'reject'`),
+        new QueueDisconnectedError(
+          `${what(out)}: the broker is ${this.#blocked ? 'blocking publishes' : 'unreachable'} and buffer.whenDisconnected is 'reject'`,
+        ),
       )
     }
     if (this.#queued >= maxMessages || this.#bytes + out.content.length > maxBytes) {
-      this.#warner.warn('buffer-full', { code: 'ERR_QUEUE_BUFFER_FULL', buffered: this.#queued, bufferedBytes: this.#bytes }, 'publish buffer full: publishes are refused')
+      this.#warner.warn(
+        'buffer-full',
+        { code: 'ERR_QUEUE_BUFFER_FULL', buffered: this.#queued, bufferedBytes: this.#bytes },
+        'publish buffer full: publishes are refused',
+      )
       return Promise.reject(
-        new QueueBufferFullError(`${what(out)}: the publish buffer is full (${this.#queued}/${maxMessages} messages, ${this.#bytes}/${maxBytes} bytes)`),
+        new QueueBufferFullError(
+          `${what(out)}: the publish buffer is full (${this.#queued}/${maxMessages} messages, ${this.#bytes}/${maxBytes} bytes)`,
+        ),
       )
     }
     const e = new Pending(out, this.#seq++)
@@ -207,7 +226,11 @@ export class Publisher {
     this.flush()
     // Only what is still waiting after the flush counts: a full window on a live connection is not trouble.
     if (this.#queued * 2 > maxMessages || this.#bytes * 2 > maxBytes) {
-      this.#warner.warn('buffer-filling', { code: 'ERR_QUEUE_BUFFER_FULL', buffered: this.#queued, bufferedBytes: this.#bytes }, 'publish buffer over half full: the broker is away or slow')
+      this.#warner.warn(
+        'buffer-filling',
+        { code: 'ERR_QUEUE_BUFFER_FULL', buffered: this.#queued, bufferedBytes: this.#bytes },
+        'publish buffer over half full: the broker is away or slow',
+      )
     }
     return e.result.promise
   }
@@ -233,7 +256,8 @@ export class Publisher {
    * front of the outbox, in publish order, to be sent again on a channel that lives.
    */
   detach(channel?: ConfirmChannel): void {
-    const gone = channel === undefined ? this.#lanes.splice(0) : this.#lanes.filter((l) => l.channel === channel)
+    const gone =
+      channel === undefined ? this.#lanes.splice(0) : this.#lanes.filter((l) => l.channel === channel)
     if (channel !== undefined) for (const lane of gone) this.#lanes.splice(this.#lanes.indexOf(lane), 1)
     if (this.#lanes.length === 0) {
       this.#down = true
@@ -269,7 +293,12 @@ export class Publisher {
   /** Writes from the outbox while the window and some lane's socket have room, lanes in turn. */
   flush(): void {
     let sent = 0
-    while (!this.#blocked && this.#inflight < this.#options.maxInFlight && this.#lanes.length > 0 && sent < this.#outbox.length) {
+    while (
+      !this.#blocked &&
+      this.#inflight < this.#options.maxInFlight &&
+      this.#lanes.length > 0 &&
+      sent < this.#outbox.length
+    ) {
       const e = this.#outbox[sent]
       if (e === undefined) break
       if (e.state === 'settled') {
@@ -289,9 +318,15 @@ export class Publisher {
       lane.inflight.add(e)
       this.#inflight += 1
       try {
-        lane.writable = lane.channel.publish(out.exchange, out.routingKey, out.content, out.properties, (err: unknown) => {
-          this.#onConfirm(e, lane, err)
-        })
+        lane.writable = lane.channel.publish(
+          out.exchange,
+          out.routingKey,
+          out.content,
+          out.properties,
+          (err: unknown) => {
+            this.#onConfirm(e, lane, err)
+          },
+        )
       } catch {
         // The channel closed under us; detach() will put the message back.
         lane.writable = false
@@ -318,8 +353,10 @@ export class Publisher {
   /** Waits until nothing is pending or `deadline`, then rejects what is left with `ERR_QUEUE_CLOSED`. */
   async close(deadline: number): Promise<void> {
     this.#closed = true
-    if (this.#queued + this.#inflight > 0) await settledWithin(this.#idle.promise, Math.max(0, deadline - Date.now()))
-    for (const e of [...this.#outbox, ...this.#unconfirmed()]) this.#settle(e, new QueueClosedError(`${what(e.out)}: the queue closed before it was confirmed`))
+    if (this.#queued + this.#inflight > 0)
+      await settledWithin(this.#idle.promise, Math.max(0, deadline - Date.now()))
+    for (const e of [...this.#outbox, ...this.#unconfirmed()])
+      this.#settle(e, new QueueClosedError(`${what(e.out)}: the queue closed before it was confirmed`))
     this.#deadlines.clear()
     this.#expiry = undefined
     this.#release()
@@ -353,7 +390,13 @@ export class Publisher {
     for (const e of [...this.#outbox, ...this.#unconfirmed()]) {
       if (e.state === 'settled') continue
       if (e.out.deadline > now) next = Math.min(next, e.out.deadline)
-      else this.#settle(e, new QueuePublishTimeoutError(`${what(e.out)} was not confirmed within publishTimeout (${this.#options.publishTimeout} ms)`))
+      else
+        this.#settle(
+          e,
+          new QueuePublishTimeoutError(
+            `${what(e.out)} was not confirmed within publishTimeout (${this.#options.publishTimeout} ms)`,
+          ),
+        )
     }
     // Drop what expired in the buffer now, so its memory does not outlive the bound.
     this.#outbox = this.#outbox.filter((p) => p.state !== 'settled')
@@ -370,8 +413,18 @@ export class Publisher {
     // amqplib fails every unconfirmed publish of a closing channel: not a broker nack. The
     // connection's teardown (detach) puts the message back in the outbox to be sent again.
     if (err instanceof Error && err.message === 'channel closed') return
-    if (err !== null && err !== undefined) this.#settle(e, new QueueNackError(`${what(e.out)} was refused by the broker (negative confirm)`, { cause: err }))
-    else if (e.returned) this.#settle(e, new QueueUnroutableError(`${what(e.out)} was routed to no queue: no consumer group has declared one yet (start a consumer first)`))
+    if (err !== null && err !== undefined)
+      this.#settle(
+        e,
+        new QueueNackError(`${what(e.out)} was refused by the broker (negative confirm)`, { cause: err }),
+      )
+    else if (e.returned)
+      this.#settle(
+        e,
+        new QueueUnroutableError(
+          `${what(e.out)} was routed to no queue: no consumer group has declared one yet (start a consumer first)`,
+        ),
+      )
     else this.#settle(e, undefined)
   }
 
@@ -385,7 +438,12 @@ export class Publisher {
     const { exchange, routingKey } = msg.fields
     const id: unknown = msg.properties.messageId
     for (const e of lane.inflight.toArray()) {
-      if (!e.returned && e.out.properties.messageId === id && e.out.routingKey === routingKey && e.out.exchange === exchange) {
+      if (
+        !e.returned &&
+        e.out.properties.messageId === id &&
+        e.out.routingKey === routingKey &&
+        e.out.exchange === exchange
+      ) {
         e.returned = true
         return
       }

@@ -90,7 +90,13 @@ export class AmqpSubscription implements Subscription {
         if (error instanceof QueueTopologyMismatchError) {
           this.#settings.warner.warn(
             `topology-mismatch:${error.resource}`,
-            { code: error.code, resource: error.resource, argument: error.argument, type: this.#spec.type, group: this.#spec.group },
+            {
+              code: error.code,
+              resource: error.resource,
+              argument: error.argument,
+              type: this.#spec.type,
+              group: this.#spec.group,
+            },
             `${error.resource} exists on the broker with a different ${error.argument ?? 'definition'}: the consumer cannot attach`,
           )
           // Retrying cannot fix it; the next connection tries again.
@@ -118,7 +124,12 @@ export class AmqpSubscription implements Subscription {
     const ch = this.#channel
     const tag = this.#consumerTag
     this.#attached = false
-    if (ch !== undefined && tag !== undefined) await withTimeout(ch.cancel(tag), this.#settings.timeout, timedOut('basic.cancel', this.#settings.timeout)).catch(() => undefined)
+    if (ch !== undefined && tag !== undefined)
+      await withTimeout(
+        ch.cancel(tag),
+        this.#settings.timeout,
+        timedOut('basic.cancel', this.#settings.timeout),
+      ).catch(() => undefined)
   }
 
   async close(): Promise<void> {
@@ -131,7 +142,12 @@ export class AmqpSubscription implements Subscription {
     this.#flushAcks()
     this.#acker = undefined
     // Closing the channel returns every unacknowledged message to the queue.
-    if (ch !== undefined) await withTimeout(ch.close(), this.#settings.timeout, timedOut('channel.close', this.#settings.timeout)).catch(() => undefined)
+    if (ch !== undefined)
+      await withTimeout(
+        ch.close(),
+        this.#settings.timeout,
+        timedOut('channel.close', this.#settings.timeout),
+      ).catch(() => undefined)
   }
 
   async #attachOnce(connection: ChannelModel): Promise<void> {
@@ -214,7 +230,12 @@ export class AmqpSubscription implements Subscription {
 
   #report(event: 'consumer-attached' | 'consumer-detached' | 'error', error?: unknown): void {
     if (!channels.connection.hasSubscribers) return
-    const payload: QueueConnectionEvent = { event, type: this.#spec.type, group: this.#spec.group, ...describeError(error) }
+    const payload: QueueConnectionEvent = {
+      event,
+      type: this.#spec.type,
+      group: this.#spec.group,
+      ...describeError(error),
+    }
     channels.connection.publish(payload)
   }
 }
@@ -231,7 +252,13 @@ class AmqpDelivery implements Delivery {
   readonly #msg: ConsumeMessage
   #settled = false
 
-  constructor(subscription: AmqpSubscription, channel: Channel, acker: Acker, msg: ConsumeMessage, envelope: Envelope | undefined) {
+  constructor(
+    subscription: AmqpSubscription,
+    channel: Channel,
+    acker: Acker,
+    msg: ConsumeMessage,
+    envelope: Envelope | undefined,
+  ) {
     this.#subscription = subscription
     this.#channel = channel
     this.#acker = acker

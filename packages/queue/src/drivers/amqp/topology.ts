@@ -57,15 +57,39 @@ const quorum = (extra: Record<string, unknown> = {}): Options.AssertQueue => ({
 
 /** Declares the two exchanges (idempotent). */
 export async function assertExchanges(ch: Channel, t: Topology, timeout: number): Promise<void> {
-  await guard(withTimeout(ch.assertExchange(t.exchange, 'topic', { durable: true }), timeout, timedOut(`declare exchange ${t.exchange}`, timeout)), t.exchange)
-  await guard(withTimeout(ch.assertExchange(t.delayExchange, 'headers', { durable: true }), timeout, timedOut(`declare exchange ${t.delayExchange}`, timeout)), t.delayExchange)
+  await guard(
+    withTimeout(
+      ch.assertExchange(t.exchange, 'topic', { durable: true }),
+      timeout,
+      timedOut(`declare exchange ${t.exchange}`, timeout),
+    ),
+    t.exchange,
+  )
+  await guard(
+    withTimeout(
+      ch.assertExchange(t.delayExchange, 'headers', { durable: true }),
+      timeout,
+      timedOut(`declare exchange ${t.delayExchange}`, timeout),
+    ),
+    t.delayExchange,
+  )
 }
 
 /** Declares a group's queue, its dead-letter queue and bindings (idempotent). */
-export async function assertGroup(ch: Channel, t: Topology, type: string, group: string, deliveryLimit: number, timeout: number): Promise<string> {
+export async function assertGroup(
+  ch: Channel,
+  t: Topology,
+  type: string,
+  group: string,
+  deliveryLimit: number,
+  timeout: number,
+): Promise<string> {
   const queue = t.groupQueue(type, group)
   const dlq = t.deadLetterQueue(group)
-  await guard(withTimeout(ch.assertQueue(dlq, quorum()), timeout, timedOut(`declare queue ${dlq}`, timeout)), dlq)
+  await guard(
+    withTimeout(ch.assertQueue(dlq, quorum()), timeout, timedOut(`declare queue ${dlq}`, timeout)),
+    dlq,
+  )
   const args = {
     'x-delivery-limit': deliveryLimit,
     'x-dead-letter-exchange': '',
@@ -73,14 +97,26 @@ export async function assertGroup(ch: Channel, t: Topology, type: string, group:
     'x-dead-letter-strategy': 'at-least-once',
     'x-overflow': 'reject-publish',
   }
-  await guard(withTimeout(ch.assertQueue(queue, quorum(args)), timeout, timedOut(`declare queue ${queue}`, timeout)), queue)
+  await guard(
+    withTimeout(ch.assertQueue(queue, quorum(args)), timeout, timedOut(`declare queue ${queue}`, timeout)),
+    queue,
+  )
   await withTimeout(ch.bindQueue(queue, t.exchange, type), timeout, timedOut(`bind ${queue}`, timeout))
-  await withTimeout(ch.bindQueue(queue, t.exchange, t.retryKey(type, group)), timeout, timedOut(`bind ${queue}`, timeout))
+  await withTimeout(
+    ch.bindQueue(queue, t.exchange, t.retryKey(type, group)),
+    timeout,
+    timedOut(`bind ${queue}`, timeout),
+  )
   return queue
 }
 
 /** Declares one ladder step (idempotent). */
-export async function assertDelayStep(ch: Channel, t: Topology, step: number, timeout: number): Promise<void> {
+export async function assertDelayStep(
+  ch: Channel,
+  t: Topology,
+  step: number,
+  timeout: number,
+): Promise<void> {
   const queue = t.delayQueue(step)
   const args = {
     // Messages carry their own exact expiration; the queue TTL is only a ceiling.
@@ -89,8 +125,15 @@ export async function assertDelayStep(ch: Channel, t: Topology, step: number, ti
     'x-dead-letter-strategy': 'at-least-once',
     'x-overflow': 'reject-publish',
   }
-  await guard(withTimeout(ch.assertQueue(queue, quorum(args)), timeout, timedOut(`declare queue ${queue}`, timeout)), queue)
-  await withTimeout(ch.bindQueue(queue, t.delayExchange, '', { 'x-match': 'all', [DELAY_HEADER]: String(step) }), timeout, timedOut(`bind ${queue}`, timeout))
+  await guard(
+    withTimeout(ch.assertQueue(queue, quorum(args)), timeout, timedOut(`declare queue ${queue}`, timeout)),
+    queue,
+  )
+  await withTimeout(
+    ch.bindQueue(queue, t.delayExchange, '', { 'x-match': 'all', [DELAY_HEADER]: String(step) }),
+    timeout,
+    timedOut(`bind ${queue}`, timeout),
+  )
 }
 
 const INEQUIVALENT = /inequivalent arg '([^']+)'/

@@ -11,7 +11,18 @@ import { Publisher } from './publisher'
 import { AmqpSubscription } from './subscription'
 import { DELAY_HEADER, assertDelayStep, assertExchanges, delayStep, topology } from './topology'
 import type { Topology } from './topology'
-import type { Confirmed, DeadLetter, DeadLetterRecord, Delivery, GroupStats, Send, SubscribeSpec, Subscription, Transport, TransportHealth } from '../transport'
+import type {
+  Confirmed,
+  DeadLetter,
+  DeadLetterRecord,
+  Delivery,
+  GroupStats,
+  Send,
+  SubscribeSpec,
+  Subscription,
+  Transport,
+  TransportHealth,
+} from '../transport'
 
 type Role = 'consume' | 'publish'
 
@@ -109,7 +120,13 @@ export class AmqpTransport implements Transport {
   health(): TransportHealth {
     const connected = this.#connection !== undefined && this.#publisher.lanes > 0
     return {
-      connection: this.#stop.signal.aborted ? 'closed' : connected ? 'connected' : this.#loops === undefined ? 'idle' : 'connecting',
+      connection: this.#stop.signal.aborted
+        ? 'closed'
+        : connected
+          ? 'connected'
+          : this.#loops === undefined
+            ? 'idle'
+            : 'connecting',
       connected,
       refusing: this.#publisher.refusing,
       blocked: this.#publisher.blocked,
@@ -131,7 +148,11 @@ export class AmqpTransport implements Transport {
       for (const sub of this.#subscriptions) {
         if (!sub.attached) continue
         const { type, group } = sub.spec
-        const reply = await withTimeout(ch.checkQueue(this.#topology.groupQueue(type, group)), timeout, timedOut('queue.declare (passive)', timeout))
+        const reply = await withTimeout(
+          ch.checkQueue(this.#topology.groupQueue(type, group)),
+          timeout,
+          timedOut('queue.declare (passive)', timeout),
+        )
         out.push({ type, group, messages: reply.messageCount, consumers: reply.consumerCount })
       }
     } finally {
@@ -144,7 +165,8 @@ export class AmqpTransport implements Transport {
     if (this.#isStopped()) throw new QueueClosedError('the queue is closed')
     this.#start()
     const timeout = this.#options.operationTimeout
-    if (this.#connection === undefined) await settledWithin(this.#consuming.promise, timeout, this.#stop.signal)
+    if (this.#connection === undefined)
+      await settledWithin(this.#consuming.promise, timeout, this.#stop.signal)
     const connection = this.#connection
     if (connection === undefined) throw timedOut('the broker connection', timeout)()
     // A channel of its own: a `basic.get` on a missing queue (404) closes the channel it runs on.
@@ -155,7 +177,11 @@ export class AmqpTransport implements Transport {
     try {
       let last: GetMessage | undefined
       while (out.length < max) {
-        const msg = await withTimeout(ch.get(queue, { noAck: false }), timeout, timedOut(`basic.get ${queue}`, timeout))
+        const msg = await withTimeout(
+          ch.get(queue, { noAck: false }),
+          timeout,
+          timedOut(`basic.get ${queue}`, timeout),
+        )
         if (msg === false) break
         last = msg
         out.push(fromDeadLetter(msg, group, this.#topology.groupQueue('', group)))
@@ -216,12 +242,21 @@ export class AmqpTransport implements Transport {
   }
 
   /** Keeps one connection of `role` open until closed: connect, set up, wait for it to drop, tear down, back off, again. */
-  async #keep(role: Role, setUp: (connection: ChannelModel) => Promise<void>, teardown: (connection: ChannelModel) => void): Promise<void> {
+  async #keep(
+    role: Role,
+    setUp: (connection: ChannelModel) => Promise<void>,
+    teardown: (connection: ChannelModel) => void,
+  ): Promise<void> {
     let failures = 0
     while (!this.#isStopped()) {
       let connection: ChannelModel | undefined
       try {
-        connection = await openConnection({ url: this.#options.url ?? '', heartbeat: this.#options.heartbeat, connectTimeout: this.#options.connectTimeout, app: `${this.#options.app} ${role}` })
+        connection = await openConnection({
+          url: this.#options.url ?? '',
+          heartbeat: this.#options.heartbeat,
+          connectTimeout: this.#options.connectTimeout,
+          app: `${this.#options.app} ${role}`,
+        })
         this.#open.add(connection)
         if (this.#isStopped()) {
           // close() may have run while this one was opening: it is not in the set close() went through.
@@ -276,7 +311,11 @@ export class AmqpTransport implements Transport {
 
   async #closeConnection(connection: ChannelModel): Promise<void> {
     if (!this.#open.delete(connection)) return
-    await withTimeout(connection.close(), this.#options.operationTimeout, timedOut('connection.close', this.#options.operationTimeout)).catch(() => undefined)
+    await withTimeout(
+      connection.close(),
+      this.#options.operationTimeout,
+      timedOut('connection.close', this.#options.operationTimeout),
+    ).catch(() => undefined)
   }
 
   async #setUpConsuming(connection: ChannelModel): Promise<void> {
@@ -317,7 +356,11 @@ export class AmqpTransport implements Transport {
     const timeout = this.#options.operationTimeout
     const confirms: ConfirmChannel[] = []
     for (let i = 0; i < this.#options.publishChannels; i++) {
-      const confirm: ConfirmChannel = await withTimeout(connection.createConfirmChannel(), timeout, timedOut('confirm channel.open', timeout))
+      const confirm: ConfirmChannel = await withTimeout(
+        connection.createConfirmChannel(),
+        timeout,
+        timedOut('confirm channel.open', timeout),
+      )
       confirm.on('error', () => undefined)
       confirm.on('close', () => {
         // Its unconfirmed messages go out again on a new connection: start this one over.
@@ -358,4 +401,3 @@ export class AmqpTransport implements Transport {
     return false
   }
 }
-

@@ -1,7 +1,19 @@
 import { QueueClosedError, QueueTopologyMismatchError, QueueUnroutableError } from '../../errors'
 import { deferred } from '../../internal/deferred'
 import { Fifo } from '../../internal/fifo'
-import type { Confirmed, DeadLetter, DeadLetterRecord, Delivery, Envelope, GroupStats, Send, SubscribeSpec, Subscription, Transport, TransportHealth } from '../transport'
+import type {
+  Confirmed,
+  DeadLetter,
+  DeadLetterRecord,
+  Delivery,
+  Envelope,
+  GroupStats,
+  Send,
+  SubscribeSpec,
+  Subscription,
+  Transport,
+  TransportHealth,
+} from '../transport'
 
 interface Item {
   readonly envelope: Envelope
@@ -62,7 +74,13 @@ class GroupQueue {
           if (!settle()) return
           item.redeliveries += 1
           if (item.redeliveries > this.limit) {
-            this.#deadLetters.push({ envelope: item.envelope, group: this.#group, reason: 'delivery-limit', attempts: item.envelope.attempt, error: undefined })
+            this.#deadLetters.push({
+              envelope: item.envelope,
+              group: this.#group,
+              reason: 'delivery-limit',
+              attempts: item.envelope.attempt,
+              error: undefined,
+            })
             this.dispatch()
           } else this.push(item, true)
         },
@@ -171,7 +189,9 @@ export class MemoryTransport implements Transport {
     if (this.#closed) throw new QueueClosedError('the queue is closed')
     const targets = this.#broker.targets(send.envelope.type, send.target)
     if (targets.length === 0) {
-      throw new QueueUnroutableError(`no consumer group has declared a queue for ${send.envelope.type} yet; start a consumer first`)
+      throw new QueueUnroutableError(
+        `no consumer group has declared a queue for ${send.envelope.type} yet; start a consumer first`,
+      )
     }
     const deliver = (): void => {
       for (const q of targets) q.push({ envelope: send.envelope, redeliveries: 0 })
@@ -185,7 +205,13 @@ export class MemoryTransport implements Transport {
 
   async deadLetter(dead: DeadLetter): Promise<Confirmed> {
     if (this.#closed) throw new QueueClosedError('the queue is closed')
-    this.#broker.deadLettersOf(dead.group).push({ envelope: dead.envelope, group: dead.group, reason: dead.reason, attempts: dead.attempts, error: dead.error })
+    this.#broker.deadLettersOf(dead.group).push({
+      envelope: dead.envelope,
+      group: dead.group,
+      reason: dead.reason,
+      attempts: dead.attempts,
+      error: dead.error,
+    })
     await Promise.resolve()
     return { messageId: dead.envelope.messageId }
   }
@@ -229,13 +255,27 @@ export class MemoryTransport implements Transport {
   }
 
   health(): TransportHealth {
-    return { connection: this.#closed ? 'closed' : 'connected', connected: !this.#closed, refusing: this.#closed, blocked: false, buffered: 0, bufferedBytes: 0, inFlight: 0 }
+    return {
+      connection: this.#closed ? 'closed' : 'connected',
+      connected: !this.#closed,
+      refusing: this.#closed,
+      blocked: false,
+      buffered: 0,
+      bufferedBytes: 0,
+      inFlight: 0,
+    }
   }
 
   async groupStats(): Promise<GroupStats[]> {
     const out: GroupStats[] = []
     for (const [type, groups] of this.#broker.queues) {
-      for (const [group, q] of groups) out.push({ type, group, messages: q.ready.length, consumers: q.consumers.filter((c) => c.active).length })
+      for (const [group, q] of groups)
+        out.push({
+          type,
+          group,
+          messages: q.ready.length,
+          consumers: q.consumers.filter((c) => c.active).length,
+        })
     }
     return Promise.resolve(out)
   }

@@ -3,7 +3,10 @@ import type { Channel } from 'amqplib'
 import { serviceUrls } from '@scalekit/test-utils'
 
 /** Runs `fn` on a throwaway channel of a throwaway connection to `url`. */
-export async function withChannel<T>(fn: (ch: Channel) => Promise<T>, url: string = serviceUrls.amqp): Promise<T> {
+export async function withChannel<T>(
+  fn: (ch: Channel) => Promise<T>,
+  url: string = serviceUrls.amqp,
+): Promise<T> {
   const connection = await connect(url, { timeout: 5_000 })
   connection.on('error', () => undefined)
   try {
@@ -16,7 +19,12 @@ export async function withChannel<T>(fn: (ch: Channel) => Promise<T>, url: strin
 }
 
 /** Deletes every queue and exchange app `app` may have declared for these types and groups. */
-export async function deleteTopology(app: string, types: readonly string[], groups: readonly string[], url?: string): Promise<void> {
+export async function deleteTopology(
+  app: string,
+  types: readonly string[],
+  groups: readonly string[],
+  url?: string,
+): Promise<void> {
   const queues = [
     ...types.flatMap((t) => groups.map((g) => `${app}.${g}.${t}`)),
     ...groups.map((g) => `${app}.${g}:dead-letter`),
