@@ -137,6 +137,29 @@ describe('publisher', () => {
     expect(timing.buffered).toBe(0)
   })
 
+  it('rejects each message at its own publishTimeout, buffered or in flight, with one deadline armed at a time', async () => {
+    const { publisher, ch, attach } = setup({ maxInFlight: 1 })
+    attach()
+    const now = Date.now()
+    // The first arms the deadline and is confirmed before it; the others are buffered behind the window of 1.
+    const first = publisher.publish(out(1, now + 30))
+    const second = publisher.publish(out(2, now + 60))
+    const third = publisher.publish(out(3, now + 10_000))
+    ch.sent[0]?.confirm(null)
+    await expect(first).resolves.toEqual({ messageId: 'm1' })
+    // Sent once the window freed, never confirmed: it times out in flight, and frees the window for the third.
+    await expect(second).rejects.toMatchObject({ code: 'ERR_QUEUE_PUBLISH_TIMEOUT' })
+    expect(ch.sent.map((s) => s.content)).toEqual(['1', '2', '3'])
+    ch.sent[2]?.confirm(null)
+    await expect(third).resolves.toEqual({ messageId: 'm3' })
+    expect(publisher.inFlight + publisher.buffered).toBe(0)
+    // Idle, then busy again: a deadline is armed again.
+    await expect(publisher.publish(out(4, Date.now() + 20))).rejects.toMatchObject({
+      code: 'ERR_QUEUE_PUBLISH_TIMEOUT',
+    })
+    void publisher.close(Date.now())
+  })
+
   it('stops writing while the broker blocks publishes', () => {
     const { publisher, ch, attach } = setup()
     attach()
