@@ -160,6 +160,27 @@ describe('publisher', () => {
     void publisher.close(Date.now())
   })
 
+  it('warns once per episode as the buffer fills and when it is full, never with a payload', async () => {
+    const warnings: Record<string, unknown>[] = []
+    const publisher = new Publisher(
+      resolveQueueOptions({ url: 'amqp://x', buffer: { maxMessages: 4 } }),
+      () => true,
+      createWarner('queue', { warn: (obj) => void warnings.push(obj as Record<string, unknown>) }),
+    )
+    const pending = [1, 2, 3, 4].map(async (n) => publisher.publish(out(n)).catch(() => undefined))
+    await expect(publisher.publish(out(5))).rejects.toMatchObject({ code: 'ERR_QUEUE_BUFFER_FULL' })
+    await expect(publisher.publish(out(6))).rejects.toMatchObject({ code: 'ERR_QUEUE_BUFFER_FULL' })
+    expect(warnings.map((w) => w.episode)).toEqual(['buffer-filling', 'buffer-full'])
+    expect(warnings[0]).toMatchObject({
+      package: '@scalekit/queue',
+      code: 'ERR_QUEUE_BUFFER_FULL',
+      buffered: 3,
+    })
+    expect(JSON.stringify(warnings)).not.toMatch(/m[1-6]/)
+    await publisher.close(Date.now())
+    await Promise.all(pending)
+  })
+
   it('stops writing while the broker blocks publishes', () => {
     const { publisher, ch, attach } = setup()
     attach()
