@@ -32,8 +32,13 @@ export class Loader {
   readonly #o: ResolvedOptions
   readonly #misses: MissPath
   readonly #runs: FactoryRuns
-  /** Loads in flight by key: concurrent callers of one key share one. */
-  readonly #inflight = new Map<string, InFlight>()
+  /**
+   * Loads in flight by key: concurrent callers of one key share one. A null-prototype object, not a
+   * `Map`: with a set and a delete per load, a long-lived `Map` made V8 promote the loads in flight
+   * on every scavenge, and an L2 hit cost measurably more CPU (benchmarks/README.md, cache, issue 11).
+   * Without a prototype, any string is a safe key.
+   */
+  readonly #inflight: Record<string, InFlight | undefined> = Object.create(null) as Record<string, InFlight | undefined>
   readonly #refreshing = new Set<string>()
 
   constructor(options: ResolvedOptions, misses: MissPath, runs: FactoryRuns) {
@@ -53,7 +58,7 @@ export class Loader {
     local: L1Entry | undefined,
     marks?: Marks,
   ): Promise<T> {
-    const pending = this.#inflight.get(key)
+    const pending = this.#inflight[key]
     if (pending !== undefined) {
       const joined = pending.promise as Promise<T>
       return marks === undefined
@@ -63,7 +68,7 @@ export class Loader {
     const own: Marks = marks ?? {}
     const promise = this.#load(key, factory, call, local, own)
     const flight: InFlight = { promise, marks: own }
-    this.#inflight.set(key, flight)
+    this.#inflight[key] = flight
     return promise
   }
 
@@ -77,7 +82,7 @@ export class Loader {
     try {
       return await this.#misses.load(key, factory, call, local, marks)
     } finally {
-      this.#inflight.delete(key)
+      Reflect.deleteProperty(this.#inflight, key)
     }
   }
 
@@ -89,7 +94,7 @@ export class Loader {
     // P(refresh) = exp(-timeLeft / (delta * beta)): past 32 scales it is below 1e-13, so skip the draw.
     if (entry.freshUntil - now > 32 * scale) return
     if (now - scale * Math.log(Math.random()) < entry.freshUntil) return
-    if (this.#refreshing.has(key) || this.#inflight.has(key)) return
+    if (this.#refreshing.has(key) || this.#inflight[key] !== undefined) return
     this.#refreshing.add(key)
     const refresh = this.#misses
       .refresh(key, entry, factory, call)
@@ -102,7 +107,10 @@ export class Loader {
 
   /** Loads in flight and background work: what `close()` lets finish within its timeout. */
   pending(): Promise<unknown>[] {
-    return [...[...this.#inflight.values()].map((flight) => flight.promise), ...this.#runs.background]
+    return [
+      ...Object.values(this.#inflight).flatMap((flight) => (flight === undefined ? [] : [flight.promise])),
+      ...this.#runs.background,
+    ]
   }
 
   /**
