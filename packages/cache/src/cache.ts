@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   type CloseOptions,
-  closeTimeout,
+  CloseGate,
   type HealthSnapshot,
   type HealthStatus,
   withTimeout,
@@ -18,7 +18,6 @@ import { type Codec, jsonCodec } from './codec'
 import { Coherence } from './coherence'
 import { createEncryption } from './encryption'
 import { CacheArgumentError, CacheClosedError, type CacheError, CacheUnavailableError } from './errors'
-import { asError } from './internal/error-text'
 import type { Factory } from './factory'
 import { Trouble } from './internal/events'
 import { invalidKey } from './internal/keys'
@@ -128,7 +127,7 @@ class CacheInstance implements Cache {
   readonly #ownsClient: boolean
   readonly #bus: Bus | undefined
   readonly #dependents = new Set<Dependent>()
-  #closing: Promise<void> | undefined
+  readonly #gate: CloseGate = new CloseGate(CacheArgumentError, (timeoutMs) => this.#shutdown(timeoutMs))
 
   constructor(options: CacheOptions) {
     const o = resolveOptions(options)
@@ -161,7 +160,7 @@ class CacheInstance implements Cache {
       codec,
       remote: this.#remote,
       trouble,
-      closed: () => this.#closing !== undefined,
+      closed: () => this.#gate.closed,
       adopt: (dependent) => {
         this.#dependents.add(dependent)
         return () => this.#dependents.delete(dependent)
@@ -264,7 +263,7 @@ class CacheInstance implements Cache {
             busConnected: this.#bus?.connected ?? false,
           }
     const status: HealthStatus =
-      this.#closing !== undefined
+      this.#gate.closed
         ? 'closed'
         : remote !== undefined && (remote.breaker !== 'closed' || remote.reconnecting)
           ? 'degraded'
@@ -273,15 +272,7 @@ class CacheInstance implements Cache {
   }
 
   close(options?: CloseOptions): Promise<void> {
-    if (this.#closing !== undefined) return this.#closing
-    let timeoutMs: number
-    try {
-      timeoutMs = closeTimeout(options, CacheArgumentError)
-    } catch (error) {
-      return Promise.reject(asError(error))
-    }
-    this.#closing = this.#shutdown(timeoutMs)
-    return this.#closing
+    return this.#gate.close(options)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -367,7 +358,7 @@ class CacheInstance implements Cache {
   }
 
   #closed(): CacheError | undefined {
-    return this.#closing === undefined
+    return !this.#gate.closed
       ? undefined
       : new CacheClosedError(`cache '${this.namespace}' is closed`)
   }

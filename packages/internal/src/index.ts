@@ -7,7 +7,15 @@ export { type Deadline, DeadlineSweep } from './deadlines'
 export { describeValue } from './describe'
 export { type Duration, type DurationUnit, MAX_DURATION_MS, parseDuration } from './duration'
 export { CodedError, defineErrors, type ErrorClass, type ErrorMap } from './errors'
-export { CLOSE_TIMEOUT_MS, type Closeable, type CloseOptions, closeTimeout, type HealthSnapshot, type HealthStatus } from './lifecycle'
+export {
+  CLOSE_TIMEOUT_MS,
+  CloseGate,
+  type Closeable,
+  type CloseOptions,
+  closeTimeout,
+  type HealthSnapshot,
+  type HealthStatus,
+} from './lifecycle'
 export { createWarner, type Logger, type Warner } from './logger'
 export { sleep, withTimeout } from './timers'
 export { type BackoffInput, type Checks, createChecks, type NumberBounds } from './validators'

@@ -47,3 +47,37 @@ export type HealthStatus = 'ok' | 'degraded' | 'down' | 'closed'
 export interface HealthSnapshot {
   readonly status: HealthStatus
 }
+
+/**
+ * The one `close()` of every scalekit object: the first call checks its options, marks the object
+ * closed and runs `shutdown` once with the timeout in ms; every later call returns that same promise.
+ * An object keeps one, answers `close(options)` with `gate.close(options)` and refuses new work
+ * while `gate.closed`.
+ */
+export class CloseGate {
+  readonly #ArgumentError: ErrorClass
+  readonly #shutdown: (timeoutMs: number) => Promise<void>
+  #closing: Promise<void> | undefined
+
+  constructor(ArgumentError: ErrorClass, shutdown: (timeoutMs: number) => Promise<void>) {
+    this.#ArgumentError = ArgumentError
+    this.#shutdown = shutdown
+  }
+
+  /** True once `close()` was called (with valid options). */
+  get closed(): boolean {
+    return this.#closing !== undefined
+  }
+
+  close(options?: CloseOptions): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing
+    let timeoutMs: number
+    try {
+      timeoutMs = closeTimeout(options, this.#ArgumentError)
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new this.#ArgumentError(String(error)))
+    }
+    this.#closing = this.#shutdown(timeoutMs)
+    return this.#closing
+  }
+}

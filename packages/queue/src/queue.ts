@@ -1,5 +1,5 @@
 import type { CloseOptions, Closeable, Duration, HealthSnapshot, HealthStatus } from '@scalekit/internal'
-import { closeTimeout, createWarner } from '@scalekit/internal'
+import { CloseGate, createWarner } from '@scalekit/internal'
 import type { DeadLetterReason, QueuePublishContext } from './channels'
 import { channels } from './channels'
 import { childTraceparent, getContext, isTraceparent } from './context'
@@ -169,7 +169,8 @@ class RunningConsumer implements Consumer {
   readonly runner: ConsumerRunner<unknown>
   readonly #subscription: Subscription
   readonly #onClosed: (consumer: RunningConsumer) => void
-  #closing: Promise<void> | undefined
+  readonly #gate: CloseGate = new CloseGate(QueueArgumentError, (timeoutMs) => this.drain(Date.now() + timeoutMs))
+  #drained: Promise<void> | undefined
 
   constructor(
     type: string,
@@ -194,12 +195,7 @@ class RunningConsumer implements Consumer {
   }
 
   close(options?: CloseOptions): Promise<void> {
-    if (this.#closing !== undefined) return this.#closing
-    try {
-      return this.drain(Date.now() + closeTimeout(options, QueueArgumentError))
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)))
-    }
+    return this.#gate.close(options)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -208,10 +204,10 @@ class RunningConsumer implements Consumer {
 
   /** Drains until `deadline` (once: a second call returns the first drain). */
   drain(deadline: number): Promise<void> {
-    this.#closing ??= this.runner.drain(deadline).finally(() => {
+    this.#drained ??= this.runner.drain(deadline).finally(() => {
       this.#onClosed(this)
     })
-    return this.#closing
+    return this.#drained
   }
 }
 
@@ -219,7 +215,7 @@ class QueueClient implements Queue {
   readonly #options: ResolvedQueueOptions
   readonly #transport: Transport
   readonly #consumers = new Set<RunningConsumer>()
-  #closing: Promise<void> | undefined
+  readonly #gate: CloseGate = new CloseGate(QueueArgumentError, (timeoutMs) => this.#close(Date.now() + timeoutMs))
   #statsTimer: NodeJS.Timeout | undefined
 
   constructor(options: ResolvedQueueOptions, transport: Transport) {
@@ -237,7 +233,7 @@ class QueueClient implements Queue {
     options: PublishOptions = NO_OPTIONS,
   ): Promise<PublishReceipt> {
     try {
-      if (this.#closing !== undefined) throw new QueueClosedError('the queue is closed')
+      if (this.#gate.closed) throw new QueueClosedError('the queue is closed')
       const delayMs =
         options.delay === undefined
           ? 0
@@ -318,7 +314,7 @@ class QueueClient implements Queue {
   }
 
   consume<I, O>(type: MessageType<I, O>, handler: Handler<O>, options: ConsumeOptions): Consumer {
-    if (this.#closing !== undefined) throw new QueueClosedError('the queue is closed')
+    if (this.#gate.closed) throw new QueueClosedError('the queue is closed')
     if (typeof handler !== 'function') throw new QueueArgumentError('consume needs a handler function')
     const resolved = resolveConsumeOptions(options, this.#options)
     const runner = new ConsumerRunner<O>(type, handler, {
@@ -360,7 +356,7 @@ class QueueClient implements Queue {
   }
 
   #status(t: TransportHealth, consumers: readonly ConsumerHealth[]): HealthStatus {
-    if (this.#closing !== undefined) return 'closed'
+    if (this.#gate.closed) return 'closed'
     const attached = consumers.every((c) => c.attached)
     if ((t.connection === 'connected' || t.connection === 'idle') && !t.blocked && attached) return 'ok'
     if (t.refusing) return 'down'
@@ -373,7 +369,7 @@ class QueueClient implements Queue {
   }
 
   async takeDeadLetters(group: string, options: TakeDeadLettersOptions = {}): Promise<DeadLetterMessage[]> {
-    if (this.#closing !== undefined) throw new QueueClosedError('the queue is closed')
+    if (this.#gate.closed) throw new QueueClosedError('the queue is closed')
     if (typeof group !== 'string' || !GROUP.test(group))
       throw new QueueArgumentError(
         `group must be 1-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(group)}`,
@@ -397,15 +393,7 @@ class QueueClient implements Queue {
   }
 
   close(options?: CloseOptions): Promise<void> {
-    if (this.#closing !== undefined) return this.#closing
-    let timeout: number
-    try {
-      timeout = closeTimeout(options, QueueArgumentError)
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)))
-    }
-    this.#closing = this.#close(Date.now() + timeout)
-    return this.#closing
+    return this.#gate.close(options)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

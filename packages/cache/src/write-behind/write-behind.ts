@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type CloseOptions, closeTimeout, sleep, withTimeout } from '@scalekit/internal'
+import { CloseGate, type CloseOptions, sleep, withTimeout } from '@scalekit/internal'
 import type { Cache } from '../cache'
 import { CacheArgumentError, CacheClosedError, CacheEncodeError, CacheError } from '../errors'
 import { asError, messageOf } from '../internal/error-text'
@@ -54,7 +54,7 @@ class Queue<T> implements WriteBehindQueue<T> {
   readonly #appending = new Set<Promise<void>>()
   readonly #loop: Promise<void>
   readonly #release: () => void
-  #closing: Promise<void> | undefined
+  readonly #gate: CloseGate = new CloseGate(CacheArgumentError, (timeoutMs) => this.#shutdown(timeoutMs))
 
   constructor(cache: Cache, plumbing: Plumbing, options: ResolvedOptions<T>) {
     this.#cache = cache
@@ -118,15 +118,7 @@ class Queue<T> implements WriteBehindQueue<T> {
   }
 
   close(options?: CloseOptions): Promise<void> {
-    if (this.#closing !== undefined) return this.#closing
-    let timeoutMs: number
-    try {
-      timeoutMs = closeTimeout(options, CacheArgumentError)
-    } catch (error) {
-      return Promise.reject(asError(error))
-    }
-    this.#closing = this.#shutdown(timeoutMs)
-    return this.#closing
+    return this.#gate.close(options)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -236,7 +228,7 @@ class Queue<T> implements WriteBehindQueue<T> {
   }
 
   #assertOpen(): void {
-    if (this.#closing !== undefined || this.#plumbing.closed())
+    if (this.#gate.closed || this.#plumbing.closed())
       throw new CacheClosedError(`write-behind "${this.#options.name}" is closed`)
   }
 

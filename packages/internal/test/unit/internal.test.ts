@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import {
   backoffDelay,
   channelName,
+  CloseGate,
   closeTimeout,
   CodedError,
   createChecks,
@@ -127,6 +128,30 @@ describe('closeTimeout', () => {
     expect(closeTimeout({ timeout: '2s' }, TestError)).toBe(2000)
     expect(() => closeTimeout({ timeout: 'never' as '1s' }, TestError)).toThrow(TestError)
     expect(() => closeTimeout(5000 as unknown as object, TestError)).toThrow(/close\(\) takes \{ timeout \}/)
+  })
+})
+
+describe('CloseGate', () => {
+  it('runs the shutdown once with the timeout, marks closed, and answers every call with the same promise', async () => {
+    const timeouts: number[] = []
+    const gate = new CloseGate(TestError, async (ms) => {
+      timeouts.push(ms)
+      await sleep(5)
+    })
+    expect(gate.closed).toBe(false)
+    const first = gate.close({ timeout: '2s' })
+    expect(gate.closed).toBe(true)
+    const second = gate.close({ timeout: '5s' })
+    expect(second).toBe(first)
+    await first
+    expect(timeouts).toEqual([2000])
+  })
+  it('rejects bad options without closing', async () => {
+    const gate = new CloseGate(TestError, () => Promise.resolve())
+    await expect(gate.close({ timeout: 'later' as '1s' })).rejects.toBeInstanceOf(TestError)
+    expect(gate.closed).toBe(false)
+    await gate.close()
+    expect(gate.closed).toBe(true)
   })
 })
 
