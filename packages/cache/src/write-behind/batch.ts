@@ -36,8 +36,11 @@ export function prepareBatch<T>(records: readonly QueueRecord[], codec: Codec): 
   const entries: WriteBehindEntry<T>[] = []
   for (const op of coalesce(usable)) {
     try {
-      const value = op.deleted || op.encoded === undefined ? undefined : (codec.decode(op.encoded) as T)
-      entries.push({ key: op.key, value, deleted: op.deleted })
+      entries.push(
+        op.deleted
+          ? { key: op.key, deleted: true, value: undefined }
+          : { key: op.key, deleted: false, value: codec.decode(op.encoded ?? '') as T },
+      )
       ops.push(op)
     } catch (error) {
       rejects.push({

@@ -2,13 +2,19 @@ import type { BackoffInput, CloseOptions, Duration } from '@scalekit/internal'
 import type { WriteBehindStore } from './store'
 
 /** One write handed to the store of record: the last operation on `key` in its batch. */
-export interface WriteBehindEntry<T> {
-  key: string
-  /** The value to store; `undefined` when `deleted` is true. */
-  value: T | undefined
-  /** True when the last operation on the key was `delete()`: remove it from the store. */
-  deleted: boolean
-}
+export type WriteBehindEntry<T> =
+  | {
+      key: string
+      /** The last operation on the key was `set()`: store `value`. */
+      deleted: false
+      value: T
+    }
+  | {
+      key: string
+      /** The last operation on the key was `delete()`: remove it from the store. */
+      deleted: true
+      value: undefined
+    }
 
 /**
  * Backoff between attempts of a failing batch: retry `n` waits up to `min(max, initial × factor^(n−1))`,

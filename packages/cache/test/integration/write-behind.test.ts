@@ -135,7 +135,7 @@ describe('write-behind on Redis', () => {
         await new Promise((resolve) => setTimeout(resolve, 5))
         for (const e of batch) {
           if (e.deleted) storeOfRecord.delete(e.key)
-          else storeOfRecord.set(e.key, e.value ?? -1)
+          else storeOfRecord.set(e.key, e.value)
         }
         active -= 1
       }
