@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createQueue, createRedisDedupStore, defineMessage } from '../../src/index'
 import type { Queue, QueueConnectionEvent, QueueConsumeContext, QueuePublishContext } from '../../src/index'
+import { batchWrites, openConnection } from '../../src/drivers/amqp/connection'
 import { deleteTopology, withChannel } from './support/amqp-admin'
 
 const run = promisify(execFile)
@@ -273,5 +274,57 @@ describe('RabbitMQ specifics', () => {
       unsubscribe('tracing:scalekit:queue:publish:asyncEnd', onPublish)
       unsubscribe('tracing:scalekit:queue:consume:asyncEnd', onConsume)
     }
+  })
+})
+
+describe('socket writes', () => {
+  it("one turn of the event loop goes out in one write: amqplib's socket is found and corked", async () => {
+    const connection = await openConnection({
+      url: serviceUrls.amqp,
+      heartbeat: 10,
+      connectTimeout: 5_000,
+      app: 'batch-writes-test',
+    })
+    try {
+      const socket = (
+        connection as unknown as {
+          connection: {
+            stream: { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void }
+          }
+        }
+      ).connection.stream
+      let writes = 0
+      let frames = 0
+      const write = socket._write.bind(socket)
+      const writev = socket._writev.bind(socket)
+      socket._write = (...args: unknown[]) => {
+        writes++
+        frames++
+        write(...args)
+      }
+      socket._writev = (...args: unknown[]) => {
+        writes++
+        frames += (args[0] as unknown[]).length
+        writev(...args)
+      }
+      const ch = await connection.createConfirmChannel()
+      const queue = uniqueName('batch_writes')
+      await ch.assertQueue(queue, { exclusive: true })
+      writes = 0
+      frames = 0
+      for (let i = 0; i < 200; i++) ch.publish('', queue, Buffer.from(String(i)))
+      await ch.waitForConfirms()
+      expect(frames).toBeGreaterThanOrEqual(200)
+      // Without corking every frame is a write of its own (200 or more).
+      expect(writes).toBeLessThan(20)
+    } finally {
+      await connection.close()
+    }
+  })
+
+  it('leaves a connection without a corkable socket alone', () => {
+    expect(batchWrites({} as unknown as Parameters<typeof batchWrites>[0])).toBe(false)
+    const stream = { write: () => true }
+    expect(batchWrites({ connection: { stream } } as unknown as Parameters<typeof batchWrites>[0])).toBe(false)
   })
 })
