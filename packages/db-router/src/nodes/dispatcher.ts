@@ -6,12 +6,13 @@ import { TextQuery } from '../internal/query-args'
 import type { TimedQueryConfig } from '../internal/query-args'
 
 /**
- * Sends statements over one pool the way `pool.query` does (check out, query, release), with two
- * deadlines per call on ONE {@link DeadlineSweep} instead of pg's timer per query and pg-pool's per
- * checkout: `connectTimeout` to obtain a connection, then the query timeout for the answer. Past
- * either the call fails with `ERR_DB_TIMEOUT`, and a connection it held is closed (as pg's own
- * `query_timeout` does), so a stuck server cannot keep it. SQL errors leave the connection in the
- * pool; connection errors remove it.
+ * Sends statements over one pool the way `pool.query` does (check out, query, release, through pg's
+ * callback forms of `pool.connect` and `client.query`), with one deadline per call on ONE
+ * {@link DeadlineSweep} instead of pg's timer per query and pg-pool's per checkout: `connectTimeout`
+ * to obtain a connection, then re-armed with the query timeout for the answer. Past either the call
+ * fails with `ERR_DB_TIMEOUT`, and a connection it held is closed (as pg's own `query_timeout`
+ * does), so a stuck server cannot keep it. SQL errors leave the connection in the pool; connection
+ * errors remove it.
  */
 export class Dispatcher {
   readonly pool: Pool
@@ -34,31 +35,74 @@ export class Dispatcher {
   }
 
   /** Sends `config` on a connection of the pool and resolves with pg's result; rejects with pg's error, `ERR_DB_TIMEOUT` or `ERR_DB_CLOSED`. */
-  async query<R extends QueryResultRow = QueryResultRow>(
+  query<R extends QueryResultRow = QueryResultRow>(
     config: TimedQueryConfig,
     queryTimeout: number,
   ): Promise<QueryResult<R>> {
-    if (this.#aborted !== undefined) throw this.#aborted
-    const client = await this.#bounded(this.pool.connect(), this.#connectTimeout, 'connect', (late) => {
-      late.release()
+    if (this.#aborted !== undefined) return Promise.reject(this.#aborted)
+    // pg's callback forms of `pool.connect` and `client.query` (what `pool.query` itself uses), under
+    // one promise: the call's own, settled once, by whichever comes first of the answer, an error,
+    // its deadline or `abort()`.
+    return new Promise<QueryResult<R>>((resolve, reject) => {
+      let client: PoolClient | undefined
+      let settled = false
+      // What pool.query does too: a session that fails while we hold it emits 'error' on itself,
+      // which would crash the process with nobody listening (the pool listens only while it is idle).
+      const onError = (): void => undefined
+      const end = (error: Error | undefined, result?: QueryResult<R>): void => {
+        if (settled) return
+        settled = true
+        deadline.cancel()
+        if (client !== undefined) {
+          client.removeListener('error', onError)
+          // A connection that failed, timed out or was given up on at close is closed; one that
+          // answered an SQL error is fine to reuse.
+          client.release(error !== undefined && isBroken(error) ? error : undefined)
+        }
+        if (error === undefined) resolve(result as QueryResult<R>)
+        else reject(error)
+      }
+      const answered = (error: Error | null | undefined, result: QueryResult<R>): void => {
+        end(error ?? undefined, result)
+      }
+      const expire = (): void => {
+        end(
+          this.#aborted ??
+            (client === undefined
+              ? new DbTimeoutError(`no connection within timeouts.connect (${this.#connectTimeout} ms)`)
+              : new DbTimeoutError(
+                  `no answer within the query timeout (${queryTimeout} ms); the connection was closed`,
+                )),
+        )
+      }
+      // First bounded by the connect timeout, then (re-armed) by the query timeout.
+      let deadline = this.#sweep.add(this.#connectTimeout, expire)
+      this.pool.connect((error, checkedOut, release) => {
+        if (settled) {
+          // Gave up while waiting: the connection goes straight back.
+          if (checkedOut !== undefined) release()
+          return
+        }
+        if (checkedOut === undefined) {
+          end(asError(error ?? new Error('the pool gave no client')))
+          return
+        }
+        client = checkedOut
+        client.on('error', onError)
+        deadline.cancel()
+        deadline = this.#sweep.add(queryTimeout, expire)
+        if (this.#prepare === undefined) send(checkedOut, config, answered)
+        else
+          this.#prepare(checkedOut).then(
+            () => {
+              if (!settled) send(checkedOut, config, answered)
+            },
+            (failure: unknown) => {
+              end(asError(failure))
+            },
+          )
+      })
     })
-    // What pool.query does too: a session that fails while we hold it emits 'error' on itself,
-    // which would crash the process with nobody listening (the pool listens only while it is idle).
-    const onError = (): void => undefined
-    client.on('error', onError)
-    let broken: Error | undefined
-    try {
-      if (this.#prepare !== undefined) await this.#bounded(this.#prepare(client), queryTimeout, 'query')
-      return await this.#bounded(send<R>(client, config), queryTimeout, 'query')
-    } catch (error) {
-      // A connection that failed, timed out or was given up on at close is closed; one that answered
-      // an SQL error is fine to reuse.
-      if (isConnectionError(error) || error instanceof DbRouterClosedError) broken = asError(error)
-      throw error
-    } finally {
-      client.removeListener('error', onError)
-      client.release(broken)
-    }
   }
 
   /** Ends every call in flight with `error`, and refuses new ones with it; their connections are closed. */
@@ -66,60 +110,22 @@ export class Dispatcher {
     this.#aborted = error
     this.#sweep.expireAll()
   }
+}
 
-  /**
-   * Settles like `work`, or rejects with `ERR_DB_TIMEOUT` after `ms`, or with the error of
-   * {@link abort}. A value that arrives after that goes to `late` (a connection to give back).
-   */
-  #bounded<T>(
-    work: Promise<T>,
-    ms: number,
-    phase: 'connect' | 'query',
-    late?: (value: T) => void,
-  ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let done = false
-      const stop = (error: Error): void => {
-        if (done) return
-        done = true
-        deadline.cancel()
-        reject(error)
-      }
-      const deadline = this.#sweep.add(ms, () => {
-        stop(
-          this.#aborted ??
-            (phase === 'connect'
-              ? new DbTimeoutError(`no connection within timeouts.connect (${ms} ms)`)
-              : new DbTimeoutError(
-                  `no answer within the query timeout (${ms} ms); the connection was closed`,
-                )),
-        )
-      })
-      work.then(
-        (value) => {
-          if (done) {
-            late?.(value)
-            return
-          }
-          done = true
-          deadline.cancel()
-          resolve(value)
-        },
-        (error: unknown) => {
-          stop(asError(error))
-        },
-      )
-    })
-  }
+/** A connection that failed, timed out or was given up on at close: not to be reused. */
+function isBroken(error: Error): boolean {
+  return isConnectionError(error) || error instanceof DbRouterClosedError
 }
 
 /** Text with values takes pg's fast path (a config object is copied by pg on every call). */
 function send<R extends QueryResultRow>(
   client: PoolClient,
   config: TimedQueryConfig,
-): Promise<QueryResult<R>> {
-  if (config instanceof TextQuery) return client.query<R>(config.text, config.values)
-  return client.query<R>(config as QueryConfig<unknown[]>)
+  answered: (error: Error | null | undefined, result: QueryResult<R>) => void,
+): void {
+  if (!(config instanceof TextQuery)) client.query<R>(config as QueryConfig<unknown[]>, answered)
+  else if (config.values === undefined) client.query<R>(config.text, answered)
+  else client.query<R>(config.text, config.values, answered)
 }
 
 /** Runs one small query of the router's own (checks, probes, lookups) with a hard deadline. */

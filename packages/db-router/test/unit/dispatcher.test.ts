@@ -4,8 +4,11 @@ import { DbRouterClosedError } from '../../src/errors'
 import { TextQuery } from '../../src/internal/query-args'
 import { Dispatcher } from '../../src/nodes/dispatcher'
 
+type Answered = (error: Error | null, result?: unknown) => void
+type Connected = (error: Error | undefined, c: Client, release: (error?: Error) => void) => void
+
 interface Client {
-  query(text: string): Promise<unknown>
+  query(text: string, values?: unknown, callback?: Answered): Promise<unknown> | undefined
   release(error?: Error): void
   on(): Client
   removeListener(): Client
@@ -14,23 +17,32 @@ interface Client {
 /**
  * A pool whose checkouts for statements mentioning "stuck" come back only when `unstick()` is
  * called, whose statements mentioning "slow" never answer, and whose other statements answer on
- * the next turn. Records how each connection was given back.
+ * the next turn. Records how each connection was given back. Serves pg's two styles (a promise
+ * without a callback, else the callback), as pg does.
  */
 function pool(): Pool & { next: string; released: (Error | undefined)[]; unstick(): void } {
   const released: (Error | undefined)[] = []
   const stuck: (() => void)[] = []
   const client = (): Client => {
+    const answer = (text: string): Promise<unknown> =>
+      text.includes('slow')
+        ? new Promise(() => undefined)
+        : new Promise((resolve) =>
+            setImmediate(() => {
+              resolve({ rows: [{ text }], rowCount: 1 })
+            }),
+          )
     const c: Client = {
       on: () => c,
       removeListener: () => c,
-      query: (text) =>
-        text.includes('slow')
-          ? new Promise(() => undefined)
-          : new Promise((resolve) =>
-              setImmediate(() => {
-                resolve({ rows: [{ text }], rowCount: 1 })
-              }),
-            ),
+      query: (text, values, callback) => {
+        const cb = typeof values === 'function' ? (values as Answered) : callback
+        if (cb === undefined) return answer(text)
+        answer(text).then((result) => {
+          cb(null, result)
+        }, cb)
+        return undefined
+      },
       release: (error) => {
         released.push(error)
       },
@@ -43,16 +55,18 @@ function pool(): Pool & { next: string; released: (Error | undefined)[]; unstick
     unstick: () => {
       for (const go of stuck.splice(0)) go()
     },
-    connect: () =>
+    connect: (callback?: Connected) =>
       new Promise((resolve) => {
-        if (p.next.includes('stuck'))
-          stuck.push(() => {
-            resolve(client())
-          })
-        else
-          setImmediate(() => {
-            resolve(client())
-          })
+        const hand = (): void => {
+          const c = client()
+          if (callback === undefined) resolve(c)
+          else
+            callback(undefined, c, (error) => {
+              c.release(error)
+            })
+        }
+        if (p.next.includes('stuck')) stuck.push(hand)
+        else setImmediate(hand)
       }),
   }
   return p as unknown as Pool & { next: string; released: (Error | undefined)[]; unstick(): void }

@@ -22,15 +22,30 @@ export function fakePool(
     if (out instanceof Promise) return out
     return out instanceof Error ? Promise.reject(out) : Promise.resolve({ rows: [out], rowCount: 1 })
   }
-  // What the router uses: pg's promise API (connect(), client.query(text, values), client.release(error)).
+  // pg's two styles, as pg has them: a promise when no callback is given, else the callback
+  // (connect(cb) hands over (error, client, release); query(text, values?, cb) hands over (error, result)).
+  type Answered = (error: Error | null, result?: unknown) => void
   const client = {
     on: () => client,
     removeListener: () => client,
-    query: run,
+    query: (config: { text: string } | string, values?: unknown, callback?: Answered): Promise<unknown> | undefined => {
+      const cb = typeof values === 'function' ? (values as Answered) : callback
+      if (cb === undefined) return run(config)
+      run(config).then(
+        (result) => {
+          cb(null, result)
+        },
+        (error: unknown) => {
+          cb(error as Error)
+        },
+      )
+      return undefined
+    },
     release: (error?: Error) => {
       released.push(error)
     },
   }
+  type Connected = (error: Error | undefined, c: typeof client, release: (error?: Error) => void) => void
   const pool = {
     texts,
     released,
@@ -38,10 +53,11 @@ export function fakePool(
     on: () => pool,
     off: () => pool,
     end: () => Promise.resolve(),
-    connect: () =>
+    connect: (callback?: Connected) =>
       new Promise((resolve) =>
         setImmediate(() => {
-          resolve(client)
+          if (callback === undefined) resolve(client)
+          else callback(undefined, client, client.release)
         }),
       ),
     query: run,
