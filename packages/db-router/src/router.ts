@@ -153,18 +153,17 @@ class Router implements DbRouter {
     return this.#track(() => this.#route<R>(first, second, third))
   }
 
-  /** Where a statement goes: the arguments checked, the statement classified (cached by text), then routed. */
-  async #route<R extends QueryResultRow>(
-    first: unknown,
-    second: unknown,
-    third: unknown,
-  ): Promise<QueryResult<R>> {
+  /**
+   * Where a statement goes: the arguments checked, the statement classified (cached by text), then
+   * routed. Throws a caller's mistake (which {@link #track} turns into a rejection).
+   */
+  #route<R extends QueryResultRow>(first: unknown, second: unknown, third: unknown): Promise<QueryResult<R>> {
     const cluster = this.#cluster
     const config = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
     const role = roleOf(second, third)
-    const decision =
-      cluster.classifier.cached(config.text) ?? (await cluster.classifier.classify(config.text))
-    return dispatch<R>(cluster, config, role, decision)
+    const decision = cluster.classifier.cached(config.text)
+    if (decision !== undefined) return dispatch<R>(cluster, config, role, decision)
+    return cluster.classifier.classify(config.text).then((d) => dispatch<R>(cluster, config, role, d))
   }
 
   transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
