@@ -325,6 +325,8 @@ describe('socket writes', () => {
   it('leaves a connection without a corkable socket alone', () => {
     expect(batchWrites({} as unknown as Parameters<typeof batchWrites>[0])).toBe(false)
     const stream = { write: () => true }
-    expect(batchWrites({ connection: { stream } } as unknown as Parameters<typeof batchWrites>[0])).toBe(false)
+    expect(batchWrites({ connection: { stream } } as unknown as Parameters<typeof batchWrites>[0])).toBe(
+      false,
+    )
   })
 })
