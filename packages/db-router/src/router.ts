@@ -1,4 +1,4 @@
-import { closeTimeout, withTimeout } from '@scalekit/internal'
+import { CloseGate, withTimeout } from '@scalekit/internal'
 import type { CloseOptions, HealthStatus } from '@scalekit/internal'
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg'
 import { createBalancer } from './balancing'
@@ -71,8 +71,7 @@ class Router implements DbRouter {
   #inFlight = 0
   #idle: (() => void) | undefined
   #started = false
-  #closed = false
-  #closing: Promise<void> | undefined
+  readonly #gate: CloseGate = new CloseGate(DbRouterArgumentError, (timeoutMs) => this.#close(timeoutMs))
 
   constructor(options: DbRouterOptions) {
     if (typeof options !== 'object' || (options as unknown) === null)
@@ -216,7 +215,7 @@ class Router implements DbRouter {
 
   /** After `close()`, the snapshot (status `closed`) without checking anything. */
   async checkHealth(): Promise<DbRouterHealth> {
-    if (!this.#closed) {
+    if (!this.#gate.closed) {
       this.#start()
       await this.#health.checkNow()
     }
@@ -224,16 +223,7 @@ class Router implements DbRouter {
   }
 
   close(options?: CloseOptions): Promise<void> {
-    if (this.#closing !== undefined) return this.#closing
-    let timeout: number
-    try {
-      timeout = closeTimeout(options, DbRouterArgumentError)
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new DbRouterArgumentError(String(error)))
-    }
-    this.#closed = true
-    this.#closing = this.#close(timeout)
-    return this.#closing
+    return this.#gate.close(options)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -263,7 +253,7 @@ class Router implements DbRouter {
   }
 
   #status(): HealthStatus {
-    if (this.#closed) return 'closed'
+    if (this.#gate.closed) return 'closed'
     const { primary, replicas } = this.#cluster
     if (primary.state === 'down' || primary.breakerOpen) return 'down'
     if (primary.state !== 'up' || replicas.some((n) => !n.usable)) return 'degraded'
@@ -296,7 +286,7 @@ class Router implements DbRouter {
 
   /** Runs a call counted in flight (what `close()` waits for); refused with `ERR_DB_CLOSED` once closed. */
   async #track<T>(call: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new DbRouterClosedError('the router is closed')
+    if (this.#gate.closed) throw new DbRouterClosedError('the router is closed')
     this.#start()
     this.#inFlight += 1
     try {

@@ -58,15 +58,16 @@ export class CloseGate {
   readonly #ArgumentError: ErrorClass
   readonly #shutdown: (timeoutMs: number) => Promise<void>
   #closing: Promise<void> | undefined
+  #closed = false
 
   constructor(ArgumentError: ErrorClass, shutdown: (timeoutMs: number) => Promise<void>) {
     this.#ArgumentError = ArgumentError
     this.#shutdown = shutdown
   }
 
-  /** True once `close()` was called (with valid options). */
+  /** True once `close()` was called (with valid options), already while `shutdown` starts. */
   get closed(): boolean {
-    return this.#closing !== undefined
+    return this.#closed
   }
 
   close(options?: CloseOptions): Promise<void> {
@@ -77,7 +78,12 @@ export class CloseGate {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new this.#ArgumentError(String(error)))
     }
-    this.#closing = this.#shutdown(timeoutMs)
+    this.#closed = true
+    try {
+      this.#closing = this.#shutdown(timeoutMs)
+    } catch (error) {
+      this.#closing = Promise.reject(error instanceof Error ? error : new Error(String(error)))
+    }
     return this.#closing
   }
 }

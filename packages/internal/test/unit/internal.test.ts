@@ -134,7 +134,9 @@ describe('closeTimeout', () => {
 describe('CloseGate', () => {
   it('runs the shutdown once with the timeout, marks closed, and answers every call with the same promise', async () => {
     const timeouts: number[] = []
-    const gate = new CloseGate(TestError, async (ms) => {
+    let closedWhileStarting = false
+    const gate: CloseGate = new CloseGate(TestError, async (ms) => {
+      closedWhileStarting = gate.closed
       timeouts.push(ms)
       await sleep(5)
     })
@@ -145,6 +147,7 @@ describe('CloseGate', () => {
     expect(second).toBe(first)
     await first
     expect(timeouts).toEqual([2000])
+    expect(closedWhileStarting).toBe(true)
   })
   it('rejects bad options without closing', async () => {
     const gate = new CloseGate(TestError, () => Promise.resolve())
