@@ -12,7 +12,11 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/test/unit/**/*.test.ts', 'tooling/*/test/**/*.test.ts', 'examples/*/test/unit/**/*.test.ts'],
+          include: [
+            'packages/*/test/unit/**/*.test.ts',
+            'tooling/*/test/**/*.test.ts',
+            'examples/*/test/unit/**/*.test.ts',
+          ],
           testTimeout: 20_000,
         },
       },

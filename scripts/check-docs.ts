@@ -58,7 +58,9 @@ for (const name of readdirSync(join(root, 'packages')).sort()) {
   mkdirSync(work)
   const files = found.map((block, i) => {
     const file = `block-${i + 1}.ts`
-    const body = block.fragment ? `export {}\nasync function fragment(): Promise<void> {\n${block.code}\n}\nvoid fragment\n` : `${block.code}\nexport {}\n`
+    const body = block.fragment
+      ? `export {}\nasync function fragment(): Promise<void> {\n${block.code}\n}\nvoid fragment\n`
+      : `${block.code}\nexport {}\n`
     writeFileSync(join(work, file), body)
     return { file, block, offset: block.fragment ? 2 : 0 }
   })
@@ -73,11 +75,15 @@ for (const name of readdirSync(join(root, 'packages')).sort()) {
   )
   checked += found.length
   try {
-    execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', join(work, 'tsconfig.json'), '--pretty', 'false'], {
-      cwd: work,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    execFileSync(
+      join(root, 'node_modules', '.bin', 'tsc'),
+      ['-p', join(work, 'tsconfig.json'), '--pretty', 'false'],
+      {
+        cwd: work,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     console.log(`check-docs: ${relative(root, readme)}: ${found.length} block(s) compile`)
   } catch (error) {
     const out = (error as { stdout?: string }).stdout ?? String(error)

@@ -14,10 +14,25 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
-interface Conditions { types: string; default: string }
-interface ExportTarget { import: Conditions; require: Conditions }
-interface PackageJson { name: string; private?: boolean; exports: Record<string, ExportTarget | string> }
-interface Checked { dir: string; pkg: PackageJson; subpaths: string[]; tarball: string }
+interface Conditions {
+  types: string
+  default: string
+}
+interface ExportTarget {
+  import: Conditions
+  require: Conditions
+}
+interface PackageJson {
+  name: string
+  private?: boolean
+  exports: Record<string, ExportTarget | string>
+}
+interface Checked {
+  dir: string
+  pkg: PackageJson
+  subpaths: string[]
+  tarball: string
+}
 
 const root = resolve(import.meta.dirname, '..')
 const bin = (name: string): string => join(root, 'node_modules', '.bin', name)
@@ -40,16 +55,28 @@ function expectedTarget(entry: string): ExportTarget {
 }
 
 async function checkExportsMatchEntries(dir: string, pkg: PackageJson): Promise<string[]> {
-  const config = (await import(pathToFileURL(join(dir, 'tsup.config.ts')).href)) as { entries: Record<string, string> }
-  const expected = new Map(Object.keys(config.entries).map((e) => [e === 'index' ? '.' : `./${e}`, expectedTarget(e)]))
+  const config = (await import(pathToFileURL(join(dir, 'tsup.config.ts')).href)) as {
+    entries: Record<string, string>
+  }
+  const expected = new Map(
+    Object.keys(config.entries).map((e) => [e === 'index' ? '.' : `./${e}`, expectedTarget(e)]),
+  )
   const actual = Object.keys(pkg.exports).filter((k) => k !== './package.json')
-  for (const key of actual) if (!expected.has(key)) problems.push(`${pkg.name}: exports["${key}"] has no tsup entry`)
+  for (const key of actual)
+    if (!expected.has(key)) problems.push(`${pkg.name}: exports["${key}"] has no tsup entry`)
   for (const [key, target] of expected) {
     const got = pkg.exports[key]
     if (JSON.stringify(got) !== JSON.stringify(target)) {
-      problems.push(`${pkg.name}: exports["${key}"] should be ${JSON.stringify(target)}, is ${JSON.stringify(got)}`)
+      problems.push(
+        `${pkg.name}: exports["${key}"] should be ${JSON.stringify(target)}, is ${JSON.stringify(got)}`,
+      )
     }
-    for (const file of [target.import.types, target.import.default, target.require.types, target.require.default]) {
+    for (const file of [
+      target.import.types,
+      target.import.default,
+      target.require.types,
+      target.require.default,
+    ]) {
       if (!existsSync(join(dir, file))) problems.push(`${pkg.name}: ${file} is missing (run pnpm build)`)
     }
   }
@@ -60,7 +87,9 @@ function checkInternalBundled(dir: string, pkg: PackageJson): void {
   for (const file of readdirSync(join(dir, 'dist'))) {
     if (file.endsWith('.map')) continue
     if (readFileSync(join(dir, 'dist', file), 'utf8').includes('@scalekit/internal')) {
-      problems.push(`${pkg.name}: dist/${file} imports @scalekit/internal, which is never published (bundle it: tooling/tsup-preset.ts)`)
+      problems.push(
+        `${pkg.name}: dist/${file} imports @scalekit/internal, which is never published (bundle it: tooling/tsup-preset.ts)`,
+      )
     }
   }
 }
@@ -68,18 +97,34 @@ function checkInternalBundled(dir: string, pkg: PackageJson): void {
 function consumerSmokeTest(checked: Checked[]): void {
   const app = mkdtempSync(join(tmpdir(), 'scalekit-consumer-'))
   try {
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }))
-    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...checked.map((c) => c.tarball)], app)
-    const specs = checked.flatMap((c) => c.subpaths.map((s) => (s === '.' ? c.pkg.name : `${c.pkg.name}/${s.slice(2)}`)))
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }),
+    )
+    run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--loglevel=error', ...checked.map((c) => c.tarball)],
+      app,
+    )
+    const specs = checked.flatMap((c) =>
+      c.subpaths.map((s) => (s === '.' ? c.pkg.name : `${c.pkg.name}/${s.slice(2)}`)),
+    )
     const list = JSON.stringify(specs)
-    writeFileSync(join(app, 'esm.mjs'), `for (const s of ${list}) { const m = await import(s); console.log(s, Object.keys(m).sort().join(',')) }`)
-    writeFileSync(join(app, 'cjs.cjs'), `for (const s of ${list}) { const m = require(s); console.log(s, Object.keys(m).sort().join(',')) }`)
+    writeFileSync(
+      join(app, 'esm.mjs'),
+      `for (const s of ${list}) { const m = await import(s); console.log(s, Object.keys(m).sort().join(',')) }`,
+    )
+    writeFileSync(
+      join(app, 'cjs.cjs'),
+      `for (const s of ${list}) { const m = require(s); console.log(s, Object.keys(m).sort().join(',')) }`,
+    )
     const esm = run(process.execPath, ['esm.mjs'], app).trim().split('\n')
     const cjs = run(process.execPath, ['cjs.cjs'], app).trim().split('\n')
     specs.forEach((spec, i) => {
       const names = esm[i]?.split(' ')[1] ?? ''
       if (names === '') problems.push(`consumer: import('${spec}') exports nothing`)
-      if (esm[i] !== cjs[i]) problems.push(`consumer: import and require of ${spec} differ:\n  ${esm[i]}\n  ${cjs[i]}`)
+      if (esm[i] !== cjs[i])
+        problems.push(`consumer: import and require of ${spec} differ:\n  ${esm[i]}\n  ${cjs[i]}`)
       console.log(`  consumer ok: ${spec} (import + require: ${names})`)
     })
   } finally {

@@ -7,7 +7,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 
-interface Rule { pattern: RegExp; use: string }
+interface Rule {
+  pattern: RegExp
+  use: string
+}
 
 const rules: Rule[] = [
   { pattern: /\bfunction (toMs|parseDuration|durationMs)\b/, use: 'createChecks().duration / parseDuration' },
@@ -46,14 +49,19 @@ for (const pkg of readdirSync(join(root, 'packages'))) {
       .forEach((line, i) => {
         if (line.includes('// check-shared:') || /^\s*(\/\*|\*|\/\/)/.test(line)) return
         for (const rule of rules) {
-          if (rule.pattern.test(line)) problems.push(`${relative(root, file)}:${i + 1}: use ${rule.use} from @scalekit/internal\n    ${line.trim()}`)
+          if (rule.pattern.test(line))
+            problems.push(
+              `${relative(root, file)}:${i + 1}: use ${rule.use} from @scalekit/internal\n    ${line.trim()}`,
+            )
         }
       })
   }
 }
 
 if (problems.length > 0) {
-  console.error(`check-shared: ${problems.length} place(s) re-implement the shared source:\n${problems.join('\n')}`)
+  console.error(
+    `check-shared: ${problems.length} place(s) re-implement the shared source:\n${problems.join('\n')}`,
+  )
   process.exit(1)
 }
 console.log('check-shared: no package re-implements the shared source')

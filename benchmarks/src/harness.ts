@@ -128,7 +128,11 @@ export async function timeSync(op: () => unknown, durationMs: number, batch = 64
  * Runs `inFlight` loops at once for about `durationMs`, each awaiting its own call before making the
  * next, so exactly `inFlight` calls are outstanding. Each call is timed on its own.
  */
-export async function timeConcurrent(op: (loop: number, i: number) => Promise<unknown>, inFlight: number, durationMs: number): Promise<Sample> {
+export async function timeConcurrent(
+  op: (loop: number, i: number) => Promise<unknown>,
+  inFlight: number,
+  durationMs: number,
+): Promise<Sample> {
   const lat = new Latencies()
   let ops = 0
   const start = performance.now()
@@ -149,7 +153,12 @@ export async function timeConcurrent(op: (loop: number, i: number) => Promise<un
 
 function toSample(ops: number, elapsedMs: number, lat: Latencies): Sample {
   const sorted = lat.sorted()
-  return { opsPerSec: (ops / elapsedMs) * 1000, p50Us: percentile(sorted, 50), p99Us: percentile(sorted, 99), ops }
+  return {
+    opsPerSec: (ops / elapsedMs) * 1000,
+    p50Us: percentile(sorted, 50),
+    p99Us: percentile(sorted, 99),
+    ops,
+  }
 }
 
 /**
@@ -181,7 +190,10 @@ export async function interleave<C extends Contender>(
       opsPerSec: median(s.map((x) => x.opsPerSec)),
       p50Us: median(s.map((x) => x.p50Us)),
       p99Us: median(s.map((x) => x.p99Us)),
-      ratioToFloor: floorSamples === undefined ? undefined : median(s.map((x, i) => x.opsPerSec / floorSamples[i]!.opsPerSec)),
+      ratioToFloor:
+        floorSamples === undefined
+          ? undefined
+          : median(s.map((x, i) => x.opsPerSec / floorSamples[i]!.opsPerSec)),
       rounds: s,
     }
   })
@@ -213,7 +225,10 @@ export function formatRatio(r: number | undefined): string {
 export function printTable(title: string, rows: readonly (readonly string[])[]): void {
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length)))
   const line = (row: readonly string[]): string =>
-    row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join('  ').trimEnd()
+    row
+      .map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!)))
+      .join('  ')
+      .trimEnd()
   console.log(`\n${title}`)
   console.log(line(rows[0]!))
   console.log(widths.map((w) => '-'.repeat(w)).join('  '))
@@ -224,15 +239,26 @@ export function printTable(title: string, rows: readonly (readonly string[])[]):
 export function printSummaries(title: string, summaries: readonly Summary[], floorLabel = 'vs floor'): void {
   printTable(title, [
     ['', 'ops/s', 'p50', 'p99', floorLabel],
-    ...summaries.map((s) => [s.name, formatOps(s.opsPerSec), formatUs(s.p50Us), formatUs(s.p99Us), s.floor ? '(floor)' : formatRatio(s.ratioToFloor)]),
+    ...summaries.map((s) => [
+      s.name,
+      formatOps(s.opsPerSec),
+      formatUs(s.p50Us),
+      formatUs(s.p99Us),
+      s.floor ? '(floor)' : formatRatio(s.ratioToFloor),
+    ]),
   ])
 }
 
 /** Resolves `promise`, or `{ timedOut: true }` after `ms`; a late rejection is swallowed, never unhandled. */
-export async function withCap<T>(promise: Promise<T>, ms: number): Promise<{ timedOut: false; value: T } | { timedOut: true }> {
+export async function withCap<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<{ timedOut: false; value: T } | { timedOut: true }> {
   let timer: NodeJS.Timeout | undefined
   const cap = new Promise<{ timedOut: true }>((resolve) => {
-    timer = setTimeout(() => { resolve({ timedOut: true }) }, ms)
+    timer = setTimeout(() => {
+      resolve({ timedOut: true })
+    }, ms)
   })
   promise.catch(() => undefined)
   try {
@@ -267,8 +293,10 @@ export function machineInfo(): MachineInfo {
 }
 
 /** The scenarios named on the command line, or all of them when none is. */
-export function selectScenarios<K extends string>(all: Readonly<Record<K, unknown>>, argv: readonly string[] = process.argv.slice(2)): K[] {
+export function selectScenarios<K extends string>(
+  all: Readonly<Record<K, unknown>>,
+  argv: readonly string[] = process.argv.slice(2),
+): K[] {
   const asked = argv.filter((a): a is K => a in all)
   return asked.length > 0 ? asked : (Object.keys(all) as K[])
 }
-

@@ -262,12 +262,11 @@ class CacheInstance implements Cache {
             breaker: remote.breaker,
             busConnected: this.#bus?.connected ?? false,
           }
-    const status: HealthStatus =
-      this.#gate.closed
-        ? 'closed'
-        : remote !== undefined && (remote.breaker !== 'closed' || remote.reconnecting)
-          ? 'degraded'
-          : 'ok'
+    const status: HealthStatus = this.#gate.closed
+      ? 'closed'
+      : remote !== undefined && (remote.breaker !== 'closed' || remote.reconnecting)
+        ? 'degraded'
+        : 'ok'
     return { status, l1: l1 === undefined ? undefined : { entries: l1.size, bytes: l1.bytes }, l2 }
   }
 
@@ -358,9 +357,7 @@ class CacheInstance implements Cache {
   }
 
   #closed(): CacheError | undefined {
-    return !this.#gate.closed
-      ? undefined
-      : new CacheClosedError(`cache '${this.namespace}' is closed`)
+    return !this.#gate.closed ? undefined : new CacheClosedError(`cache '${this.namespace}' is closed`)
   }
 }
 

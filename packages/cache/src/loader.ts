@@ -38,7 +38,10 @@ export class Loader {
    * on every scavenge, and an L2 hit cost measurably more CPU (benchmarks/README.md, cache, issue 11).
    * Without a prototype, any string is a safe key.
    */
-  readonly #inflight: Record<string, InFlight | undefined> = Object.create(null) as Record<string, InFlight | undefined>
+  readonly #inflight: Record<string, InFlight | undefined> = Object.create(null) as Record<
+    string,
+    InFlight | undefined
+  >
   readonly #refreshing = new Set<string>()
 
   constructor(options: ResolvedOptions, misses: MissPath, runs: FactoryRuns) {

@@ -4,7 +4,8 @@
  */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value)
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value)
   if (value === null || value === undefined) return String(value)
   if (typeof value === 'function') return 'a function'
   if (typeof value === 'symbol') return 'a symbol'

@@ -10,7 +10,13 @@ export type Duration = number | `${number}${DurationUnit}`
 /** The longest duration Node's timers can hold (2³¹−1 ms, about 24.8 days); every duration is bounded by it. */
 export const MAX_DURATION_MS: number = 2 ** 31 - 1
 
-const UNIT_MS: Readonly<Record<DurationUnit, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+const UNIT_MS: Readonly<Record<DurationUnit, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+}
 const GRAMMAR = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/
 
 /**

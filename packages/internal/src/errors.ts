@@ -27,7 +27,8 @@ export function defineErrors<M extends ErrorMap>(map: M): M {
   const classes = Object.values(map)
   const base = classes[0]
   for (const [code, ErrorClass] of Object.entries(map)) {
-    if (ErrorClass.code !== code) throw new TypeError(`errors map: ${code} names ${ErrorClass.name}, whose code is ${ErrorClass.code}`)
+    if (ErrorClass.code !== code)
+      throw new TypeError(`errors map: ${code} names ${ErrorClass.name}, whose code is ${ErrorClass.code}`)
     if (base !== undefined && ErrorClass !== base && !(ErrorClass.prototype instanceof base)) {
       throw new TypeError(`errors map: ${ErrorClass.name} does not derive from ${base.name}`)
     }

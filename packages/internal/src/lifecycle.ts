@@ -30,9 +30,13 @@ export interface Closeable extends AsyncDisposable {
 export function closeTimeout(options: CloseOptions | undefined, ArgumentError: ErrorClass): number {
   const given: unknown = options
   if (given === undefined) return CLOSE_TIMEOUT_MS
-  if (typeof given !== 'object' || given === null || options === undefined) throw new ArgumentError(`close() takes { timeout }, got ${describeValue(options)}`)
+  if (typeof given !== 'object' || given === null || options === undefined)
+    throw new ArgumentError(`close() takes { timeout }, got ${describeValue(options)}`)
   const ms = parseDuration(options.timeout ?? CLOSE_TIMEOUT_MS)
-  if (ms === undefined) throw new ArgumentError(`close({ timeout }) must be a duration like '10s' or ms, got ${describeValue(options.timeout)}`)
+  if (ms === undefined)
+    throw new ArgumentError(
+      `close({ timeout }) must be a duration like '10s' or ms, got ${describeValue(options.timeout)}`,
+    )
   return ms
 }
 

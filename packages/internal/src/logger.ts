@@ -14,7 +14,10 @@ function processLogger(pkg: string): Logger {
   return {
     warn(obj, msg) {
       const code = (obj as { code?: unknown }).code
-      process.emitWarning(msg ?? 'warning', { type: `ScalekitWarning(${pkg})`, ...(typeof code === 'string' ? { code } : {}) })
+      process.emitWarning(msg ?? 'warning', {
+        type: `ScalekitWarning(${pkg})`,
+        ...(typeof code === 'string' ? { code } : {}),
+      })
     },
   }
 }
@@ -45,7 +48,10 @@ export function createWarner(pkg: string, logger: Logger | undefined, intervalMs
       }
       const suppressed = seen?.suppressed ?? 0
       episodes.set(episode, { last: now, suppressed: 0 })
-      target.warn({ package: `@scalekit/${pkg}`, episode, ...fields, ...(suppressed > 0 ? { suppressed } : {}) }, msg)
+      target.warn(
+        { package: `@scalekit/${pkg}`, episode, ...fields, ...(suppressed > 0 ? { suppressed } : {}) },
+        msg,
+      )
     },
     recover(episode, msg) {
       if (!episodes.delete(episode)) return

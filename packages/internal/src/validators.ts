@@ -30,7 +30,12 @@ export interface Checks {
   /** A whole number within `bounds`. */
   integer(name: string, value: unknown, fallback: number, bounds?: NumberBounds): number
   /** A finite number (or `Infinity` when `max` is not given and `allowInfinity`) within `bounds`. */
-  number(name: string, value: unknown, fallback: number, bounds?: NumberBounds & { readonly allowInfinity?: boolean }): number
+  number(
+    name: string,
+    value: unknown,
+    fallback: number,
+    bounds?: NumberBounds & { readonly allowInfinity?: boolean },
+  ): number
   /** One of `allowed`. */
   oneOf<T extends string>(name: string, value: unknown, fallback: T, allowed: readonly T[]): T
   /** `true` or `false`. */
@@ -45,7 +50,11 @@ export interface Checks {
 
 function within(v: number, b: NumberBounds | undefined): boolean {
   if (b === undefined) return true
-  return (b.min === undefined || v >= b.min) && (b.max === undefined || v <= b.max) && (b.above === undefined || v > b.above)
+  return (
+    (b.min === undefined || v >= b.min) &&
+    (b.max === undefined || v <= b.max) &&
+    (b.above === undefined || v > b.above)
+  )
 }
 
 function boundsText(b: NumberBounds | undefined, unit = ''): string {
@@ -82,8 +91,11 @@ export function createChecks(OptionsError: ErrorClass): Checks {
     },
     number(name, value, fallback, bounds) {
       const v = value ?? fallback
-      const finite = typeof v === 'number' && (Number.isFinite(v) || (bounds?.allowInfinity === true && v === Number.POSITIVE_INFINITY))
-      if (!finite || !within(v, bounds)) fail(`${name} must be a number${boundsText(bounds)}, got ${describeValue(value)}`)
+      const finite =
+        typeof v === 'number' &&
+        (Number.isFinite(v) || (bounds?.allowInfinity === true && v === Number.POSITIVE_INFINITY))
+      if (!finite || !within(v, bounds))
+        fail(`${name} must be a number${boundsText(bounds)}, got ${describeValue(value)}`)
       return v as number
     },
     oneOf(name, value, fallback, allowed) {
@@ -101,7 +113,8 @@ export function createChecks(OptionsError: ErrorClass): Checks {
     group<T extends object>(name: string, value: T | undefined): Partial<T> {
       const given: unknown = value
       if (given === undefined) return {}
-      if (typeof given !== 'object' || given === null || Array.isArray(given)) fail(`${name} must be an object, got ${describeValue(value)}`)
+      if (typeof given !== 'object' || given === null || Array.isArray(given))
+        fail(`${name} must be an object, got ${describeValue(value)}`)
       return given as Partial<T>
     },
     backoff(name, value, fallback) {

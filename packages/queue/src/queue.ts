@@ -169,7 +169,9 @@ class RunningConsumer implements Consumer {
   readonly runner: ConsumerRunner<unknown>
   readonly #subscription: Subscription
   readonly #onClosed: (consumer: RunningConsumer) => void
-  readonly #gate: CloseGate = new CloseGate(QueueArgumentError, (timeoutMs) => this.drain(Date.now() + timeoutMs))
+  readonly #gate: CloseGate = new CloseGate(QueueArgumentError, (timeoutMs) =>
+    this.drain(Date.now() + timeoutMs),
+  )
   #drained: Promise<void> | undefined
 
   constructor(
@@ -215,7 +217,9 @@ class QueueClient implements Queue {
   readonly #options: ResolvedQueueOptions
   readonly #transport: Transport
   readonly #consumers = new Set<RunningConsumer>()
-  readonly #gate: CloseGate = new CloseGate(QueueArgumentError, (timeoutMs) => this.#close(Date.now() + timeoutMs))
+  readonly #gate: CloseGate = new CloseGate(QueueArgumentError, (timeoutMs) =>
+    this.#close(Date.now() + timeoutMs),
+  )
   #statsTimer: NodeJS.Timeout | undefined
 
   constructor(options: ResolvedQueueOptions, transport: Transport) {

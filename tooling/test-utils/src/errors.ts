@@ -48,7 +48,11 @@ export class WorkerError extends TestUtilsError {
     message: string,
     context: { index: number; exitCode: number | null; signal: NodeJS.Signals | null; stderr: string },
   ) {
-    super(context.stderr.trim() === '' ? message : `${message}\n--- worker stderr ---\n${context.stderr.trimEnd()}`)
+    super(
+      context.stderr.trim() === ''
+        ? message
+        : `${message}\n--- worker stderr ---\n${context.stderr.trimEnd()}`,
+    )
     this.index = context.index
     this.exitCode = context.exitCode
     this.signal = context.signal

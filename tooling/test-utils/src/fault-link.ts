@@ -34,7 +34,12 @@ class Pipe {
   readonly #count: (bytes: number) => void
   readonly #discard: (bytes: number) => void
 
-  constructor(to: Socket, state: FaultState, count: (bytes: number) => void, discard: (bytes: number) => void) {
+  constructor(
+    to: Socket,
+    state: FaultState,
+    count: (bytes: number) => void,
+    discard: (bytes: number) => void,
+  ) {
     this.#to = to
     this.#state = state
     this.#count = count
@@ -102,7 +107,13 @@ export class Link {
   readonly #down: Pipe
   #lostData = false
 
-  constructor(client: Socket, target: Socket, state: FaultState, counters: ByteCounters, onClosed: () => void) {
+  constructor(
+    client: Socket,
+    target: Socket,
+    state: FaultState,
+    counters: ByteCounters,
+    onClosed: () => void,
+  ) {
     this.#client = client
     this.#target = target
     const discard = (n: number): void => {

@@ -68,7 +68,14 @@ export interface FaultProxy {
 }
 
 /** Default ports of the schemes our services use, for a target given as a URL without a port. */
-const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'redis:': 6379, 'rediss:': 6379, 'postgres:': 5432, 'postgresql:': 5432, 'amqp:': 5672, 'amqps:': 5671 }
+const DEFAULT_PORTS: Readonly<Record<string, number>> = {
+  'redis:': 6379,
+  'rediss:': 6379,
+  'postgres:': 5432,
+  'postgresql:': 5432,
+  'amqp:': 5672,
+  'amqps:': 5671,
+}
 
 const HOST = '127.0.0.1'
 
@@ -104,7 +111,12 @@ class TcpFaultProxy implements FaultProxy {
 
   get stats(): FaultProxyStats {
     const { toTarget, toClient, discarded } = this.#counters
-    return { accepted: this.#accepted, bytesToTarget: toTarget, bytesToClient: toClient, bytesDiscarded: discarded }
+    return {
+      accepted: this.#accepted,
+      bytesToTarget: toTarget,
+      bytesToClient: toClient,
+      bytesDiscarded: discarded,
+    }
   }
 
   url(serviceUrl: string): string {

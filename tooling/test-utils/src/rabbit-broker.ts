@@ -43,11 +43,15 @@ export async function startRabbitBroker(label = 'skq'): Promise<RabbitBroker> {
   const node = `${label}${process.pid}x${port}@localhost`
   await mkdir(join(dir, 'mnesia'))
   await mkdir(join(dir, 'log'))
-  await writeFile(join(dir, 'rabbitmq.conf'), `listeners.tcp.local = 127.0.0.1:${port}\nloopback_users = none\n`)
+  await writeFile(
+    join(dir, 'rabbitmq.conf'),
+    `listeners.tcp.local = 127.0.0.1:${port}\nloopback_users = none\n`,
+  )
   // The server runs as the rabbitmq user (the Debian wrapper switches to it).
   const uid = Number(execFileSync('id', ['-u', 'rabbitmq'], { encoding: 'utf8' }).trim())
   const gid = Number(execFileSync('id', ['-g', 'rabbitmq'], { encoding: 'utf8' }).trim())
-  for (const d of [dir, join(dir, 'mnesia'), join(dir, 'log'), join(dir, 'rabbitmq.conf')]) await chown(d, uid, gid)
+  for (const d of [dir, join(dir, 'mnesia'), join(dir, 'log'), join(dir, 'rabbitmq.conf')])
+    await chown(d, uid, gid)
   await chmod(dir, 0o755)
   const env = {
     ...process.env,
@@ -60,7 +64,8 @@ export async function startRabbitBroker(label = 'skq'): Promise<RabbitBroker> {
     RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
   }
   await run('rabbitmq-server', ['-detached'], { env })
-  const ctl = async (...args: string[]): Promise<string> => (await run('rabbitmqctl', ['-n', node, ...args], { env, timeout: 60_000 })).stdout
+  const ctl = async (...args: string[]): Promise<string> =>
+    (await run('rabbitmqctl', ['-n', node, ...args], { env, timeout: 60_000 })).stdout
   const cleanup = (): void => {
     try {
       execFileSync('rabbitmqctl', ['-n', node, 'stop'], { env, stdio: 'ignore', timeout: 20_000 })

@@ -17,8 +17,16 @@ export interface HostPort {
  * Runs `SELECT 1` (or `pg_is_in_recovery()` when a replica is expected): a TCP connect alone
  * would pass for a server that refuses our user or a primary where a replica should be.
  */
-export async function probePostgres(url: string, timeoutMs: number, expectReplica: boolean): Promise<ServiceCheck> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs })
+export async function probePostgres(
+  url: string,
+  timeoutMs: number,
+  expectReplica: boolean,
+): Promise<ServiceCheck> {
+  const client = new Client({
+    connectionString: url,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+  })
   client.on('error', () => undefined)
   try {
     return await bounded(timeoutMs, describeError, async () => {
@@ -26,7 +34,8 @@ export async function probePostgres(url: string, timeoutMs: number, expectReplic
       const sql = expectReplica ? 'SELECT pg_is_in_recovery() AS answer' : 'SELECT 1 AS answer'
       const { rows } = await client.query<{ answer: unknown }>(sql)
       const answer = rows[0]?.answer
-      if (expectReplica && answer !== true) return fail('answers but pg_is_in_recovery() is false: not a replica')
+      if (expectReplica && answer !== true)
+        return fail('answers but pg_is_in_recovery() is false: not a replica')
       if (!expectReplica && answer !== 1) return fail(`SELECT 1 returned ${String(answer)}`)
       return OK
     })

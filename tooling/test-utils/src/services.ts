@@ -27,7 +27,8 @@ export interface ServiceUrls {
 }
 
 /** A service `checkService` and `requireServices` know how to probe. */
-export type ServiceName = 'pg' | 'redis' | 'amqp' | 'pgPrimary' | 'pgReplica' | 'pgReplica2' | 'pgShards' | 'redisCluster'
+export type ServiceName =
+  'pg' | 'redis' | 'amqp' | 'pgPrimary' | 'pgReplica' | 'pgReplica2' | 'pgShards' | 'redisCluster'
 
 /**
  * A service with its address overridden, in the format of its env var (a comma list for
@@ -50,7 +51,10 @@ export const serviceUrls: ServiceUrls = Object.freeze({
   pgReplica2: env('SCALEKIT_PG_REPLICA2_URL') ?? pgAt(5435),
   pgShards: Object.freeze(splitList(env('SCALEKIT_PG_SHARD_URLS') ?? [5441, 5442, 5443].map(pgAt).join(','))),
   redisClusterNodes: Object.freeze(
-    parseNodes(env('SCALEKIT_REDIS_CLUSTER_NODES') ?? [7001, 7002, 7003, 7004, 7005, 7006].map((p) => `127.0.0.1:${p}`).join(',')),
+    parseNodes(
+      env('SCALEKIT_REDIS_CLUSTER_NODES') ??
+        [7001, 7002, 7003, 7004, 7005, 7006].map((p) => `127.0.0.1:${p}`).join(','),
+    ),
   ),
 })
 
@@ -89,7 +93,9 @@ export async function checkService(name: ServiceName, url: string = defaultUrl(n
       return probeRedis(url, CHECK_TIMEOUT_MS)
     case 'redisCluster': {
       const first = parseNodes(url)[0]
-      return first === undefined ? { ok: false, reason: 'no cluster node listed' } : probeRedisCluster(first, CHECK_TIMEOUT_MS)
+      return first === undefined
+        ? { ok: false, reason: 'no cluster node listed' }
+        : probeRedisCluster(first, CHECK_TIMEOUT_MS)
     }
     case 'amqp':
       return probeAmqp(url, CHECK_TIMEOUT_MS)
@@ -103,24 +109,33 @@ export async function checkService(name: ServiceName, url: string = defaultUrl(n
  */
 export async function requireServices(...services: (ServiceName | ServiceTarget)[]): Promise<void> {
   const targets = services.map((s) => (typeof s === 'string' ? { name: s, url: defaultUrl(s) } : s))
-  const results = await Promise.all(targets.map(async (t) => ({ ...t, check: await checkService(t.name, t.url) })))
+  const results = await Promise.all(
+    targets.map(async (t) => ({ ...t, check: await checkService(t.name, t.url) })),
+  )
   const missing: MissingService[] = []
   for (const { name, url, check } of results) {
-    if (!check.ok) missing.push({ name, url: maskPassword(url), reason: check.reason, command: startCommands[name] })
+    if (!check.ok)
+      missing.push({ name, url: maskPassword(url), reason: check.reason, command: startCommands[name] })
   }
   if (missing.length > 0) throw new ServicesUnavailableError(missing)
 }
 
 function defaultUrl(name: ServiceName): string {
   if (name === 'pgShards') return serviceUrls.pgShards.join(',')
-  if (name === 'redisCluster') return serviceUrls.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(',')
+  if (name === 'redisCluster')
+    return serviceUrls.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(',')
   return serviceUrls[name]
 }
 
-async function checkAll(urls: readonly string[], probe: (url: string) => Promise<ServiceCheck>): Promise<ServiceCheck> {
+async function checkAll(
+  urls: readonly string[],
+  probe: (url: string) => Promise<ServiceCheck>,
+): Promise<ServiceCheck> {
   if (urls.length === 0) return { ok: false, reason: 'no URL listed' }
   const checks = await Promise.all(urls.map(async (url) => ({ url, check: await probe(url) })))
-  const failed = checks.flatMap(({ url, check }) => (check.ok ? [] : [`${maskPassword(url)}: ${check.reason}`]))
+  const failed = checks.flatMap(({ url, check }) =>
+    check.ok ? [] : [`${maskPassword(url)}: ${check.reason}`],
+  )
   return failed.length === 0 ? { ok: true } : { ok: false, reason: failed.join('; ') }
 }
 
@@ -140,7 +155,8 @@ function parseNodes(value: string): HostPort[] {
   return splitList(value).map((entry) => {
     const at = entry.lastIndexOf(':')
     const port = Number(entry.slice(at + 1))
-    if (at <= 0 || !Number.isInteger(port) || port <= 0) throw new Error(`Redis Cluster node "${entry}" is not host:port`)
+    if (at <= 0 || !Number.isInteger(port) || port <= 0)
+      throw new Error(`Redis Cluster node "${entry}" is not host:port`)
     return { host: entry.slice(0, at), port }
   })
 }

@@ -19,7 +19,10 @@ export type Truthy<T> = Exclude<T, false | 0 | 0n | '' | null | undefined>
  * tests wait on a condition instead of a fixed sleep. A throw counts as "not yet"; the last error is
  * the `cause` of the timeout error. An attempt that hangs past the deadline is abandoned.
  */
-export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitForOptions = {}): Promise<Truthy<Awaited<T>>> {
+export async function waitFor<T>(
+  predicate: () => T | Promise<T>,
+  options: WaitForOptions = {},
+): Promise<Truthy<Awaited<T>>> {
   const { timeout = 5000, interval = 20, message = 'condition' } = options
   const deadline = Date.now() + timeout
   let lastError: unknown
@@ -36,7 +39,9 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitF
     await delay(Math.min(interval, left))
   }
   const last = lastError === undefined ? '' : `; last error: ${describeError(lastError)}`
-  throw new Error(`waitFor timed out after ${timeout} ms (${attempts} attempts): ${message}${last}`, { cause: lastError })
+  throw new Error(`waitFor timed out after ${timeout} ms (${attempts} attempts): ${message}${last}`, {
+    cause: lastError,
+  })
 }
 
 /** Resolves after `ms`: for the rare test that must let time pass (a TTL, a latency), not to wait on a condition. */
@@ -55,7 +60,9 @@ async function race<T>(predicate: () => T | Promise<T>, ms: number): Promise<Att
       return { kind: 'error', error }
     }
   })()
-  const timeout = delay(Math.max(ms, 0), { kind: 'timeout' } as const, { signal: controller.signal }).catch(() => ({ kind: 'timeout' }) as const)
+  const timeout = delay(Math.max(ms, 0), { kind: 'timeout' } as const, { signal: controller.signal }).catch(
+    () => ({ kind: 'timeout' }) as const,
+  )
   try {
     return await Promise.race([attempt, timeout])
   } finally {

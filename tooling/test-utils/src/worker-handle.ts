@@ -48,7 +48,13 @@ export class WorkerProcess<T> implements WorkerHandle<T> {
   #listeners = new Set<(message: unknown) => void>()
   #timedOut = false
 
-  constructor(child: ChildProcess, index: number, script: string, timeoutMs: number | undefined, startTogether: boolean) {
+  constructor(
+    child: ChildProcess,
+    index: number,
+    script: string,
+    timeoutMs: number | undefined,
+    startTogether: boolean,
+  ) {
     this.#child = child
     this.index = index
     this.pid = child.pid ?? -1
@@ -88,10 +94,13 @@ export class WorkerProcess<T> implements WorkerHandle<T> {
       }
     })
 
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
-      this.#timedOut = true
-      child.kill('SIGKILL')
-    }, timeoutMs)
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            this.#timedOut = true
+            child.kill('SIGKILL')
+          }, timeoutMs)
     timer?.unref()
 
     const failure = this.exited.then((exit) => {
@@ -105,7 +114,12 @@ export class WorkerProcess<T> implements WorkerHandle<T> {
           : exit.code === 0
             ? 'exited with code 0 without calling reportResult()'
             : `exited with ${describeExit(exit)} before reporting a result`
-      throw new WorkerError(`${what} ${why}`, { index, exitCode: exit.code, signal: exit.signal, stderr: this.#stderr })
+      throw new WorkerError(`${what} ${why}`, {
+        index,
+        exitCode: exit.code,
+        signal: exit.signal,
+        stderr: this.#stderr,
+      })
     })
     this.result = Promise.race([this.result, failure])
     // A test that only cares about `exited` must not trip an unhandled rejection.

@@ -43,7 +43,9 @@ export async function waitForGo(): Promise<void> {
 
 async function send(message: unknown): Promise<void> {
   if (process.send === undefined) {
-    throw new Error('No IPC channel: run this worker through runWorkers() or spawnWorker() from @scalekit/test-utils')
+    throw new Error(
+      'No IPC channel: run this worker through runWorkers() or spawnWorker() from @scalekit/test-utils',
+    )
   }
   await new Promise<void>((resolve, reject) => {
     process.send?.(message, (error: Error | null) => {

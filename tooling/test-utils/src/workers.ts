@@ -54,7 +54,9 @@ export async function runWorkers<T = unknown>(options: RunWorkersOptions): Promi
     const finished = handles.map(async (handle) => {
       const [value, exit] = await Promise.all([handle.result, handle.exited])
       if (exit.code !== 0) {
-        const why = handle.timedOut ? `was killed at timeoutMs (${timeoutMs} ms): does it leave a connection open?` : `exited with ${describeExit(exit)}`
+        const why = handle.timedOut
+          ? `was killed at timeoutMs (${timeoutMs} ms): does it leave a connection open?`
+          : `exited with ${describeExit(exit)}`
         throw new WorkerError(`worker ${handle.index} of ${count} reported a result but then ${why}`, {
           index: handle.index,
           exitCode: exit.code,
@@ -79,7 +81,8 @@ export async function runWorkers<T = unknown>(options: RunWorkersOptions): Promi
 /** Starts one worker process and hands back control of it; see `runWorkers` for the common case. */
 export function spawnWorker<T = unknown>(options: SpawnWorkerOptions): WorkerHandle<T> {
   const { index = 0, count = 1, args = [], env = {}, timeoutMs, startTogether = false } = options
-  const script = typeof options.script === 'string' ? resolvePath(options.script) : fileURLToPath(options.script)
+  const script =
+    typeof options.script === 'string' ? resolvePath(options.script) : fileURLToPath(options.script)
   const child = spawn(process.execPath, ['--import', tsxLoader, script, ...args], {
     env: { ...process.env, ...env, WORKER_INDEX: String(index), WORKER_COUNT: String(count) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -87,7 +87,9 @@ describe('startFaultProxy against an echo server', () => {
 
   it('refuse makes new connections fail with ECONNREFUSED, keeps open ones; heal listens again', async () => {
     await proxy.refuse()
-    await expect(connectOnce({ host: '127.0.0.1', port: proxy.port })).rejects.toMatchObject({ code: 'ECONNREFUSED' })
+    await expect(connectOnce({ host: '127.0.0.1', port: proxy.port })).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    })
     expect(await client.roundTrip('still here')).toBe('still here')
     await proxy.heal()
     const again = await connectEchoClient(proxy.port)
@@ -97,7 +99,9 @@ describe('startFaultProxy against an echo server', () => {
 
   it('url() points a service URL at the proxy', () => {
     expect(proxy.url('redis://10.0.0.1:6379/2')).toBe(`redis://127.0.0.1:${proxy.port}/2`)
-    expect(proxy.url('postgres://postgres@db:5432/test')).toBe(`postgres://postgres@127.0.0.1:${proxy.port}/test`)
+    expect(proxy.url('postgres://postgres@db:5432/test')).toBe(
+      `postgres://postgres@127.0.0.1:${proxy.port}/test`,
+    )
   })
 
   it('survives a client that resets, and passes the reset on', async () => {

@@ -16,7 +16,9 @@ describe('global-setup', () => {
     vi.stubEnv('SCALEKIT_REDIS_URL', `redis://127.0.0.1:${await freePort()}`)
     const { default: globalSetup } = await import('../src/global-setup')
     const started = performance.now()
-    await expect(globalSetup()).rejects.toThrow(/redis at redis:\/\/127\.0\.0\.1:\d+[\s\S]*sudo bash scripts\/services\.sh up/)
+    await expect(globalSetup()).rejects.toThrow(
+      /redis at redis:\/\/127\.0\.0\.1:\d+[\s\S]*sudo bash scripts\/services\.sh up/,
+    )
     expect(performance.now() - started).toBeLessThan(10_000)
   })
 })

@@ -5,7 +5,15 @@ const VALID = /^[a-z][a-z0-9_]{0,47}$/
 
 describe('uniqueName', () => {
   it('is a lowercase [a-z0-9_] name starting with a letter, at most 48 characters', () => {
-    for (const label of ['cache', 'Session Store', 'queue-DLX.retry', '', '___', 'ünïcødé', 'x'.repeat(200)]) {
+    for (const label of [
+      'cache',
+      'Session Store',
+      'queue-DLX.retry',
+      '',
+      '___',
+      'ünïcødé',
+      'x'.repeat(200),
+    ]) {
       const name = uniqueName(label)
       expect(name).toMatch(VALID)
       expect(name.startsWith('sk_')).toBe(true)

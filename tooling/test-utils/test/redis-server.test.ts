@@ -49,7 +49,9 @@ describe('startRedisServer', () => {
   })
 
   it('fails with its log when the port is taken', async () => {
-    await expect(startRedisServer({ port: server.port })).rejects.toThrow(/exited with code 1[\s\S]*--- log ---/)
+    await expect(startRedisServer({ port: server.port })).rejects.toThrow(
+      /exited with code 1[\s\S]*--- log ---/,
+    )
   })
 })
 

@@ -10,7 +10,16 @@ describe('serviceUrls', () => {
   })
 
   it('defaults to the localhost services', async () => {
-    for (const name of ['PG', 'REDIS', 'AMQP', 'PG_PRIMARY', 'PG_REPLICA', 'PG_REPLICA2', 'PG_SHARD', 'REDIS_CLUSTER']) {
+    for (const name of [
+      'PG',
+      'REDIS',
+      'AMQP',
+      'PG_PRIMARY',
+      'PG_REPLICA',
+      'PG_REPLICA2',
+      'PG_SHARD',
+      'REDIS_CLUSTER',
+    ]) {
       vi.stubEnv(`SCALEKIT_${name}_URL`, '')
     }
     vi.stubEnv('SCALEKIT_PG_SHARD_URLS', '')

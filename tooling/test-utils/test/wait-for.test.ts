@@ -31,13 +31,17 @@ describe('waitFor', () => {
     ).catch((e: unknown) => e)
     expect(performance.now() - started).toBeGreaterThanOrEqual(190)
     expect(error).toBeInstanceOf(Error)
-    expect((error as Error).message).toMatch(/timed out after 200 ms .*replica catches up; last error: replica lag 3 s/)
+    expect((error as Error).message).toMatch(
+      /timed out after 200 ms .*replica catches up; last error: replica lag 3 s/,
+    )
     expect((error as Error).cause).toEqual(new Error('replica lag 3 s'))
   })
 
   it('abandons an attempt that hangs past the deadline', async () => {
     const started = performance.now()
-    await expect(waitFor(() => new Promise<boolean>(() => undefined), { timeout: 200, message: 'never' })).rejects.toThrow(/never/)
+    await expect(
+      waitFor(() => new Promise<boolean>(() => undefined), { timeout: 200, message: 'never' }),
+    ).rejects.toThrow(/never/)
     // Generous: proves it did not hang for good.
     expect(performance.now() - started).toBeLessThan(5000)
   })

@@ -14,11 +14,17 @@ describe('runWorkers', () => {
       env: { FIXTURE_ENV: 'from-parent' },
       timeoutMs: 30_000,
     })
-    expect(results).toEqual([0, 1, 2].map((index) => ({ index, count: 3, argv: ['--flag'], env: 'from-parent' })))
+    expect(results).toEqual(
+      [0, 1, 2].map((index) => ({ index, count: 3, argv: ['--flag'], env: 'from-parent' })),
+    )
   })
 
   it("rejects with the failing worker's stderr and kills the others", async () => {
-    const error: unknown = await runWorkers({ script: fixture('failing-worker'), count: 3, timeoutMs: 30_000 }).catch((e: unknown) => e)
+    const error: unknown = await runWorkers({
+      script: fixture('failing-worker'),
+      count: 3,
+      timeoutMs: 30_000,
+    }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(WorkerError)
     expect(error).toMatchObject({ index: 1, exitCode: 3, signal: null })
     expect((error as WorkerError).stderr).toContain('fixture failure')
@@ -26,9 +32,9 @@ describe('runWorkers', () => {
   })
 
   it('rejects when a worker outlives timeoutMs', async () => {
-    await expect(runWorkers({ script: fixture('hanging-worker'), count: 2, timeoutMs: 1500 })).rejects.toThrow(
-      /did not finish within 1500 ms/,
-    )
+    await expect(
+      runWorkers({ script: fixture('hanging-worker'), count: 2, timeoutMs: 1500 }),
+    ).rejects.toThrow(/did not finish within 1500 ms/)
   })
 
   it('startTogether releases every worker only once all are ready', async () => {
@@ -60,7 +66,10 @@ describe('spawnWorker', () => {
   })
 
   it('holds a startTogether worker until go()', async () => {
-    const worker = spawnWorker<{ readyAt: number; goAt: number }>({ script: fixture('together-worker'), startTogether: true })
+    const worker = spawnWorker<{ readyAt: number; goAt: number }>({
+      script: fixture('together-worker'),
+      startTogether: true,
+    })
     await worker.ready
     const released = Date.now()
     worker.go()

@@ -28,7 +28,11 @@ export function fakePool(
   const client = {
     on: () => client,
     removeListener: () => client,
-    query: (config: { text: string } | string, values?: unknown, callback?: Answered): Promise<unknown> | undefined => {
+    query: (
+      config: { text: string } | string,
+      values?: unknown,
+      callback?: Answered,
+    ): Promise<unknown> | undefined => {
       const cb = typeof values === 'function' ? (values as Answered) : callback
       if (cb === undefined) return run(config)
       run(config).then(

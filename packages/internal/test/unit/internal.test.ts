@@ -36,12 +36,24 @@ describe('parseDuration', () => {
     expect(parseDuration(input)).toBe(ms)
   })
 
-  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY, '5', '5 s', '-5s', '5w', '', 's', null, undefined, {}, MAX_DURATION_MS + 1, '25d'])(
-    'refuses %s',
-    (input) => {
-      expect(parseDuration(input)).toBeUndefined()
-    },
-  )
+  it.each([
+    -1,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    '5',
+    '5 s',
+    '-5s',
+    '5w',
+    '',
+    's',
+    null,
+    undefined,
+    {},
+    MAX_DURATION_MS + 1,
+    '25d',
+  ])('refuses %s', (input) => {
+    expect(parseDuration(input)).toBeUndefined()
+  })
 })
 
 describe('createChecks', () => {
@@ -51,7 +63,9 @@ describe('createChecks', () => {
     expect(checks.duration('ttl', undefined, '1m')).toBe(60_000)
     expect(checks.duration('ttl', '2s', '1m')).toBe(2000)
     expect(() => checks.duration('ttl', '1w', '1m')).toThrow(TestOptionsError)
-    expect(() => checks.duration('ttl', 0, '1m', { above: 0 })).toThrow(/ttl must be a duration.*> 0 ms.*got 0/)
+    expect(() => checks.duration('ttl', 0, '1m', { above: 0 })).toThrow(
+      /ttl must be a duration.*> 0 ms.*got 0/,
+    )
     try {
       checks.duration('timeout', 'soon', '1s')
     } catch (error) {
@@ -67,7 +81,9 @@ describe('createChecks', () => {
     expect(() => checks.integer('n', 0, 3, { min: 1 })).toThrow(/>= 1/)
     expect(checks.number('ratio', 0.5, 1, { above: 0, max: 1 })).toBe(0.5)
     expect(() => checks.number('ratio', Number.NaN, 1)).toThrow(TestOptionsError)
-    expect(checks.number('rate', Number.POSITIVE_INFINITY, 1, { allowInfinity: true })).toBe(Number.POSITIVE_INFINITY)
+    expect(checks.number('rate', Number.POSITIVE_INFINITY, 1, { allowInfinity: true })).toBe(
+      Number.POSITIVE_INFINITY,
+    )
     expect(() => checks.number('rate', Number.POSITIVE_INFINITY, 1)).toThrow(TestOptionsError)
     expect(checks.oneOf('mode', undefined, 'a', ['a', 'b'])).toBe('a')
     expect(() => checks.oneOf('mode', 'c', 'a', ['a', 'b'])).toThrow(/mode must be one of 'a', 'b', got "c"/)
@@ -78,7 +94,12 @@ describe('createChecks', () => {
 
   it('resolves a backoff and refuses an inverted one', () => {
     const fallback = { initial: 100, factor: 2, max: 1000, jitter: 0.2 }
-    expect(checks.backoff('retry', { initial: '1s', max: '1m' }, fallback)).toEqual({ initial: 1000, factor: 2, max: 60_000, jitter: 0.2 })
+    expect(checks.backoff('retry', { initial: '1s', max: '1m' }, fallback)).toEqual({
+      initial: 1000,
+      factor: 2,
+      max: 60_000,
+      jitter: 0.2,
+    })
     expect(() => checks.backoff('retry', { initial: '1m', max: '1s' }, fallback)).toThrow(/retry.max/)
     expect(() => checks.backoff('retry', { jitter: 2 }, fallback)).toThrow(/retry.jitter/)
   })
@@ -107,7 +128,9 @@ describe('errors', () => {
   })
   it('defineErrors refuses a map keyed by the wrong code or with a foreign class', () => {
     expect(defineErrors({ ERR_TEST: TestError, ERR_TEST_INVALID_OPTIONS: TestOptionsError })).toBeDefined()
-    expect(() => defineErrors({ ERR_TEST: TestError, ERR_OTHER: TestOptionsError })).toThrow(/ERR_OTHER names TestOptionsError/)
+    expect(() => defineErrors({ ERR_TEST: TestError, ERR_OTHER: TestOptionsError })).toThrow(
+      /ERR_OTHER names TestOptionsError/,
+    )
     class Foreign extends CodedError {
       static override readonly code: string = 'ERR_FOREIGN'
     }
@@ -184,7 +207,11 @@ describe('DeadlineSweep', () => {
     await expect(sweep.race(Promise.resolve(7), 20, () => new TestError('late'))).resolves.toBe(7)
     const unhandled = vi.fn()
     process.on('unhandledRejection', unhandled)
-    const slow = new Promise<number>((_, reject) => setTimeout(() => { reject(new Error('after')) }, 40))
+    const slow = new Promise<number>((_, reject) =>
+      setTimeout(() => {
+        reject(new Error('after'))
+      }, 40),
+    )
     await expect(sweep.race(slow, 10, () => new TestError('late'))).rejects.toThrow('late')
     await sleep(60)
     process.off('unhandledRejection', unhandled)
@@ -249,8 +276,12 @@ describe('sleep and withTimeout', () => {
     expect(Date.now() - start).toBeLessThan(5000)
   })
   it('withTimeout rejects with the given error', async () => {
-    await expect(withTimeout(new Promise(() => undefined), 10, () => new TestError('too slow'))).rejects.toThrow('too slow')
-    await expect(withTimeout(Promise.resolve('ok'), 1000, () => new TestError('too slow'))).resolves.toBe('ok')
+    await expect(
+      withTimeout(new Promise(() => undefined), 10, () => new TestError('too slow')),
+    ).rejects.toThrow('too slow')
+    await expect(withTimeout(Promise.resolve('ok'), 1000, () => new TestError('too slow'))).resolves.toBe(
+      'ok',
+    )
   })
 })
 
@@ -266,7 +297,12 @@ describe('createWarner', () => {
     expect(lines).toHaveLength(1)
     now.mockReturnValue(62_000)
     warner.warn('redis-down', { code: 'ERR_X' }, 'Redis is down')
-    expect(lines[1]?.obj).toMatchObject({ package: '@scalekit/cache', episode: 'redis-down', code: 'ERR_X', suppressed: 2 })
+    expect(lines[1]?.obj).toMatchObject({
+      package: '@scalekit/cache',
+      episode: 'redis-down',
+      code: 'ERR_X',
+      suppressed: 2,
+    })
     warner.recover('redis-down')
     expect(logger.info).toHaveBeenCalledTimes(1)
     warner.warn('redis-down', {}, 'Redis is down')
@@ -276,8 +312,15 @@ describe('createWarner', () => {
   it('defaults to process warnings', () => {
     const seen = vi.fn()
     const spy = vi.spyOn(process, 'emitWarning').mockImplementation(seen)
-    createWarner('queue', undefined).warn('broker-down', { code: 'ERR_QUEUE_DISCONNECTED' }, 'broker unreachable')
-    expect(seen).toHaveBeenCalledWith('broker unreachable', { type: 'ScalekitWarning(queue)', code: 'ERR_QUEUE_DISCONNECTED' })
+    createWarner('queue', undefined).warn(
+      'broker-down',
+      { code: 'ERR_QUEUE_DISCONNECTED' },
+      'broker unreachable',
+    )
+    expect(seen).toHaveBeenCalledWith('broker unreachable', {
+      type: 'ScalekitWarning(queue)',
+      code: 'ERR_QUEUE_DISCONNECTED',
+    })
     spy.mockRestore()
   })
 })

@@ -12,10 +12,34 @@ import { CodedError } from '../../src/index'
  * has the options and argument errors (and the closed error once it has `close()`).
  */
 const packages = [
-  { name: '@scalekit/cache', prefix: 'ERR_CACHE', module: cache as Record<string, unknown>, errors: cache.errors, closes: true },
-  { name: '@scalekit/db-router', prefix: 'ERR_DB', module: dbRouter as Record<string, unknown>, errors: dbRouter.errors, closes: true },
-  { name: '@scalekit/queue', prefix: 'ERR_QUEUE', module: queue as Record<string, unknown>, errors: queue.errors, closes: true },
-  { name: '@scalekit/session', prefix: 'ERR_SESSION', module: session as Record<string, unknown>, errors: session.errors, closes: false },
+  {
+    name: '@scalekit/cache',
+    prefix: 'ERR_CACHE',
+    module: cache as Record<string, unknown>,
+    errors: cache.errors,
+    closes: true,
+  },
+  {
+    name: '@scalekit/db-router',
+    prefix: 'ERR_DB',
+    module: dbRouter as Record<string, unknown>,
+    errors: dbRouter.errors,
+    closes: true,
+  },
+  {
+    name: '@scalekit/queue',
+    prefix: 'ERR_QUEUE',
+    module: queue as Record<string, unknown>,
+    errors: queue.errors,
+    closes: true,
+  },
+  {
+    name: '@scalekit/session',
+    prefix: 'ERR_SESSION',
+    module: session as Record<string, unknown>,
+    errors: session.errors,
+    closes: false,
+  },
   {
     name: '@scalekit/observability',
     prefix: 'ERR_OBSERVABILITY',
@@ -48,7 +72,10 @@ describe.each(packages)('$name errors', ({ prefix, module, errors, closes }) => 
 
   it.each(classes)('%s carries its code, name and cause', (code, ErrorClass) => {
     const cause = new Error('low level')
-    const error = ErrorClass.length <= 2 ? new ErrorClass('what went wrong', { cause }) : new ErrorClass('what went wrong')
+    const error =
+      ErrorClass.length <= 2
+        ? new ErrorClass('what went wrong', { cause })
+        : new ErrorClass('what went wrong')
     expect(error).toBeInstanceOf(base)
     expect(error).toBeInstanceOf(Error)
     expect(error.code).toBe(code)
