@@ -108,23 +108,8 @@ export interface CallOptions {
 }
 
 /** Every default in one place (durations in ms). */
-export const defaults: {
-  readonly l1: { readonly maxEntries: number; readonly maxBytes: number }
-  readonly ttl: number
-  readonly grace: number
-  readonly negativeTtl: number
-  readonly jitter: number
-  readonly timeout: number
-  readonly lockLease: number
-  readonly earlyRefreshBeta: number
-  readonly maxValueBytes: number
-  readonly bus: boolean
-  readonly breaker: {
-    readonly errorThresholdPercentage: number
-    readonly resetTimeout: number
-    readonly volumeThreshold: number
-  }
-  readonly tagRetention: number
+export const defaults: Omit<ResolvedOptions, 'namespace' | 'l1'> & {
+  readonly l1: Exclude<ResolvedOptions['l1'], false>
 } = {
   l1: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
   ttl: 60_000,

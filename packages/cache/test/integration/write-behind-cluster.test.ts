@@ -2,28 +2,15 @@ import { Cluster } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { requireServices, serviceUrls, uniqueName, waitFor } from '@scalekit/test-utils'
 import { writeBehindConformance } from '../../src/conformance/index'
+import { recorder } from '../../src/conformance/write-behind'
 import { type Cache, createCache } from '../../src/index'
-import { createWriteBehind, type WriteBehindEntry } from '../../src/write-behind/index'
+import { createWriteBehind } from '../../src/write-behind/index'
 
 // The local Redis Cluster from `scripts/services.sh up --redis-cluster`. Each queue's keys share one
 // hash tag, so its MULTI blocks and its Lua scripts stay on one slot.
 const filePrefix = uniqueName('wb_cluster')
 let cluster: Cluster
 let cache: Cache
-
-function recorder<T>(): {
-  batches: WriteBehindEntry<T>[][]
-  write: (batch: readonly WriteBehindEntry<T>[]) => Promise<void>
-} {
-  const batches: WriteBehindEntry<T>[][] = []
-  return {
-    batches,
-    write: (batch) => {
-      batches.push([...batch])
-      return Promise.resolve()
-    },
-  }
-}
 
 beforeAll(async () => {
   await requireServices('redisCluster')

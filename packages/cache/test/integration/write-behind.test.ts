@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { serviceUrls, startRedisServer, uniqueName, waitFor } from '@scalekit/test-utils'
 import type { RedisServer } from '@scalekit/test-utils'
 import { writeBehindConformance } from '../../src/conformance/index'
+import { recorder } from '../../src/conformance/write-behind'
 import { type Cache, type CacheOptions, CacheUnavailableError, createCache, jsonCodec } from '../../src/index'
 import { createWriteBehind } from '../../src/write-behind/index'
 import type { WriteBehindEntry, WriteBehindOptions, WriteBehindQueue } from '../../src/write-behind/index'
@@ -14,20 +15,6 @@ const clients: Redis[] = [redis]
 const caches: Cache[] = []
 const queues: WriteBehindQueue<unknown>[] = []
 const shared = cache({ redis })
-
-function recorder<T>(): {
-  batches: WriteBehindEntry<T>[][]
-  write: (batch: readonly WriteBehindEntry<T>[]) => Promise<void>
-} {
-  const batches: WriteBehindEntry<T>[][] = []
-  return {
-    batches,
-    write: (batch) => {
-      batches.push([...batch])
-      return Promise.resolve()
-    },
-  }
-}
 
 /** A cache of this file (the same namespace as another makes them two instances of one app). */
 function cache(options: Partial<CacheOptions> = {}, namespace = `${filePrefix}_${caches.length}`): Cache {

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { writeBehindConformance } from '../../src/conformance/index'
+import { recorder } from '../../src/conformance/write-behind'
 import {
   CacheArgumentError,
   CacheClosedError,
@@ -9,26 +10,12 @@ import {
 } from '../../src/index'
 import { coalesce } from '../../src/write-behind/batch'
 import { createMemoryStore, createWriteBehind, writeBehindDefaults } from '../../src/write-behind/index'
-import type { WriteBehindEntry, WriteBehindOptions } from '../../src/write-behind/index'
+import type { WriteBehindOptions } from '../../src/write-behind/index'
 
 const cache = createCache({ namespace: 'unit-wb' })
 afterAll(async () => {
   await cache.close()
 })
-
-function recorder<T>(): {
-  batches: WriteBehindEntry<T>[][]
-  write: (batch: readonly WriteBehindEntry<T>[]) => Promise<void>
-} {
-  const batches: WriteBehindEntry<T>[][] = []
-  return {
-    batches,
-    write: (batch) => {
-      batches.push([...batch])
-      return Promise.resolve()
-    },
-  }
-}
 
 writeBehindConformance({ describe, it, afterEach, expect }, 'memory', (options) =>
   createWriteBehind(cache, options),
