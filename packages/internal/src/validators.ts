@@ -11,7 +11,7 @@ export interface NumberBounds {
   readonly above?: number
 }
 
-/** A backoff as users write it: any field may be left out, `initial`/`max` may be duration strings. */
+/** A backoff as users write it: every field optional, `initial`/`max` as durations. */
 export interface BackoffInput {
   readonly initial?: Duration
   readonly factor?: number
