@@ -100,7 +100,10 @@ export interface Cache extends AsyncDisposable {
    * value but Redis is unreachable, the key is dropped from L1 now and from Redis once it is back.
    */
   writeThrough<T>(key: string, value: T, write: (value: T) => unknown, options?: SetOptions): Promise<void>
-  /** Deletes every key of this namespace (only this namespace) in Redis and in every instance's L1. */
+  /**
+   * Deletes every cache entry (with its lock and tag times) of this namespace, only this namespace,
+   * in Redis and in every instance's L1. Write-behind queues of the namespace are kept.
+   */
   clear(): Promise<void>
   /** What the tiers hold and whether Redis and the bus are usable: cheap, synchronous, no I/O. */
   health(): CacheHealth

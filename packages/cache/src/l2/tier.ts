@@ -1,4 +1,5 @@
 import type { ResolvedOptions } from '../options'
+import { busChannel, clearPatterns, clearedByClear, entryKey, lockKey, tagsKey } from '../internal/redis-keys'
 import { isCluster, type RedisClient } from './client'
 import { asciiJson, parseEntry, type ReadResult, type WriteInput } from './entry'
 import type { Remote } from './remote'
@@ -19,7 +20,7 @@ import {
 export class RedisTier {
   readonly client: RedisClient
   readonly remote: Remote
-  readonly #prefix: string
+  readonly #namespace: string
   readonly #busChannel: string
   readonly #busPrefix: string
   readonly #options: ResolvedOptions
@@ -35,8 +36,8 @@ export class RedisTier {
     this.client = remote.client
     this.#cluster = isCluster(remote.client)
     this.#options = options
-    this.#prefix = `sk:{${options.namespace}`
-    this.#busChannel = options.bus ? `sk:{${options.namespace}}:bus` : ''
+    this.#namespace = options.namespace
+    this.#busChannel = options.bus ? busChannel(options.namespace) : ''
     this.#busPrefix = `${instanceId}|`
   }
 
@@ -46,15 +47,15 @@ export class RedisTier {
   }
 
   entryKey(key: string): string {
-    return `${this.#prefix}:${key}}`
+    return entryKey(this.#namespace, key)
   }
 
   lockKey(key: string): string {
-    return `${this.#prefix}:${key}}:lock`
+    return lockKey(this.#namespace, key)
   }
 
   get tagsKey(): string {
-    return `${this.#prefix}}:tags`
+    return tagsKey(this.#namespace)
   }
 
   /** Runs one Redis call through the breaker, bounded by the timeout; any failure becomes `CacheUnavailableError`. */
@@ -208,20 +209,23 @@ export class RedisTier {
     await this.call(() => releaseLockScript.run(this.client, [this.lockKey(key)], [token]))
   }
 
-  /** Deletes every key of the namespace (SCAN + UNLINK on each master) and announces it. */
+  /**
+   * Deletes the cache's own keys of the namespace — entries, locks, tags (SCAN + UNLINK on each
+   * master) — and announces it. Write-behind queues under the namespace are kept (see `redis-keys`).
+   */
   async clear(): Promise<void> {
     const nodes = this.#cluster && isCluster(this.client) ? this.client.nodes('master') : [this.client]
-    // Exactly this namespace's key shapes: `sk:{ns:<key>}…` (entries, locks, queues) and `sk:{ns}:…` (tags).
-    const escaped = this.#prefix.replace(/[*?[\]\\]/g, '\\$&')
-    for (const pattern of [`${escaped}:*`, `${escaped}}:*`]) {
+    const namespace = this.#namespace
+    for (const pattern of clearPatterns(namespace)) {
       for (const node of nodes) {
         let cursor = '0'
         do {
           const [next, keys] = await this.call(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000))
           cursor = next
-          if (keys.length > 0) {
+          const owned = keys.filter((k) => clearedByClear(namespace, k))
+          if (owned.length > 0) {
             const batch = node.pipeline()
-            for (const k of keys) batch.unlink(k)
+            for (const k of owned) batch.unlink(k)
             await this.call(() => batch.exec())
           }
         } while (cursor !== '0')

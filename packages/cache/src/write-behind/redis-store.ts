@@ -1,4 +1,5 @@
 import { messageOf } from '../internal/error-text'
+import { queueSuffix } from '../internal/redis-keys'
 import type { Remote } from '../l2/remote'
 import {
   opFields,
@@ -48,8 +49,8 @@ export class RedisQueueStore implements WriteBehindStore {
 
   constructor(config: RedisStoreConfig) {
     this.#remote = config.remote
-    this.#stream = `${config.keyPrefix}:stream`
-    this.#dead = `${config.keyPrefix}:dead`
+    this.#stream = `${config.keyPrefix}${queueSuffix.stream}`
+    this.#dead = `${config.keyPrefix}${queueSuffix.dead}`
     this.#consumer = config.consumer
     this.#timeoutMs = config.timeoutMs
   }

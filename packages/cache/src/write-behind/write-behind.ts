@@ -4,6 +4,7 @@ import type { Cache } from '../cache'
 import { CacheArgumentError, CacheClosedError, CacheEncodeError, CacheError } from '../errors'
 import { asError, messageOf } from '../internal/error-text'
 import { checkKey } from '../internal/keys'
+import { writeBehindKey, writeBehindPrefix } from '../internal/redis-keys'
 import { type Plumbing, plumbingOf } from '../internal/plumbing'
 import { Flusher } from './flusher'
 import { type Leadership, RedisLease, soleLeader } from './leadership'
@@ -65,7 +66,7 @@ class Queue<T> implements WriteBehindQueue<T> {
     }
     const { remote } = plumbing
     // One hash tag: every key of the queue is in one Cluster slot.
-    const keyPrefix = `sk:{${plumbing.namespace}:wb:${options.name}}`
+    const keyPrefix = writeBehindPrefix(plumbing.namespace, options.name)
     const token = randomUUID()
     this.#store =
       options.store ??
@@ -75,7 +76,13 @@ class Queue<T> implements WriteBehindQueue<T> {
     this.#lease =
       remote === undefined
         ? soleLeader
-        : new RedisLease({ remote, key: `${keyPrefix}:leader`, token, leaseMs: options.lease, report })
+        : new RedisLease({
+            remote,
+            key: writeBehindKey(plumbing.namespace, options.name, ':leader'),
+            token,
+            leaseMs: options.lease,
+            report,
+          })
     this.#flusher = new Flusher<T>({
       store: this.#store,
       options,

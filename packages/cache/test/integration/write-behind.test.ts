@@ -280,3 +280,48 @@ describe('write-behind when Redis stops answering', () => {
     await server.restart()
   })
 })
+
+describe('write-behind and the cache sharing a namespace', () => {
+  it('clear() removes cache entries, locks and tags but never a queue: queued writes and dead letters survive', async () => {
+    const on = cache()
+    const store = recorder<number>()
+    const queue = open(on, { name: 'survives', write: store.write, flushInterval: 60_000 })
+    const prefix = prefixOf(on, 'survives')
+    await waitFor(() => queue.isLeader(), { message: 'leadership' })
+    await redis.xadd(`${prefix}:stream`, '*', 'garbage', 'yes')
+    await queue.flush()
+    expect(await queue.deadLetters()).toHaveLength(1)
+    await on.set('plain', 1, { tags: ['t'] })
+    for (let i = 0; i < 5; i++) await queue.set(`k${i}`, i)
+
+    await on.clear()
+
+    expect(await redis.exists(`sk:{${on.namespace}:plain}`)).toBe(0)
+    expect(await redis.exists(`sk:{${on.namespace}}:tags`)).toBe(0)
+    expect(await redis.exists(`${prefix}:stream`, `${prefix}:dead`, `${prefix}:leader`)).toBe(3)
+    await queue.flush()
+    expect(store.batches.flat()).toEqual(
+      [0, 1, 2, 3, 4].map((i) => ({ key: `k${i}`, value: i, deleted: false })),
+    )
+    expect(await queue.deadLetters()).toHaveLength(1)
+  })
+
+  it('clear() still removes the entry of a cache key that looks like a queue prefix', async () => {
+    const on = cache()
+    await on.set('wb:survives', 1)
+    await on.clear()
+    expect(await redis.exists(`sk:{${on.namespace}:wb:survives}`)).toBe(0)
+  })
+
+  it('the first set() on a cache created from a URL resolves (3 fresh caches in a row)', async () => {
+    for (let run = 0; run < 3; run++) {
+      const fresh = createCache({ namespace: `${filePrefix}_url${run}`, redis: serviceUrls.redis })
+      caches.push(fresh)
+      const store = recorder<number>()
+      const queue = open(fresh, { name: 'first', write: store.write })
+      await expect(queue.set('a', run)).resolves.toBeUndefined()
+      await queue.flush()
+      expect(store.batches.flat()).toEqual([{ key: 'a', value: run, deleted: false }])
+    }
+  })
+})
