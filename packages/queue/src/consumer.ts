@@ -3,6 +3,7 @@ import { channels } from './channels'
 import { runInContext } from './context'
 import { messageTraceparent } from './internal/ids'
 import type { Delivery, Envelope, Subscription, Transport } from './drivers/transport'
+import { dedupKey } from './dedup'
 import { NonRetryableError, QueueHandlerTimeoutError, timedOut } from './errors'
 import { Attempt } from './handler'
 import type { Handler, MessageContext } from './handler'
@@ -159,10 +160,12 @@ export class ConsumerRunner<O> {
       return
     }
     const dedup = options.dedup
+    // One store may serve many consumers: a message id is a duplicate only within one (group, type).
+    const key = dedup === undefined ? '' : dedupKey(options.group, this.#type.name, env.messageId)
     if (dedup !== undefined) {
-      const claim = await this.#store(
-        dedup.claim(env.messageId, options.handlerTimeout + LEASE_MARGIN_MS),
-      ).catch((error: unknown) => error)
+      const claim = await this.#store(dedup.claim(key, options.handlerTimeout + LEASE_MARGIN_MS)).catch(
+        (error: unknown) => error,
+      )
       if (claim === 'done') {
         this.#settle(d, ctx, 'duplicate')
         return
@@ -175,7 +178,7 @@ export class ConsumerRunner<O> {
     }
     if (attempt.isAborted()) {
       // close() gave up before the handler started: its message is back in the queue; free the claim.
-      if (dedup !== undefined) await this.#store(dedup.release(env.messageId)).catch(() => undefined)
+      if (dedup !== undefined) await this.#store(dedup.release(key)).catch(() => undefined)
       return
     }
     try {
@@ -183,7 +186,7 @@ export class ConsumerRunner<O> {
       if (running !== undefined) await running
     } catch (error) {
       if (attempt.isAborted() && this.#stopping) return
-      if (dedup !== undefined) await this.#store(dedup.release(env.messageId)).catch(() => undefined)
+      if (dedup !== undefined) await this.#store(dedup.release(key)).catch(() => undefined)
       ctx.code = errorCode(error)
       const nonRetryable = error instanceof NonRetryableError || options.nonRetryable(error)
       if (nonRetryable) await this.#deadLetter(d, env, 'non-retryable', env.attempt, errorMessage(error), ctx)
@@ -194,9 +197,7 @@ export class ConsumerRunner<O> {
     }
     if (dedup !== undefined) {
       // The effect ran; if the mark cannot be written a redelivery would run it again, so try twice.
-      await this.#store(dedup.complete(env.messageId)).catch(async () =>
-        this.#store(dedup.complete(env.messageId)),
-      )
+      await this.#store(dedup.complete(key)).catch(async () => this.#store(dedup.complete(key)))
     }
     this.#settle(d, ctx, 'ack')
   }
@@ -227,10 +228,11 @@ export class ConsumerRunner<O> {
         const dedup = options.dedup
         if (this.#stopping && dedup !== undefined) {
           // close() gave up on it but it runs on: record its outcome, or a redelivery would run it twice.
+          const key = dedupKey(options.group, this.#type.name, env.messageId)
           result
             .then(
-              async () => dedup.complete(env.messageId),
-              async () => dedup.release(env.messageId),
+              async () => dedup.complete(key),
+              async () => dedup.release(key),
             )
             .then(undefined, () => undefined)
         }

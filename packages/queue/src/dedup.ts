@@ -11,6 +11,8 @@ export type DedupClaim = 'claimed' | 'done' | 'busy'
 /**
  * Remembers which message ids were handled, so a redelivered (or re-sent) message runs its effect
  * once. Implement it over your own database to make the mark part of the handler's transaction.
+ * The consumer passes each call the message's key in its group and type, `<group>:<type>:<messageId>`
+ * so one store serves many consumers.
  */
 export interface DedupStore {
   /** Claims `messageId` for `leaseMs` (a claim whose holder died frees itself after it). */
@@ -19,6 +21,16 @@ export interface DedupStore {
   complete(messageId: string): Promise<void>
   /** The handler failed: drop the claim so a retry may run. */
   release(messageId: string): Promise<void>
+}
+
+/**
+ * The key the consumer hands a {@link DedupStore} for one message: `<group>:<type>:<messageId>`.
+ * A message is a duplicate only for the same group and type, so one store can serve every consumer.
+ * Group and type names cannot contain `:` (checked where they are defined), so the first two `:`
+ * end them and no two (group, type, id) triples share a key, whatever the id holds.
+ */
+export function dedupKey(group: string, type: string, messageId: string): string {
+  return `${group}:${type}:${messageId}`
 }
 
 /**

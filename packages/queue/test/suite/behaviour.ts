@@ -9,7 +9,14 @@ import {
   getContext,
   runWithContext,
 } from '../../src/index'
-import type { Handler, MessageContext, Queue, QueueDeadLetterEvent, QueueOptions } from '../../src/index'
+import type {
+  Handler,
+  MessageContext,
+  Queue,
+  QueueConsumeContext,
+  QueueDeadLetterEvent,
+  QueueOptions,
+} from '../../src/index'
 
 /** What a transport factory hands the suite: a fresh queue per call, sharing one app (broker namespace) per test. */
 export interface SuiteTarget {
@@ -359,6 +366,42 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
       await waitFor(() => handled.length === 2, { timeout: 10_000, message: 'handled' })
       await sleep(300)
       expect(handled.sort()).toEqual(['m-1', 'm-2'])
+    })
+
+    it('keys a shared dedup store by group, type and id: the same id is new to every other (group, type)', async () => {
+      start()
+      const Placed = type('order.placed', order)
+      const Paid = type('order.paid', order)
+      const q = queue()
+      const dedup = createMemoryDedupStore()
+      const handled: string[] = []
+      const settled: QueueConsumeContext[] = []
+      const onConsume = (message: unknown): void => {
+        const ctx = message as QueueConsumeContext
+        if (ctx.type === Placed.name || ctx.type === Paid.name) settled.push(ctx)
+      }
+      subscribe('tracing:scalekit:queue:consume:asyncEnd', onConsume)
+      try {
+        const consumers = [
+          q.consume(Placed, () => void handled.push('billing/placed'), { group: group('billing'), dedup }),
+          q.consume(Placed, () => void handled.push('shipping/placed'), { group: group('shipping'), dedup }),
+          q.consume(Paid, () => void handled.push('billing/paid'), { group: 'billing', dedup }),
+        ]
+        await Promise.all(consumers.map(async (c) => c.ready))
+        await q.publish(Placed, { orderId: 1 }, { messageId: 'order-1' })
+        await q.publish(Paid, { orderId: 1 }, { messageId: 'order-1' })
+        await waitFor(() => settled.length === 3, { timeout: 10_000, message: 'first round settled' })
+        expect(settled.map((c) => c.outcome)).toEqual(['ack', 'ack', 'ack'])
+        expect(handled.sort()).toEqual(['billing/paid', 'billing/placed', 'shipping/placed'])
+        // Within one (group, type) the id is still a duplicate.
+        await q.publish(Placed, { orderId: 1 }, { messageId: 'order-1' })
+        await q.publish(Paid, { orderId: 1 }, { messageId: 'order-1' })
+        await waitFor(() => settled.length === 6, { timeout: 10_000, message: 'second round settled' })
+        expect(settled.slice(3).map((c) => c.outcome)).toEqual(['duplicate', 'duplicate', 'duplicate'])
+        expect(handled).toHaveLength(3)
+      } finally {
+        unsubscribe('tracing:scalekit:queue:consume:asyncEnd', onConsume)
+      }
     })
 
     it('runs at most `concurrency` handlers at once', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import type { ConsumeMessage } from 'amqplib'
 import { childTraceparent, isTraceparent } from '../../src/context'
 import { fromMessage, toProperties } from '../../src/drivers/amqp/codec'
@@ -6,7 +7,8 @@ import type { Envelope } from '../../src/drivers/transport'
 import { messageTraceparent, uuidv7, uuidv7Time } from '../../src/internal/ids'
 import { backoffDelay } from '@scalekit/internal'
 import { delayStep, topology } from '../../src/drivers/amqp/topology'
-import { createMemoryDedupStore, defaults } from '../../src/index'
+import { dedupKey } from '../../src/dedup'
+import { createMemoryDedupStore, defaults, defineMessage } from '../../src/index'
 
 describe('backoff (the shared one, with the queue defaults)', () => {
   it('grows by factor, caps at max; jitter takes up to its share off each delay, never adds', () => {
@@ -152,6 +154,21 @@ describe('AMQP properties', () => {
       } as unknown as ConsumeMessage
       expect(fromMessage(msg, 'order.placed')).toEqual(wanted)
     }
+  })
+})
+
+describe('dedup key', () => {
+  it('is one per (group, type, message id): no two choices share a key, whatever the id holds', () => {
+    const groups = ['billing', 'billing-a', 'a']
+    const types = ['order.placed', 'order', 'placed.a']
+    const ids = ['order-1', '', ':', 'a:order', 'billing:order.placed:order-1', 'order-1:x']
+    const keys = new Set<string>()
+    for (const g of groups) for (const t of types) for (const id of ids) keys.add(dedupKey(g, t, id))
+    expect(keys.size).toBe(groups.length * types.length * ids.length)
+    // What keeps it so: a type or group name with the separator is refused where it is defined.
+    expect(() => defineMessage('order:placed', z.object({}))).toThrow(
+      expect.objectContaining({ code: 'ERR_QUEUE_INVALID_ARGUMENT' }),
+    )
   })
 })
 
