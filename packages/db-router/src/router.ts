@@ -314,6 +314,7 @@ class Router implements DbRouter {
         const config = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
         const decision =
           cluster.classifier.cached(config.text) ?? (await cluster.classifier.classify(config.text))
+        if (decision.transactionControl !== undefined) throw transactionControlRefused(decision)
         if (node.role === 'primary') return runOnPrimary<R>(cluster, config, decision, 'override')
         if (decision.target === 'primary' && !Classifier.overridable(decision)) {
           throw new DbWriteOnReplicaError(
@@ -341,13 +342,28 @@ function healthOf(node: Node): NodeHealth {
     weight: node.weight,
   }
 }
-/** A classified statement to its node: the role asked for, else the decision's. */
+
+/**
+ * `BEGIN`, `COMMIT`, `SAVEPOINT`… through `db.query()` would run on some pooled session and leave
+ * it in (or take it out of) a transaction that the following calls, on other sessions or on that one,
+ * know nothing about: refused before anything is sent, so no breaker counts it.
+ */
+function transactionControlRefused(decision: Decision): DbRouterArgumentError {
+  return new DbRouterArgumentError(
+    `db.query() refuses transaction control (${decision.transactionControl ?? 'unknown'}): on a pooled ` +
+      'connection it would leave the session in a transaction no later call knows about; use db.transaction() ' +
+      '(or a db.connect() session)',
+  )
+}
+
+/** A classified statement to its node: the role asked for, else the decision's. Transaction control is refused. */
 function dispatch<R extends QueryResultRow>(
   cluster: Cluster,
   config: TimedQueryConfig,
   role: 'primary' | 'replica' | undefined,
   decision: Decision,
 ): Promise<QueryResult<R>> {
+  if (decision.transactionControl !== undefined) return Promise.reject(transactionControlRefused(decision))
   if (role === 'primary') return runOnPrimary<R>(cluster, config, decision, 'override')
   if (role === 'replica') {
     if (decision.target === 'primary' && !Classifier.overridable(decision)) {

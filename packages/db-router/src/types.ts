@@ -17,7 +17,9 @@ export interface Queryable {
   /**
    * Runs one statement where the classifier (or `options.role`) sends it. Resolves with pg's
    * `QueryResult`; SQL errors reject with pg's `DatabaseError` (SQLSTATE in `code`), routing
-   * failures with a coded `DbRouterError`.
+   * failures with a coded `DbRouterError`. Transaction control (`BEGIN`, `COMMIT`, `SAVEPOINT`…, also
+   * among several statements) is refused with `ERR_DB_INVALID_ARGUMENT` before anything is sent: use
+   * `transaction()` or a `connect()` session.
    */
   query<R extends QueryResultRow = QueryResultRow>(
     textOrConfig: string | QueryConfig<unknown[]>,

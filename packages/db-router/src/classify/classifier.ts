@@ -8,6 +8,12 @@ export interface Decision {
   readonly reason: string
   /** A single statement whose commit LSN can be captured in the same round trip (`BEGIN; stmt; COMMIT; SELECT lsn`). */
   readonly wrappable: boolean
+  /**
+   * The transaction-control statement the text contains (`BEGIN`, `COMMIT`, `SAVEPOINT`…), which
+   * `db.query()` refuses: on a pooled connection it would leave the session in a transaction no
+   * later call knows about. Undefined for every other statement.
+   */
+  readonly transactionControl: string | undefined
 }
 
 /** Function rows from `pg_proc` for the given names. */
@@ -74,17 +80,42 @@ export class Classifier {
     try {
       tree = parseSync(text)
     } catch {
-      return this.#remember(text, { target: 'primary', reason: 'unparseable', wrappable: false })
+      return this.#remember(text, {
+        target: 'primary',
+        reason: 'unparseable',
+        wrappable: false,
+        transactionControl: undefined,
+      })
     }
     const verdict = classifyTree(tree)
     if (verdict.kind === 'write')
-      return this.#remember(text, { target: 'primary', reason: verdict.reason, wrappable: verdict.wrappable })
+      return this.#remember(text, {
+        target: 'primary',
+        reason: verdict.reason,
+        wrappable: verdict.wrappable,
+        transactionControl: verdict.transactionControl,
+      })
     const judged = await this.#judgeFunctions(verdict.functions)
     if (judged === 'lookup-failed')
-      return { target: 'primary', reason: 'function-lookup-failed', wrappable: true }
+      return {
+        target: 'primary',
+        reason: 'function-lookup-failed',
+        wrappable: true,
+        transactionControl: undefined,
+      }
     if (judged !== undefined)
-      return this.#remember(text, { target: 'primary', reason: judged, wrappable: true })
-    return this.#remember(text, { target: 'replica', reason: verdict.reason, wrappable: true })
+      return this.#remember(text, {
+        target: 'primary',
+        reason: judged,
+        wrappable: true,
+        transactionControl: undefined,
+      })
+    return this.#remember(text, {
+      target: 'replica',
+      reason: verdict.reason,
+      wrappable: true,
+      transactionControl: undefined,
+    })
   }
 
   /**
@@ -99,7 +130,12 @@ export class Classifier {
 
   /** A replica refused `text` as a write (25006): from now on it goes to the primary. */
   learnWrite(text: string): void {
-    this.#remember(text, { target: 'primary', reason: 'learned-read-only-error', wrappable: false })
+    this.#remember(text, {
+      target: 'primary',
+      reason: 'learned-read-only-error',
+      wrappable: false,
+      transactionControl: undefined,
+    })
   }
 
   /** Returns why the statement must go to the primary, undefined if its functions are all reads. */

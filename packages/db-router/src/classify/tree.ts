@@ -8,7 +8,13 @@ export interface FunctionRef {
 
 /** What the parse tree alone says about a statement. */
 export type TreeVerdict =
-  | { readonly kind: 'write'; readonly reason: string; readonly wrappable: boolean }
+  | {
+      readonly kind: 'write'
+      readonly reason: string
+      readonly wrappable: boolean
+      /** The first transaction-control statement in the text (`BEGIN`, `COMMIT`, `SAVEPOINT`…), if any. */
+      readonly transactionControl?: string
+    }
   | { readonly kind: 'read'; readonly reason: string; readonly functions: readonly FunctionRef[] }
 
 /** Top-level statements whose effects can be wrapped in `BEGIN; …; COMMIT` to capture the commit LSN in one round trip. */
@@ -18,6 +24,23 @@ const WRAPPABLE: ReadonlySet<string> = new Set([
   'DeleteStmt',
   'MergeStmt',
   'SelectStmt',
+])
+/**
+ * `TransactionStmt` kinds by the statement that produces them (`END` parses as `COMMIT`, `ABORT` as
+ * `ROLLBACK`). On a pooled connection each of them leaves the session in, or takes it out of, a
+ * transaction that no other call of the router knows about.
+ */
+const TRANSACTION_CONTROL: ReadonlyMap<string, string> = new Map([
+  ['TRANS_STMT_BEGIN', 'BEGIN'],
+  ['TRANS_STMT_START', 'START TRANSACTION'],
+  ['TRANS_STMT_COMMIT', 'COMMIT'],
+  ['TRANS_STMT_ROLLBACK', 'ROLLBACK'],
+  ['TRANS_STMT_SAVEPOINT', 'SAVEPOINT'],
+  ['TRANS_STMT_RELEASE', 'RELEASE SAVEPOINT'],
+  ['TRANS_STMT_ROLLBACK_TO', 'ROLLBACK TO SAVEPOINT'],
+  ['TRANS_STMT_PREPARE', 'PREPARE TRANSACTION'],
+  ['TRANS_STMT_COMMIT_PREPARED', 'COMMIT PREPARED'],
+  ['TRANS_STMT_ROLLBACK_PREPARED', 'ROLLBACK PREPARED'],
 ])
 /** Data-modifying nodes: found anywhere inside a SELECT, they make a writable CTE. */
 const DML: ReadonlySet<string> = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'])
@@ -35,12 +58,21 @@ interface Findings {
  * Classifies libpg_query's parse result (`{ stmts: [{ stmt: { <Type>: {...} } }] }`). Anything not
  * provably a read is a write: several statements, any statement but SELECT / VALUES / TABLE (and
  * EXPLAIN of one), SELECT INTO, FOR UPDATE/SHARE anywhere, a data-modifying CTE, a temp relation,
- * or a built-in writing function. Other functions are returned for the caller to judge.
+ * or a built-in writing function. Other functions are returned for the caller to judge. A text with
+ * a transaction-control statement anywhere in it says which (`transactionControl`).
  */
 export function classifyTree(tree: unknown): TreeVerdict {
   const stmts = (tree as { stmts?: unknown }).stmts
   if (!Array.isArray(stmts) || stmts.length === 0) return { kind: 'write', reason: 'empty', wrappable: false }
-  if (stmts.length > 1) return { kind: 'write', reason: 'multi-statement', wrappable: false }
+  if (stmts.length > 1) {
+    for (const entry of stmts) {
+      const [type, body] = single((entry as { stmt?: Json }).stmt)
+      const control = type === 'TransactionStmt' ? transactionControlOf(body) : undefined
+      if (control !== undefined)
+        return { kind: 'write', reason: 'multi-statement', wrappable: false, transactionControl: control }
+    }
+    return { kind: 'write', reason: 'multi-statement', wrappable: false }
+  }
   const raw = (stmts[0] as { stmt?: Json }).stmt
   const [type, body] = single(raw)
   if (type === undefined) return { kind: 'write', reason: 'empty', wrappable: false }
@@ -53,7 +85,20 @@ export function classifyTree(tree: unknown): TreeVerdict {
     const verdict = classifySelect(body, 'select')
     return verdict.kind === 'write' ? { ...verdict, wrappable: true } : verdict
   }
+  if (type === 'TransactionStmt')
+    return {
+      kind: 'write',
+      reason: 'transaction',
+      wrappable: false,
+      transactionControl: transactionControlOf(body),
+    }
   return { kind: 'write', reason: reasonOf(type), wrappable: WRAPPABLE.has(type) }
+}
+
+/** The statement a `TransactionStmt` body stands for; a kind this parser version adds is named by its kind. */
+function transactionControlOf(body: Json | undefined): string {
+  const kind = isObject(body) && typeof body.kind === 'string' ? body.kind : 'TRANS_STMT_UNKNOWN'
+  return TRANSACTION_CONTROL.get(kind) ?? kind
 }
 
 function classifySelect(body: Json | undefined, label: string): TreeVerdict {

@@ -101,6 +101,53 @@ describe('transactions and sessions run on the primary', () => {
     expect(await admin(serviceUrls.pgPrimary, `SELECT 1 FROM ${S}.t WHERE v = 'session'`)).toHaveLength(1)
   })
 
+  it('refuses transaction control through db.query() before sending it: nothing is left idle in transaction', async () => {
+    const app = uniqueName('txctl')
+    const one = createDbRouter({
+      primary: { connectionString: serviceUrls.pgPrimary, max: 1, application_name: app },
+      replicas: [serviceUrls.pgReplica],
+    })
+    const rec = recordQueries()
+    try {
+      for (const sql of [
+        'BEGIN',
+        'START TRANSACTION',
+        'SAVEPOINT s1',
+        `BEGIN; INSERT INTO ${S}.t (v) VALUES ('after-begin')`,
+      ]) {
+        const refused = one.query(sql)
+        await expect(refused).rejects.toMatchObject({ code: 'ERR_DB_INVALID_ARGUMENT' })
+        await expect(refused).rejects.toThrow(/db\.transaction\(\)/)
+      }
+      expect(rec.seen).toEqual([])
+      // The one pooled session takes the next write and commits it: another connection sees it.
+      await one.query(`INSERT INTO ${S}.t (v) VALUES ('after-refusal')`)
+      expect(
+        await admin(serviceUrls.pgPrimary, `SELECT 1 FROM ${S}.t WHERE v = 'after-refusal'`),
+      ).toHaveLength(1)
+      expect(await admin(serviceUrls.pgPrimary, `SELECT 1 FROM ${S}.t WHERE v = 'after-begin'`)).toHaveLength(
+        0,
+      )
+      const sessions = await admin<{ state: string }>(
+        serviceUrls.pgPrimary,
+        'SELECT state FROM pg_stat_activity WHERE application_name = $1',
+        [app],
+      )
+      expect(sessions.length).toBeGreaterThan(0)
+      expect(sessions.filter((r) => r.state.startsWith('idle in transaction'))).toEqual([])
+      // Inside transaction() and connect() sessions, savepoints stay allowed.
+      await one.transaction(async (tx) => {
+        await tx.query('SAVEPOINT s1')
+        await tx.query(`INSERT INTO ${S}.t (v) VALUES ('undone')`)
+        await tx.query('ROLLBACK TO SAVEPOINT s1')
+      })
+      expect(await admin(serviceUrls.pgPrimary, `SELECT 1 FROM ${S}.t WHERE v = 'undone'`)).toHaveLength(0)
+    } finally {
+      rec.stop()
+      await one.close()
+    }
+  })
+
   it('writes are never retried: a failing write fails once', async () => {
     const rec = recordQueries()
     await expect(db.query(`INSERT INTO ${S}.t (v) VALUES ('dup')`)).rejects.toMatchObject({ code: '23505' })

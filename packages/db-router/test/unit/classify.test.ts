@@ -110,6 +110,48 @@ describe('statement classification (real Postgres parser, no database)', () => {
     expect(await target('SELECT 3', c)).toBe('primary:learned-read-only-error')
   })
 
+  it.each([
+    ['BEGIN', 'BEGIN'],
+    ['begin transaction isolation level serializable', 'BEGIN'],
+    ['START TRANSACTION READ ONLY', 'START TRANSACTION'],
+    ['COMMIT', 'COMMIT'],
+    ['END', 'COMMIT'],
+    ['ROLLBACK', 'ROLLBACK'],
+    ['ABORT', 'ROLLBACK'],
+    ['SAVEPOINT s1', 'SAVEPOINT'],
+    ['RELEASE s1', 'RELEASE SAVEPOINT'],
+    ['RELEASE SAVEPOINT s1', 'RELEASE SAVEPOINT'],
+    ['ROLLBACK TO s1', 'ROLLBACK TO SAVEPOINT'],
+    ['ROLLBACK TO SAVEPOINT s1', 'ROLLBACK TO SAVEPOINT'],
+    ["PREPARE TRANSACTION 'g1'", 'PREPARE TRANSACTION'],
+    ["COMMIT PREPARED 'g1'", 'COMMIT PREPARED'],
+    ["ROLLBACK PREPARED 'g1'", 'ROLLBACK PREPARED'],
+    ['BEGIN; UPDATE t SET a = 1', 'BEGIN'],
+    ['UPDATE t SET a = 1; COMMIT', 'COMMIT'],
+    ['SELECT 1;\n  -- then\n  SAVEPOINT s1; SELECT 2', 'SAVEPOINT'],
+  ])('%s is transaction control (%s), cached with the decision', async (sql, name) => {
+    const c = new Classifier(base)
+    const d = await c.classify(sql)
+    expect(d.target).toBe('primary')
+    expect(d.transactionControl).toBe(name)
+    expect(c.cached(sql)).toBe(d)
+  })
+
+  it.each([
+    'SELECT 1',
+    'SELECT 1; SELECT 2',
+    'INSERT INTO t VALUES (1)',
+    'DO $$ BEGIN PERFORM 1; END $$',
+    "SELECT 'BEGIN; COMMIT'",
+    'SELECT begin FROM t',
+    'PREPARE q AS SELECT 1',
+    'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE',
+    'CALL p()',
+    'SELEC 1; BEGIN',
+  ])('%s is not transaction control', async (sql) => {
+    expect((await offline.classify(sql)).transactionControl).toBeUndefined()
+  })
+
   it('says which primary decisions a { role: "replica" } may overrule', async () => {
     expect(Classifier.overridable(await offline.classify('SELEC 1'))).toBe(true)
     expect(Classifier.overridable(await offline.classify('SELECT my_fn()'))).toBe(true)

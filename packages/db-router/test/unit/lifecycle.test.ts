@@ -156,3 +156,34 @@ describe('what the app passed in', () => {
     }
   })
 })
+
+describe('transaction control through db.query()', () => {
+  it('is refused with ERR_DB_INVALID_ARGUMENT before anything is sent, also repeated (cached), and never opens a breaker', async () => {
+    const primary = fakePool('primary', () => ({ ok: true }))
+    const replica = fakePool('replica', () => ({ ok: true }))
+    const db = createDbRouter({
+      primary,
+      replicas: [{ source: replica, name: 'r0' }],
+      health: { interval: 3_600_000 },
+      breaker: { volumeThreshold: 1 },
+    })
+    try {
+      for (let i = 0; i < 10; i += 1) {
+        for (const sql of ['BEGIN', 'COMMIT', 'SAVEPOINT s1', 'BEGIN; UPDATE t SET a = 1']) {
+          await expect(db.query(sql)).rejects.toBeInstanceOf(DbRouterArgumentError)
+          await expect(db.query(sql, [], { role: 'primary' })).rejects.toMatchObject({
+            code: 'ERR_DB_INVALID_ARGUMENT',
+          })
+          await expect(db.primary.query(sql)).rejects.toMatchObject({ code: 'ERR_DB_INVALID_ARGUMENT' })
+        }
+      }
+      await expect(db.query('ROLLBACK TO s1')).rejects.toThrow(/ROLLBACK TO SAVEPOINT.*db\.transaction\(\)/)
+      expect(primary.texts).toEqual([])
+      expect(replica.texts).toEqual([])
+      expect(db.health().primary.breakerOpen).toBe(false)
+      await expect(db.query('INSERT INTO t VALUES (1)')).resolves.toMatchObject({ rows: [{ ok: true }] })
+    } finally {
+      await db.close()
+    }
+  })
+})
