@@ -117,15 +117,23 @@ function isBroken(error: Error): boolean {
   return isConnectionError(error) || error instanceof DbRouterClosedError
 }
 
-/** Text with values takes pg's fast path (a config object is copied by pg on every call). */
+/**
+ * Text with values takes pg's fast path (a config object is copied by pg on every call). pg can
+ * throw synchronously (a config it refuses); that goes to `answered` too, never up into pg-pool's
+ * checkout callback, where it would be an uncaught exception.
+ */
 function send<R extends QueryResultRow>(
   client: PoolClient,
   config: TimedQueryConfig,
   answered: (error: Error | null | undefined, result: QueryResult<R>) => void,
 ): void {
-  if (!(config instanceof TextQuery)) client.query<R>(config as QueryConfig<unknown[]>, answered)
-  else if (config.values === undefined) client.query<R>(config.text, answered)
-  else client.query<R>(config.text, config.values, answered)
+  try {
+    if (!(config instanceof TextQuery)) client.query<R>(config as QueryConfig<unknown[]>, answered)
+    else if (config.values === undefined) client.query<R>(config.text, answered)
+    else client.query<R>(config.text, config.values, answered)
+  } catch (error) {
+    answered(asError(error), undefined as unknown as QueryResult<R>)
+  }
 }
 
 /** Runs one small query of the router's own (checks, probes, lookups) with a hard deadline. */

@@ -36,6 +36,7 @@ function pool(): Pool & { next: string; released: (Error | undefined)[]; unstick
       on: () => c,
       removeListener: () => c,
       query: (text, values, callback) => {
+        if (text.includes('throw')) throw new TypeError('pg refused the query config')
         const cb = typeof values === 'function' ? (values as Answered) : callback
         if (cb === undefined) return answer(text)
         answer(text).then((result) => {
@@ -115,6 +116,15 @@ describe('the dispatcher', () => {
     p.unstick()
     await new Promise((resolve) => setImmediate(resolve))
     expect(p.released.filter((e) => e === undefined)).toHaveLength(60)
+  })
+
+  it('turns a synchronous throw of client.query into the rejection of the call and gives the connection back', async () => {
+    const p = pool()
+    const dispatcher = new Dispatcher(p, 1000)
+    const outcome = await settle(dispatcher.query(new TextQuery('throw', [], 1000), 1000))
+    expect(outcome).toBeInstanceOf(TypeError)
+    expect(p.released).toEqual([undefined])
+    expect(dispatcher.pending).toBe(0)
   })
 
   it('abort() ends the calls in flight with ERR_DB_CLOSED, closes their sessions and refuses new calls', async () => {
