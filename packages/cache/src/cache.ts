@@ -20,7 +20,7 @@ import { createEncryption } from './encryption'
 import { CacheArgumentError, CacheClosedError, type CacheError, CacheUnavailableError } from './errors'
 import type { Factory } from './factory'
 import { Trouble } from './internal/events'
-import { invalidKey } from './internal/keys'
+import { invalidKey, isWellFormed } from './internal/keys'
 import { type Dependent, registerPlumbing } from './internal/plumbing'
 import { L1 } from './l1'
 import { resolveRedis } from './l2/client'
@@ -214,9 +214,9 @@ class CacheInstance implements Cache {
   invalidateTags(tags: readonly string[]): Promise<void> {
     const invalid: CacheError | undefined =
       this.#closed() ??
-      (Array.isArray(tags) && tags.every((t) => typeof t === 'string' && t !== '')
+      (Array.isArray(tags) && tags.every((t) => typeof t === 'string' && t !== '' && isWellFormed(t))
         ? undefined
-        : new CacheArgumentError('invalidateTags needs an array of non-empty strings'))
+        : new CacheArgumentError('invalidateTags needs an array of non-empty, well-formed strings'))
     if (invalid !== undefined) return Promise.reject(invalid)
     return this.#traceWrite(channels.delete, 'invalidateTags', async () => {
       if (tags.length > 0) await this.#tiers.invalidateTags(tags)

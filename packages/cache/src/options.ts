@@ -1,11 +1,14 @@
-import { type Checks, createChecks, type Duration, type Logger } from '@scalekit/internal'
-import type { Cluster, Redis } from 'ioredis'
+import { type Checks, createChecks, type Duration, type Logger, type RedisClient } from '@scalekit/internal'
 import type { Codec } from './codec'
 import type { EncryptionOptions } from './encryption'
 import { CacheArgumentError, CacheOptionsError } from './errors'
+import { isWellFormed } from './internal/keys'
 
-/** An ioredis client (standalone or Cluster), or a `redis://` / `rediss://` URL. */
-export type RedisInput = Redis | Cluster | string
+/**
+ * An ioredis 5 or 6 client (`Redis` or `Cluster`, taken by the members the cache calls, so the
+ * app's own copy of ioredis fits), or a `redis://` / `rediss://` URL.
+ */
+export type RedisInput = RedisClient | string
 
 /** Options of `createCache`. Durations are ms or strings such as `'250ms'`, `'5m'`, `'1d'`. */
 export interface CacheOptions {
@@ -192,8 +195,8 @@ export function resolveCall(o: ResolvedOptions, options: GetOrSetOptions): CallO
   const ttl = argument.duration('ttl', given.ttl, o.ttl)
   const grace = argument.duration('grace', given.grace, o.grace)
   const tags = given.tags ?? []
-  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t === '')) {
-    argument.fail('tags must be an array of non-empty strings')
+  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t === '' || !isWellFormed(t))) {
+    argument.fail('tags must be an array of non-empty, well-formed (no lone surrogate) strings')
   }
   if (tags.length > 0 && ttl + grace > o.tagRetention) {
     argument.fail(`a tagged entry may not live (ttl + grace) longer than tagRetention (${o.tagRetention} ms)`)
