@@ -1,12 +1,14 @@
-import { type Checks, createChecks, type Duration, type Logger } from '@scalekit/internal'
-import type { Cluster, Redis } from 'ioredis'
+import { type Checks, createChecks, type Duration, type Logger, type RedisClient } from '@scalekit/internal'
 import type { Codec } from './codec'
 import type { EncryptionOptions } from './encryption'
 import { CacheArgumentError, CacheOptionsError } from './errors'
 import { isWellFormed } from './internal/keys'
 
-/** An ioredis client (standalone or Cluster), or a `redis://` / `rediss://` URL. */
-export type RedisInput = Redis | Cluster | string
+/**
+ * An ioredis 5 or 6 client (`Redis` or `Cluster`, taken by the members the cache calls, so the
+ * app's own copy of ioredis fits), or a `redis://` / `rediss://` URL.
+ */
+export type RedisInput = RedisClient | string
 
 /** Options of `createCache`. Durations are ms or strings such as `'250ms'`, `'5m'`, `'1d'`. */
 export interface CacheOptions {

@@ -17,5 +17,14 @@ export {
   type HealthStatus,
 } from './lifecycle'
 export { createWarner, type Logger, type Warner } from './logger'
+export {
+  checkRedisInput,
+  isRedisCluster,
+  type RedisBatch,
+  type RedisClient,
+  type RedisClusterClient,
+  type RedisCommands,
+  type RedisListener,
+} from './redis-client'
 export { sleep, withTimeout } from './timers'
 export { type BackoffInput, type Checks, createChecks, type NumberBounds } from './validators'

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import { channelPrefix, type Checks, createChecks, DeadlineSweep, type Duration } from '@scalekit/internal'
+import {
+  channelPrefix,
+  type Checks,
+  createChecks,
+  DeadlineSweep,
+  describeValue,
+  type Duration,
+  type RedisCommands,
+} from '@scalekit/internal'
 import { QueueOptionsError, timedOut } from './errors'
 
 /**
@@ -34,16 +42,15 @@ export function dedupKey(group: string, type: string, messageId: string): string
 }
 
 /**
- * The few ioredis methods the Redis store calls (an ioredis `Redis` or `Cluster` fits): the package
- * never imports ioredis, so `npm install @scalekit/queue` alone works.
+ * The one ioredis method the Redis store calls: an ioredis 5 or 6 `Redis` or `Cluster` fits,
+ * whichever copy the app installed. The package never imports ioredis, so `npm install
+ * @scalekit/queue` alone works and ioredis is no dependency of it.
  */
-export interface DedupRedisClient {
-  eval(script: string, numkeys: number, ...args: (string | number)[]): Promise<unknown>
-}
+export type DedupRedisClient = Pick<RedisCommands, 'eval'>
 
 /** Options of {@link createRedisDedupStore}. */
 export interface RedisDedupStoreOptions {
-  /** Your ioredis client; never closed by the store. */
+  /** Your ioredis 5 or 6 `Redis` or `Cluster`; never closed by the store. */
   redis: DedupRedisClient
   /** Key prefix. @default 'scalekit:queue:dedup:' */
   prefix?: string
@@ -74,7 +81,8 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 /** A {@link DedupStore} in Redis: one key per message id (`SET` with a lease, then `done` with `ttl`). */
 export function createRedisDedupStore(options: RedisDedupStoreOptions): DedupStore {
   const { redis, prefix = DEFAULT_PREFIX } = checks.group('options', options)
-  if (typeof redis?.eval !== 'function') checks.fail('redis must be an ioredis client')
+  if (typeof redis?.eval !== 'function')
+    checks.fail(`redis must be an ioredis (5 or 6) Redis or Cluster client, got ${describeValue(redis)}`)
   if (typeof prefix !== 'string') checks.fail('prefix must be a string')
   const ttl = checks.duration('ttl', options.ttl, 86_400_000, { min: 1 })
   const timeout = checks.duration('timeout', options.timeout, 2_000, { min: 1 })
