@@ -90,7 +90,7 @@ export interface DbRouterOptions {
     readFunctions?: readonly string[]
     /** Functions that write or need the primary's session; a statement calling one goes to the primary. @default [] (a built-in list is always applied) */
     writeFunctions?: readonly string[]
-    /** Look up unknown functions' volatility in `pg_proc` (once per name): non-catalog VOLATILE or unknown → primary. `false`: unknown non-listed functions → primary. @default true */
+    /** Look up unknown functions' volatility in `pg_proc` (once per name): VOLATILE (a built-in too, unless reviewed as a read, like `random()`) or unknown → primary. `false`: unknown non-listed functions → primary. @default true */
     lookupFunctions?: boolean
     /** Decisions cached by statement text. @default 10_000 */
     cacheSize?: number

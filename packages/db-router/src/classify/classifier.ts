@@ -1,4 +1,5 @@
 import { loadModule, parseSync } from 'libpg-query'
+import { isReadOnlyVolatile } from './functions'
 import type { FunctionRef } from './tree'
 import { classifyTree } from './tree'
 
@@ -145,6 +146,7 @@ export class Classifier {
       const qualified = ref.schema === undefined ? ref.name : `${ref.schema}.${ref.name}`
       if (this.#writes.has(ref.name) || this.#writes.has(qualified)) return `function:${ref.name}`
       if (this.#reads.has(ref.name) || this.#reads.has(qualified)) continue
+      if ((ref.schema === undefined || ref.schema === 'pg_catalog') && isReadOnlyVolatile(ref.name)) continue
       const known = this.#functions.get(qualified)
       if (known === 'write') return `volatile-function:${ref.name}`
       if (known === undefined) unknown.push(ref)
@@ -163,9 +165,8 @@ export class Classifier {
       const matching = rows.filter(
         (r) => r.name === ref.name && (ref.schema === undefined || r.schema === ref.schema),
       )
-      // Unknown to pg_proc, or a user-defined VOLATILE function (it may write): primary.
-      const writes =
-        matching.length === 0 || matching.some((r) => r.schema !== 'pg_catalog' && r.volatility === 'v')
+      // Unknown to pg_proc, or VOLATILE (it may write) — a built-in too, unless reviewed as a read: primary.
+      const writes = matching.length === 0 || matching.some((r) => r.volatility === 'v')
       this.#functions.set(
         ref.schema === undefined ? ref.name : `${ref.schema}.${ref.name}`,
         writes ? 'write' : 'read',

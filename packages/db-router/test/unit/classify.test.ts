@@ -50,17 +50,38 @@ describe('statement classification (real Postgres parser, no database)', () => {
     ['CALL p()', 'primary:call'],
     ['SELEC 1', 'primary:unparseable'],
     ['SELECT my_fn()', 'primary:unknown-function:my_fn'],
+    // Volatile built-ins (issue 12, defect 12): reads only when reviewed as such, whatever the lookup says.
+    ['SELECT random(), clock_timestamp(), gen_random_uuid(), pg_sleep(0)', 'replica:select'],
+    ['SELECT pg_catalog.timeofday()', 'replica:select'],
+    [
+      "SELECT query_to_xml('select pg_advisory_lock(424242)', true, false, '')",
+      'primary:function:query_to_xml',
+    ],
+    ["SELECT cursor_to_xml('c', 1, true, false, '')", 'primary:function:cursor_to_xml'],
+    ["SELECT * FROM ts_stat('select v from t')", 'primary:function:ts_stat'],
+    ["SELECT ts_rewrite('a'::tsquery, 'select q, s from aliases')", 'primary:function:ts_rewrite'],
+    ["SELECT brin_summarize_new_values('i')", 'primary:function:brin_summarize_new_values'],
+    ["SELECT brin_summarize_range('i', 0)", 'primary:function:brin_summarize_range'],
+    ["SELECT brin_desummarize_range('i', 0)", 'primary:function:brin_desummarize_range'],
+    ["SELECT gin_clean_pending_list('i')", 'primary:function:gin_clean_pending_list'],
+    ["SELECT lo_export(1, '/tmp/x')", 'primary:function:lo_export'],
+    ['SELECT lo_truncate64(0, 1)', 'primary:function:lo_truncate64'],
+    ['SELECT lo_get(1)', 'primary:function:lo_get'],
+    ['SELECT loread(0, 1)', 'primary:function:loread'],
+    ['SELECT pg_xact_status(1::xid8)', 'primary:function:pg_xact_status'],
+    ["SELECT pg_read_file('postgresql.conf')", 'primary:function:pg_read_file'],
   ])('%s → %s', async (sql, expected) => {
     expect(await target(sql)).toBe(expected)
   })
 
-  it('looks unknown functions up once: catalog or non-volatile → read; user VOLATILE or unknown → primary', async () => {
+  it('looks unknown functions up once: non-volatile → read; VOLATILE (built-in too, unless reviewed as a read) or unknown → primary', async () => {
     const calls: string[][] = []
     const rows: FunctionRow[] = [
       { name: 'count', schema: 'pg_catalog', volatility: 'i' },
-      { name: 'random', schema: 'pg_catalog', volatility: 'v' },
       { name: 'stable_fn', schema: 'app', volatility: 's' },
       { name: 'writer', schema: 'app', volatility: 'v' },
+      // A volatile built-in on neither list (a later server version's): a write until reviewed.
+      { name: 'pg_new_thing', schema: 'pg_catalog', volatility: 'v' },
     ]
     const c = new Classifier({
       ...base,
@@ -74,7 +95,9 @@ describe('statement classification (real Postgres parser, no database)', () => {
     expect(await target('SELECT app.writer()', c)).toBe('primary:volatile-function:writer')
     expect(await target('SELECT ghost()', c)).toBe('primary:unknown-function:ghost')
     expect(await target('SELECT count(*) FROM u', c)).toBe('replica:select')
-    expect(calls).toEqual([['count', 'random'], ['stable_fn'], ['writer'], ['ghost']])
+    expect(await target('SELECT pg_new_thing()', c)).toBe('primary:volatile-function:pg_new_thing')
+    // random() is on the reviewed list: never looked up.
+    expect(calls).toEqual([['count'], ['stable_fn'], ['writer'], ['ghost'], ['pg_new_thing']])
   })
 
   it('a failed lookup sends the statement to the primary without caching the decision', async () => {
