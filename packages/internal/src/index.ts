@@ -17,6 +17,7 @@ export {
   type HealthStatus,
 } from './lifecycle'
 export { createWarner, type Logger, type Warner } from './logger'
+export { onlyKnownOptions } from './option-names'
 export {
   checkRedisInput,
   isRedisCluster,
