@@ -4,7 +4,7 @@ export { defaults } from './options'
 export type { Factory, FactoryContext } from './factory'
 export type { CloseOptions, Duration, HealthStatus, Logger } from '@scalekit/internal'
 export type { BreakerState } from './l2/remote'
-export { type Codec, jsonCodec } from './codec'
+export { type Codec, createJsonCodec, jsonCodec, type JsonCodecOptions } from './codec'
 export { createEncryption, type Encryption, type EncryptionKey, type EncryptionOptions } from './encryption'
 export {
   CacheArgumentError,
