@@ -1,5 +1,8 @@
-// The format of a cache entry in Redis, one string per key (see scripts.ts), and what a read or a
-// write carries.
+// The format of a cache entry in Redis, one string per key (see scripts.ts), what a read or a
+// write carries, and how an encrypted entry is bound to its header.
+
+import type { Encryption } from '../encryption'
+import { CacheDecodeError } from '../errors'
 
 /** An entry as stored in Redis; times are Redis's clock (ms). */
 export interface StoredEntry {
@@ -88,4 +91,113 @@ export function asciiJson(tags: readonly string[]): string {
     /[\u007f-\uffff]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   )
+}
+
+/**
+ * How far past the writer's estimate of Redis's clock an authenticated entry's write time may lie:
+ * the write's trip to Redis plus the estimate's error. An honest write later than this reads as a
+ * miss (and is rewritten); someone able to write to Redis can push an entry's expiry later by at
+ * most this much.
+ */
+export const MAX_WRITE_DELAY_MS = 5000
+
+/** What decides how an entry is served, beyond its value: fixed by the writer, checked by readers. */
+export interface SealMeta {
+  readonly ttl: number
+  readonly grace: number
+  readonly tags: readonly string[]
+  readonly delta: number
+  /** The creation time the writer passed (a refresh); undefined: Redis's clock at the write. */
+  readonly created: number | undefined
+}
+
+/** Redis's clock as seen from here, learned from replies; a rough estimate is enough (see {@link MAX_WRITE_DELAY_MS}). */
+export class RedisClock {
+  #offset = 0
+
+  learn(redisNow: number): void {
+    if (Number.isFinite(redisNow)) this.#offset = redisNow - Date.now()
+  }
+
+  now(): number {
+    return Math.round(Date.now() + this.#offset)
+  }
+}
+
+const SEALED = /^(\d{1,16}):(\d{1,16}):([wc]):/
+
+/**
+ * The associated data of an encrypted entry: every header field that decides how it is served
+ * (tags, their length, creation, expiry and grace through the ttl and write time, the refresh
+ * delta), the codec's name, and, last, the Redis key (the fields before it hold no newline).
+ */
+function associatedData(
+  redisKey: string,
+  codecName: string,
+  writtenAt: number,
+  m: { ttl: number; grace: number; delta: number; created: number | undefined; tags: readonly string[] },
+): string {
+  const created = m.created === undefined ? 'w' : `c${m.created}`
+  return `e2|${codecName.length}:${codecName}|${writtenAt}|${m.ttl}|${m.grace}|${Math.round(m.delta)}|${created}\n${asciiJson(m.tags)}\n${redisKey}`
+}
+
+/**
+ * Encrypts an entry's value with its header fields as associated data, into
+ * `<writtenAt>:<ttl>:<w|c>:<ciphertext>`. `writtenAt` is the writer's estimate of Redis's clock;
+ * Redis computes the stored times from its own, and {@link openEntry} checks they agree.
+ */
+export function sealEntry(
+  encryption: Encryption,
+  redisKey: string,
+  codecName: string,
+  writtenAt: number,
+  text: string,
+  meta: SealMeta,
+): string {
+  const mode = meta.created === undefined ? 'w' : 'c'
+  const aad = associatedData(redisKey, codecName, writtenAt, meta)
+  return `${writtenAt}:${meta.ttl}:${mode}:${encryption.encrypt(text, aad)}`
+}
+
+/**
+ * The codec text of a stored entry, or a `CacheDecodeError`: the value is too long to be one the
+ * cache wrote (`maxValueBytes`), or, with encryption, it does not decrypt with the header as read
+ * (a field was altered) or the header's times disagree with what the writer fixed.
+ */
+export function openEntry(
+  stored: StoredEntry,
+  redisKey: string,
+  codecName: string,
+  maxValueBytes: number,
+  encryption: Encryption | undefined,
+): string {
+  const { data } = stored
+  if (encryption === undefined) {
+    // A UTF-16 code unit takes at least one byte: longer text was not written by a cache with this bound.
+    if (data.length > maxValueBytes)
+      throw new CacheDecodeError('Cannot decode: the entry exceeds maxValueBytes')
+    return data
+  }
+  // Base64 of at most maxValueBytes bytes, the IV and the tag, plus the prefixes.
+  if (data.length > 2 * maxValueBytes + 256)
+    throw new CacheDecodeError('Cannot decode: the entry exceeds maxValueBytes')
+  const sealed = SEALED.exec(data)
+  if (sealed === null) throw new CacheDecodeError('Cannot decrypt: the entry is not sealed with its header')
+  const writtenAt = Number(sealed[1])
+  const ttl = Number(sealed[2])
+  const writeTime = stored.expiresAt - ttl
+  const created = sealed[3] === 'c' ? stored.created : undefined
+  const consistent =
+    writeTime <= writtenAt + MAX_WRITE_DELAY_MS &&
+    stored.ver >= writeTime &&
+    (created !== undefined || stored.created === writeTime)
+  if (!consistent) throw new CacheDecodeError('Cannot decrypt: the entry header was altered')
+  const aad = associatedData(redisKey, codecName, writtenAt, {
+    ttl,
+    grace: stored.staleUntil - stored.expiresAt,
+    delta: stored.delta,
+    created,
+    tags: stored.tags,
+  })
+  return encryption.decrypt(data.slice(sealed[0].length), aad)
 }

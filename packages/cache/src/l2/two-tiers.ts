@@ -16,7 +16,7 @@ import {
   type Tiers,
   type WriteMeta,
 } from '../tiers'
-import type { StoredEntry } from './entry'
+import { openEntry, RedisClock, sealEntry, type StoredEntry } from './entry'
 import type { RedisTier } from './tier'
 
 /**
@@ -33,6 +33,7 @@ export class TwoTiers implements Tiers {
   readonly #encryption: Encryption | undefined
   readonly #coherence: Coherence
   readonly #trouble: Trouble
+  readonly #clock = new RedisClock()
 
   constructor(deps: {
     options: ResolvedOptions
@@ -56,10 +57,10 @@ export class TwoTiers implements Tiers {
     return lifetimeOf(this.#o, call, negative)
   }
 
-  encode(key: string, value: unknown): Encoded {
+  /** With encryption, `data` stays the codec's text until `store` seals it with the header it writes. */
+  encode(_key: string, value: unknown): Encoded {
     const { text, size } = encodeText(this.#o, this.#codec, value)
-    const data = this.#encryption === undefined ? text : this.#encryption.encrypt(text, this.l2.entryKey(key))
-    return { value: this.l1 === undefined ? value : this.#codec.decode(text), data, size }
+    return { value: this.l1 === undefined ? value : this.#codec.decode(text), data: text, size }
   }
 
   isFresh(entry: L1Entry): boolean {
@@ -92,10 +93,25 @@ export class TwoTiers implements Tiers {
 
   async store(key: string, encoded: Encoded, lifetime: Lifetime, meta: WriteMeta): Promise<void> {
     const sentAt = Date.now()
+    const data =
+      this.#encryption === undefined
+        ? encoded.data
+        : sealEntry(
+            this.#encryption,
+            this.l2.entryKey(key),
+            this.#codec.name,
+            this.#clock.now(),
+            encoded.data,
+            {
+              ...lifetime,
+              delta: meta.delta,
+              created: meta.created,
+            },
+          )
     let result
     try {
       result = await this.l2.write(key, {
-        data: encoded.data,
+        data,
         ttl: lifetime.ttl,
         grace: lifetime.grace,
         tags: lifetime.tags,
@@ -106,6 +122,7 @@ export class TwoTiers implements Tiers {
       this.markFailed(key, error)
       throw error
     }
+    this.#clock.learn(result.now)
     if (!result.written) return
     // Redis's clock decided expiry; in ours it started no later than when we sent the write.
     const created = meta.created ?? result.now
@@ -153,14 +170,13 @@ export class TwoTiers implements Tiers {
     stored: StoredEntry | undefined,
     redisNow: number,
   ): Promise<L1Entry | undefined> {
+    this.#clock.learn(redisNow)
     if (stored === undefined) return undefined
     let value: unknown
     let size: number
     try {
-      const text =
-        this.#encryption === undefined
-          ? stored.data
-          : this.#encryption.decrypt(stored.data, this.l2.entryKey(key))
+      const redisKey = this.l2.entryKey(key)
+      const text = openEntry(stored, redisKey, this.#codec.name, this.#o.maxValueBytes, this.#encryption)
       value = this.#codec.decode(text)
       size = text.length
     } catch (error) {

@@ -16,7 +16,7 @@ describe('encryption at rest in Redis', () => {
     const before = createCache({ namespace, redis: serviceUrls.redis, l1: false, encryption: { keys: [k1] } })
     await before.set('user:1', secret)
     const raw = await redis.get(`sk:{${namespace}:user:1}`)
-    expect(raw).toMatch(/\|v1\.k1\./)
+    expect(raw).toMatch(/\|\d+:\d+:w:v1\.k1\./)
     expect(raw).not.toContain('ada@example.com')
     await before.close()
 
@@ -28,7 +28,7 @@ describe('encryption at rest in Redis', () => {
     })
     expect(await rotated.get('user:1')).toStrictEqual(secret)
     await rotated.set('user:2', 'new')
-    expect(await redis.get(`sk:{${namespace}:user:2}`)).toMatch(/\|v1\.k2\./)
+    expect(await redis.get(`sk:{${namespace}:user:2}`)).toMatch(/\|\d+:\d+:w:v1\.k2\./)
     await rotated.close()
 
     // Once k1 is retired, its entries are misses (and an event), never a crash or garbage.
