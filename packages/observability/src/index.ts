@@ -1,2 +1,42 @@
-export { ObservabilityArgumentError, ObservabilityError, ObservabilityOptionsError, errors } from './errors'
+export {
+  ObservabilityArgumentError,
+  ObservabilityCheckTimeoutError,
+  ObservabilityError,
+  ObservabilityMetricConflictError,
+  ObservabilityOptionsError,
+  errors,
+} from './errors'
 export { CHANNEL_PREFIX } from './channels'
+export { createMetrics, metricsDefaults, OVERFLOW } from './metrics/metrics'
+export type { GaugeSource, Metrics, MetricsOptions } from './metrics/metrics'
+export {
+  authMetrics,
+  breakerMetrics,
+  cacheMetrics,
+  dbMetrics,
+  DURATION_BUCKETS,
+  functionMetrics,
+  httpMetrics,
+  metricDefinitions,
+  queueMetrics,
+  seriesOverflow,
+} from './metrics/definitions'
+export type { MetricDefinition, MetricKind } from './metrics/definitions'
+export { metricsHandler } from './http/metrics-handler'
+export { UNMATCHED_ROUTE } from './http/observer'
+export type { AccessLogger, ContextPropagator, HttpObservabilityOptions } from './http/observer'
+export { createLoadShedder, loadShedderDefaults } from './http/shedding'
+export type { LoadShedder, LoadShedderOptions, ShedReason } from './http/shedding'
+export {
+  createRequestContext,
+  getRequestContext,
+  isRequestId,
+  outgoingTraceparent,
+  parseTraceparent,
+  runWithMessageContext,
+  runWithRequestContext,
+} from './context'
+export type { MessageContextCarrier, RequestContext, RequestContextInit } from './context'
+export { createLogger, DEFAULT_REDACT_PATHS } from './logs/logger'
+export type { LoggerOptions, ObservabilityLogger } from './logs/logger'
+export type { Duration, Logger } from '@scalekit/internal'

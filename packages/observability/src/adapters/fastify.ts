@@ -1,0 +1,85 @@
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { type RequestContext, runWithRequestContext } from '../context'
+import { HttpObserver, type HttpObservabilityOptions, methodLabel } from '../http/observer'
+import type { Metrics } from '../metrics/metrics'
+
+export type { HttpObservabilityOptions, AccessLogger, ContextPropagator } from '../http/observer'
+
+/** Options of {@link observabilityPlugin}. */
+export interface ObservabilityPluginOptions extends HttpObservabilityOptions {
+  /** Serve the metrics' exposition text at this path (needs `metrics`); `false` for none. @default '/metrics' */
+  metricsPath?: string | false
+}
+
+interface RequestState {
+  readonly method: string
+  readonly start: number
+  readonly context: RequestContext
+}
+
+const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, options, done) => {
+  const { metricsPath = '/metrics', ...httpOptions } = options
+  const observer = new HttpObserver(httpOptions)
+  const header = observer.requestIdHeader
+  const states = new WeakMap<FastifyRequest, RequestState>()
+  const routeOf = (request: FastifyRequest): string | undefined => request.routeOptions.url
+
+  fastify.addHook('onRequest', (request, reply, next) => {
+    const shed = observer.shed?.reason
+    if (shed !== undefined) {
+      observer.shedOne(shed)
+      void reply
+        .code(503)
+        .header('retry-after', String(observer.shed?.retryAfterSeconds ?? 1))
+        .send({ code: 'ERR_OBSERVABILITY_OVERLOADED', reason: shed })
+      return
+    }
+    const method = methodLabel(request.method)
+    const start = observer.begin(method)
+    const context = observer.context(request.headers, request.method, () => routeOf(request))
+    states.set(request, { method, start, context })
+    void reply.header(header, context.requestId)
+    runWithRequestContext(context, () => {
+      observer.enter(context, next)
+    })
+  })
+  // Body parsing resumes from stream events, outside the context: enter it again before the handler.
+  fastify.addHook('preValidation', (request, _reply, next) => {
+    const state = states.get(request)
+    if (state === undefined) next()
+    else
+      runWithRequestContext(state.context, () => {
+        observer.enter(state.context, next)
+      })
+  })
+  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, next) => {
+    const state = states.get(request)
+    if (state !== undefined)
+      observer.end(state.method, routeOf(request), reply.statusCode, state.start, state.context)
+    next()
+  })
+  const metrics: Metrics | undefined = options.metrics
+  if (metricsPath !== false && metrics !== undefined) {
+    fastify.get(metricsPath, async (_request, reply) => {
+      const text = await metrics.metrics()
+      return reply.type(metrics.contentType).send(text)
+    })
+  }
+  done()
+}
+
+/**
+ * The Fastify (4 or 5) plugin: request metrics (RED, by route template), the request context
+ * (request id, trace), an access log line, load shedding, and `/metrics`.
+ *
+ * ```ts
+ * await app.register(observabilityPlugin, { metrics, logger })
+ * ```
+ */
+export const observabilityPlugin: FastifyPluginCallback<ObservabilityPluginOptions> = fp(
+  // fastify-plugin's types name whichever `fastify` the installation hoisted (4 or 5); the plugin
+  // itself works on both, so its type is ours, not the hoisted one's.
+  plugin as unknown as Parameters<typeof fp>[0],
+  { name: '@scalekit/observability', fastify: '4.x || 5.x' },
+) as unknown as FastifyPluginCallback<ObservabilityPluginOptions>
