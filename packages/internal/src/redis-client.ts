@@ -137,7 +137,7 @@ export function checkRedisInput(checks: Checks, name: string, value: unknown): R
   }
   if (replyMapping(client.options) === 'resp3') {
     checks.fail(
-      `${name}: the client maps replies as 'resp3' (maps as objects, doubles as numbers); pass a client with ioredis' default replyMapping ('legacy'), e.g. client.duplicate({ replyMapping: 'legacy' })`,
+      `${name} must be a client with ioredis' default replyMapping ('legacy'); this one maps replies as 'resp3' (maps as objects, doubles as numbers), which the package cannot read: pass client.duplicate({ replyMapping: 'legacy' })`,
     )
   }
   return value as RedisClient
