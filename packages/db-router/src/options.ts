@@ -1,8 +1,9 @@
-import { createChecks, type Duration, type Logger } from '@scalekit/internal'
+import { createChecks, describeValue, type Duration, type Logger, onlyKnownOptions } from '@scalekit/internal'
 import type { Pool, PoolConfig } from 'pg'
 import type { BalancePolicy } from './balancing'
 import { BALANCE_POLICIES } from './balancing'
 import { DbRouterOptionsError } from './errors'
+import { checkNodeSource } from './internal/node-source'
 
 /** Where a node is: a connection URL, an existing `pg.Pool` (never ended by the router), or a `PoolConfig` (the router owns that pool). */
 export type NodeSource = string | Pool | PoolConfig
@@ -41,8 +42,14 @@ export interface DbRouterOptions {
     maxWait?: Duration
     /** Pause between replay-position probes while waiting. @default 10 */
     pollInterval?: Duration
-    /** HMAC-SHA256 key: tokens are signed and unsigned or forged ones refused (`ERR_DB_INVALID_TOKEN`). At least 32 bytes. @default unsigned tokens */
-    secret?: string | Uint8Array
+    /**
+     * HMAC-SHA256 key(s): tokens are signed, and unsigned or forged ones refused (`ERR_DB_INVALID_TOKEN`).
+     * Each at least 32 bytes. A list rotates keys: the first signs, every one verifies (put the new
+     * key first, drop the old one once the tokens it signed have expired). The Express and Fastify
+     * adapters accept tokens from clients only when this is set, unless `acceptUnsigned: true`.
+     * @default unsigned tokens
+     */
+    secret?: string | Uint8Array | readonly (string | Uint8Array)[]
   }
   /** Background health and lag check of every node. */
   health?: {
@@ -108,7 +115,8 @@ export interface DbRouterOptions {
 /** The options after defaults and validation; durations in ms. */
 export interface ResolvedOptions {
   balance: BalancePolicy
-  consistency: { maxWait: number; pollInterval: number; secret: Uint8Array | undefined }
+  /** `secret`: the signing keys, the first signs; undefined = unsigned tokens. */
+  consistency: { maxWait: number; pollInterval: number; secret: readonly Uint8Array[] | undefined }
   health: {
     interval: number
     timeout: number
@@ -173,17 +181,58 @@ function nameList(value: readonly string[] | undefined, name: string): readonly 
   return (list as string[]).map((v) => v.toLowerCase())
 }
 
-function secretBytes(secret: string | Uint8Array | undefined): Uint8Array | undefined {
-  if (secret === undefined) return undefined
-  const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret
-  if (!(bytes instanceof Uint8Array) || bytes.byteLength < 32) {
-    check.fail('consistency.secret must be a string or bytes of at least 32 bytes')
-  }
+function secretBytes(value: unknown, name: string): Uint8Array {
+  const bytes: unknown = typeof value === 'string' ? Buffer.from(value, 'utf8') : value
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength < 32)
+    return check.fail(`${name} must be a string or bytes of at least 32 bytes, got ${describeValue(value)}`)
   return bytes
 }
 
-/** Applies defaults and validates everything but the node sources; throws `DbRouterOptionsError` naming the option. */
+/** The signing keys: one, or a list (the first signs, all verify); undefined = unsigned tokens. */
+function secrets(secret: unknown): readonly Uint8Array[] | undefined {
+  if (secret === undefined) return undefined
+  if (!Array.isArray(secret)) return [secretBytes(secret, 'consistency.secret')]
+  if (secret.length === 0) check.fail('consistency.secret must hold at least one key when it is a list')
+  return secret.map((s: unknown, i) => secretBytes(s, `consistency.secret[${i}]`))
+}
+
+/** Every option name, by group: any other (a typo) is refused, never ignored. */
+const NAMES = {
+  '': [
+    'primary',
+    'replicas',
+    'balance',
+    'consistency',
+    'health',
+    'fallback',
+    'timeouts',
+    'breaker',
+    'classification',
+    'maxReadAttempts',
+    'logger',
+  ],
+  consistency: ['maxWait', 'pollInterval', 'secret'],
+  health: ['interval', 'timeout', 'fall', 'rise', 'maxLagBytes', 'maxLagSeconds', 'readmitRatio'],
+  fallback: ['toPrimary', 'maxPerSecond'],
+  timeouts: ['connect', 'query'],
+  breaker: ['errorThresholdPercentage', 'resetTimeout', 'volumeThreshold'],
+  classification: ['readFunctions', 'writeFunctions', 'lookupFunctions', 'cacheSize'],
+} as const satisfies Record<string, readonly string[]>
+
+/** An options group checked for being an object and for its names. */
+function group<T extends object>(name: Exclude<keyof typeof NAMES, ''>, value: T | undefined): Partial<T> {
+  const given = check.group<T>(name, value)
+  onlyKnownOptions(check, name, given, NAMES[name])
+  return given
+}
+
+/** Applies defaults and validates every option (node sources checked, not opened); throws `DbRouterOptionsError` naming the option. */
 export function resolveOptions(options: DbRouterOptions): ResolvedOptions {
+  onlyKnownOptions(check, '', options, NAMES[''])
+  checkNodeSource('primary', options.primary)
+  const replicas: unknown = options.replicas
+  if (replicas !== undefined && !Array.isArray(replicas))
+    check.fail(`replicas must be an array (use [] for none), got ${describeValue(replicas)}`)
   const logger: unknown = options.logger
   if (
     logger !== undefined &&
@@ -191,14 +240,21 @@ export function resolveOptions(options: DbRouterOptions): ResolvedOptions {
       logger === null ||
       typeof (logger as { warn?: unknown }).warn !== 'function')
   ) {
-    check.fail('logger must have a warn(obj, msg) method (pino, bunyan, console)')
+    check.fail(
+      `logger must have a warn(obj, msg) method (pino, bunyan, console), got ${describeValue(logger)}`,
+    )
   }
-  const c = check.group('consistency', options.consistency)
-  const h = check.group('health', options.health)
-  const f = check.group('fallback', options.fallback)
-  const t = check.group('timeouts', options.timeouts)
-  const b = check.group('breaker', options.breaker)
-  const cl = check.group('classification', options.classification)
+  for (const level of ['error', 'info', 'debug'] as const) {
+    const method: unknown = (logger as Partial<Logger> | undefined)?.[level]
+    if (method !== undefined && typeof method !== 'function')
+      check.fail(`logger.${level} must be a function when present, got ${describeValue(method)}`)
+  }
+  const c = group('consistency', options.consistency)
+  const h = group('health', options.health)
+  const f = group('fallback', options.fallback)
+  const t = group('timeouts', options.timeouts)
+  const b = group('breaker', options.breaker)
+  const cl = group('classification', options.classification)
   const positive = { min: 1 }
   return {
     balance: check.oneOf('balance', options.balance, defaults.balance, BALANCE_POLICIES),
@@ -209,7 +265,7 @@ export function resolveOptions(options: DbRouterOptions): ResolvedOptions {
         1,
         check.duration('consistency.pollInterval', c.pollInterval, defaults.consistency.pollInterval),
       ),
-      secret: secretBytes(c.secret),
+      secret: secrets(c.secret),
     },
     health: {
       interval: check.duration('health.interval', h.interval, defaults.health.interval, positive),

@@ -4,7 +4,7 @@ import { decodeToken, encodeToken } from '../../src/consistency/token'
 import { LsnHistory } from '../../src/internal/lsn-history'
 import { formatLsn, parseLsn, settleInsertLsn } from '../../src/internal/lsn'
 
-const secret = new Uint8Array(32).fill(7)
+const secret = [new Uint8Array(32).fill(7)]
 
 describe('LSNs', () => {
   it('parse and format pg_lsn text exactly', () => {
@@ -45,9 +45,22 @@ describe('consistency tokens', () => {
     expect(() => decodeToken(`1.ffffff.${sig ?? ''}`, secret)).toThrow(
       expect.objectContaining({ code: 'ERR_DB_INVALID_TOKEN' }),
     )
-    expect(() => decodeToken(signed, new Uint8Array(32).fill(8))).toThrow(
+    expect(() => decodeToken(signed, [new Uint8Array(32).fill(8)])).toThrow(
       expect.objectContaining({ code: 'ERR_DB_INVALID_TOKEN' }),
     )
+  })
+})
+
+describe('signing keys rotate', () => {
+  it('the first key signs, every key verifies; a key dropped from the list no longer verifies', () => {
+    const [oldKey, newKey] = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)]
+    const before = encodeToken(77n, [oldKey])
+    const during = [newKey, oldKey]
+    expect(decodeToken(before, during)).toBe(77n)
+    const after = encodeToken(77n, during)
+    expect(after).not.toBe(before)
+    expect(decodeToken(after, [newKey])).toBe(77n)
+    expect(() => decodeToken(before, [newKey])).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_TOKEN' }))
   })
 })
 

@@ -40,6 +40,100 @@ describe('options', () => {
     expect(() => createDbRouter({ primary, ...bad })).toThrow(name)
   })
 
+  it.each<[string, string, unknown]>([
+    ['an empty primary (an unset DATABASE_URL)', 'primary is an empty string', { primary: '' }],
+    ['no primary at all', 'primary must be a connection URL', {}],
+    ['a bare host name', 'primary must be a connection URL like postgres://', { primary: 'localhost' }],
+    ['a host:port', 'primary must be a PostgreSQL URL', { primary: 'localhost:5432' }],
+    ['not a URL', 'primary must be a connection URL', { primary: 'not a url' }],
+    ['another database', 'got a mysql:// URL', { primary: 'mysql://root:secret@db/app' }],
+    ['a config with a bad URL', 'primary.connectionString', { primary: { connectionString: 'db.local' } }],
+    [
+      'an unset replica URL',
+      'replicas[0] must be a connection URL, a pg.Pool or a PoolConfig, got undefined — is the environment variable',
+      { primary, replicas: [undefined] },
+    ],
+    ['a replica host name', 'replicas[1] must be', { primary, replicas: [primary, 'replica.local'] }],
+    [
+      'a replica ref with pool settings beside it',
+      'replicas[0].max is not an option',
+      { primary, replicas: [{ source: primary, max: 3 }] },
+    ],
+    ['replicas not an array', 'replicas must be an array (use [] for none)', { primary, replicas: primary }],
+    [
+      "fallback.toPrimary: 'no'",
+      'fallback.toPrimary must be true or false, got "no"',
+      { primary, fallback: { toPrimary: 'no' } },
+    ],
+    [
+      "lookupFunctions: 'no'",
+      'classification.lookupFunctions must be true or false',
+      { primary, classification: { lookupFunctions: 'no' } },
+    ],
+    [
+      'a misspelled option',
+      'replica is not an option; known: primary, replicas',
+      { primary, replica: [primary] },
+    ],
+    [
+      'a misspelled group member',
+      'consistency.maxwait is not an option (did you mean maxWait?)',
+      { primary, consistency: { maxwait: 5 } },
+    ],
+    ['a group that is not an object', 'health must be an object', { primary, health: 'fast' }],
+    [
+      'an empty key list',
+      'consistency.secret must hold at least one key',
+      { primary, consistency: { secret: [] } },
+    ],
+    [
+      'a short rotated key',
+      'consistency.secret[1] must be a string or bytes of at least 32 bytes',
+      { primary, consistency: { secret: ['k'.repeat(32), 'short'] } },
+    ],
+    ['a logger without warn', 'logger must have a warn', { primary, logger: { info: () => undefined } }],
+    [
+      'a logger with a non-function level',
+      'logger.info must be a function',
+      { primary, logger: { warn: () => undefined, info: 'yes' } },
+    ],
+  ])('refuses %s at construction, naming it', (_what, message, options) => {
+    expect(() => createDbRouter(options as DbRouterOptions)).toThrow(DbRouterOptionsError)
+    expect(() => createDbRouter(options as DbRouterOptions)).toThrow(message)
+  })
+
+  it('never echoes a URL that may hold a password', () => {
+    expect(() => createDbRouter({ primary: 'mysql://root:hunter2@db/app' })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('hunter2') as unknown }),
+    )
+    expect(() => createDbRouter({ primary: 'root:hunter2@db' })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('hunter2') as unknown }),
+    )
+  })
+
+  it('refuses a pg.Client (one connection) with a coded error, and leaves it untouched', async () => {
+    const client = new pg.Client({ connectionString: primary })
+    expect(() => createDbRouter({ primary: client })).toThrow(
+      /primary is a pg.Client .*pass a pg.Pool, a connection URL or a PoolConfig/,
+    )
+    expect(() => createDbRouter({ primary, replicas: [client as unknown as pg.Pool] })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_DB_INVALID_OPTIONS',
+        message: expect.stringContaining('replicas[0] is a pg.Client') as unknown,
+      }),
+    )
+    expect(() =>
+      createDbRouter({ primary, replicas: [{ source: client as unknown as pg.Pool, weight: 2 }] }),
+    ).toThrow('replicas[0].source is a pg.Client')
+    await client.end().catch(() => undefined)
+  })
+
+  it('accepts socket paths and postgresql:// URLs', async () => {
+    for (const source of ['/var/run/postgresql test', 'postgresql://u@h/db', 'postgres://u@[::1]:5432/db']) {
+      await createDbRouter({ primary: source, replicas: [] }).close()
+    }
+  })
+
   it('refuses bad node sources', () => {
     expect(() => createDbRouter(undefined as unknown as DbRouterOptions)).toThrow(
       expect.objectContaining({ code: 'ERR_DB_INVALID_OPTIONS' }),
