@@ -3,7 +3,9 @@
  *  1. the exports map names exactly the entries tsup builds, and every file it points to exists;
  *  2. publint finds no problem in the package;
  *  3. @arethetypeswrong/cli finds no problem in the packed tarball (node16 ESM + CJS, bundler);
- *  4. no built file names `@scalekit/internal` (the shared source is bundled, never a dependency);
+ *  4. no built file names `@scalekit/internal` (the shared source is bundled, never a dependency),
+ *     and the packed package.json names no unpublished workspace package and no `workspace:`
+ *     range in any dependency field (`.pnpmfile.cjs` drops devDependencies at pack time);
  *  5. consumer smoke test: the tarballs install with npm into a fresh project outside the
  *     workspace, and every entry point loads with both `import` and `require`, with the same names.
  * Run after `pnpm build`.
@@ -26,6 +28,10 @@ interface PackageJson {
   name: string
   private?: boolean
   exports: Record<string, ExportTarget | string>
+  dependencies?: Record<string, string>
+  devDependencies?: Record<string, string>
+  optionalDependencies?: Record<string, string>
+  peerDependencies?: Record<string, string>
 }
 interface Checked {
   dir: string
@@ -94,6 +100,41 @@ function checkInternalBundled(dir: string, pkg: PackageJson): void {
   }
 }
 
+/** Names of the workspace packages that are never published (`private: true`). */
+function unpublishedNames(): Set<string> {
+  const names = new Set<string>()
+  for (const group of ['packages', 'tooling']) {
+    for (const name of readdirSync(join(root, group))) {
+      const file = join(root, group, name, 'package.json')
+      if (!existsSync(file)) continue
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as PackageJson
+      if (pkg.private === true) names.add(pkg.name)
+    }
+  }
+  return names
+}
+
+const DEPENDENCY_FIELDS = [
+  'dependencies',
+  'devDependencies',
+  'optionalDependencies',
+  'peerDependencies',
+] as const
+
+/** The manifest inside a tarball may not send npm after a package that is not on the registry. */
+function checkPackedManifest(tarball: string, unpublished: Set<string>): void {
+  const packed = JSON.parse(run('tar', ['-xOzf', tarball, 'package/package.json'], root)) as PackageJson
+  for (const field of DEPENDENCY_FIELDS) {
+    for (const [dep, range] of Object.entries(packed[field] ?? {})) {
+      if (unpublished.has(dep) || range.startsWith('workspace:')) {
+        problems.push(
+          `${packed.name}: the packed package.json lists ${field}["${dep}"] = "${range}", which npm cannot install (never published); .pnpmfile.cjs drops devDependencies at pack time`,
+        )
+      }
+    }
+  }
+}
+
 function consumerSmokeTest(checked: Checked[]): void {
   const app = mkdtempSync(join(tmpdir(), 'scalekit-consumer-'))
   try {
@@ -133,6 +174,7 @@ function consumerSmokeTest(checked: Checked[]): void {
 }
 
 const packDir = mkdtempSync(join(tmpdir(), 'scalekit-pack-'))
+const unpublished = unpublishedNames()
 try {
   const checked: Checked[] = []
   for (const name of readdirSync(join(root, 'packages')).sort()) {
@@ -146,6 +188,7 @@ try {
     run('pnpm', ['pack', '--pack-destination', packDir], dir)
     const tarball = readdirSync(packDir).find((f) => !before.has(f))
     if (tarball === undefined) throw new Error(`pnpm pack left no tarball for ${pkg.name}`)
+    checkPackedManifest(join(packDir, tarball), unpublished)
     run(bin('attw'), [join(packDir, tarball), '--profile', 'node16', '--format', 'ascii'], dir)
     console.log(`${pkg.name}: exports match entries ${subpaths.join(' ')}; publint and attw clean`)
     checked.push({ dir, pkg, subpaths, tarball: join(packDir, tarball) })
