@@ -1,2 +1,43 @@
-export { SessionArgumentError, SessionError, SessionOptionsError, errors } from './errors'
-export { CHANNEL_PREFIX } from './channels'
+export {
+  SessionApiKeyError,
+  SessionArgumentError,
+  SessionClosedError,
+  SessionCrossSiteError,
+  SessionError,
+  SessionForbiddenError,
+  SessionOptionsError,
+  SessionRevokedError,
+  SessionStoreError,
+  SessionTokenError,
+  SessionUnauthenticatedError,
+  errors,
+} from './errors'
+export type { ApiKeyReason, ForbiddenReason, RevokedReason, TokenReason } from './errors'
+export { CHANNEL_PREFIX, channels } from './channels'
+export type {
+  ApiKeyEvent,
+  IssueEvent,
+  RefreshEvent,
+  ReuseEvent,
+  RevokeEvent,
+  SessionEvent,
+  TokenKind,
+  VerifyEvent,
+} from './channels'
+export { httpStatusOf } from './http-status'
+export type { RedisClient, RedisSubscriber } from './redis'
+export { createTokens, TOKEN_TYPES } from './tokens/tokens'
+export { tokenDefaults } from './tokens/options'
+export type { TokensOptions } from './tokens/options'
+export type { KeySet } from './tokens/keys'
+export type {
+  AccessClaims,
+  JsonValue,
+  RevokeTarget,
+  ServiceClaims,
+  ServiceTokenRequest,
+  TokenPair,
+  Tokens,
+  TokensHealth,
+  TokenSubject,
+} from './tokens/types'

@@ -1,0 +1,118 @@
+import { errors as joseErrors, jwtVerify } from 'jose'
+import type { CryptoKey, JWTPayload } from 'jose'
+import { SessionTokenError } from '../errors'
+import type { TokenReason } from '../errors'
+
+/** What one kind of token must satisfy; fixed by configuration, never read from the token. */
+export interface VerifyRules {
+  readonly algorithms: readonly string[]
+  readonly issuer: string | readonly string[]
+  readonly audience: string | readonly string[]
+  /** The `typ` header this kind carries (`at+jwt`, `rt+jwt`, `st+jwt`). */
+  readonly typ: string
+  readonly clockToleranceSec: number
+  /** Tokens longer than this many characters are refused before any parsing. */
+  readonly maxTokenSize: number
+  readonly requiredClaims: readonly string[]
+}
+
+/** Finds the key for a header: a local key set by `kid`, or jose's remote key set. */
+export type KeyLookup = (header: TokenHeader) => CryptoKey | Promise<CryptoKey>
+
+/** The protected header fields a lookup may read. */
+export interface TokenHeader {
+  readonly alg: string
+  readonly kid?: string
+  readonly typ?: string
+}
+
+const SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
+/** Headers that would let a token say where its key comes from (RFC 8725 §3.10): never followed. */
+const KEY_LOCATORS = ['jku', 'x5u', 'jwk', 'x5c']
+
+function refuse(reason: TokenReason, message: string, cause?: unknown): never {
+  throw new SessionTokenError(message, { reason, cause })
+}
+
+/** Decodes the protected header, or throws `malformed` — after the size and shape checks only. */
+function readHeader(token: unknown, rules: VerifyRules): Record<string, unknown> {
+  if (typeof token !== 'string' || token === '') refuse('missing', 'no token')
+  if (token.length > rules.maxTokenSize)
+    refuse('too-large', `the token is longer than maxTokenSize (${rules.maxTokenSize} characters)`)
+  if (!SHAPE.test(token)) refuse('malformed', 'not a compact JWS (three base64url segments)')
+  let header: unknown
+  try {
+    header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'))
+  } catch (error) {
+    refuse('malformed', 'the token header is not base64url JSON', error)
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    refuse('malformed', 'the token header is not a JSON object')
+  return header as Record<string, unknown>
+}
+
+/** The header checks jose leaves to us: the allow-list, key-locating headers, `crit`. */
+export function checkHeader(token: unknown, rules: VerifyRules): TokenHeader {
+  const header = readHeader(token, rules)
+  const alg = header['alg']
+  if (typeof alg !== 'string' || !rules.algorithms.includes(alg))
+    refuse('algorithm', `algorithm ${JSON.stringify(alg)} is not allowed`)
+  for (const name of KEY_LOCATORS) {
+    if (name in header) refuse('header', `the "${name}" header is refused: keys come from the configured set`)
+  }
+  if ('crit' in header) refuse('crit', 'the "crit" header names extensions this verifier does not process')
+  const kid = header['kid']
+  if (kid !== undefined && typeof kid !== 'string') refuse('malformed', 'the "kid" header is not a string')
+  const typ = header['typ']
+  return { alg, ...(kid === undefined ? {} : { kid }), ...(typeof typ === 'string' ? { typ } : {}) }
+}
+
+/** Maps jose's errors to reasons; anything unknown is `malformed`. */
+function reasonOf(error: unknown): TokenReason {
+  if (error instanceof joseErrors.JWTExpired) return 'expired'
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.reason === 'missing') return 'claims'
+    if (error.claim === 'nbf') return 'not-yet-valid'
+    if (error.claim === 'iss') return 'issuer'
+    if (error.claim === 'aud') return 'audience'
+    if (error.claim === 'typ') return 'type'
+    return 'claims'
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'signature'
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'algorithm'
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'unknown-key'
+  if (error instanceof joseErrors.JWKSTimeout) return 'key-fetch'
+  if (error instanceof joseErrors.JOSENotSupported) return 'crit'
+  return 'malformed'
+}
+
+/**
+ * Verifies a compact JWT against `rules` with the key `lookup` returns: the size first (no parsing
+ * of an oversized token), the header (allow-listed `alg`, no `jku`/`x5u`/`jwk`/`x5c`, no `crit`),
+ * then jose (signature, `typ`, `iss`, `aud`, `exp`, `nbf`, required claims, clock tolerance).
+ * Throws {@link SessionTokenError} with the reason of the first check that failed.
+ */
+export async function verifyJwt(token: unknown, lookup: KeyLookup, rules: VerifyRules): Promise<JWTPayload> {
+  const header = checkHeader(token, rules)
+  let key: CryptoKey
+  try {
+    key = await lookup(header)
+  } catch (error) {
+    if (error instanceof SessionTokenError) throw error
+    refuse(reasonOf(error), 'no key for this token', error)
+  }
+  try {
+    const { payload } = await jwtVerify(token as string, key, {
+      algorithms: [header.alg],
+      issuer: rules.issuer as string | string[],
+      audience: rules.audience as string | string[],
+      typ: rules.typ,
+      clockTolerance: rules.clockToleranceSec,
+      requiredClaims: [...rules.requiredClaims],
+    })
+    return payload
+  } catch (error) {
+    const reason = reasonOf(error)
+    refuse(reason, `token refused (${reason})`, error)
+  }
+}
