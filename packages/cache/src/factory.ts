@@ -1,15 +1,20 @@
 import { CacheFactoryTimeoutError } from './errors'
 
 /** What a factory receives. */
-export interface FactoryContext<T> {
+export interface FactoryContext<T = unknown> {
   /** Aborted when the hard timeout passes; pass it to fetch() or your driver to stop wasted work. */
   signal: AbortSignal
   /** The last value, when one within its grace period exists. */
   stale: T | undefined
 }
 
-/** A function that computes a value on a miss. */
-export type Factory<T> = (context: FactoryContext<T>) => T | Promise<T>
+/**
+ * A function that computes a value on a miss. `T` is what it returns; `S`, the type of `stale`, is
+ * `T` when you name `T` (`getOrSet<User>(…)`) and `unknown` when `T` is inferred from the factory: a
+ * separate parameter, so that a factory taking `({ signal })` still has its return type inferred
+ * (a context typed by `T` itself made TypeScript fix `T` as `unknown` before reading the return).
+ */
+export type Factory<T, S extends T = T> = (context: FactoryContext<S>) => T | Promise<T>
 
 /** How the factory itself ended. */
 export type FactoryOutcome<T> = { ok: true; value: T; delta: number } | { ok: false; error: unknown }
@@ -31,6 +36,11 @@ export function runFactory<T>(
     hardTimeout?: number | undefined
     /** Where the run registers how to give it up: the cache's `close()` calls each with its closed error. */
     running?: Set<(reason: Error) => void> | undefined
+    /**
+     * Runs once if the run is given up while the factory has not settled (its hard timeout passed,
+     * or the cache closed): the lock holder stops renewing and releases the key's lock then.
+     */
+    onAbandoned?: (() => void) | undefined
   },
   onSettled: (outcome: FactoryOutcome<T>) => void,
 ): Promise<RunResult<T>> {
@@ -39,9 +49,18 @@ export function runFactory<T>(
   const { stale } = options
   const timers: NodeJS.Timeout[] = []
   let giveUp: ((reason: Error) => void) | undefined
+  let settledYet = false
+  let abandoned = false
   const clear = (): void => {
+    settledYet = true
     for (const t of timers) clearTimeout(t)
     if (giveUp !== undefined) options.running?.delete(giveUp)
+  }
+  const abandon = (): void => {
+    if (settledYet || abandoned) return
+    abandoned = true
+    if (giveUp !== undefined) options.running?.delete(giveUp)
+    options.onAbandoned?.()
   }
 
   // An async wrapper turns a synchronous throw into a rejection; errors reach the caller unchanged.
@@ -63,6 +82,7 @@ export function runFactory<T>(
     settled.finally(clear).then(resolve, reject)
     giveUp = (reason) => {
       controller.abort(reason)
+      abandon()
       reject(reason)
     }
     options.running?.add(giveUp)
@@ -76,11 +96,13 @@ export function runFactory<T>(
     if (options.hardTimeout !== undefined) {
       timers.push(
         setTimeout(() => {
-          controller.abort(
-            new CacheFactoryTimeoutError(`factory did not settle within ${options.hardTimeout} ms`),
+          const timedOut = new CacheFactoryTimeoutError(
+            `factory did not settle within ${options.hardTimeout} ms`,
           )
+          controller.abort(timedOut)
+          abandon()
           if (stale !== undefined) resolve({ kind: 'stale', value: stale.value })
-          else reject(new CacheFactoryTimeoutError(`factory did not settle within ${options.hardTimeout} ms`))
+          else reject(timedOut)
         }, options.hardTimeout),
       )
     }

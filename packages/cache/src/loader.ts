@@ -200,7 +200,10 @@ export class FactoryRuns {
     }
   }
 
-  /** Runs the factory against the call's timeouts; a fresh value is answered once it is stored. */
+  /**
+   * Runs the factory against the call's timeouts; a fresh value is answered once it is stored.
+   * `onAbandoned` runs if the factory is given up before it settles (hard timeout, close).
+   */
   async race<T>(
     factory: Factory<T>,
     call: CallOptions,
@@ -208,10 +211,17 @@ export class FactoryRuns {
     stored: Pending<T>,
     staleTier: CacheTier,
     marks: Marks,
+    onAbandoned?: () => void,
   ): Promise<T> {
     const result = await runFactory(
       factory,
-      { stale, softTimeout: call.softTimeout, hardTimeout: call.hardTimeout, running: this.#running },
+      {
+        stale,
+        softTimeout: call.softTimeout,
+        hardTimeout: call.hardTimeout,
+        running: this.#running,
+        onAbandoned,
+      },
       stored.run,
     )
     if (result.kind === 'stale') return answered(marks, staleTier, 'stale', result.value)

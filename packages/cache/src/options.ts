@@ -1,4 +1,11 @@
-import { type Checks, createChecks, type Duration, type Logger, type RedisClient } from '@scalekit/internal'
+import {
+  type Checks,
+  createChecks,
+  describeValue,
+  type Duration,
+  type Logger,
+  type RedisClient,
+} from '@scalekit/internal'
 import type { Codec } from './codec'
 import type { EncryptionOptions } from './encryption'
 import { CacheArgumentError, CacheOptionsError } from './errors'
@@ -17,6 +24,8 @@ export interface CacheOptions {
   /**
    * In-process L1 (lru-cache). `false` turns it off. Bounded by bytes as well as entries, so a flood
    * of random keys evicts old ones instead of growing the heap.
+   * `maxEntries` is at most 1 000 000: lru-cache allocates its index for all of them up front
+   * (about 36 bytes each), so a huge bound would take the heap at construction.
    * @default { maxEntries: 10_000, maxBytes: 64 MiB }
    */
   l1?: false | { maxEntries?: number; maxBytes?: number }
@@ -131,24 +140,145 @@ export const defaults: Omit<ResolvedOptions, 'namespace' | 'l1'> & {
 const check: Checks = createChecks(CacheOptionsError)
 const argument: Checks = createChecks(CacheArgumentError)
 
+/** Every option `createCache` takes: any other name (a typo such as `ttL`) is refused, never ignored. */
+const OPTION_NAMES: readonly (keyof CacheOptions)[] = [
+  'namespace',
+  'l1',
+  'redis',
+  'ttl',
+  'grace',
+  'negativeTtl',
+  'jitter',
+  'timeout',
+  'lockLease',
+  'earlyRefreshBeta',
+  'maxValueBytes',
+  'codec',
+  'encryption',
+  'bus',
+  'breaker',
+  'tagRetention',
+  'logger',
+]
+/** lru-cache allocates its index for `max` entries at construction (about 36 bytes each): 2³¹ would take the heap. */
+const MAX_L1_ENTRIES = 1_000_000
+const L1_NAMES: readonly string[] = ['maxEntries', 'maxBytes']
+const BREAKER_NAMES: readonly string[] = ['errorThresholdPercentage', 'resetTimeout', 'volumeThreshold']
+const SET_NAMES: readonly string[] = ['ttl', 'grace', 'tags']
+const GET_OR_SET_NAMES: readonly string[] = [...SET_NAMES, 'softTimeout', 'hardTimeout', 'negativeTtl']
+
+/** Longest tag and most tags per entry: past these a tag list is a mistake (a value used as a tag), and costs every read. */
+export const MAX_TAG_LENGTH = 1024
+export const MAX_TAGS_PER_ENTRY = 1024
+
+/** Fails on a name in `given` that is not in `known`, naming it (and the known name it resembles). */
+function onlyKnown(checks: Checks, where: string, given: object, known: readonly string[]): void {
+  for (const name of Object.keys(given)) {
+    if (known.includes(name)) continue
+    const near = known.find((k) => k.toLowerCase() === name.toLowerCase())
+    checks.fail(
+      `${where === '' ? '' : `${where}.`}${name} is not an option${near === undefined ? '' : ` (did you mean ${near}?)`}; known: ${known.join(', ')}`,
+    )
+  }
+}
+
+/** A function-valued member, named in the error when missing. */
+function hasFunction(value: object, name: string): boolean {
+  return typeof (value as Record<string, unknown>)[name] === 'function'
+}
+
+/** `codec`: an object with a `name` and `encode`/`decode` functions, so a bad one fails here, not on the first write. */
+function checkCodec(value: unknown): Codec | undefined {
+  if (value === undefined) return undefined
+  const codec = check.group<Codec>('codec', value as Codec)
+  if (typeof codec.name !== 'string' || codec.name === '')
+    check.fail(`codec.name must be a non-empty string, got ${describeValue(codec.name)}`)
+  for (const fn of ['encode', 'decode'])
+    if (!hasFunction(codec, fn))
+      check.fail(
+        `codec.${fn} must be a function, got ${describeValue((codec as Record<string, unknown>)[fn])}`,
+      )
+  return value as Codec
+}
+
+/** `logger`: pino's shape — at least `warn`; `error`, `info`, `debug` are functions when present. */
+function checkLogger(value: unknown): Logger | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null)
+    check.fail(
+      `logger must be an object with a warn(obj, msg) method (pino, console…), got ${describeValue(value)}`,
+    )
+  if (!hasFunction(value, 'warn')) check.fail('logger must have a warn(obj, msg) method (pino, console…)')
+  for (const fn of ['error', 'info', 'debug']) {
+    const member = (value as Record<string, unknown>)[fn]
+    if (member !== undefined && typeof member !== 'function')
+      check.fail(`logger.${fn} must be a function when present, got ${describeValue(member)}`)
+  }
+  return value as Logger
+}
+
+/** `encryption`'s shape (`{ keys: [{ id, key }, …] }`); the keys themselves are checked by `createEncryption`. */
+function checkEncryption(value: unknown): EncryptionOptions | undefined {
+  if (value === undefined) return undefined
+  const encryption = check.group<EncryptionOptions>('encryption', value as EncryptionOptions)
+  onlyKnown(check, 'encryption', encryption, ['keys'])
+  const { keys } = encryption
+  if (!Array.isArray(keys) || keys.length === 0)
+    check.fail(`encryption.keys must be a non-empty array of { id, key }, got ${describeValue(keys)}`)
+  keys.forEach((entry: unknown, i) => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      check.fail(`encryption.keys[${i}] must be an object { id, key }, got ${describeValue(entry)}`)
+    const { key } = entry as { key?: unknown }
+    if (typeof key !== 'string' && !(key instanceof Uint8Array))
+      check.fail(
+        `encryption.keys[${i}].key must be a string (hex, base64) or a Uint8Array, got ${describeValue(key)}`,
+      )
+  })
+  return value as EncryptionOptions
+}
+
+/** The options that are objects the cache uses as they are (checked for shape here, once). */
+export interface CheckedParts {
+  readonly codec: Codec | undefined
+  readonly logger: Logger | undefined
+  readonly encryption: EncryptionOptions | undefined
+}
+
+/** Checks the option names and the shape of `codec`, `logger` and `encryption`; throws `CacheOptionsError` naming the option. */
+export function checkParts(options: CacheOptions): CheckedParts {
+  const o = check.group('createCache options', options)
+  onlyKnown(check, '', o, OPTION_NAMES)
+  return {
+    codec: checkCodec(o.codec),
+    logger: checkLogger(o.logger),
+    encryption: checkEncryption(o.encryption),
+  }
+}
+
 /** Applies defaults and validates, once, at construction; throws `CacheOptionsError` naming the option. */
 export function resolveOptions(options: CacheOptions): ResolvedOptions {
   const o = check.group('createCache options', options)
+  onlyKnown(check, '', o, OPTION_NAMES)
   const { namespace } = o
   if (typeof namespace !== 'string' || !/^[\w.-]{1,64}$/.test(namespace)) {
     check.fail(
-      `namespace must be 1-64 characters of [A-Za-z0-9_.-] (no colon: it separates the namespace from keys), got ${JSON.stringify(namespace)}`,
+      `namespace must be 1-64 characters of [A-Za-z0-9_.-] (no colon: it separates the namespace from keys), got ${describeValue(namespace)}`,
     )
   }
   const l1 = o.l1 === false ? undefined : check.group('l1', o.l1)
+  if (l1 !== undefined) onlyKnown(check, 'l1', l1, L1_NAMES)
   const breaker = check.group('breaker', o.breaker)
+  onlyKnown(check, 'breaker', breaker, BREAKER_NAMES)
   return {
     namespace,
     l1:
       l1 === undefined
         ? false
         : {
-            maxEntries: check.integer('l1.maxEntries', l1.maxEntries, defaults.l1.maxEntries, { min: 1 }),
+            maxEntries: check.integer('l1.maxEntries', l1.maxEntries, defaults.l1.maxEntries, {
+              min: 1,
+              max: MAX_L1_ENTRIES,
+            }),
             maxBytes: check.integer('l1.maxBytes', l1.maxBytes, defaults.l1.maxBytes, { min: 1 }),
           },
     ttl: check.duration('ttl', o.ttl, defaults.ttl),
@@ -187,28 +317,63 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
   }
 }
 
+/** The tags of one call, checked: an array of non-empty, well-formed strings of bounded length and count. */
+export function checkTags(
+  checks: Checks,
+  name: string,
+  value: unknown,
+  maxCount: number = Number.POSITIVE_INFINITY,
+): readonly string[] {
+  if (!Array.isArray(value)) checks.fail(`${name} must be an array of strings, got ${describeValue(value)}`)
+  const tags = value as readonly unknown[]
+  if (tags.length > maxCount) checks.fail(`${name} may hold at most ${maxCount} tags, got ${tags.length}`)
+  tags.forEach((tag, i) => {
+    if (typeof tag !== 'string' || tag === '' || tag.length > MAX_TAG_LENGTH)
+      checks.fail(
+        `${name}[${i}] must be a non-empty string of at most ${MAX_TAG_LENGTH} characters, got ${describeValue(tag)}`,
+      )
+    // Redis stores UTF-8: two different lone surrogates would become one tag there.
+    if (!isWellFormed(tag)) checks.fail(`${name}[${i}] is not well-formed UTF-16 (it holds a lone surrogate)`)
+  })
+  return tags as readonly string[]
+}
+
 /**
- * Resolves a call's options once, at its entry: defaults, durations in ms, tags checked. Throws `CacheArgumentError` (before any Redis call) naming the option.
+ * Resolves a call's options once, at its entry: defaults, durations in ms, tags checked, unknown
+ * names refused (`set`/`writeThrough` take `ttl`, `grace`, `tags`; `getOrSet` also the timeouts and
+ * `negativeTtl`). Throws `CacheArgumentError` (before any Redis call) naming the option.
  */
-export function resolveCall(o: ResolvedOptions, options: GetOrSetOptions): CallOptions {
+export function resolveCall(
+  o: ResolvedOptions,
+  options: GetOrSetOptions,
+  kind: 'set' | 'getOrSet' = 'getOrSet',
+): CallOptions {
   const given = argument.group('options', options)
-  const ttl = argument.duration('ttl', given.ttl, o.ttl)
-  const grace = argument.duration('grace', given.grace, o.grace)
-  const tags = given.tags ?? []
-  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t === '' || !isWellFormed(t))) {
-    argument.fail('tags must be an array of non-empty, well-formed (no lone surrogate) strings')
-  }
+  onlyKnown(argument, 'options', given, kind === 'set' ? SET_NAMES : GET_OR_SET_NAMES)
+  const ttl = argument.duration('options.ttl', given.ttl, o.ttl)
+  const grace = argument.duration('options.grace', given.grace, o.grace)
+  const tags =
+    given.tags === undefined ? [] : checkTags(argument, 'options.tags', given.tags, MAX_TAGS_PER_ENTRY)
   if (tags.length > 0 && ttl + grace > o.tagRetention) {
-    argument.fail(`a tagged entry may not live (ttl + grace) longer than tagRetention (${o.tagRetention} ms)`)
+    argument.fail(
+      `a tagged entry may not live (options.ttl + options.grace = ${ttl + grace} ms) longer than tagRetention (${o.tagRetention} ms)`,
+    )
   }
   return {
     ttl,
     grace,
     tags,
     softTimeout:
-      given.softTimeout === undefined ? undefined : argument.duration('softTimeout', given.softTimeout, 0),
+      given.softTimeout === undefined
+        ? undefined
+        : argument.duration('options.softTimeout', given.softTimeout, 0),
     hardTimeout:
-      given.hardTimeout === undefined ? undefined : argument.duration('hardTimeout', given.hardTimeout, 0),
-    negativeTtl: argument.duration('negativeTtl', given.negativeTtl, o.negativeTtl),
+      given.hardTimeout === undefined
+        ? undefined
+        : argument.duration('options.hardTimeout', given.hardTimeout, 0),
+    negativeTtl: argument.duration('options.negativeTtl', given.negativeTtl, o.negativeTtl),
   }
 }
+
+/** The checks that throw `CacheArgumentError`, for per-call checks outside this module. */
+export const argumentChecks: Checks = argument

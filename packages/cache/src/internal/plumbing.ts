@@ -1,5 +1,6 @@
 import type { CloseOptions } from '@scalekit/internal'
 import type { Codec } from '../codec'
+import type { Encryption } from '../encryption'
 import { CacheOptionsError } from '../errors'
 import type { Remote } from '../l2/remote'
 import type { Trouble } from './events'
@@ -11,12 +12,14 @@ export interface Dependent {
 
 /**
  * What a part built on a cache (the write-behind queues of `@scalekit/cache/write-behind`) uses of
- * it: its Redis connection (timeout, breaker), codec and trouble reporting, and a place in its
+ * it: its Redis connection (timeout, breaker), codec, encryption and trouble reporting, and a place in its
  * `close()`. Kept out of the public `Cache` interface: users never see it.
  */
 export interface Plumbing {
   readonly namespace: string
   readonly codec: Codec
+  /** The cache's encryption: what a write-behind queue stores is encrypted with it too. */
+  readonly encryption: Encryption | undefined
   /** The cache's Redis connection; undefined for a memory-only cache. */
   readonly remote: Remote | undefined
   readonly trouble: Trouble

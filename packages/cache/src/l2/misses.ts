@@ -127,6 +127,7 @@ export class RedisMisses implements MissPath {
     marks: Marks,
   ): Promise<T> {
     const l2 = this.#l2
+    let holding = true
     const renew = setInterval(
       () => {
         l2.renewLock(key, hold.token).then(
@@ -139,10 +140,24 @@ export class RedisMisses implements MissPath {
       Math.max(50, Math.floor(this.#o.lockLease / 3)),
     )
     renew.unref()
+    // Given up (hard timeout, close) while the factory still runs: a hung factory must not hold the
+    // key on every instance, so stop renewing and release; a late result is still written if no
+    // newer one landed meanwhile (the write is conditional on the version read).
+    const letGo = (): void => {
+      if (!holding) return
+      holding = false
+      clearInterval(renew)
+      l2.releaseLock(key, hold.token).then(
+        () => {
+          lockEvent(this.#o.namespace, 'released')
+        },
+        () => undefined,
+      )
+    }
     const stored = this.#runs.settle<T>(async (outcome) => {
       try {
         if (!outcome.ok) {
-          await l2.releaseLock(key, hold.token)
+          if (holding) await l2.releaseLock(key, hold.token)
           return
         }
         const lifetime = this.#tiers.lifetime(call, outcome.value === null || outcome.value === undefined)
@@ -152,13 +167,14 @@ export class RedisMisses implements MissPath {
           created: hold.created,
           lockToken: hold.token,
         })
-        lockEvent(this.#o.namespace, 'released')
+        if (holding) lockEvent(this.#o.namespace, 'released')
       } catch {
-        await l2.releaseLock(key, hold.token).catch(() => undefined)
+        if (holding) await l2.releaseLock(key, hold.token).catch(() => undefined)
       } finally {
+        holding = false
         clearInterval(renew)
       }
     })
-    return this.#runs.race(factory, call, hold.stale, stored, 'l2', marks)
+    return this.#runs.race(factory, call, hold.stale, stored, 'l2', marks, letGo)
   }
 }
