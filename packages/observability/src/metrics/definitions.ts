@@ -285,19 +285,26 @@ export const queueMetrics: {
 /** Metrics read from the diagnostics channels of @scalekit/session and @scalekit/ratelimit. */
 export const authMetrics: {
   readonly sessionVerifications: MetricDefinition<'kind' | 'outcome' | 'reason'>
+  readonly sessionRefreshes: MetricDefinition<'outcome' | 'reason'>
   readonly sessionEvents: MetricDefinition<'event'>
   readonly ratelimitDecisions: MetricDefinition<'limiter' | 'outcome'>
 } = {
   sessionVerifications: define({
     name: 'scalekit_session_verifications_total',
     kind: 'counter',
-    help: 'Session and token verifications by kind, outcome (ok, rejected, error) and reason.',
+    help: 'Token and API key verifications by kind (access, refresh, service, api-key), outcome (valid, refused) and reason of a refusal.',
     labelNames: ['kind', 'outcome', 'reason'],
+  }),
+  sessionRefreshes: define({
+    name: 'scalekit_session_refreshes_total',
+    kind: 'counter',
+    help: 'Refresh token exchanges by outcome (rotated, grace, refused) and reason of a refusal.',
+    labelNames: ['outcome', 'reason'],
   }),
   sessionEvents: define({
     name: 'scalekit_session_events_total',
     kind: 'counter',
-    help: 'Session lifecycle events (created, destroyed, rotated, revoked, reuse-detected…).',
+    help: 'Session events: issue, create, regenerate, destroy, revoke, reuse (a retired refresh token presented).',
     labelNames: ['event'],
   }),
   ratelimitDecisions: define({

@@ -129,9 +129,7 @@ class MetricsImpl implements Metrics {
   ): Record<L, string> {
     let key = ''
     for (const name of definition.labelNames) key += `${labels[name]}\u0000`
-    return this.admit(definition, key)
-      ? { ...labels }
-      : (this.overflowLabels(definition))
+    return this.admit(definition, key) ? { ...labels } : this.overflowLabels(definition)
   }
 
   /** Whether the label set `key` fits `definition`'s budget; counts and warns when it does not. */
@@ -297,6 +295,6 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 /** The implementation behind a {@link Metrics} (this package's adapters use its fast paths). */
 export function metricsInternals(metrics: Metrics): MetricsImpl {
   if (!(metrics instanceof MetricsImpl))
-    throw new ObservabilityArgumentError('metrics must come from createMetrics() of @scalekit/observability')
+    throw new ObservabilityOptionsError('metrics must come from createMetrics() of @scalekit/observability')
   return metrics
 }

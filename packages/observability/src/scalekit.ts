@@ -1,0 +1,287 @@
+import { type Channel, channel, tracingChannel } from 'node:diagnostics_channel'
+import { performance } from 'node:perf_hooks'
+import { channelName } from '@scalekit/internal'
+import { ObservabilityOptionsError } from './errors'
+import { authMetrics, breakerMetrics, cacheMetrics, dbMetrics, queueMetrics } from './metrics/definitions'
+import { type Metrics, metricsInternals } from './metrics/metrics'
+import { boundedCounter, boundedGauge, boundedHistogram, label } from './internal/series'
+
+/** The scalekit packages whose channels {@link instrumentScalekit} can read. */
+export type ScalekitPackage = 'cache' | 'db-router' | 'queue' | 'session' | 'ratelimit' | 'breaker'
+
+/** Every package {@link instrumentScalekit} reads by default. */
+export const SCALEKIT_PACKAGES: readonly ScalekitPackage[] = [
+  'cache',
+  'db-router',
+  'queue',
+  'session',
+  'ratelimit',
+  'breaker',
+]
+
+/** Options of {@link instrumentScalekit}. */
+export interface InstrumentScalekitOptions {
+  /** Where the metrics go. Required. */
+  metrics: Metrics
+  /** Which packages to read. @default every one ({@link SCALEKIT_PACKAGES}) */
+  packages?: readonly ScalekitPackage[]
+}
+
+/** The subscriptions of {@link instrumentScalekit}. */
+export interface ScalekitInstrumentation {
+  /** Unsubscribes from every channel (metrics already recorded stay). */
+  close(): void
+}
+
+type Payload = Readonly<Record<string, unknown>>
+type Unsubscribe = () => void
+
+function onEvent(name: string, handler: (payload: Payload) => void): Unsubscribe {
+  const ch: Channel = channel(name)
+  const listener = (message: unknown): void => {
+    if (typeof message === 'object' && message !== null) handler(message as Payload)
+  }
+  ch.subscribe(listener)
+  return () => {
+    ch.unsubscribe(listener)
+  }
+}
+
+/**
+ * Calls `done(context, seconds, failed)` when an operation traced on `name` ends, whether it was
+ * traced with `tracePromise` (asyncEnd) or `traceSync` (end, with `result` or `error` set).
+ */
+function onTraced(
+  name: string,
+  done: (context: Payload, seconds: number, failed: boolean) => void,
+): Unsubscribe {
+  const starts = new WeakMap<object, number>()
+  const failed = new WeakSet<object>()
+  const finish = (context: object): void => {
+    const start = starts.get(context)
+    if (start === undefined) return
+    starts.delete(context)
+    done(context as Payload, (performance.now() - start) / 1000, failed.has(context))
+  }
+  const handlers = {
+    start(context: object) {
+      starts.set(context, performance.now())
+    },
+    end(context: object) {
+      if ('result' in context || 'error' in context) finish(context)
+    },
+    asyncStart() {
+      // asyncEnd follows at once.
+    },
+    asyncEnd(context: object) {
+      finish(context)
+    },
+    error(context: object) {
+      failed.add(context)
+    },
+  }
+  const ch = tracingChannel(name)
+  ch.subscribe(handlers)
+  return () => {
+    ch.unsubscribe(handlers)
+  }
+}
+
+function cache(metrics: ReturnType<typeof metricsInternals>): Unsubscribe[] {
+  const gets = boundedCounter(metrics, cacheMetrics.gets)
+  const duration = boundedHistogram(metrics, cacheMetrics.getDuration)
+  const writes = boundedCounter(metrics, cacheMetrics.writes)
+  const lock = boundedCounter(metrics, cacheMetrics.lock)
+  const errors = boundedCounter(metrics, cacheMetrics.errors)
+  const flushes = boundedCounter(metrics, cacheMetrics.writeBehindFlushes)
+  const deadLetters = boundedCounter(metrics, cacheMetrics.writeBehindDeadLetters)
+  const write = (c: Payload): void => {
+    writes([label(c.namespace, 'default'), label(c.operation, 'unknown')])
+  }
+  return [
+    onTraced(channelName('cache', 'get'), (c, seconds, failed) => {
+      const namespace = label(c.namespace, 'default')
+      gets([namespace, label(c.tier, 'none'), failed ? 'error' : label(c.outcome, 'unknown')])
+      duration([namespace, label(c.operation, 'get')], seconds)
+    }),
+    onTraced(channelName('cache', 'set'), write),
+    onTraced(channelName('cache', 'delete'), write),
+    onEvent(channelName('cache', 'lock'), (e) => {
+      lock([label(e.namespace, 'default'), label(e.event, 'unknown')])
+    }),
+    onEvent(channelName('cache', 'error'), (e) => {
+      errors([label(e.namespace, 'default'), label(e.tier, 'unknown'), label(e.code, 'unknown')])
+    }),
+    onEvent(channelName('cache', 'write-behind:flush'), (e) => {
+      flushes([label(e.namespace, 'default'), label(e.queue, 'default'), e.ok === true ? 'ok' : 'error'])
+    }),
+    onEvent(channelName('cache', 'write-behind:dead-letter'), (e) => {
+      deadLetters(
+        [label(e.namespace, 'default'), label(e.queue, 'default')],
+        typeof e.size === 'number' ? e.size : 1,
+      )
+    }),
+  ]
+}
+
+const BREAKER_STATES: Readonly<Record<string, number>> = { closed: 0, 'half-open': 1, open: 2 }
+
+function breaker(metrics: ReturnType<typeof metricsInternals>): Unsubscribe[] {
+  const state = boundedGauge(metrics, breakerMetrics.state)
+  const transitions = boundedCounter(metrics, breakerMetrics.transitions)
+  return [
+    onEvent(channelName('breaker', 'state'), (e) => {
+      const value = typeof e.state === 'string' ? BREAKER_STATES[e.state] : undefined
+      if (value === undefined) return
+      const pkg = label(e.package, 'unknown')
+      const namespace = label(e.namespace, 'default')
+      state([pkg, namespace], value)
+      transitions([pkg, namespace, e.state as string])
+    }),
+  ]
+}
+
+function db(metrics: ReturnType<typeof metricsInternals>): Unsubscribe[] {
+  const duration = boundedHistogram(metrics, dbMetrics.operationDuration)
+  const lagSeconds = boundedGauge(metrics, dbMetrics.replicaLagSeconds)
+  const lagBytes = boundedGauge(metrics, dbMetrics.replicaLagBytes)
+  const fallbacks = boundedCounter(metrics, dbMetrics.fallbacks)
+  const up = boundedGauge(metrics, dbMetrics.nodeUp)
+  const changes = boundedCounter(metrics, dbMetrics.nodeStateChanges)
+  return [
+    onTraced(channelName('db-router', 'query'), (c, seconds, failed) => {
+      const outcome = failed || typeof c.errorCode === 'string' ? 'error' : 'ok'
+      duration(
+        [label(c.role, 'unknown'), label(c.node, 'unknown'), label(c.reason, 'unknown'), outcome],
+        typeof c.durationMs === 'number' ? c.durationMs / 1000 : seconds,
+      )
+    }),
+    onEvent(channelName('db-router', 'lag'), (e) => {
+      const node = label(e.node, 'unknown')
+      if (typeof e.lagSeconds === 'number') lagSeconds([node], e.lagSeconds)
+      if (typeof e.lagBytes === 'number') lagBytes([node], e.lagBytes)
+    }),
+    onEvent(channelName('db-router', 'fallback'), (e) => {
+      fallbacks([label(e.reason, 'unknown'), label(e.outcome, 'unknown')])
+    }),
+    onEvent(channelName('db-router', 'node-state'), (e) => {
+      const node = label(e.node, 'unknown')
+      const to = label(e.to, 'unknown')
+      up([node, label(e.role, 'unknown')], to === 'up' || to === 'promoted' ? 1 : 0)
+      changes([node, to])
+    }),
+  ]
+}
+
+function queue(metrics: ReturnType<typeof metricsInternals>): Unsubscribe[] {
+  const publish = boundedHistogram(metrics, queueMetrics.publishDuration)
+  const process = boundedHistogram(metrics, queueMetrics.processDuration)
+  const latency = boundedHistogram(metrics, queueMetrics.deliveryLatency)
+  const retries = boundedCounter(metrics, queueMetrics.retries)
+  const deadLetters = boundedCounter(metrics, queueMetrics.deadLetters)
+  const depth = boundedGauge(metrics, queueMetrics.depth)
+  const consumers = boundedGauge(metrics, queueMetrics.consumers)
+  const connection = boundedCounter(metrics, queueMetrics.connectionEvents)
+  return [
+    onTraced(channelName('queue', 'publish'), (c, seconds, failed) => {
+      publish([label(c.type, 'unknown'), failed || typeof c.code === 'string' ? 'error' : 'ok'], seconds)
+    }),
+    onTraced(channelName('queue', 'consume'), (c, seconds, failed) => {
+      const type = label(c.type, 'unknown')
+      const group = label(c.group, 'unknown')
+      const outcome = label(c.outcome, failed ? 'error' : 'unknown')
+      process([type, group, outcome], seconds)
+      if (typeof c.latencyMs === 'number' && c.latencyMs >= 0) latency([type, group], c.latencyMs / 1000)
+      if (outcome === 'retry') retries([type, group])
+    }),
+    onEvent(channelName('queue', 'dead-letter'), (e) => {
+      deadLetters([label(e.type, 'unknown'), label(e.group, 'unknown'), label(e.reason, 'unknown')])
+    }),
+    onEvent(channelName('queue', 'depth'), (e) => {
+      const labels = [label(e.type, 'unknown'), label(e.group, 'unknown')]
+      if (typeof e.messages === 'number') depth(labels, e.messages)
+      if (typeof e.consumers === 'number') consumers(labels, e.consumers)
+    }),
+    onEvent(channelName('queue', 'connection'), (e) => {
+      connection([label(e.event, 'unknown')])
+    }),
+  ]
+}
+
+function session(metrics: ReturnType<typeof metricsInternals>): Unsubscribe[] {
+  const verifications = boundedCounter(metrics, authMetrics.sessionVerifications)
+  const refreshes = boundedCounter(metrics, authMetrics.sessionRefreshes)
+  const events = boundedCounter(metrics, authMetrics.sessionEvents)
+  const event = (name: string): Unsubscribe =>
+    onEvent(channelName('session', name), () => {
+      events([name])
+    })
+  return [
+    onEvent(channelName('session', 'verify'), (e) => {
+      verifications([label(e.kind, 'unknown'), label(e.outcome, 'unknown'), label(e.reason, 'none')])
+    }),
+    onEvent(channelName('session', 'api-key'), (e) => {
+      verifications(['api-key', label(e.outcome, 'unknown'), label(e.reason, 'none')])
+    }),
+    onEvent(channelName('session', 'refresh'), (e) => {
+      refreshes([label(e.outcome, 'unknown'), label(e.reason, 'none')])
+    }),
+    ...['issue', 'create', 'regenerate', 'destroy', 'revoke', 'reuse'].map(event),
+  ]
+}
+
+function ratelimit(metrics: ReturnType<typeof metricsInternals>): Unsubscribe[] {
+  const decisions = boundedCounter(metrics, authMetrics.ratelimitDecisions)
+  return [
+    onEvent(channelName('ratelimit', 'decision'), (e) => {
+      const outcome =
+        typeof e.outcome === 'string'
+          ? label(e.outcome, 'unknown')
+          : typeof e.allowed === 'boolean'
+            ? e.allowed
+              ? 'allowed'
+              : 'limited'
+            : 'unknown'
+      decisions([label(e.limiter ?? e.name, 'default'), outcome])
+    }),
+  ]
+}
+
+const READERS: Readonly<
+  Record<ScalekitPackage, (metrics: ReturnType<typeof metricsInternals>) => Unsubscribe[]>
+> = {
+  cache,
+  'db-router': db,
+  queue,
+  session,
+  ratelimit,
+  breaker,
+}
+
+/**
+ * Turns the diagnostics channels of every scalekit package into metrics — whichever of them the app
+ * installed: this package depends on none of them, and a channel nobody publishes on costs nothing.
+ *
+ * ```ts
+ * const scalekit = instrumentScalekit({ metrics })
+ * ```
+ */
+export function instrumentScalekit(options: InstrumentScalekitOptions): ScalekitInstrumentation {
+  const given: unknown = options
+  if (typeof given !== 'object' || given === null || (options.metrics as unknown) === undefined)
+    throw new ObservabilityOptionsError('instrumentScalekit() takes { metrics } (from createMetrics())')
+  const impl = metricsInternals(options.metrics)
+  const packages: unknown = options.packages ?? SCALEKIT_PACKAGES
+  const known = (p: unknown): p is ScalekitPackage => typeof p === 'string' && p in READERS
+  if (!Array.isArray(packages) || !packages.every(known))
+    throw new ObservabilityOptionsError(`packages must be a list of ${SCALEKIT_PACKAGES.join(', ')}`)
+  const unsubscribes = [...new Set<ScalekitPackage>(packages)].flatMap((p) => READERS[p](impl))
+  let open = true
+  return {
+    close() {
+      if (!open) return
+      open = false
+      for (const unsubscribe of unsubscribes) unsubscribe()
+    },
+  }
+}
