@@ -21,6 +21,16 @@ export type RedisListener = { listener(...args: unknown[]): void }['listener']
 export interface RedisBatch {
   unlink(...keys: string[]): RedisBatch
   xadd(key: string, id: '*', ...fieldsAndValues: string[]): RedisBatch
+  xadd(
+    key: string,
+    maxlen: 'MAXLEN',
+    exact: '=',
+    count: number,
+    id: '*',
+    ...fieldsAndValues: string[]
+  ): RedisBatch
+  xtrim(key: string, minid: 'MINID', exact: '=', threshold: string): RedisBatch
+  pexpire(key: string, milliseconds: number): RedisBatch
   xack(key: string, group: string, ...ids: string[]): RedisBatch
   xdel(key: string, ...ids: string[]): RedisBatch
   /** Each command's `[error, reply]`; `null` when a transaction was aborted (WATCH). */

@@ -1,4 +1,3 @@
-import type { Codec } from '../codec'
 import type { QueueRecord, QueuedOp } from './store'
 import type { WriteBehindEntry } from './types'
 
@@ -24,8 +23,14 @@ export function coalesce<R extends QueuedOp>(records: readonly R[]): R[] {
   return [...last.values()]
 }
 
-/** Coalesces `records` and decodes their values; records that cannot be decoded are set apart. */
-export function prepareBatch<T>(records: readonly QueueRecord[], codec: Codec): PreparedBatch<T> {
+/**
+ * Coalesces `records` and opens their values (`open` decrypts and decodes, and checks a delete's
+ * seal); records that cannot be opened are set apart.
+ */
+export function prepareBatch<T>(
+  records: readonly QueueRecord[],
+  open: (op: QueuedOp) => T | undefined,
+): PreparedBatch<T> {
   const rejects: { record: QueueRecord; reason: string }[] = []
   const usable = records.filter((record) => {
     if (record.invalid === undefined) return true
@@ -36,10 +41,11 @@ export function prepareBatch<T>(records: readonly QueueRecord[], codec: Codec): 
   const entries: WriteBehindEntry<T>[] = []
   for (const op of coalesce(usable)) {
     try {
+      const value = open(op)
       entries.push(
         op.deleted
           ? { key: op.key, deleted: true, value: undefined }
-          : { key: op.key, deleted: false, value: codec.decode(op.encoded ?? '') as T },
+          : { key: op.key, deleted: false, value: value as T },
       )
       ops.push(op)
     } catch (error) {

@@ -1,18 +1,18 @@
 import { performance } from 'node:perf_hooks'
 import { backoffDelay, sleep } from '@scalekit/internal'
-import type { Codec } from '../codec'
 import { CacheError } from '../errors'
 import { prepareBatch } from './batch'
 import { asError, messageOf } from '../internal/error-text'
 import { publishDeadLetter, publishFlush } from './events'
 import type { ResolvedOptions } from './options'
+import type { OpSealing } from './sealing'
 import type { QueueRecord, WriteBehindStore, QueuedOp } from './store'
 
 /** What a {@link Flusher} drives and tells. */
 export interface FlusherConfig<T> {
   readonly store: WriteBehindStore
   readonly options: ResolvedOptions<T>
-  readonly codec: Codec
+  readonly sealing: OpSealing<T>
   readonly namespace: string
   readonly report: (error: Error) => void
 }
@@ -114,8 +114,8 @@ export class Flusher<T> {
   }
 
   async #process(records: readonly QueueRecord[], isActive: () => boolean): Promise<void> {
-    const { store, options, codec } = this.#config
-    const batch = prepareBatch<T>(records, codec)
+    const { store, options, sealing } = this.#config
+    const batch = prepareBatch<T>(records, (op) => sealing.open(op))
     for (const { record, reason } of batch.rejects) await this.#deadLetter([record], [record.id], reason, 0)
     if (batch.entries.length === 0) {
       await store.ack(batch.ids)
@@ -159,8 +159,8 @@ export class Flusher<T> {
     attempts: number,
     cause?: unknown,
   ): Promise<void> {
-    const { store, options, namespace } = this.#config
-    await store.deadLetter(ops, ids, reason, attempts)
+    const { store, options, namespace, sealing } = this.#config
+    await store.deadLetter(ops, ids, sealing.sealReason(reason), attempts)
     publishDeadLetter({ namespace, queue: options.name, size: ops.length, attempts, reason })
     this.#config.report(
       new CacheError(

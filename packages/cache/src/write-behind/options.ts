@@ -10,6 +10,8 @@ export const writeBehindDefaults: {
   readonly maxAttempts: number
   readonly backoff: Backoff
   readonly lease: number
+  readonly maxDeadLetters: number
+  readonly deadLetterMaxAge: number
 } = Object.freeze({
   /** Large enough to amortise a round trip to the store, small enough for one statement. */
   batchSize: 100,
@@ -21,6 +23,10 @@ export const writeBehindDefaults: {
   backoff: Object.freeze({ initial: 100, factor: 2, max: 10_000, jitter: 1 }),
   /** A crashed leader is replaced within seconds, yet a GC pause does not cost the lease. */
   lease: 5000,
+  /** Like memory mode's limit: a store that fails for days cannot fill Redis. */
+  maxDeadLetters: 10_000,
+  /** A week to look at and replay what failed. */
+  deadLetterMaxAge: 7 * 86_400_000,
 })
 
 /** Options with every default applied. */
@@ -32,6 +38,8 @@ export interface ResolvedOptions<T> {
   readonly maxAttempts: number
   readonly backoff: Backoff
   readonly lease: number
+  readonly maxDeadLetters: number
+  readonly deadLetterMaxAge: number
   readonly store: WriteBehindStore | undefined
   readonly onError: ((error: Error) => void) | undefined
 }
@@ -85,6 +93,17 @@ export function resolveOptions<T>(options: WriteBehindOptions<T>): ResolvedOptio
     }),
     // Renewed every third of the lease: below ~30 ms the timers alone would eat it.
     lease: check.duration('lease', o.lease, writeBehindDefaults.lease, { min: 30 }),
+    maxDeadLetters: check.integer('maxDeadLetters', o.maxDeadLetters, writeBehindDefaults.maxDeadLetters, {
+      min: 1,
+    }),
+    deadLetterMaxAge: check.duration(
+      'deadLetterMaxAge',
+      o.deadLetterMaxAge,
+      writeBehindDefaults.deadLetterMaxAge,
+      {
+        min: 1,
+      },
+    ),
     store,
     onError,
   }

@@ -28,6 +28,10 @@ export interface RedisStoreConfig {
   readonly consumer: string
   /** The cache's Redis timeout, in ms: a blocking read waits at most half of it. */
   readonly timeoutMs: number
+  /** Most entries of the dead-letter stream. */
+  readonly maxDeadLetters: number
+  /** Age (ms) past which a dead letter is dropped; the stream expires this long after its last entry. */
+  readonly deadLetterMaxAge: number
 }
 
 /**
@@ -43,6 +47,8 @@ export class RedisQueueStore implements WriteBehindStore {
   readonly #dead: string
   readonly #consumer: string
   readonly #timeoutMs: number
+  readonly #maxDeadLetters: number
+  readonly #deadLetterMaxAge: number
   #reader: Remote | undefined
   /** `'0'`-based id within our pending entries while re-reading them, `'>'` for new entries. */
   #cursor = '0'
@@ -53,6 +59,8 @@ export class RedisQueueStore implements WriteBehindStore {
     this.#dead = `${config.keyPrefix}${queueSuffix.dead}`
     this.#consumer = config.consumer
     this.#timeoutMs = config.timeoutMs
+    this.#maxDeadLetters = config.maxDeadLetters
+    this.#deadLetterMaxAge = config.deadLetterMaxAge
   }
 
   async append(op: QueuedOp): Promise<void> {
@@ -111,9 +119,24 @@ export class RedisQueueStore implements WriteBehindStore {
     reason: string,
     attempts: number,
   ): Promise<void> {
+    // Stream ids start with Redis's clock; ours is close enough for an age counted in days.
+    const oldest = `${Math.max(0, Date.now() - this.#deadLetterMaxAge)}-0`
     await this.#exec((multi) => {
       for (const op of ops)
-        multi.xadd(this.#dead, '*', ...opFields(op), 'reason', reason, 'attempts', String(attempts))
+        multi.xadd(
+          this.#dead,
+          'MAXLEN',
+          '=',
+          this.#maxDeadLetters,
+          '*',
+          ...opFields(op),
+          'reason',
+          reason,
+          'attempts',
+          String(attempts),
+        )
+      if (ops.length > 0)
+        multi.xtrim(this.#dead, 'MINID', '=', oldest).pexpire(this.#dead, this.#deadLetterMaxAge)
       if (ids.length > 0) multi.xack(this.#stream, GROUP, ...ids).xdel(this.#stream, ...ids)
       return multi
     })

@@ -46,6 +46,16 @@ export interface WriteBehindOptions<T> {
    */
   lease?: Duration
   /**
+   * With Redis: most dead letters kept; the oldest go first. (Memory mode keeps
+   * `MEMORY_DEAD_LETTER_LIMIT`.) @default 10000
+   */
+  maxDeadLetters?: number
+  /**
+   * With Redis: how long a dead letter is kept. Older ones are dropped when the next one arrives,
+   * and the dead-letter stream expires this long after its last one. @default '7d'
+   */
+  deadLetterMaxAge?: Duration
+  /**
    * Where the queue lives. @default a Redis stream when the cache has Redis (crash-safe), else
    * memory (NOT crash-safe). Your own store must pass `writeBehindConformance` from
    * `@scalekit/cache/conformance`.

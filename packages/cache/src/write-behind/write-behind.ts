@@ -10,6 +10,7 @@ import { Flusher } from './flusher'
 import { type Leadership, RedisLease, soleLeader } from './leadership'
 import { MemoryStore } from './memory-store'
 import { type ResolvedOptions, resolveOptions } from './options'
+import { OpSealing } from './sealing'
 import { RedisQueueStore } from './redis-store'
 import type { QueuedOp, WriteBehindStore } from './store'
 import type { WriteBehindDeadLetter, WriteBehindOptions, WriteBehindQueue } from './types'
@@ -49,6 +50,7 @@ class Queue<T> implements WriteBehindQueue<T> {
   readonly #plumbing: Plumbing
   readonly #options: ResolvedOptions<T>
   readonly #store: WriteBehindStore
+  readonly #sealing: OpSealing<T>
   readonly #lease: Leadership
   readonly #flusher: Flusher<T>
   readonly #stop = new AbortController()
@@ -68,11 +70,19 @@ class Queue<T> implements WriteBehindQueue<T> {
     // One hash tag: every key of the queue is in one Cluster slot.
     const keyPrefix = writeBehindPrefix(plumbing.namespace, options.name)
     const token = randomUUID()
+    this.#sealing = new OpSealing<T>(plumbing.codec, plumbing.encryption, keyPrefix)
     this.#store =
       options.store ??
       (remote === undefined
         ? new MemoryStore()
-        : new RedisQueueStore({ remote, keyPrefix, consumer: token, timeoutMs: remote.timeoutMs }))
+        : new RedisQueueStore({
+            remote,
+            keyPrefix,
+            consumer: token,
+            timeoutMs: remote.timeoutMs,
+            maxDeadLetters: options.maxDeadLetters,
+            deadLetterMaxAge: options.deadLetterMaxAge,
+          }))
     this.#lease =
       remote === undefined
         ? soleLeader
@@ -86,7 +96,7 @@ class Queue<T> implements WriteBehindQueue<T> {
     this.#flusher = new Flusher<T>({
       store: this.#store,
       options,
-      codec: plumbing.codec,
+      sealing: this.#sealing,
       namespace: plumbing.namespace,
       report,
     })
@@ -99,15 +109,15 @@ class Queue<T> implements WriteBehindQueue<T> {
   async set(key: string, value: T): Promise<void> {
     this.#assertOpen()
     checkKey(key)
-    let encoded: string
+    let op: QueuedOp
     try {
-      encoded = this.#plumbing.codec.encode(value)
+      op = this.#sealing.seal(key, false, value)
     } catch (error) {
       throw error instanceof CacheError
         ? error
         : new CacheEncodeError(`write-behind: cannot encode the value: ${messageOf(error)}`, { cause: error })
     }
-    await this.#append({ key, deleted: false, encoded })
+    await this.#append(op)
     // The cache answers with the new value at once; a failure there (Redis away) is the cache's to report.
     await this.#cache.set(key, value).catch(() => undefined)
   }
@@ -115,7 +125,7 @@ class Queue<T> implements WriteBehindQueue<T> {
   async delete(key: string): Promise<void> {
     this.#assertOpen()
     checkKey(key)
-    await this.#append({ key, deleted: true, encoded: undefined })
+    await this.#append(this.#sealing.seal(key, true, undefined))
     await this.#cache.delete(key).catch(() => undefined)
   }
 
@@ -136,13 +146,13 @@ class Queue<T> implements WriteBehindQueue<T> {
     if (!(Number.isSafeInteger(limit) && limit > 0))
       throw new CacheArgumentError(`write-behind: limit must be a positive integer, got ${String(limit)}`)
     const stored = await this.#store.deadLetters(limit)
-    return stored.map(({ id, key, deleted, encoded, reason, attempts }) => ({
-      id,
-      key,
-      deleted,
-      reason,
-      attempts,
-      value: this.#decode(encoded),
+    return stored.map((letter) => ({
+      id: letter.id,
+      key: letter.key,
+      deleted: letter.deleted,
+      reason: this.#sealing.openReason(letter.reason),
+      attempts: letter.attempts,
+      value: this.#open(letter),
     }))
   }
 
@@ -239,10 +249,9 @@ class Queue<T> implements WriteBehindQueue<T> {
       throw new CacheClosedError(`write-behind "${this.#options.name}" is closed`)
   }
 
-  #decode(encoded: string | undefined): T | undefined {
-    if (encoded === undefined) return undefined
+  #open(op: QueuedOp): T | undefined {
     try {
-      return this.#plumbing.codec.decode(encoded) as T
+      return this.#sealing.open(op)
     } catch {
       return undefined
     }

@@ -62,6 +62,8 @@ describe('write-behind options', () => {
       maxAttempts: 5,
       backoff: { initial: 100, factor: 2, max: 10_000, jitter: 1 },
       lease: 5000,
+      maxDeadLetters: 10_000,
+      deadLetterMaxAge: 7 * 86_400_000,
     })
   })
 
