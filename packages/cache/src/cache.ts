@@ -16,11 +16,11 @@ import {
 } from './channels'
 import { type Codec, jsonCodec } from './codec'
 import { Coherence } from './coherence'
-import { createEncryption } from './encryption'
+import { createEncryption, type Encryption } from './encryption'
 import { CacheArgumentError, CacheClosedError, type CacheError, CacheUnavailableError } from './errors'
 import type { Factory } from './factory'
 import { Trouble } from './internal/events'
-import { invalidKey, isWellFormed } from './internal/keys'
+import { invalidKey } from './internal/keys'
 import { type Dependent, registerPlumbing } from './internal/plumbing'
 import { L1 } from './l1'
 import { resolveRedis } from './l2/client'
@@ -31,8 +31,11 @@ import { TwoTiers } from './l2/two-tiers'
 import { FactoryRuns, Loader } from './loader'
 import { MemoryMisses, MemoryTiers } from './memory-tiers'
 import {
+  argumentChecks,
   type CacheOptions,
   type CallOptions,
+  checkParts,
+  checkTags,
   type GetOrSetOptions,
   resolveCall,
   resolveOptions,
@@ -89,10 +92,14 @@ export interface Cache extends AsyncDisposable {
    * in this process and, with Redis, across all instances (a lock per key) — and caches its result.
    * Serves the last value within `grace` when the factory fails or is slower than `softTimeout`.
    */
-  getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions): Promise<T>
+  getOrSet<T, S extends T = T>(key: string, factory: Factory<T, S>, options?: GetOrSetOptions): Promise<T>
   /** Deletes `key` everywhere. Rejects with `ERR_CACHE_L2_UNAVAILABLE` when Redis is unreachable (retried when it is back). */
   delete(key: string): Promise<void>
-  /** Invalidates every entry carrying one of `tags`, in Redis and in the L1 of every instance. */
+  /**
+   * Invalidates every entry carrying one of `tags`, in Redis and in the L1 of every instance. Any
+   * number of tags: they are sent in chunks, each announced to the other instances as it is applied,
+   * so a failure part-way leaves no instance serving what Redis already invalidated.
+   */
   invalidateTags(tags: readonly string[]): Promise<void>
   /**
    * Write-through: persists `value` with `write` (your store of record) first, then caches it.
@@ -124,6 +131,7 @@ class CacheInstance implements Cache {
   readonly namespace: string
   readonly #o: ResolvedOptions
   readonly #defaultCall: CallOptions
+  readonly #defaultSet: CallOptions
   readonly #tiers: Tiers
   readonly #loader: Loader
   readonly #remote: Remote | undefined
@@ -133,12 +141,16 @@ class CacheInstance implements Cache {
   readonly #gate: CloseGate = new CloseGate(CacheArgumentError, (timeoutMs) => this.#shutdown(timeoutMs))
 
   constructor(options: CacheOptions) {
+    const parts = checkParts(options)
     const o = resolveOptions(options)
     this.#o = o
     this.namespace = o.namespace
     this.#defaultCall = resolveCall(o, NO_OPTIONS)
-    const codec = options.codec ?? jsonCodec
-    const trouble = new Trouble(o.namespace, options.logger)
+    this.#defaultSet = resolveCall(o, NO_OPTIONS, 'set')
+    const codec = parts.codec ?? jsonCodec
+    // Built here even without Redis, so that a bad keyring fails at construction, not never.
+    const encryption = parts.encryption === undefined ? undefined : createEncryption(parts.encryption)
+    const trouble = new Trouble(o.namespace, parts.logger)
     const l1 = o.l1 === false ? undefined : new L1(o.l1)
     // One tier or two, chosen here once: the cache and its loader never ask which.
     const { redis } = options
@@ -151,7 +163,7 @@ class CacheInstance implements Cache {
       this.#ownsClient = false
       this.#bus = undefined
     } else {
-      const built = withRedis(redis, options, o, { codec, trouble, l1 })
+      const built = withRedis(redis, o, { codec, encryption, trouble, l1 })
       this.#tiers = built.tiers
       this.#loader = built.loader
       this.#remote = built.remote
@@ -161,7 +173,7 @@ class CacheInstance implements Cache {
     registerPlumbing(this, {
       namespace: o.namespace,
       codec,
-      encryption: options.encryption === undefined ? undefined : createEncryption(options.encryption),
+      encryption,
       remote: this.#remote,
       trouble,
       closed: () => this.#gate.closed,
@@ -183,7 +195,7 @@ class CacheInstance implements Cache {
   set(key: string, value: unknown, options: SetOptions = NO_OPTIONS): Promise<void> {
     const invalid = this.#invalid(key)
     if (invalid !== undefined) return Promise.reject(invalid)
-    const call = this.#call(options)
+    const call = this.#call(options, 'set')
     if (call instanceof Error) return Promise.reject(call)
     return this.#traceWrite(channels.set, 'set', async () => {
       await this.#tiers.store(key, this.#tiers.encode(key, value), this.#tiers.lifetime(call, false), {
@@ -192,18 +204,24 @@ class CacheInstance implements Cache {
     })
   }
 
-  getOrSet<T>(key: string, factory: Factory<T>, options: GetOrSetOptions = NO_OPTIONS): Promise<T> {
+  getOrSet<T, S extends T = T>(
+    key: string,
+    factory: Factory<T, S>,
+    options: GetOrSetOptions = NO_OPTIONS,
+  ): Promise<T> {
     const invalid: CacheError | undefined =
       this.#invalid(key) ??
       (typeof factory === 'function'
         ? undefined
         : new CacheArgumentError('getOrSet needs a factory function'))
     if (invalid !== undefined) return Promise.reject(invalid)
-    const call = this.#call(options)
+    const call = this.#call(options, 'getOrSet')
     if (call instanceof Error) return Promise.reject(call)
-    if (!channels.get.hasSubscribers) return this.#getOrSet(key, factory, call)
+    // `stale` is a `T` at run time; `S` only lets `T` be inferred from the factory's return.
+    const run = factory as Factory<T>
+    if (!channels.get.hasSubscribers) return this.#getOrSet(key, run, call)
     const ctx: CacheGetContext = { namespace: this.namespace, operation: 'getOrSet' }
-    return channels.get.tracePromise(() => this.#getOrSet(key, factory, call, ctx), ctx)
+    return channels.get.tracePromise(() => this.#getOrSet(key, run, call, ctx), ctx)
   }
 
   delete(key: string): Promise<void> {
@@ -213,11 +231,7 @@ class CacheInstance implements Cache {
   }
 
   invalidateTags(tags: readonly string[]): Promise<void> {
-    const invalid: CacheError | undefined =
-      this.#closed() ??
-      (Array.isArray(tags) && tags.every((t) => typeof t === 'string' && t !== '' && isWellFormed(t))
-        ? undefined
-        : new CacheArgumentError('invalidateTags needs an array of non-empty, well-formed strings'))
+    const invalid: CacheError | undefined = this.#closed() ?? invalidTags(tags)
     if (invalid !== undefined) return Promise.reject(invalid)
     return this.#traceWrite(channels.delete, 'invalidateTags', async () => {
       if (tags.length > 0) await this.#tiers.invalidateTags(tags)
@@ -236,7 +250,7 @@ class CacheInstance implements Cache {
         ? undefined
         : new CacheArgumentError('writeThrough needs a write function'))
     if (invalid !== undefined) return Promise.reject(invalid)
-    const call = this.#call(options)
+    const call = this.#call(options, 'set')
     if (call instanceof Error) return Promise.reject(call)
     return this.#traceWrite(channels.set, 'writeThrough', async () => {
       const encoded = this.#tiers.encode(key, value)
@@ -335,10 +349,10 @@ class CacheInstance implements Cache {
   }
 
   /** A call's options resolved once, at its entry; the cache's defaults when none were given. */
-  #call(options: GetOrSetOptions): CallOptions | CacheArgumentError {
-    if (options === NO_OPTIONS) return this.#defaultCall
+  #call(options: GetOrSetOptions, kind: 'set' | 'getOrSet'): CallOptions | CacheArgumentError {
+    if (options === NO_OPTIONS) return kind === 'set' ? this.#defaultSet : this.#defaultCall
     try {
-      return resolveCall(this.#o, options)
+      return resolveCall(this.#o, options, kind)
     } catch (error) {
       if (error instanceof CacheArgumentError) return error
       throw error
@@ -368,11 +382,10 @@ class CacheInstance implements Cache {
 /** The two-tier parts of a cache: the Redis connection and tier, the tiers over them, their miss path, the bus. */
 function withRedis(
   input: RedisInput,
-  options: CacheOptions,
   o: ResolvedOptions,
-  shared: { codec: Codec; trouble: Trouble; l1: L1 | undefined },
+  shared: { codec: Codec; encryption: Encryption | undefined; trouble: Trouble; l1: L1 | undefined },
 ): { tiers: TwoTiers; loader: Loader; remote: Remote; owned: boolean; bus: Bus | undefined } {
-  const { codec, trouble, l1 } = shared
+  const { codec, encryption, trouble, l1 } = shared
   const instanceId = randomUUID()
   // Connection errors surface through the calls (timeouts, the breaker) and are reported there.
   const redis = resolveRedis(input, o.timeout, () => undefined)
@@ -390,7 +403,6 @@ function withRedis(
     },
   })
   const l2 = new RedisTier(remote, o, instanceId)
-  const encryption = options.encryption === undefined ? undefined : createEncryption(options.encryption)
   const tiers = new TwoTiers({ options: o, codec, encryption, l1, l2, coherence, trouble })
   onRedisBack = () => {
     tiers.onRedisBack()
@@ -413,6 +425,17 @@ function withRedis(
     bus.start()
   }
   return { tiers, loader, remote, owned: redis.owned, bus }
+}
+
+/** The error for a bad tag list given to `invalidateTags`, or undefined. */
+function invalidTags(tags: unknown): CacheArgumentError | undefined {
+  try {
+    checkTags(argumentChecks, 'tags', tags)
+    return undefined
+  } catch (error) {
+    if (error instanceof CacheArgumentError) return error
+    throw error
+  }
 }
 
 /** Records how a read was answered, for the tracing channel's subscribers. */
