@@ -2,8 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { serviceUrls, uniqueName, waitFor } from '@scalekit/test-utils'
 import { sharedRedis } from './support'
-import { createCache } from '../../src/index'
-import { createWriteBehind, type WriteBehindEntry } from '../../src/write-behind/index'
+import { createCache, type Duration } from '../../src/index'
+import {
+  createWriteBehind,
+  type WriteBehindEntry,
+  type WriteBehindOptions,
+} from '../../src/write-behind/index'
 
 const namespace = uniqueName('wbcrypt')
 const { redis, cleanup } = sharedRedis(namespace)
@@ -122,7 +126,7 @@ describe('the dead-letter stream is bounded (issue 12, defect 2)', () => {
     await cache.close()
   })
 
-  it.each([
+  it.each<[Partial<WriteBehindOptions<unknown>>]>([
     [{ maxDeadLetters: 0 }],
     [{ maxDeadLetters: 1.5 }],
     [{ deadLetterMaxAge: '30d' }],
