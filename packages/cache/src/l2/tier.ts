@@ -13,6 +13,12 @@ import {
 } from './scripts'
 
 /**
+ * Tags per invalidation script: Lua's `unpack` (which builds the bus message) fails past ~8 000
+ * values, and a smaller script keeps Redis responsive to other clients while it runs.
+ */
+export const TAGS_PER_SCRIPT = 1000
+
+/**
  * The Redis tier: one method per cache operation, each one round trip through the cache's
  * {@link Remote} (bounded by `timeout`, behind the circuit breaker), so that a dead Redis costs no
  * caller more than the timeout, and nothing at all while the breaker is open.
@@ -167,7 +173,10 @@ export class RedisTier {
     return Number(reply)
   }
 
-  /** Records the invalidation of tags; returns Redis's time of it. */
+  /**
+   * Records the invalidation of at most {@link TAGS_PER_SCRIPT} tags and announces them, in one
+   * script (applied ⇒ announced); returns Redis's time of it.
+   */
   async invalidateTags(tags: readonly string[]): Promise<number> {
     const reply = await this.call(() =>
       invalidateTagsScript.run(

@@ -17,7 +17,7 @@ import {
   type WriteMeta,
 } from '../tiers'
 import { openEntry, RedisClock, sealEntry, type StoredEntry } from './entry'
-import type { RedisTier } from './tier'
+import { type RedisTier, TAGS_PER_SCRIPT } from './tier'
 
 /**
  * A cache's storage with Redis: L1 (optional) in front of Redis, shared by every instance. Encodes
@@ -155,8 +155,15 @@ export class TwoTiers implements Tiers {
     }
   }
 
+  /**
+   * Invalidates tags in chunks, one script each that records and announces its chunk, so whatever
+   * was applied was also announced when a later chunk fails (the caller then gets the error).
+   */
   async invalidateTags(tags: readonly string[]): Promise<void> {
-    this.#coherence.noteTags(tags, await this.l2.invalidateTags(tags))
+    for (let start = 0; start < tags.length; start += TAGS_PER_SCRIPT) {
+      const chunk = tags.slice(start, start + TAGS_PER_SCRIPT)
+      this.#coherence.noteTags(chunk, await this.l2.invalidateTags(chunk))
+    }
   }
 
   async clear(): Promise<void> {
