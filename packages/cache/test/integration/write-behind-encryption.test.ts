@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { serviceUrls, uniqueName, waitFor } from '@scalekit/test-utils'
 import { sharedRedis } from './support'
-import { createCache, type Duration } from '../../src/index'
+import { createCache } from '../../src/index'
 import {
   createWriteBehind,
   type WriteBehindEntry,
