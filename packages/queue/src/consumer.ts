@@ -8,6 +8,7 @@ import { NonRetryableError, QueueHandlerTimeoutError, timedOut } from './errors'
 import { Attempt } from './handler'
 import type { Handler, MessageContext } from './handler'
 import { backoffDelay, DeadlineSweep } from '@scalekit/internal'
+import type { Warner } from '@scalekit/internal'
 import { deferred } from './internal/deferred'
 import { errorCode, errorMessage } from './internal/describe'
 import { settledWithin } from './internal/settled'
@@ -26,6 +27,8 @@ interface RunnerDeps {
   readonly transport: Transport
   readonly options: ResolvedConsumeOptions
   readonly publishTimeout: number
+  /** Where handler failures and dead-letters are reported, once per episode. */
+  readonly warner: Warner
 }
 
 /**
@@ -188,6 +191,7 @@ export class ConsumerRunner<O> {
       if (attempt.isAborted() && this.#stopping) return
       if (dedup !== undefined) await this.#store(dedup.release(key)).catch(() => undefined)
       ctx.code = errorCode(error)
+      this.#warnFailed(ctx.code, env.attempt)
       const nonRetryable = error instanceof NonRetryableError || options.nonRetryable(error)
       if (nonRetryable) await this.#deadLetter(d, env, 'non-retryable', env.attempt, errorMessage(error), ctx)
       else if (env.attempt >= options.attempts)
@@ -259,7 +263,8 @@ export class ConsumerRunner<O> {
   ): Promise<void> {
     const deadline = Date.now() + this.#deps.publishTimeout
     await this.#deps.transport.send({
-      envelope: { ...env, attempt },
+      // The retry goes to this consumer's own type and group, whatever the message says it is.
+      envelope: { ...env, type: this.#type.name, attempt },
       target: { kind: 'group', group: this.#deps.options.group },
       delayMs,
       deadline,
@@ -293,6 +298,11 @@ export class ConsumerRunner<O> {
       error,
       deadline: Date.now() + this.#deps.publishTimeout,
     })
+    this.#deps.warner.warn(
+      `dead-letter:${group}:${this.#type.name}`,
+      { code: 'ERR_QUEUE_DEAD_LETTER', type: this.#type.name, group, reason, attempts },
+      `a message of ${this.#type.name} was dead-lettered in group ${group} (${reason}); read it with takeDeadLetters('${group}')`,
+    )
     if (channels.deadLetter.hasSubscribers) {
       channels.deadLetter.publish({
         type: envelope.type,
@@ -304,6 +314,17 @@ export class ConsumerRunner<O> {
       })
     }
     this.#settle(d, ctx, 'dead-letter')
+  }
+
+  /** One warning per minute per (group, type) while handlers fail: the code and attempt, never the payload or message. */
+  #warnFailed(code: string, attempt: number): void {
+    const { group } = this.#deps.options
+    const type = this.#type.name
+    this.#deps.warner.warn(
+      `handler-failed:${group}:${type}`,
+      { code, type, group, attempt, maxAttempts: this.#deps.options.attempts },
+      `a handler of ${type} in group ${group} failed (${code}, attempt ${attempt} of ${this.#deps.options.attempts})`,
+    )
   }
 
   /** A dedup store call, bounded like every remote call (a user store may hang). */

@@ -36,6 +36,34 @@ export class QueueValidationError extends QueueError {
   }
 }
 
+/**
+ * The payload cannot travel as JSON: a BigInt, a cycle, a `toJSON` that throws, or a top-level
+ * value JSON has no text for (`undefined`, a function, a symbol). `cause` is JSON's own error when
+ * it threw. Nothing was sent.
+ */
+export class QueueEncodeError extends QueueError {
+  static override readonly code: string = 'ERR_QUEUE_UNENCODABLE'
+}
+
+/**
+ * The broker could not be reached (refused, unknown host, timed out) before this client ever
+ * connected: check the host and port of `url`. `cause` is the socket error. The client keeps
+ * trying in the background; publishes made meanwhile are refused, not buffered.
+ */
+export class QueueUnreachableError extends QueueError {
+  static override readonly code: string = 'ERR_QUEUE_UNREACHABLE'
+}
+
+/**
+ * The broker refused the connection itself: the login (403 `ACCESS_REFUSED`: check the user and
+ * password of `url`) or the virtual host (it does not exist, or the user may not use it). Retrying
+ * cannot fix either: the client stops, `health()` is `down` with this error, and every publish and
+ * consumer fails with it.
+ */
+export class QueueAccessRefusedError extends QueueError {
+  static override readonly code: string = 'ERR_QUEUE_ACCESS_REFUSED'
+}
+
 /** The broker routed the message nowhere (no consumer group declared a queue for its type yet). */
 export class QueueUnroutableError extends QueueError {
   static override readonly code: string = 'ERR_QUEUE_UNROUTABLE'
@@ -120,10 +148,13 @@ export const errors: {
   readonly ERR_QUEUE_INVALID_ARGUMENT: typeof QueueArgumentError
   readonly ERR_QUEUE_CLOSED: typeof QueueClosedError
   readonly ERR_QUEUE_INVALID_PAYLOAD: typeof QueueValidationError
+  readonly ERR_QUEUE_UNENCODABLE: typeof QueueEncodeError
   readonly ERR_QUEUE_UNROUTABLE: typeof QueueUnroutableError
   readonly ERR_QUEUE_PUBLISH_NACKED: typeof QueueNackError
   readonly ERR_QUEUE_PUBLISH_TIMEOUT: typeof QueuePublishTimeoutError
   readonly ERR_QUEUE_DISCONNECTED: typeof QueueDisconnectedError
+  readonly ERR_QUEUE_UNREACHABLE: typeof QueueUnreachableError
+  readonly ERR_QUEUE_ACCESS_REFUSED: typeof QueueAccessRefusedError
   readonly ERR_QUEUE_BUFFER_FULL: typeof QueueBufferFullError
   readonly ERR_QUEUE_MESSAGE_TOO_LARGE: typeof QueueMessageTooLargeError
   readonly ERR_QUEUE_TIMEOUT: typeof QueueTimeoutError
@@ -136,10 +167,13 @@ export const errors: {
   ERR_QUEUE_INVALID_ARGUMENT: QueueArgumentError,
   ERR_QUEUE_CLOSED: QueueClosedError,
   ERR_QUEUE_INVALID_PAYLOAD: QueueValidationError,
+  ERR_QUEUE_UNENCODABLE: QueueEncodeError,
   ERR_QUEUE_UNROUTABLE: QueueUnroutableError,
   ERR_QUEUE_PUBLISH_NACKED: QueueNackError,
   ERR_QUEUE_PUBLISH_TIMEOUT: QueuePublishTimeoutError,
   ERR_QUEUE_DISCONNECTED: QueueDisconnectedError,
+  ERR_QUEUE_UNREACHABLE: QueueUnreachableError,
+  ERR_QUEUE_ACCESS_REFUSED: QueueAccessRefusedError,
   ERR_QUEUE_BUFFER_FULL: QueueBufferFullError,
   ERR_QUEUE_MESSAGE_TOO_LARGE: QueueMessageTooLargeError,
   ERR_QUEUE_TIMEOUT: QueueTimeoutError,

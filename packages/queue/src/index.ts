@@ -29,10 +29,12 @@ export type { Backoff, BackoffInput, CloseOptions, Duration, HealthStatus, Logge
 export type { ConnectionState, GroupStats } from './drivers/transport'
 export {
   NonRetryableError,
+  QueueAccessRefusedError,
   QueueArgumentError,
   QueueBufferFullError,
   QueueClosedError,
   QueueDisconnectedError,
+  QueueEncodeError,
   QueueError,
   QueueHandlerTimeoutError,
   QueueMessageTooLargeError,
@@ -41,6 +43,7 @@ export {
   QueuePublishTimeoutError,
   QueueTimeoutError,
   QueueTopologyMismatchError,
+  QueueUnreachableError,
   QueueUnroutableError,
   QueueValidationError,
   errors,

@@ -18,7 +18,10 @@ export type PayloadInput<T> = T extends MessageType<infer I, unknown> ? I : neve
 export type PayloadOutput<T> = T extends MessageType<unknown, infer O> ? O : never
 
 /** Dot-separated words of `[a-z0-9_-]`: valid as an AMQP topic routing key and in queue names. */
-const NAME = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/i
+export const MESSAGE_NAME: RegExp = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/i
+
+/** A consumer group name: also part of queue names and routing keys. */
+export const GROUP_NAME: RegExp = /^[A-Za-z0-9_-]{1,64}$/
 
 /**
  * Defines a message type. `name` is dot-separated words of letters, digits, `_` and `-` (at most
@@ -29,7 +32,7 @@ export function defineMessage<S extends StandardSchemaV1>(
   name: string,
   schema: S,
 ): MessageType<StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>> {
-  if (typeof name !== 'string' || name.length > 120 || !NAME.test(name)) {
+  if (typeof name !== 'string' || name.length > 120 || !MESSAGE_NAME.test(name)) {
     throw new QueueArgumentError(
       `message name must be dot-separated words of [A-Za-z0-9_-], at most 120 characters; got ${JSON.stringify(name)}`,
     )

@@ -1,7 +1,8 @@
 import type { Backoff, BackoffInput, Checks, Duration, Logger } from '@scalekit/internal'
-import { createChecks } from '@scalekit/internal'
+import { createChecks, describeValue } from '@scalekit/internal'
 import type { DedupStore } from './dedup'
 import { QueueArgumentError, QueueOptionsError } from './errors'
+import { GROUP_NAME, MESSAGE_NAME } from './message'
 
 /** What `publish` does while the connection is down (or blocked by the broker). */
 export type DisconnectedPolicy = 'wait' | 'reject'
@@ -12,8 +13,21 @@ export type DisconnectedPolicy = 'wait' | 'reject'
  * `d × (1 − jitter × random())`, so `0` waits exactly `d` and `1` waits anywhere in `[0, d]`.
  */
 export interface QueueOptions {
-  /** `amqp://` or `amqps://` URL of RabbitMQ. Omit for the in-memory transport (same semantics, one process). */
-  url?: string | undefined
+  /**
+   * Required: `amqp://` or `amqps://` URL of RabbitMQ (`amqp://user:password@host:5672/vhost`), or
+   * `'memory:'` for the in-process transport (same semantics, one process, nothing durable: for
+   * tests and a first run). A missing or empty url is refused, never taken to mean memory: an
+   * unset `AMQP_URL` in production must not quietly run a broker that loses every message on restart.
+   */
+  url: string | undefined
+  /**
+   * Group queues to declare for message types this client publishes, keyed by type name:
+   * `{ 'order.placed': ['billing', 'shipping'] }`. A producer that starts before its consumers
+   * would otherwise get `ERR_QUEUE_UNROUTABLE` (no queue bound yet); with this, its messages wait
+   * in the groups' queues, so deploy order does not matter. Declared like a consumer declares them
+   * (same arguments), on every connection. @default none
+   */
+  declare?: Readonly<Record<string, readonly string[]>> | undefined
   /** Prefix of every exchange and queue this app declares; letters, digits, `_`, `-`, `.`. @default 'scalekit' */
   app?: string
   /** Upper bound of the TCP + AMQP handshake. @default 10_000 (10 s) */
@@ -97,8 +111,13 @@ export interface ConsumeOptions {
 
 /** Queue options after defaults and validation; durations in ms. */
 export interface ResolvedQueueOptions {
-  url: string | undefined
+  /** Which transport runs: RabbitMQ, or the in-process one (`url: 'memory:'`). */
+  transport: 'amqp' | 'memory'
+  /** The RabbitMQ URL (`''` for memory). */
+  url: string
   app: string
+  /** Group queues declared ahead of consumers: `[type, group]` pairs. */
+  declare: readonly (readonly [string, string])[]
   connectTimeout: number
   operationTimeout: number
   /** In whole seconds, as AMQP carries it. */
@@ -160,24 +179,35 @@ const options = createChecks(QueueOptionsError)
 /** Checks of a call's arguments (`consume`, `publish`, `takeDeadLetters`): `ERR_QUEUE_INVALID_ARGUMENT`. */
 export const argumentChecks: Checks = createChecks(QueueArgumentError)
 
+/** The `url` that selects the in-process transport. */
+export const MEMORY_URL = 'memory:'
+
 /** Applies defaults and validates; throws `QueueOptionsError` naming the option. */
-export function resolveQueueOptions(input: QueueOptions = {}): ResolvedQueueOptions {
+export function resolveQueueOptions(input: QueueOptions): ResolvedQueueOptions {
   const given: unknown = input
-  if (typeof given !== 'object' || given === null) options.fail('createQueue takes an options object')
-  const { url } = input
-  if (url !== undefined && (typeof url !== 'string' || !/^amqps?:\/\//.test(url)))
-    options.fail('url must be an amqp:// or amqps:// URL')
+  if (typeof given !== 'object' || given === null || Array.isArray(given))
+    options.fail(
+      `createQueue takes an options object with a url ('amqp://…' or '${MEMORY_URL}'), got ${describeValue(given)}`,
+    )
+  const url = resolveUrl(input.url)
   const app = input.app ?? defaults.app
   if (typeof app !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(app)) {
-    options.fail(`app must be 1-64 characters of [A-Za-z0-9_.-], got ${JSON.stringify(app)}`)
+    options.fail(`app must be 1-64 characters of [A-Za-z0-9_.-], got ${describeValue(app)}`)
   }
   const buffer = options.group('buffer', input.buffer)
-  const logger = input.logger
-  if (logger !== undefined && typeof (logger as Partial<Logger>).warn !== 'function')
-    options.fail('logger must have a warn(obj, msg) method (pino, bunyan, console)')
+  const logger: unknown = input.logger
+  if (
+    logger !== undefined &&
+    (typeof logger !== 'object' || logger === null || typeof (logger as Partial<Logger>).warn !== 'function')
+  )
+    options.fail(
+      `logger must have a warn(obj, msg) method (pino, bunyan, console), got ${describeValue(logger)}`,
+    )
   return {
-    url,
+    transport: url === MEMORY_URL ? 'memory' : 'amqp',
+    url: url === MEMORY_URL ? '' : url,
     app,
+    declare: resolveDeclare(input.declare),
     connectTimeout: options.duration('connectTimeout', input.connectTimeout, defaults.connectTimeout, {
       min: 1,
     }),
@@ -221,8 +251,60 @@ export function resolveQueueOptions(input: QueueOptions = {}): ResolvedQueueOpti
     deliveryLimit: options.integer('deliveryLimit', input.deliveryLimit, defaults.deliveryLimit, { min: 1 }),
     maxDelay: options.duration('maxDelay', input.maxDelay, defaults.maxDelay, { min: 1 }),
     statsInterval: options.duration('statsInterval', input.statsInterval, defaults.statsInterval),
-    logger,
+    logger: logger as Logger | undefined,
   }
+}
+
+/** `url` checked: `'memory:'`, or an `amqp://`/`amqps://` URL that parses. Never a default. */
+function resolveUrl(url: unknown): string {
+  // A `fail` inside a helper does not narrow here: each branch returns or throws.
+  const how = `an amqp:// or amqps:// URL of RabbitMQ (amqp://user:password@host:5672/vhost), or '${MEMORY_URL}' for the in-process transport (not durable, one process: tests and a first run)`
+  if (url === undefined || url === null || url === '')
+    options.fail(
+      `url is required: ${how}; got ${describeValue(url)} (if it comes from an environment variable, is that variable set?)`,
+    )
+  if (url === MEMORY_URL) return url
+  if (typeof url !== 'string' || !/^amqps?:\/\//i.test(url))
+    return options.fail(`url must be ${how}; got ${describeUrl(url)}`)
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch (error) {
+    throw new QueueOptionsError(`url is not a valid URL: ${describeUrl(url)}`, { cause: error })
+  }
+  if (parsed.hostname === '') options.fail(`url names no host: ${describeUrl(url)}`)
+  return url
+}
+
+/** A URL for an error message, without its password. */
+export function describeUrl(url: unknown): string {
+  if (typeof url !== 'string') return describeValue(url)
+  return JSON.stringify(url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@').slice(0, 200))
+}
+
+/** `declare` checked and flattened to `[type, group]` pairs. */
+function resolveDeclare(input: unknown): (readonly [string, string])[] {
+  if (input === undefined) return []
+  const declared = options.group('declare', input as Record<string, unknown>)
+  const pairs: (readonly [string, string])[] = []
+  for (const [type, groups] of Object.entries(declared)) {
+    if (type.length > 120 || !MESSAGE_NAME.test(type))
+      options.fail(
+        `declare: ${describeValue(type)} is not a message type name (dot-separated words of [A-Za-z0-9_-])`,
+      )
+    if (!Array.isArray(groups) || groups.length === 0)
+      options.fail(
+        `declare['${type}'] must be a non-empty array of group names, got ${describeValue(groups)}`,
+      )
+    for (const group of groups as unknown[]) {
+      if (typeof group !== 'string' || !GROUP_NAME.test(group))
+        return options.fail(
+          `declare['${type}'] holds ${describeValue(group)}: a group is 1-64 characters of [A-Za-z0-9_-]`,
+        )
+      pairs.push([type, group])
+    }
+  }
+  return pairs
 }
 
 /** Applies defaults and validates consume options; throws `QueueArgumentError` naming the option. */
@@ -232,10 +314,11 @@ export function resolveConsumeOptions(
 ): ResolvedConsumeOptions {
   const check = argumentChecks
   const given: unknown = input
-  if (typeof given !== 'object' || given === null) check.fail('consume needs options with a group')
+  if (typeof given !== 'object' || given === null || Array.isArray(given))
+    check.fail(`consume needs options with a group, got ${describeValue(given)}`)
   const { group } = input
-  if (typeof group !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(group)) {
-    check.fail(`group must be 1-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(group)}`)
+  if (typeof group !== 'string' || !GROUP_NAME.test(group)) {
+    check.fail(`group must be 1-64 characters of [A-Za-z0-9_-], got ${describeValue(group)}`)
   }
   const concurrency = check.integer('concurrency', input.concurrency, defaults.consume.concurrency, {
     min: 1,
@@ -245,12 +328,15 @@ export function resolveConsumeOptions(
   const backoff = check.backoff('backoff', input.backoff, defaults.consume.backoff)
   if (backoff.max > queue.maxDelay)
     check.fail(`backoff.max (${backoff.max} ms) must be <= the queue's maxDelay (${queue.maxDelay} ms)`)
-  const dedup = input.dedup
+  const dedup: unknown = input.dedup
+  const store = dedup as Partial<DedupStore> | null
   if (
     dedup !== undefined &&
-    (typeof dedup.claim !== 'function' ||
-      typeof dedup.complete !== 'function' ||
-      typeof dedup.release !== 'function')
+    (typeof store !== 'object' ||
+      store === null ||
+      typeof store.claim !== 'function' ||
+      typeof store.complete !== 'function' ||
+      typeof store.release !== 'function')
   ) {
     check.fail('dedup must be a DedupStore (claim, complete, release)')
   }
@@ -266,6 +352,6 @@ export function resolveConsumeOptions(
       min: 1,
     }),
     nonRetryable,
-    dedup,
+    dedup: dedup as DedupStore | undefined,
   }
 }

@@ -1,8 +1,9 @@
 import type { CloseOptions, Closeable, Duration, HealthSnapshot, HealthStatus } from '@scalekit/internal'
-import { CloseGate, createWarner } from '@scalekit/internal'
+import { CloseGate, createWarner, describeValue } from '@scalekit/internal'
+import type { Warner } from '@scalekit/internal'
 import type { DeadLetterReason, QueuePublishContext } from './channels'
 import { channels } from './channels'
-import { childTraceparent, getContext, isTraceparent } from './context'
+import { childTraceparent, getContext } from './context'
 import { ConsumerRunner } from './consumer'
 import type { Handler } from './handler'
 import { AmqpTransport } from './drivers/amqp/transport'
@@ -29,6 +30,9 @@ import { uuidv7 } from './internal/ids'
 import type { StandardSchemaV1 } from './standard-schema'
 import type { ConsumeOptions, QueueOptions, ResolvedQueueOptions } from './options'
 import { argumentChecks, resolveConsumeOptions, resolveQueueOptions } from './options'
+import { encodePayload } from './payload'
+import { checkType, contextCorrelationId, resolvePublishOptions } from './publish-options'
+import type { ResolvedPublish } from './publish-options'
 
 /** Per-call options of `publish`. */
 export interface PublishOptions {
@@ -79,8 +83,16 @@ export interface ConsumerHealth {
  */
 export interface QueueHealth extends HealthSnapshot {
   readonly status: HealthStatus
-  /** The broker connection: `idle` until the first publish or consume opens it. The memory transport is always `connected`. */
+  /** Which transport runs: `amqp` (RabbitMQ, durable) or `memory` (in-process, `url: 'memory:'`). */
+  readonly transport: 'amqp' | 'memory'
+  /**
+   * The broker connection: `idle` until the first publish or consume opens it; `failed` once the
+   * broker refused the login or the vhost (not retried: see `error`). The memory transport is
+   * always `connected`.
+   */
   readonly connection: ConnectionState
+  /** Why the last connection attempt failed, while it is not connected (`code` and a message saying what to check); `undefined` when connected. */
+  readonly error: { readonly code: string; readonly message: string } | undefined
   /** The broker is refusing publishes (memory or disk alarm). */
   readonly blocked: boolean
   /** Publishes waiting for the connection or the confirm window. */
@@ -143,21 +155,21 @@ export interface Queue extends Closeable {
 }
 
 /**
- * Creates a queue client: RabbitMQ when `url` is set (connecting lazily, reconnecting by itself),
- * else the in-memory transport with the same semantics.
- * @throws QueueOptionsError when an option is invalid.
+ * Creates a queue client: RabbitMQ for an `amqp://` url (connecting lazily, reconnecting by
+ * itself), the in-process transport with the same semantics for `url: 'memory:'`. There is no
+ * default: a missing url is refused, so an unset variable never means a broker that loses
+ * everything on restart.
+ * @throws QueueOptionsError when an option is invalid (or `url` is missing).
  */
-export function createQueue(options: QueueOptions = {}): Queue {
+export function createQueue(options: QueueOptions): Queue {
   const resolved = resolveQueueOptions(options)
+  const warner = createWarner('queue', resolved.logger)
   const transport: Transport =
-    resolved.url === undefined
-      ? new MemoryTransport(resolved.app, resolved.deliveryLimit)
-      : new AmqpTransport(resolved, createWarner('queue', resolved.logger))
-  return new QueueClient(resolved, transport)
+    resolved.transport === 'memory'
+      ? new MemoryTransport(resolved.app, resolved.deliveryLimit, resolved.declare, warner)
+      : new AmqpTransport(resolved, warner)
+  return new QueueClient(resolved, transport, warner)
 }
-
-/** The options of a publish without options (shared: no object per call). */
-const NO_OPTIONS: PublishOptions = Object.freeze({})
 
 /** The target of every `publish` (shared: it carries no per-message state). */
 const TYPE_TARGET: Target = { kind: 'type' }
@@ -220,41 +232,36 @@ class QueueClient implements Queue {
   readonly #gate: CloseGate = new CloseGate(QueueArgumentError, (timeoutMs) =>
     this.#close(Date.now() + timeoutMs),
   )
+  readonly #warner: Warner
   #statsTimer: NodeJS.Timeout | undefined
 
-  constructor(options: ResolvedQueueOptions, transport: Transport) {
+  constructor(options: ResolvedQueueOptions, transport: Transport, warner: Warner) {
     this.#options = options
     this.#transport = transport
+    this.#warner = warner
   }
 
   /**
    * Not `async`: with a synchronous validator (zod, valibot, arktype) a publish costs the
    * transport's one promise; an async validator adds its own.
    */
-  publish<I, O>(
-    type: MessageType<I, O>,
-    payload: I,
-    options: PublishOptions = NO_OPTIONS,
-  ): Promise<PublishReceipt> {
+  publish<I, O>(type: MessageType<I, O>, payload: I, options?: PublishOptions): Promise<PublishReceipt> {
     try {
       if (this.#gate.closed) throw new QueueClosedError('the queue is closed')
-      const delayMs =
-        options.delay === undefined
-          ? 0
-          : argumentChecks.duration('delay', options.delay, 0, { max: this.#options.maxDelay })
-      const messageId = options.messageId
-      if (
-        messageId !== undefined &&
-        (typeof messageId !== 'string' || messageId === '' || messageId.length > 200)
-      ) {
-        throw new QueueArgumentError('messageId must be a non-empty string of at most 200 characters')
-      }
-      const validated = type.schema['~standard'].validate(payload)
-      if (isPromiseLike(validated))
-        return Promise.resolve(validated).then((result) =>
-          this.#send(type, payload, options, delayMs, result),
+      checkType(type, 'publish')
+      const call = resolvePublishOptions(options, this.#options.maxDelay)
+      const encoded = encodePayload(type.name, payload)
+      if (encoded.body.length > this.#options.maxMessageBytes) {
+        throw new QueueMessageTooLargeError(
+          `${type.name} payload is ${encoded.body.length} bytes, over maxMessageBytes (${this.#options.maxMessageBytes})`,
         )
-      return this.#send(type, payload, options, delayMs, validated)
+      }
+      // What the consumer will validate is the JSON it parses, not the object given here (a Date
+      // arrives as a string, a Set as {}): validate that, so what passes here passes there.
+      const validated = type.schema['~standard'].validate(JSON.parse(encoded.text))
+      if (isPromiseLike(validated))
+        return Promise.resolve(validated).then((result) => this.#send(type, encoded.body, call, result))
+      return this.#send(type, encoded.body, call, validated)
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)))
     }
@@ -262,23 +269,17 @@ class QueueClient implements Queue {
 
   #send<I, O>(
     type: MessageType<I, O>,
-    payload: I,
-    options: PublishOptions,
-    delayMs: number,
+    body: Buffer,
+    options: ResolvedPublish,
     result: StandardSchemaV1.Result<O>,
   ): Promise<PublishReceipt> {
     if (result.issues !== undefined) {
-      throw new QueueValidationError(`payload of ${type.name} is invalid: ${describeIssues(result.issues)}`, {
-        issues: result.issues,
-      })
-    }
-    // The input is sent, not the schema's output: the consumer validates (and transforms) it again.
-    const body = Buffer.from(JSON.stringify(payload), 'utf8')
-    if (body.length > this.#options.maxMessageBytes) {
-      throw new QueueMessageTooLargeError(
-        `${type.name} payload is ${body.length} bytes, over maxMessageBytes (${this.#options.maxMessageBytes})`,
+      throw new QueueValidationError(
+        `payload of ${type.name} is invalid as the consumer will decode it (JSON): ${describeIssues(result.issues)}`,
+        { issues: result.issues },
       )
     }
+    const delayMs = options.delayMs
     const current = getContext()
     const publishedAt = Date.now()
     const envelope: Envelope = {
@@ -288,10 +289,8 @@ class QueueClient implements Queue {
       body,
       publishedAt,
       // '' = none: the consumer falls back to the message id and the message's own trace.
-      correlationId: options.correlationId ?? current?.correlationId ?? '',
-      traceparent: isTraceparent(options.traceparent)
-        ? options.traceparent
-        : childTraceparent(current?.traceparent),
+      correlationId: options.correlationId ?? contextCorrelationId(current?.correlationId),
+      traceparent: options.traceparent ?? childTraceparent(current?.traceparent),
       attempt: 1,
     }
     const send: Send = {
@@ -319,12 +318,15 @@ class QueueClient implements Queue {
 
   consume<I, O>(type: MessageType<I, O>, handler: Handler<O>, options: ConsumeOptions): Consumer {
     if (this.#gate.closed) throw new QueueClosedError('the queue is closed')
-    if (typeof handler !== 'function') throw new QueueArgumentError('consume needs a handler function')
+    checkType(type, 'consume')
+    if (typeof handler !== 'function')
+      throw new QueueArgumentError(`consume needs a handler function, got ${describeValue(handler)}`)
     const resolved = resolveConsumeOptions(options, this.#options)
     const runner = new ConsumerRunner<O>(type, handler, {
       transport: this.#transport,
       options: resolved,
       publishTimeout: this.#options.publishTimeout,
+      warner: this.#warner,
     })
     const subscription = runner.start()
     subscription.ready.catch(() => undefined)
@@ -350,7 +352,9 @@ class QueueClient implements Queue {
     }))
     return {
       status: this.#status(t, consumers),
+      transport: this.#options.transport,
       connection: t.connection,
+      error: t.error,
       blocked: t.blocked,
       buffered: t.buffered,
       bufferedBytes: t.bufferedBytes,
@@ -363,7 +367,7 @@ class QueueClient implements Queue {
     if (this.#gate.closed) return 'closed'
     const attached = consumers.every((c) => c.attached)
     if ((t.connection === 'connected' || t.connection === 'idle') && !t.blocked && attached) return 'ok'
-    if (t.refusing) return 'down'
+    if (t.refusing || t.connection === 'failed') return 'down'
     return 'degraded'
   }
 

@@ -47,7 +47,7 @@ const options: {
     (option) => ({
       name: `queue ${option}`,
       code: 'ERR_QUEUE_INVALID_OPTIONS',
-      build: (value: number | string) => createQueue({ [option]: value }),
+      build: (value: number | string) => createQueue({ url: 'memory:', [option]: value }),
     }),
   ),
 ]
@@ -63,7 +63,7 @@ describe('the bound itself', () => {
     for (const make of [
       () => createCache({ namespace: 'durations', ttl: MAX_DURATION_MS }),
       () => createDbRouter({ primary, replicas: [], timeouts: { query: MAX_DURATION_MS } }),
-      () => createQueue({ publishTimeout: MAX_DURATION_MS }),
+      () => createQueue({ url: 'memory:', publishTimeout: MAX_DURATION_MS }),
     ]) {
       await make().close()
     }

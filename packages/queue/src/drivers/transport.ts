@@ -83,9 +83,10 @@ export interface Subscription {
 
 /**
  * The state of the broker connection: `idle` — not opened yet (it opens on the first publish or
- * consume); `connecting` — opening, or reconnecting after a loss; `connected`; `closed`.
+ * consume); `connecting` — opening, or reconnecting after a loss; `connected`; `failed` — the
+ * broker refused the login or the vhost, which retrying cannot fix (no more attempts); `closed`.
  */
-export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'closed'
+export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'failed' | 'closed'
 
 /** Connection health as the transport sees it. */
 export interface TransportHealth {
@@ -99,6 +100,8 @@ export interface TransportHealth {
   readonly bufferedBytes: number
   /** Sent, awaiting confirm. */
   readonly inFlight: number
+  /** Why the last connection attempt failed, while not connected. */
+  readonly error: { readonly code: string; readonly message: string } | undefined
 }
 
 /** Depth and consumers of one group queue. */

@@ -6,7 +6,13 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createQueue, createRedisDedupStore, defineMessage } from '../../src/index'
-import type { Queue, QueueConnectionEvent, QueueConsumeContext, QueuePublishContext } from '../../src/index'
+import type {
+  Queue,
+  QueueConnectionEvent,
+  QueueOptions,
+  QueueConsumeContext,
+  QueuePublishContext,
+} from '../../src/index'
 import { batchWrites, openConnection } from '../../src/drivers/amqp/connection'
 import { deleteTopology, withChannel } from './support/amqp-admin'
 
@@ -21,7 +27,7 @@ describe('RabbitMQ specifics', () => {
   const groups = ['g', 'billing', 'limit', 'crash']
   let redis: Redis
 
-  const queue = (options: Parameters<typeof createQueue>[0] = {}): Queue => {
+  const queue = (options: Partial<QueueOptions> = {}): Queue => {
     const q = createQueue({ url: serviceUrls.amqp, app, ...options })
     queues.push(q)
     return q

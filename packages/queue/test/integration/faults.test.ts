@@ -9,7 +9,7 @@ const Item = defineMessage('fault.item', z.object({ n: z.number(), pad: z.string
 describe('faults on a private broker', () => {
   let broker: RabbitBroker
   const queues: Queue[] = []
-  const queue = (options: QueueOptions = {}): Queue => {
+  const queue = (options: Partial<QueueOptions> = {}): Queue => {
     const q = createQueue({
       url: broker.url,
       app: 'faults',

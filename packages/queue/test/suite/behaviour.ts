@@ -21,13 +21,19 @@ import type {
 /** What a transport factory hands the suite: a fresh queue per call, sharing one app (broker namespace) per test. */
 export interface SuiteTarget {
   /** A queue on the test's app; call it twice for two instances of one service. */
-  create(options?: QueueOptions): Queue
+  create(options?: Partial<QueueOptions>): Queue
   /** Deletes what the test declared. */
   cleanup(types: string[], groups: string[]): Promise<void>
 }
 
-/** Options every suite queue uses: short delays and timeouts for tests. */
-const fast = { publishTimeout: 10_000 } as const
+/** What the suite's queues reported through their `logger` (one array per process; reset after each test). */
+const warnings: { obj: Record<string, unknown>; msg: string | undefined }[] = []
+const logger = {
+  warn: (obj: object, msg?: string): void => void warnings.push({ obj: obj as Record<string, unknown>, msg }),
+}
+
+/** Options every suite queue uses: short delays and timeouts for tests, a recording logger. */
+const fast = { publishTimeout: 10_000, logger } as const
 const backoff = { initial: 100, factor: 2, max: 2_000, jitter: 0 }
 
 /**
@@ -45,7 +51,7 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
       deadLetters.push(message as QueueDeadLetterEvent)
     }
 
-    const queue = (options?: QueueOptions): Queue => {
+    const queue = (options?: Partial<QueueOptions>): Queue => {
       const q = target.create({ ...fast, ...options })
       queues.push(q)
       return q
@@ -70,6 +76,7 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
         types = []
         groups = []
         deadLetters.length = 0
+        warnings.length = 0
       })
     }
     const start = (): void => {
@@ -190,6 +197,59 @@ export function behaviourSuite(name: string, makeTarget: () => SuiteTarget): voi
       ])
       expect(taken[0]?.publishedAt).toBeInstanceOf(Date)
       expect(await q.takeDeadLetters('g')).toEqual([])
+      // Not silent: the logger heard of the failures and of the dead letter, once per episode, never the payload.
+      const episodes = warnings.map((w) => w.obj.episode)
+      expect(episodes.filter((e) => e === `handler-failed:g:${T.name}`)).toHaveLength(1)
+      expect(episodes.filter((e) => e === `dead-letter:g:${T.name}`)).toHaveLength(1)
+      expect(warnings.find((w) => w.obj.episode === `handler-failed:g:${T.name}`)?.obj).toMatchObject({
+        package: '@scalekit/queue',
+        code: 'Error',
+        type: T.name,
+        group: 'g',
+      })
+      expect(warnings.find((w) => w.obj.episode === `dead-letter:g:${T.name}`)?.obj).toMatchObject({
+        reason: 'failed',
+        attempts: 3,
+      })
+      expect(JSON.stringify(warnings)).not.toMatch(/orderId|always broken/)
+    })
+
+    it('validates a payload as the consumer will decode it (JSON), and refuses what JSON cannot carry', async () => {
+      start()
+      const T = type('json', z.object({ at: z.date(), tags: z.set(z.string()) }))
+      const Any = type('json-any', z.unknown())
+      const q = queue()
+      let calls = 0
+      await q.consume(T, () => void (calls += 1), { group: group('g') }).ready
+      await q.consume(Any, () => void (calls += 1), { group: 'g' }).ready
+      // The object passes z.date() and z.set(), the JSON the consumer parses would not: refused here.
+      const invalid = await q.publish(T, { at: new Date(), tags: new Set(['a']) }).catch((e: unknown) => e)
+      expect(invalid).toMatchObject({ code: 'ERR_QUEUE_INVALID_PAYLOAD' })
+      expect((invalid as Error).message).toMatch(/as the consumer will decode it/)
+      const cycle: Record<string, unknown> = {}
+      cycle.self = cycle
+      for (const payload of [10n, { n: 1n }, cycle, undefined, () => 1, Symbol('s')]) {
+        const error = await q.publish(Any, payload).catch((e: unknown) => e)
+        expect(error).toMatchObject({ code: 'ERR_QUEUE_UNENCODABLE' })
+        expect(error).toBeInstanceOf(Error)
+        expect(error).not.toBeInstanceOf(TypeError)
+      }
+      await sleep(200)
+      expect(calls).toBe(0)
+      expect(deadLetters).toEqual([])
+    })
+
+    it('holds messages for groups a producer declares before any of their consumers ran (deploy order does not matter)', async () => {
+      start()
+      const T = type('declared', order)
+      const g = group('late')
+      const producer = queue({ declare: { [T.name]: [g] } })
+      const receipts = await Promise.all([1, 2, 3].map(async (orderId) => producer.publish(T, { orderId })))
+      expect(receipts).toHaveLength(3)
+      const got: number[] = []
+      await queue().consume(T, (m) => void got.push(m.orderId), { group: g }).ready
+      await waitFor(() => got.length === 3, { timeout: 10_000, message: 'the 3 early messages' })
+      expect(got.sort()).toEqual([1, 2, 3])
     })
 
     it('dead-letters a non-retryable error at once', async () => {

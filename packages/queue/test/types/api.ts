@@ -9,7 +9,7 @@ const OrderPlaced = defineMessage(
   'order.placed',
   z.object({ orderId: z.number(), at: z.string().transform((s) => new Date(s)) }),
 )
-const queue = createQueue()
+const queue = createQueue({ url: 'memory:' })
 const use = (..._values: unknown[]): void => undefined
 
 export async function checks(): Promise<void> {

@@ -5,7 +5,7 @@ import { behaviourSuite } from '../suite/behaviour'
 behaviourSuite('memory', () => {
   const app = uniqueName('queue_mem')
   return {
-    create: (options) => createQueue({ ...options, app, url: undefined }),
+    create: (options) => createQueue({ ...options, app, url: 'memory:' }),
     cleanup: async () => Promise.resolve(),
   }
 })

@@ -152,8 +152,43 @@ describe('AMQP properties', () => {
         fields: { deliveryTag: 1, redelivered: false },
         properties: { headers: undefined, ...props },
       } as unknown as ConsumeMessage
-      expect(fromMessage(msg, 'order.placed')).toEqual(wanted)
+      expect(fromMessage(msg, { type: 'order.placed', retryKey: undefined })).toEqual(wanted)
     }
+  })
+
+  const raw = (
+    properties: Record<string, unknown>,
+    routingKey = 'order.placed',
+    body = '{"orderId":1}',
+  ): ConsumeMessage =>
+    ({
+      content: Buffer.from(body),
+      fields: { deliveryTag: 1, redelivered: false, exchange: 'shop', routingKey },
+      properties: { headers: undefined, ...properties },
+    }) as unknown as ConsumeMessage
+  const as = { type: 'order.placed', retryKey: 'retry:billing.order.placed' }
+
+  it("never let a message's own fields steer the consumer: type and attempt come from the consumer and its retry path", () => {
+    const forged = raw({ messageId: 'm1', type: 'order.refund', headers: { 'x-sk-attempt': 99 } })
+    expect(fromMessage(forged, as)).toMatchObject({ type: 'order.placed', attempt: 1 })
+    // The same header on a delivery that came by this group's retry routing key is the package's own.
+    const retried = raw({ messageId: 'm1', headers: { 'x-sk-attempt': 3 } }, 'retry:billing.order.placed')
+    expect(fromMessage(retried, as)).toMatchObject({ type: 'order.placed', attempt: 3 })
+    // Another group's retry key is not this group's.
+    const other = raw({ messageId: 'm1', headers: { 'x-sk-attempt': 3 } }, 'retry:shipping.order.placed')
+    expect(fromMessage(other, as).attempt).toBe(1)
+    // A malformed traceparent header is dropped (the consumer joins the message's own trace).
+    expect(fromMessage(raw({ messageId: 'm1', headers: { traceparent: 'x' } }), as).traceparent).toBe('')
+  })
+
+  it('give a message without messageId a stable id derived from what redeliveries keep', () => {
+    const a = fromMessage(raw({}), as)
+    expect(a.messageId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(fromMessage(raw({}), as).messageId).toBe(a.messageId)
+    expect(fromMessage(raw({ messageId: '' }), as).messageId).toBe(a.messageId)
+    expect(fromMessage(raw({}, 'order.placed', '{"orderId":2}'), as).messageId).not.toBe(a.messageId)
+    expect(fromMessage(raw({ timestamp: 1_795_000_000 }), as).messageId).not.toBe(a.messageId)
+    expect(fromMessage(raw({ timestamp: 1_795_000_000 }), as).publishedAt).toBe(1_795_000_000_000)
   })
 })
 

@@ -33,7 +33,7 @@ const out = (n: number, deadline = Date.now() + 10_000): Outgoing => ({
   type: 't',
 })
 
-const setup = (options: Parameters<typeof resolveQueueOptions>[0] = {}) => {
+const setup = (options: Partial<Parameters<typeof resolveQueueOptions>[0]> = {}) => {
   const publisher = new Publisher(
     resolveQueueOptions({ url: 'amqp://x', ...options }),
     () => true,
@@ -127,7 +127,7 @@ describe('publisher', () => {
     await expect(bytes.publish(big)).rejects.toMatchObject({ code: 'ERR_QUEUE_BUFFER_FULL' })
 
     const rejecting = setup({ buffer: { whenDisconnected: 'reject' } }).publisher
-    rejecting.markDown()
+    rejecting.markDown(new Error('connect ECONNREFUSED'))
     await expect(rejecting.publish(out(1))).rejects.toMatchObject({ code: 'ERR_QUEUE_DISCONNECTED' })
 
     const timing = setup().publisher

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto'
 import type { ConsumeMessage, GetMessage, Message, Options } from 'amqplib'
+import { isTraceparent } from '../../context'
 import type { DeadLetterReason } from '../../channels'
 import { uuidv7Time } from '../../internal/ids'
 import type { DeadLetter, DeadLetterRecord, Envelope } from '../transport'
@@ -61,27 +63,61 @@ export function deadLetterHeaders(dead: DeadLetter): Record<string, string | num
   return headers
 }
 
-/** The envelope of a delivery, or `undefined` when it lacks what this package always sets. */
-export function fromMessage(msg: Message, fallbackType: string): Envelope | undefined {
+/** How a delivery is read: what the consumer decides, never the message. */
+export interface ReadAs {
+  /** The message type: the consumer's own (a group queue holds one type), whatever `type` the message carries. */
+  readonly type: string
+  /**
+   * The routing key of this group's retries (`retry:<group>.<type>`): the attempt header is read
+   * only on a delivery that came by it, which only this package's retry path publishes to; on any
+   * other delivery the attempt is 1, whatever headers the publisher set. `undefined`: trust the
+   * header (dead letters read back, which report what was written).
+   */
+  readonly retryKey: string | undefined
+}
+
+/**
+ * The envelope of a delivery. A message without a `messageId` (a plain amqplib publisher) gets a
+ * stable one derived from what the broker keeps across redeliveries (see {@link derivedMessageId}).
+ */
+export function fromMessage(msg: Message, as: ReadAs): Envelope {
   const p = msg.properties
   const h = (p.headers ?? {}) as Record<string, unknown>
-  if (typeof p.messageId !== 'string' || p.messageId === '') return undefined
-  const attempt = Number(h[HEADERS.attempt] ?? 1)
+  const messageId =
+    typeof p.messageId === 'string' && p.messageId !== '' ? p.messageId : derivedMessageId(msg)
+  const trusted = as.retryKey === undefined || msg.fields.routingKey === as.retryKey
+  const attempt = trusted ? Number(h[HEADERS.attempt] ?? 1) : 1
   const traceparent = h[HEADERS.traceparent]
   const publishedAt = Number(
     h[HEADERS.publishedAt] ??
-      uuidv7Time(p.messageId) ??
+      uuidv7Time(messageId) ??
       (typeof p.timestamp === 'number' ? p.timestamp * 1000 : Date.now()),
   )
   return {
-    messageId: p.messageId,
-    type: typeof p.type === 'string' && p.type !== '' ? p.type : fallbackType,
+    messageId,
+    type: as.type,
     body: msg.content,
     publishedAt: Number.isFinite(publishedAt) ? publishedAt : Date.now(),
     correlationId: typeof p.correlationId === 'string' ? p.correlationId : '',
-    traceparent: typeof traceparent === 'string' ? traceparent : '',
-    attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : 1,
+    traceparent: isTraceparent(traceparent) ? traceparent : '',
+    attempt: Number.isSafeInteger(attempt) && attempt > 0 ? attempt : 1,
   }
+}
+
+/**
+ * The id of a message published without one: a version 8 UUID (RFC 9562, custom) of the SHA-256
+ * of its exchange, routing key, `timestamp` property and body — what stays the same when the
+ * broker redelivers it, so a redelivery is recognised (dedup) and its trace is one trace. Two
+ * publishes of the same body to the same key without a timestamp get the same id: publishers that
+ * can, should set `messageId`.
+ */
+export function derivedMessageId(msg: Message): string {
+  const hash = createHash('sha256')
+  hash.update(`${msg.fields.exchange}\0${msg.fields.routingKey}\0${String(msg.properties.timestamp ?? '')}\0`)
+  hash.update(msg.content)
+  const h = hash.digest('hex')
+  const variant = ((Number.parseInt(h.charAt(16), 16) & 0x3) | 0x8).toString(16)
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`
 }
 
 /** How many times the broker delivered this message before (quorum `x-delivery-count`). */
@@ -112,15 +148,13 @@ export function fromDeadLetter(msg: GetMessage, group: string, groupQueuePrefix:
     : undefined
   const queue = typeof death?.queue === 'string' ? death.queue : ''
   const fallbackType = queue.startsWith(groupQueuePrefix) ? queue.slice(groupQueuePrefix.length) : ''
-  const envelope = fromMessage(msg, fallbackType) ?? {
-    messageId: `dead-letter-${msg.fields.deliveryTag}`,
-    type: fallbackType,
-    body: msg.content,
-    publishedAt: Date.now(),
-    correlationId: '',
-    traceparent: '',
-    attempt: 1,
-  }
+  const envelope = fromMessage(msg, {
+    type:
+      typeof msg.properties.type === 'string' && msg.properties.type !== ''
+        ? msg.properties.type
+        : fallbackType,
+    retryKey: undefined,
+  })
   const reason = REASONS.find((r) => r === h[HEADERS.reason]) ?? 'delivery-limit'
   const attempts = Number(h[HEADERS.attempts] ?? envelope.attempt)
   const error = h[HEADERS.error]

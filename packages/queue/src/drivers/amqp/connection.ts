@@ -4,7 +4,7 @@ import { channels } from '../../channels'
 import type { QueueConnectionEvent } from '../../channels'
 import { deferred } from '../../internal/deferred'
 import { withTimeout } from '@scalekit/internal'
-import { timedOut } from '../../errors'
+import { QueueAccessRefusedError, QueueUnreachableError, timedOut } from '../../errors'
 
 /** Opens one AMQP connection within `connectTimeout`, with a heartbeat and a name the management UI shows. */
 export async function openConnection(options: {
@@ -35,8 +35,61 @@ export async function openConnection(options: {
         () => undefined,
       )
       .catch(() => undefined)
-    throw error
+    throw connectError(error, url)
   }
+}
+
+/** Socket errors that mean "nothing answered there" (or not yet): retried, and named as host/port trouble. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ERR_QUEUE_TIMEOUT',
+])
+
+/**
+ * A failed connection attempt as a coded error saying what to check, with the socket or protocol
+ * error as `cause`; never the password. amqplib reports a refused login as `403 (ACCESS-REFUSED)`
+ * and a refused virtual host (missing, or not permitted) only as a `ConnectionClose` where it
+ * expected `ConnectionOpenOk` (the broker's 530 text is not kept).
+ */
+export function connectError(error: unknown, url: URL): unknown {
+  const message = error instanceof Error ? error.message : String(error)
+  const where = url.host
+  const user = decodeURIComponent(url.username) || 'guest'
+  if (/ACCESS.REFUSED|\b403\b/.test(message)) {
+    return new QueueAccessRefusedError(
+      `the broker at ${where} refused the login of user '${user}' (403 ACCESS_REFUSED): check the user and password in url; not retried`,
+      { cause: error },
+    )
+  }
+  if (/Expected ConnectionOpenOk; got <ConnectionClose|NOT.ALLOWED|\b530\b/.test(message)) {
+    const vhost =
+      url.pathname === '' || url.pathname === '/' ? '/' : decodeURIComponent(url.pathname.slice(1))
+    return new QueueAccessRefusedError(
+      `the broker at ${where} refused virtual host '${vhost}' (it does not exist, or user '${user}' may not use it): check the vhost in url (its path; none means '/'); not retried`,
+      { cause: error },
+    )
+  }
+  if (/closed abruptly during opening handshake/i.test(message)) {
+    return new QueueUnreachableError(
+      `the server at ${where} closed the connection during the AMQP handshake: check that url names RabbitMQ's AMQP port (5672, or 5671 for amqps)`,
+      { cause: error },
+    )
+  }
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && UNREACHABLE.has(code)) {
+    return new QueueUnreachableError(
+      `could not reach the broker at ${where} (${code === 'ERR_QUEUE_TIMEOUT' ? 'no answer' : code}): check the host and port in url, and that RabbitMQ runs there`,
+      { cause: error },
+    )
+  }
+  return error
 }
 
 /** The socket under an amqplib connection, as far as batching its writes needs it. */

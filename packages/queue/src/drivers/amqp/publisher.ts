@@ -28,6 +28,11 @@ export interface Outgoing {
   readonly type: string
 }
 
+/** An error's message, for another error's. */
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
 /** What to call a message in errors (made only when one is raised). */
 function what(out: Outgoing): string {
   return `${out.kind} ${out.messageId} (${out.type})`
@@ -146,6 +151,10 @@ export class Publisher {
   #bytes = 0
   #blocked = false
   #down = false
+  /** Why the last connection attempt failed, while no channel is attached: the `cause` of refusals and timeouts. */
+  #lastError: unknown = undefined
+  /** Set while every publish must fail at once with it: a refused login or vhost, or a broker never reached. */
+  #refusal: Error | undefined = undefined
   #closed = false
   #idle = deferred()
   /** Keeps the process alive while messages wait with no channel to go to (see `#hold`). */
@@ -183,6 +192,7 @@ export class Publisher {
   get refusing(): boolean {
     const { maxMessages, maxBytes, whenDisconnected } = this.#options.buffer
     return (
+      this.#refusal !== undefined ||
       this.#queued >= maxMessages ||
       this.#bytes >= maxBytes ||
       (whenDisconnected === 'reject' && (this.#down || this.#blocked))
@@ -196,11 +206,13 @@ export class Publisher {
    */
   publish(out: Outgoing): Promise<Confirmed> {
     if (this.#closed) return Promise.reject(new QueueClosedError('the queue is closed'))
+    if (this.#refusal !== undefined) return Promise.reject(this.#refusal)
     const { maxMessages, maxBytes, whenDisconnected } = this.#options.buffer
     if (whenDisconnected === 'reject' && (this.#down || this.#blocked)) {
       return Promise.reject(
         new QueueDisconnectedError(
           `${what(out)}: the broker is ${this.#blocked ? 'blocking publishes' : 'unreachable'} and buffer.whenDisconnected is 'reject'`,
+          { cause: this.#blocked ? undefined : this.#lastError },
         ),
       )
     }
@@ -240,6 +252,7 @@ export class Publisher {
     const lane = new Lane(channel)
     this.#lanes.push(lane)
     this.#down = false
+    this.#lastError = undefined
     this.#release()
     channel.on('return', (msg: Message) => {
       this.#onReturn(lane, msg)
@@ -285,9 +298,26 @@ export class Publisher {
     if (!blocked) this.flush()
   }
 
-  /** A connection attempt failed: with no channel left and the `reject` policy, new publishes fail at once. */
-  markDown(): void {
-    if (this.#lanes.length === 0) this.#down = true
+  /** A connection attempt failed (`error`, the cause of later refusals): with no channel left and the `reject` policy, new publishes fail at once. */
+  markDown(error: unknown): void {
+    if (this.#lanes.length > 0) return
+    this.#down = true
+    this.#lastError = error
+  }
+
+  /**
+   * Every publish fails at once with `error` until {@link accept} — those waiting now included
+   * (none was written yet when the broker was never reached; a refused login is final).
+   */
+  refuse(error: Error): void {
+    this.#refusal = error
+    for (const e of [...this.#outbox, ...this.#unconfirmed()]) this.#settle(e, error)
+    this.#outbox = []
+  }
+
+  /** A connection opened: publishes are taken (and buffered) again. */
+  accept(): void {
+    this.#refusal = undefined
   }
 
   /** Writes from the outbox while the window and some lane's socket have room, lanes in turn. */
@@ -394,7 +424,8 @@ export class Publisher {
         this.#settle(
           e,
           new QueuePublishTimeoutError(
-            `${what(e.out)} was not confirmed within publishTimeout (${this.#options.publishTimeout} ms)`,
+            `${what(e.out)} was not confirmed within publishTimeout (${this.#options.publishTimeout} ms)${this.#lastError === undefined ? '' : `; the broker connection is down (${errorText(this.#lastError)})`}`,
+            { cause: this.#lastError },
           ),
         )
     }

@@ -108,6 +108,14 @@ export class AmqpSubscription implements Subscription {
     }
   }
 
+  /**
+   * The broker cannot be reached yet, or refused the login or vhost: `ready` rejects with why (if
+   * it has not resolved). Attaching goes on with the next connection, if there is one.
+   */
+  fail(error: unknown): void {
+    this.#ready.reject(error)
+  }
+
   /** The connection is gone; its channel with it. */
   detach(): void {
     this.#connection = undefined
@@ -211,7 +219,11 @@ export class AmqpSubscription implements Subscription {
       return
     }
     acker.delivered(msg.fields.deliveryTag)
-    this.#onDelivery(new AmqpDelivery(this, ch, acker, msg, fromMessage(msg, this.#spec.type)))
+    const envelope = fromMessage(msg, {
+      type: this.#spec.type,
+      retryKey: this.#settings.topology.retryKey(this.#spec.type, this.#spec.group),
+    })
+    this.#onDelivery(new AmqpDelivery(this, ch, acker, msg, envelope))
   }
 
   /** Whether `ch` is still this subscription's channel (a closed one gave its messages back). */

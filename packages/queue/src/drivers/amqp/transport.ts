@@ -1,7 +1,13 @@
 import { backoffDelay, sleep, type Warner, withTimeout } from '@scalekit/internal'
 import type { Channel, ChannelModel, ConfirmChannel, GetMessage } from 'amqplib'
-import { QueueClosedError, timedOut } from '../../errors'
-import { describeError, errorCode } from '../../internal/describe'
+import {
+  QueueAccessRefusedError,
+  QueueClosedError,
+  QueueTopologyMismatchError,
+  QueueUnreachableError,
+  timedOut,
+} from '../../errors'
+import { describeError, errorCode, errorMessage } from '../../internal/describe'
 import { deferred } from '../../internal/deferred'
 import { settledWithin } from '../../internal/settled'
 import type { ResolvedQueueOptions } from '../../options'
@@ -9,7 +15,7 @@ import { deadLetterHeaders, fromDeadLetter, toProperties } from './codec'
 import { emitConnectionEvent, openConnection, watchConnection } from './connection'
 import { Publisher } from './publisher'
 import { AmqpSubscription } from './subscription'
-import { DELAY_HEADER, assertDelayStep, assertExchanges, delayStep, topology } from './topology'
+import { DELAY_HEADER, assertDelayStep, assertExchanges, assertGroup, delayStep, topology } from './topology'
 import type { Topology } from './topology'
 import type {
   Confirmed,
@@ -52,6 +58,12 @@ export class AmqpTransport implements Transport {
   readonly #blocked = new Set<ChannelModel>()
   #admin: Channel | undefined
   #loops: Promise<void>[] | undefined
+  /** Whether any connection to the broker ever opened: until then a failed attempt fails publishes at once, with why. */
+  #reached = false
+  /** The broker refused the login or the vhost: final (no more attempts), every call fails with it. */
+  #fatal: QueueAccessRefusedError | undefined
+  /** Why the last connection attempt failed, for `health()`; cleared once set up. */
+  #lastError: { code: string; message: string } | undefined
 
   constructor(options: ResolvedQueueOptions, warner: Warner) {
     this.#options = options
@@ -111,6 +123,10 @@ export class AmqpTransport implements Transport {
       onClosed: (closed) => this.#subscriptions.delete(closed),
     })
     this.#subscriptions.add(sub)
+    if (this.#fatal !== undefined) {
+      sub.fail(this.#fatal)
+      return sub
+    }
     const connection = this.#connection
     if (connection !== undefined) void sub.attach(connection)
     this.#start()
@@ -122,11 +138,14 @@ export class AmqpTransport implements Transport {
     return {
       connection: this.#stop.signal.aborted
         ? 'closed'
-        : connected
-          ? 'connected'
-          : this.#loops === undefined
-            ? 'idle'
-            : 'connecting',
+        : this.#fatal !== undefined
+          ? 'failed'
+          : connected
+            ? 'connected'
+            : this.#loops === undefined
+              ? 'idle'
+              : 'connecting',
+      error: connected ? undefined : this.#lastError,
       connected,
       refusing: this.#publisher.refusing,
       blocked: this.#publisher.blocked,
@@ -163,6 +182,7 @@ export class AmqpTransport implements Transport {
 
   async takeDeadLetters(group: string, max: number): Promise<DeadLetterRecord[]> {
     if (this.#isStopped()) throw new QueueClosedError('the queue is closed')
+    if (this.#fatal !== undefined) throw this.#fatal
     this.#start()
     const timeout = this.#options.operationTimeout
     if (this.#connection === undefined)
@@ -212,6 +232,11 @@ export class AmqpTransport implements Transport {
     return this.#stop.signal.aborted
   }
 
+  /** Whether the broker refused the login or vhost (a method: `#fail` changes it across `await`s). */
+  #isFailed(): boolean {
+    return this.#fatal !== undefined
+  }
+
   #start(): void {
     if (this.#loops !== undefined || this.#stop.signal.aborted) return
     const publishing = Array.from({ length: this.#options.publishConnections }, async () => {
@@ -248,11 +273,11 @@ export class AmqpTransport implements Transport {
     teardown: (connection: ChannelModel) => void,
   ): Promise<void> {
     let failures = 0
-    while (!this.#isStopped()) {
+    while (!this.#isStopped() && !this.#isFailed()) {
       let connection: ChannelModel | undefined
       try {
         connection = await openConnection({
-          url: this.#options.url ?? '',
+          url: this.#options.url,
           heartbeat: this.#options.heartbeat,
           connectTimeout: this.#options.connectTimeout,
           app: `${this.#options.app} ${role}`,
@@ -262,6 +287,10 @@ export class AmqpTransport implements Transport {
           // close() may have run while this one was opening: it is not in the set close() went through.
           await this.#closeConnection(connection)
           break
+        }
+        if (!this.#reached) {
+          this.#reached = true
+          this.#publisher.accept()
         }
         const opened = connection
         const lost = watchConnection(connection, role, (blocked) => {
@@ -278,6 +307,7 @@ export class AmqpTransport implements Transport {
           })
         })
         failures = 0
+        this.#lastError = undefined
         emitConnectionEvent({ event: 'connected', role })
         this.#warner.recover(`connection-${role}`, `${role} connection to the broker is back`)
         const reason = await lost
@@ -285,28 +315,60 @@ export class AmqpTransport implements Transport {
         if (!this.#isStopped()) this.#warnLost(role, reason)
       } catch (error) {
         failures += 1
-        if (role === 'publish') this.#publisher.markDown()
+        this.#lastError = { code: errorCode(error), message: errorMessage(error) }
+        if (role === 'publish') this.#publisher.markDown(error)
         emitConnectionEvent({ event: 'error', role, ...describeError(error) })
+        if (error instanceof QueueAccessRefusedError) this.#fail(error)
+        else if (error instanceof QueueUnreachableError && !this.#reached) this.#refuseUntilReached(error)
         if (!this.#isStopped()) this.#warnLost(role, error)
       }
       if (connection !== undefined) {
         teardown(connection)
         void this.#closeConnection(connection)
       }
-      if (this.#isStopped()) break
+      if (this.#isStopped() || this.#isFailed()) break
       const delayMs = backoffDelay(this.#options.reconnect, Math.max(1, failures))
       emitConnectionEvent({ event: 'reconnecting', role, delayMs })
       await sleep(delayMs, this.#stop.signal)
     }
   }
 
-  /** One warning per episode: the connection of `role` is lost, and reconnecting (with backoff) until it is back. */
+  /**
+   * The broker refused the login or the vhost: no more attempts. Every publish (waiting or new),
+   * consumer and call fails with `error`; `health()` says `failed`.
+   */
+  #fail(error: QueueAccessRefusedError): void {
+    this.#fatal = error
+    this.#publisher.refuse(error)
+    for (const sub of this.#subscriptions) sub.fail(error)
+  }
+
+  /**
+   * The broker was never reached: a wrong host or port is far likelier than an outage, so nothing
+   * waits for it — publishes fail at once (the waiting ones too) and consumers' `ready` rejects,
+   * each with why. Attempts go on; the first connection that opens ends this.
+   */
+  #refuseUntilReached(error: QueueUnreachableError): void {
+    this.#publisher.refuse(error)
+    for (const sub of this.#subscriptions) sub.fail(error)
+  }
+
+  /** One warning per episode: the connection of `role` is lost or cannot be made, and why. */
   #warnLost(role: Role, reason: unknown): void {
-    this.#warner.warn(
-      `connection-${role}`,
-      { code: errorCode(reason ?? 'closed'), role, buffered: this.#publisher.buffered },
-      `${role} connection to the broker lost; reconnecting (publishes are ${this.#options.buffer.whenDisconnected === 'wait' ? 'buffered' : 'refused'} meanwhile)`,
-    )
+    const cause: unknown = (reason as { cause?: unknown } | undefined)?.cause
+    const fields = {
+      code: errorCode(reason ?? 'closed'),
+      ...(cause === undefined ? {} : { cause: errorCode(cause) }),
+      role,
+      buffered: this.#publisher.buffered,
+    }
+    const message =
+      reason instanceof QueueAccessRefusedError
+        ? `${role} connection: ${reason.message}`
+        : reason instanceof QueueUnreachableError && !this.#reached
+          ? `${role} connection: ${reason.message}; retrying (publishes fail at once until it connects)`
+          : `${role} connection to the broker lost; reconnecting (publishes are ${this.#options.buffer.whenDisconnected === 'wait' ? 'buffered' : 'refused'} meanwhile)`
+    this.#warner.warn(`connection-${role}`, fields, message)
   }
 
   async #closeConnection(connection: ChannelModel): Promise<void> {
@@ -330,6 +392,7 @@ export class AmqpTransport implements Transport {
     })
     this.#admin = admin
     await assertExchanges(admin, this.#topology, timeout)
+    await this.#declareGroups(connection)
     for (const step of this.#steps.keys()) await assertDelayStep(admin, this.#topology, step, timeout)
     for (const step of this.#steps.keys()) this.#steps.set(step, 'declared')
     this.#connection = connection
@@ -338,6 +401,38 @@ export class AmqpTransport implements Transport {
     this.#consuming.resolve(undefined)
     // Delayed messages may have waited for their ladder step.
     this.#publisher.flush()
+  }
+
+  /**
+   * The `declare` option: the group queues of the types this client publishes, declared as their
+   * consumers declare them, so messages published before any consumer ran wait in them. On a
+   * channel of their own (a 406 closes the channel it happens on); a queue that exists with other
+   * arguments still takes the messages: warned, not fatal.
+   */
+  async #declareGroups(connection: ChannelModel): Promise<void> {
+    const declared = this.#options.declare
+    if (declared.length === 0) return
+    const timeout = this.#options.operationTimeout
+    const open = async (): Promise<Channel> => {
+      const ch = await withTimeout(connection.createChannel(), timeout, timedOut('channel.open', timeout))
+      ch.on('error', () => undefined)
+      return ch
+    }
+    let ch = await open()
+    for (const [type, group] of declared) {
+      try {
+        await assertGroup(ch, this.#topology, type, group, this.#options.deliveryLimit, timeout)
+      } catch (error) {
+        if (!(error instanceof QueueTopologyMismatchError)) throw error
+        this.#warner.warn(
+          `topology-mismatch:${error.resource}`,
+          { code: error.code, resource: error.resource, argument: error.argument, type, group },
+          `${error.message} (declare option)`,
+        )
+        ch = await open()
+      }
+    }
+    await withTimeout(ch.close(), timeout, timedOut('channel.close', timeout)).catch(() => undefined)
   }
 
   #teardownConsuming(): void {

@@ -1,3 +1,4 @@
+import type { Warner } from '@scalekit/internal'
 import { QueueClosedError, QueueTopologyMismatchError, QueueUnroutableError } from '../../errors'
 import { deferred } from '../../internal/deferred'
 import { Fifo } from '../../internal/fifo'
@@ -112,6 +113,8 @@ class GroupQueue {
  * that declares it with another is refused, as RabbitMQ refuses it.
  */
 class MemoryBroker {
+  /** Clients of this app not closed yet: when the last closes, what its queues hold is lost with the process. */
+  clients = 0
   readonly queues = new Map<string, Map<string, GroupQueue>>()
   /** Each group's dead letters, oldest first (one dead-letter queue per group, as on RabbitMQ). */
   readonly deadLetters = new Map<string, DeadLetterRecord[]>()
@@ -168,7 +171,15 @@ export class MemoryTransport implements Transport {
   readonly #deliveryLimit: number
   #closed = false
 
-  constructor(app: string, deliveryLimit: number) {
+  readonly #warner: Warner
+
+  /** `declare`: group queues to hold messages before any consumer of theirs exists (the `declare` option). */
+  constructor(
+    app: string,
+    deliveryLimit: number,
+    declare: readonly (readonly [string, string])[],
+    warner: Warner,
+  ) {
     let broker = brokers.get(app)
     if (broker === undefined) {
       broker = new MemoryBroker()
@@ -177,6 +188,21 @@ export class MemoryTransport implements Transport {
     this.#broker = broker
     this.#app = app
     this.#deliveryLimit = deliveryLimit
+    this.#warner = warner
+    broker.clients += 1
+    for (const [type, group] of declare) {
+      try {
+        broker.declare(app, type, group, deliveryLimit)
+      } catch (error) {
+        // As on RabbitMQ: the queue exists (with another limit) and still takes the messages.
+        const mismatch = error as QueueTopologyMismatchError
+        warner.warn(
+          `topology-mismatch:${mismatch.resource}`,
+          { code: mismatch.code, resource: mismatch.resource, argument: mismatch.argument, type, group },
+          mismatch.message,
+        )
+      }
+    }
   }
 
   async takeDeadLetters(group: string, max: number): Promise<DeadLetterRecord[]> {
@@ -190,7 +216,7 @@ export class MemoryTransport implements Transport {
     const targets = this.#broker.targets(send.envelope.type, send.target)
     if (targets.length === 0) {
       throw new QueueUnroutableError(
-        `no consumer group has declared a queue for ${send.envelope.type} yet; start a consumer first`,
+        `no consumer group has declared a queue for ${send.envelope.type} yet: start a consumer first, or list its groups in the declare option (the message was not kept)`,
       )
     }
     const deliver = (): void => {
@@ -263,6 +289,7 @@ export class MemoryTransport implements Transport {
       buffered: 0,
       bufferedBytes: 0,
       inFlight: 0,
+      error: undefined,
     }
   }
 
@@ -281,7 +308,24 @@ export class MemoryTransport implements Transport {
   }
 
   async close(_deadline: number): Promise<void> {
-    this.#closed = true
+    if (!this.#closed) {
+      this.#closed = true
+      this.#broker.clients -= 1
+      if (this.#broker.clients === 0) this.#warnUndelivered()
+    }
     await Promise.resolve()
+  }
+
+  /** The last client of this app closed with messages still queued: they live only as long as the process. */
+  #warnUndelivered(): void {
+    let messages = 0
+    for (const groups of this.#broker.queues.values())
+      for (const q of groups.values()) messages += q.ready.length
+    if (messages === 0) return
+    this.#warner.warn(
+      `memory-undelivered:${this.#app}`,
+      { code: 'ERR_QUEUE_CLOSED', app: this.#app, messages },
+      `${messages} message(s) are still in the in-memory queues of app ${this.#app} with no client left to consume them: they are lost when the process exits (the memory transport is not durable; use RabbitMQ for that)`,
+    )
   }
 }
