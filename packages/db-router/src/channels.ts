@@ -20,6 +20,8 @@ export type NodeRole = 'primary' | 'replica'
  * - `transaction` / `session`: `transaction()` and `connect()` always use the primary;
  * - `no-replica`: a read, but no replica was usable (fallback to the primary);
  * - `consistency`: a read in a consistency scope that no replica had replayed within `maxWait`;
+ * - `lag`: a read in a consistency scope sent to the primary at once, because no replica is
+ *   expected to replay the scope's writes within `maxWait` by its measured replay lag;
  * - `read-only-retry`: a replica answered 25006 (the statement writes), retried on the primary;
  * - `retry`: a connection error or recovery conflict on a replica, retried on another node.
  */
@@ -31,6 +33,7 @@ export type RouteReason =
   | 'session'
   | 'no-replica'
   | 'consistency'
+  | 'lag'
   | 'read-only-retry'
   | 'retry'
 
@@ -54,8 +57,12 @@ export interface DbQueryContext {
   errorCode?: string
 }
 
-/** A replica's (or the primary's) routing state. */
-export type NodeState = 'up' | 'lagging' | 'down' | 'promoted' | 'read-only'
+/**
+ * A replica's (or the primary's) routing state. `is-primary`: a replica that is the primary's own
+ * server (the same server under another spelling of its address, `localhost` for `127.0.0.1`) — a
+ * configuration mistake, excluded and reported.
+ */
+export type NodeState = 'up' | 'lagging' | 'down' | 'promoted' | 'read-only' | 'is-primary'
 
 /** Payload of `scalekit:db-router:node-state`: a node changed state. */
 export interface DbNodeStateEvent {
@@ -63,7 +70,7 @@ export interface DbNodeStateEvent {
   role: NodeRole
   from: NodeState
   to: NodeState
-  /** `check-failed`, `lag`, `caught-up`, `recovered`, `in-recovery`, `not-in-recovery`, `connection-error`, `breaker-open`, `breaker-closed`. */
+  /** `check-failed`, `never-answered`, `lag`, `caught-up`, `recovered`, `in-recovery`, `not-in-recovery`, `same-server-as-primary`, `connection-error`, `breaker-open`, `breaker-closed`. */
   reason: string
 }
 
@@ -80,8 +87,12 @@ export interface DbLagEvent {
 
 /** Payload of `scalekit:db-router:fallback`: a read went to the primary instead of a replica, or failed for want of one. */
 export interface DbFallbackEvent {
-  reason: 'no-replica' | 'consistency' | 'read-only-retry'
-  /** `primary` when it went there, `error` when the budget or `toPrimary: false` refused it. */
+  /** `lag`: no replica expected to replay a scope's writes within `maxWait` (see {@link RouteReason}). */
+  reason: 'no-replica' | 'consistency' | 'lag' | 'read-only-retry'
+  /**
+   * `primary` when it went there, `error` when the budget (`fallback.maxPerSecond`) or `toPrimary:
+   * false` refused it — for every reason but `read-only-retry` (a write, which only the primary runs).
+   */
   outcome: 'primary' | 'error'
 }
 

@@ -1,4 +1,5 @@
 import { CodedError, defineErrors } from '@scalekit/internal'
+import { httpStatusOf } from './http-status'
 
 /**
  * The base class of every error @scalekit/db-router throws: catch it to catch them all, and branch on
@@ -8,6 +9,15 @@ import { CodedError, defineErrors } from '@scalekit/internal'
  */
 export class DbRouterError extends CodedError {
   static override readonly code: string = 'ERR_DB'
+
+  /**
+   * The HTTP status of this error ({@link httpStatusOf}): Express's and Fastify's default error
+   * handlers read `statusCode`, so a router that is closed or has no node to serve answers 503
+   * (retry later), not 500, without an error handler of the app's.
+   */
+  get statusCode(): number {
+    return httpStatusOf(this.code)
+  }
 }
 
 /** Options given to a factory are invalid; thrown at construction, never later. */

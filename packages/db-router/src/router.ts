@@ -6,6 +6,7 @@ import { Classifier } from './classify/classifier'
 import type { Decision, FunctionRow } from './classify/classifier'
 import { LSN_SQL, lsnOf } from './consistency/capture'
 import { createScopeStorage, Scope } from './consistency/scope'
+import { ReplayTracker } from './consistency/replay'
 import { SessionCaptures } from './consistency/sessions'
 import { decodeToken, encodeToken } from './consistency/token'
 import {
@@ -122,6 +123,7 @@ class Router implements DbRouter {
       cacheSize: c.cacheSize,
       lookup: c.lookupFunctions ? (list) => this.#lookupFunctions(list) : undefined,
     })
+    const replay = new ReplayTracker(primary, settings, trouble)
     const capture = async (): Promise<bigint> =>
       lsnOf(await primary.dispatcher.query(new TextQuery(LSN_SQL, undefined, timeouts.query), timeouts.query))
     this.#cluster = {
@@ -134,12 +136,13 @@ class Router implements DbRouter {
       scopes: createScopeStorage(),
       probes: new Map(),
       sessions: new SessionCaptures(primary.pool, capture),
+      replay,
       trouble,
       start: () => {
         this.#start()
       },
     }
-    this.#health = new HealthMonitor(primary, replicas, settings.health)
+    this.#health = new HealthMonitor(primary, replicas, settings.health, replay.history)
     this.primary = this.#handle(primary)
     this.replicas = replicas.map((n) => this.#handle(n))
   }
@@ -163,6 +166,10 @@ class Router implements DbRouter {
     const decision = cluster.classifier.cached(config.text)
     if (decision !== undefined) return dispatch<R>(cluster, config, role, decision)
     return cluster.classifier.classify(config.text).then((d) => dispatch<R>(cluster, config, role, d))
+  }
+
+  ready(): Promise<void> {
+    return this.#cluster.classifier.ready()
   }
 
   transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {

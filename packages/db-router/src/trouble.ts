@@ -14,6 +14,7 @@ const STATE_CODES: Readonly<Partial<Record<NodeState, string>>> = {
   lagging: 'ERR_DB_NODE_LAGGING',
   promoted: 'ERR_DB_NODE_PROMOTED',
   'read-only': 'ERR_DB_PRIMARY_READ_ONLY',
+  'is-primary': 'ERR_DB_REPLICA_IS_PRIMARY',
 }
 
 /**
@@ -43,7 +44,9 @@ export class Trouble {
         ? to === 'read-only'
           ? 'writes are refused'
           : 'writes fail'
-        : 'its reads go to other nodes'
+        : to === 'is-primary'
+          ? 'it is the primary server itself (the same server under another address): check the replica URLs; its reads go to other nodes'
+          : 'its reads go to other nodes'
     this.#warner.warn(
       episode,
       { code, node: node.name, role: node.role, from, to, reason },
@@ -64,10 +67,31 @@ export class Trouble {
     }
   }
 
+  /** A consistency token claimed a position the primary has not reached: clamped to the primary's. */
+  tokenAhead(): void {
+    this.#warner.warn(
+      'token-ahead',
+      { code: 'ERR_DB_INVALID_TOKEN' },
+      "db-router: a consistency token claimed a WAL position ahead of the primary's own (forged, or from another cluster); clamped to the primary's position",
+    )
+  }
+
   /** A read went to the primary (or failed) for want of a replica. */
-  fallback(reason: 'no-replica' | 'consistency' | 'read-only-retry', outcome: 'primary' | 'error'): void {
-    // A scoped read that found no replica caught up in time is the design working, not trouble.
-    if (reason === 'consistency') return
+  fallback(
+    reason: 'no-replica' | 'consistency' | 'lag' | 'read-only-retry',
+    outcome: 'primary' | 'error',
+  ): void {
+    // A scoped read that found no replica caught up in time is the design working, not trouble —
+    // unless the budget refused it.
+    if ((reason === 'consistency' || reason === 'lag') && outcome === 'primary') return
+    if (reason === 'consistency' || reason === 'lag') {
+      this.#warner.warn(
+        'fallback:consistency',
+        { code: 'ERR_DB_NO_REPLICA', reason, outcome },
+        'db-router: scoped reads no replica replayed in time are refused: the fallback budget (fallback.maxPerSecond) is spent or fallback.toPrimary is false',
+      )
+      return
+    }
     if (reason === 'read-only-retry') {
       this.#warner.warn(
         'fallback:read-only-retry',

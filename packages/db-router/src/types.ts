@@ -101,6 +101,13 @@ export interface DbRouterHealth extends HealthSnapshot {
 
 /** The router: a pg Pool-like client that splits reads and writes. */
 export interface DbRouter extends Queryable, Closeable {
+  /**
+   * Resolves once the router can classify statements without delay: the SQL parser (libpg-query,
+   * WebAssembly, about 120 ms to start) begins loading when the router is created, in the
+   * background; await this during start-up so the first request does not wait for it. Connects to
+   * nothing. Rejects if the parser cannot load.
+   */
+  ready(): Promise<void>
   /** Runs `fn` in a transaction on the primary: COMMIT when it resolves, ROLLBACK when it throws (and rethrows). */
   transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options?: TransactionOptions): Promise<T>
   /**

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeader } from 'node:http'
-import { DbRouterArgumentError } from '../errors'
+import { describeValue, onlyKnownOptions } from '@scalekit/internal'
+import { DbRouterOptionsError } from '../errors'
 import type { DbRouter } from '../types'
 
 /** How the adapters carry the consistency token between requests. */
@@ -26,6 +27,22 @@ export interface ConsistencyCarrierOptions {
       }
   /** A malformed or forged token: `ignore` reads as if none was sent; `reject` answers 400 (`ERR_DB_INVALID_TOKEN`). @default 'ignore' */
   onInvalidToken?: 'ignore' | 'reject'
+  /**
+   * Take unsigned tokens from clients. A token names a WAL position the request's reads wait for,
+   * so a client that can send any token can make reads wait and go to the primary: the adapters
+   * refuse to start (`ERR_DB_INVALID_OPTIONS`) on a router without `consistency.secret` unless this
+   * is `true` — for a trusted network only. (The router also clamps a token ahead of the primary's
+   * own position, and the fallback budget holds.) @default false
+   */
+  acceptUnsigned?: boolean
+}
+
+const CARRIER_NAMES = ['header', 'cookie', 'onInvalidToken', 'acceptUnsigned']
+const COOKIE_NAMES = ['name', 'maxAge', 'path', 'secure', 'sameSite']
+const check = {
+  fail: (message: string): never => {
+    throw new DbRouterOptionsError(message)
+  },
 }
 
 /** Resolved carrier settings. */
@@ -36,10 +53,38 @@ export interface Carrier {
   readonly reject: boolean
 }
 
-/** Applies the carrier defaults. */
-export function resolveCarrier(options: ConsistencyCarrierOptions = {}): Carrier {
+/**
+ * Applies the carrier defaults, checking every option (`ERR_DB_INVALID_OPTIONS`), and refuses a router
+ * whose tokens are unsigned unless `acceptUnsigned` says so. `extra` are the adapter's own option names.
+ */
+export function resolveCarrier(
+  db: DbRouter,
+  options: ConsistencyCarrierOptions = {},
+  extra: readonly string[] = [],
+): Carrier {
+  const router: unknown = db
+  if (typeof (router as Partial<DbRouter> | null | undefined)?.withConsistency !== 'function')
+    check.fail(`the consistency adapter needs the router (createDbRouter()), got ${describeValue(router)}`)
+  const given: unknown = options
+  if (typeof given !== 'object' || given === null)
+    check.fail(`the consistency adapter's options must be an object, got ${describeValue(given)}`)
+  onlyKnownOptions(check, '', options, [...CARRIER_NAMES, ...extra])
+  if (options.header !== undefined && options.header !== false && !isHeaderName(options.header))
+    check.fail(`header must be an HTTP header name or false, got ${describeValue(options.header)}`)
+  const onInvalid: unknown = options.onInvalidToken
+  if (onInvalid !== undefined && onInvalid !== 'ignore' && onInvalid !== 'reject')
+    check.fail(`onInvalidToken must be 'ignore' or 'reject', got ${describeValue(onInvalid)}`)
+  if (options.acceptUnsigned !== undefined && typeof options.acceptUnsigned !== 'boolean')
+    check.fail(`acceptUnsigned must be true or false, got ${describeValue(options.acceptUnsigned)}`)
+  // A router without a secret takes unsigned tokens (public API only: the adapters are thin).
+  if (db.isValidToken('1.0') && options.acceptUnsigned !== true)
+    check.fail(
+      'the consistency adapter takes tokens from clients, and this router does not sign them: set consistency.secret on the router (a client could otherwise send any position), or pass acceptUnsigned: true on a trusted network',
+    )
   const header =
     options.header === false ? undefined : (options.header ?? 'x-consistency-token').toLowerCase()
+  if (options.cookie !== undefined && typeof options.cookie !== 'boolean')
+    onlyKnownOptions(check, 'cookie', cookieGroup(options.cookie), COOKIE_NAMES)
   const c =
     options.cookie === true
       ? {}
@@ -56,9 +101,30 @@ export function resolveCarrier(options: ConsistencyCarrierOptions = {}): Carrier
           secure: c.secure ?? true,
           sameSite: c.sameSite ?? 'lax',
         }
-  if (cookie !== undefined && !/^[\w.-]+$/.test(cookie.name))
-    throw new DbRouterArgumentError(`invalid cookie name ${cookie.name}`)
+  if (cookie !== undefined) {
+    if (typeof cookie.name !== 'string' || !/^[\w.-]+$/.test(cookie.name))
+      check.fail(`cookie.name must be a cookie name ([A-Za-z0-9_.-]), got ${describeValue(cookie.name)}`)
+    if (!(Number.isSafeInteger(cookie.maxAge) && cookie.maxAge > 0))
+      check.fail(`cookie.maxAge must be a whole number of seconds > 0, got ${describeValue(cookie.maxAge)}`)
+    if (typeof cookie.path !== 'string' || !/^\/[\x21-\x3a\x3c-\x7e]*$/.test(cookie.path))
+      check.fail(`cookie.path must be a path starting with /, got ${describeValue(cookie.path)}`)
+    if (typeof cookie.secure !== 'boolean')
+      check.fail(`cookie.secure must be true or false, got ${describeValue(cookie.secure)}`)
+    if (!['lax', 'strict', 'none'].includes(cookie.sameSite))
+      check.fail(`cookie.sameSite must be 'lax', 'strict' or 'none', got ${describeValue(cookie.sameSite)}`)
+  }
   return { header, cookie, reject: options.onInvalidToken === 'reject' }
+}
+
+function cookieGroup(value: unknown): object {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return check.fail(`cookie must be true, false or an object, got ${describeValue(value)}`)
+  return value
+}
+
+/** An HTTP header name (RFC 9110 token). */
+function isHeaderName(value: unknown): value is string {
+  return typeof value === 'string' && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)
 }
 
 /** What a request carried: a usable token, none, or an invalid one. */

@@ -18,12 +18,15 @@ export type ConsistencyMiddleware = (
  * cookie), and sends the new token back when the request wrote. Mount it after body parsers: a
  * parser that calls `next()` from a stream event would run the rest outside the scope.
  *
+ * Tokens from clients must be signed: the router needs `consistency.secret` (else this throws
+ * `ERR_DB_INVALID_OPTIONS`), unless `acceptUnsigned: true` says the network is trusted.
+ *
  * ```ts
  * app.use(express.json(), consistency(db, { cookie: true }))
  * ```
  */
 export function consistency(db: DbRouter, options: ConsistencyCarrierOptions = {}): ConsistencyMiddleware {
-  const carrier = resolveCarrier(options)
+  const carrier = resolveCarrier(db, options)
   return (req, res, next) => {
     const incoming = readIncoming(db, carrier, req.headers)
     if (incoming.kind === 'invalid' && carrier.reject) {

@@ -29,7 +29,8 @@ interface RequestState {
 
 const plugin: FastifyPluginCallback<DbRouterPluginOptions> = (fastify, options, done) => {
   const { db } = options
-  const carrier = resolveCarrier(options)
+  // Fastify hands a plugin its register options too (prefix, logLevel…).
+  const carrier = resolveCarrier(db, options, ['db', 'prefix', 'logLevel', 'logSerializers'])
   const states = new WeakMap<FastifyRequest, RequestState>()
   fastify.decorate('dbRouter', db)
   fastify.addHook('onRequest', (request, reply, next) => {
@@ -65,6 +66,8 @@ const plugin: FastifyPluginCallback<DbRouterPluginOptions> = (fastify, options, 
 /**
  * The Fastify (4 or 5) plugin: one consistency scope per request, started from the token the
  * request carries (header or cookie); the new token goes back on responses to requests that wrote.
+ * Tokens from clients must be signed (`consistency.secret` on the router, else registering fails
+ * with `ERR_DB_INVALID_OPTIONS`) unless `acceptUnsigned: true`.
  *
  * ```ts
  * await app.register(dbRouterPlugin, { db, cookie: true })

@@ -41,11 +41,19 @@ export interface ClassifierOptions {
 const MAX_CACHED_TEXT = 16 * 1024
 
 let parserReady: Promise<void> | undefined
+let parserLoaded = false
 
-/** Loads the WASM Postgres parser once per process. */
+/** Loads the WASM Postgres parser once per process (about 120 ms of WebAssembly start-up). */
 function loadParser(): Promise<void> {
-  parserReady ??= loadModule()
+  parserReady ??= loadModule().then(() => {
+    parserLoaded = true
+  })
   return parserReady
+}
+
+/** True once the parser is loaded in this process: the next classification pays nothing for it. */
+export function isParserLoaded(): boolean {
+  return parserLoaded
 }
 
 /**
@@ -65,6 +73,14 @@ export class Classifier {
     this.#writes = new Set(options.writeFunctions)
     this.#lookup = options.lookup
     this.#cacheSize = options.cacheSize
+    // Loaded in the background from construction, so the first statement does not wait for it (a
+    // failure shows on the first classification, and in `ready()`).
+    loadParser().catch(() => undefined)
+  }
+
+  /** Resolves once the parser is loaded (at once if it is); rejects if it cannot load. */
+  ready(): Promise<void> {
+    return loadParser()
   }
 
   /** The cached decision for `text`, without waiting: the hot path of every repeated statement. */

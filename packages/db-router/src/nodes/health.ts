@@ -15,19 +15,25 @@ export interface HealthSettings {
   readonly readmitRatio: number
 }
 
+// `started` (the postmaster's start time, to the microsecond) tells one server from another: a
+// "replica" that is not in recovery and started when the primary did is the primary itself.
 const PRIMARY_CHECK = `SELECT pg_is_in_recovery() AS in_recovery,
-  CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn`
+  CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn,
+  pg_postmaster_start_time()::text AS started`
 const REPLICA_CHECK = `SELECT pg_is_in_recovery() AS in_recovery,
-  pg_last_wal_replay_lsn()::text AS replay, pg_last_wal_receive_lsn()::text AS receive`
+  pg_last_wal_replay_lsn()::text AS replay, pg_last_wal_receive_lsn()::text AS receive,
+  pg_postmaster_start_time()::text AS started`
 
 interface PrimaryRow {
   in_recovery: boolean
   lsn: string | null
+  started: string
 }
 interface ReplicaRow {
   in_recovery: boolean
   replay: string | null
   receive: string | null
+  started: string
 }
 
 /**
@@ -45,13 +51,17 @@ export class HealthMonitor {
   #round: Promise<void> | undefined
   #stopped = false
   #primaryLsn: bigint | undefined
+  #primaryStarted: string | undefined
+  /** Nodes that answered a check at least once: a node that never did is down at its first failure. */
+  readonly #answered = new WeakSet<Node>()
 
-  constructor(primary: Node, replicas: readonly Node[], settings: HealthSettings) {
+  /** `history`: the primary's positions over time, shared with the read path (scoped reads add theirs). */
+  constructor(primary: Node, replicas: readonly Node[], settings: HealthSettings, history?: LsnHistory) {
     this.#primary = primary
     this.#replicas = replicas
     this.#settings = settings
     const window = Math.ceil((settings.maxLagSeconds * 4 * 1000) / settings.interval) + 2
-    this.#history = new LsnHistory(Math.min(Math.max(window, 8), 10_000))
+    this.#history = history ?? new LsnHistory(Math.min(Math.max(window, 8), 10_000))
   }
 
   /** Starts the loop (idempotent); the first round runs at once. */
@@ -97,6 +107,8 @@ export class HealthMonitor {
     try {
       const [row] = await timedQuery<PrimaryRow>(node.dispatcher, PRIMARY_CHECK, [], this.#settings.timeout)
       if (row === undefined) throw new Error('empty check result')
+      this.#answered.add(node)
+      this.#primaryStarted = row.started
       node.badStreak = 0
       if (row.in_recovery) {
         this.#primaryLsn = undefined
@@ -111,9 +123,21 @@ export class HealthMonitor {
         node.setState('up', node.state === 'read-only' ? 'not-in-recovery' : 'recovered')
     } catch {
       this.#primaryLsn = undefined
+      this.#primaryStarted = undefined
       node.badStreak += 1
-      if (node.state === 'up' && node.badStreak >= this.#settings.fall) node.setState('down', 'check-failed')
+      this.#failed(node)
     }
+  }
+
+  /**
+   * A failed check: `fall` in a row put an up node down (hysteresis against a blip), but a node that
+   * never answered is down at once — so the first `checkHealth()` of a router whose node is dead
+   * says so.
+   */
+  #failed(node: Node): void {
+    if (node.state !== 'up') return
+    if (!this.#answered.has(node)) node.setState('down', 'never-answered')
+    else if (node.badStreak >= this.#settings.fall) node.setState('down', 'check-failed')
   }
 
   async #checkReplica(node: Node): Promise<void> {
@@ -127,11 +151,13 @@ export class HealthMonitor {
     if (row === undefined) {
       node.goodStreak = 0
       node.badStreak += 1
-      if (node.state === 'up' && node.badStreak >= s.fall) node.setState('down', 'check-failed')
+      this.#failed(node)
       return
     }
+    this.#answered.add(node)
     if (!row.in_recovery) {
-      node.setState('promoted', 'not-in-recovery')
+      if (row.started === this.#primaryStarted) node.setState('is-primary', 'same-server-as-primary')
+      else node.setState('promoted', 'not-in-recovery')
       return
     }
     if (row.replay !== null) node.sawReplay(parseLsn(row.replay))

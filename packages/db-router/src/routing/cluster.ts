@@ -1,6 +1,7 @@
 import type { AsyncLocalStorage } from 'node:async_hooks'
 import type { Balancer } from '../balancing'
 import type { Classifier } from '../classify/classifier'
+import type { ReplayTracker } from '../consistency/replay'
 import type { Scope } from '../consistency/scope'
 import type { SessionCaptures } from '../consistency/sessions'
 import type { RateBudget } from '../internal/budget'
@@ -22,6 +23,8 @@ export interface Cluster {
   readonly probes: Map<Node, Promise<void>>
   /** Sessions `connect()` handed out in a scope, whose release captures the primary's position. */
   readonly sessions: SessionCaptures
+  /** The primary's positions over time: clamps forged tokens, and says when waiting for a replica is worth it. */
+  readonly replay: ReplayTracker
   /** Warnings of trouble the router handles (a node out, a breaker open, fallbacks). */
   readonly trouble: Trouble
   /** Starts the health checks on first use (calls are admitted, or refused once closed, by the router). */

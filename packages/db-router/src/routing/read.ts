@@ -2,7 +2,7 @@ import { sleep } from '@scalekit/internal'
 import type { QueryResult, QueryResultRow } from 'pg'
 import type { RouteReason } from '../channels'
 import type { Decision } from '../classify/classifier'
-import { DbNoReplicaError } from '../errors'
+import { primaryFallback } from '../consistency/replay'
 import { parseLsn } from '../internal/lsn'
 import {
   DEADLOCK_DETECTED,
@@ -44,9 +44,15 @@ export async function runRead<R extends QueryResultRow>(
   const scope = cluster.scopes.getStore()
   // A write of this scope still capturing its position: read once it has one.
   if (scope?.busy === true) await scope.settled()
-  const need = scope?.lsn ?? 0n
+  let need = scope?.lsn ?? 0n
   const tried: Node[] = []
-  let choice = choiceNow(cluster, need, tried, reason) ?? (await waitForReplay(cluster, need, tried, reason))
+  let choice = choiceNow(cluster, need, tried, reason)
+  if (choice === undefined && scope !== undefined) {
+    // A position no replica has: a token's is clamped if the primary never reached it.
+    need = await cluster.replay.settle(scope)
+    choice = choiceNow(cluster, need, tried, reason)
+  }
+  choice ??= await waitForReplay(cluster, need, tried, reason)
   for (let attempt = 1; ; attempt++) {
     const { node } = choice
     if (node === cluster.primary) return runOnPrimary<R>(cluster, config, decision, choice.reason, attempt)
@@ -98,7 +104,7 @@ function choiceNow(
   if (cluster.replicas.length === 0) return { node: cluster.primary, reason }
   const candidates = usable(cluster, tried)
   // The primary, with replicas configured, is a fallback.
-  if (candidates.length === 0) return { node: fallback(cluster), reason: 'no-replica' }
+  if (candidates.length === 0) return { node: primaryFallback(cluster, 'no-replica'), reason: 'no-replica' }
   const ready = need === 0n ? candidates : candidates.filter((n) => n.replayLsn >= need)
   return ready.length > 0 ? { node: cluster.balance(ready), reason } : undefined
 }
@@ -113,6 +119,9 @@ async function waitForReplay(
   const { maxWait, pollInterval } = cluster.settings.consistency
   const start = performance.now()
   let candidates = usable(cluster, tried)
+  // Steady lag longer than the wait: read the primary now rather than after maxWait.
+  if (!cluster.replay.worthWaiting(candidates, need))
+    return { node: primaryFallback(cluster, 'lag'), reason: 'lag' }
   for (;;) {
     await Promise.all(candidates.map((n) => probe(cluster, n)))
     candidates = usable(cluster, tried)
@@ -122,22 +131,12 @@ async function waitForReplay(
     if (candidates.length === 0 || waitedMs >= maxWait) break
     await sleep(Math.min(pollInterval, maxWait - waitedMs))
   }
-  publishFallback(cluster, 'consistency', 'primary')
-  return { node: cluster.primary, reason: 'consistency', waitedMs: performance.now() - start }
-}
-
-function fallback(cluster: Cluster): Node {
-  const { toPrimary } = cluster.settings.fallback
-  if (!toPrimary || !cluster.budget.take()) {
-    publishFallback(cluster, 'no-replica', 'error')
-    throw new DbNoReplicaError(
-      toPrimary
-        ? 'no usable replica and the fallback budget is spent'
-        : 'no usable replica (fallback to the primary is off)',
-    )
+  cluster.replay.waitedInVain(candidates, need)
+  return {
+    node: primaryFallback(cluster, 'consistency'),
+    reason: 'consistency',
+    waitedMs: performance.now() - start,
   }
-  publishFallback(cluster, 'no-replica', 'primary')
-  return cluster.primary
 }
 
 /**

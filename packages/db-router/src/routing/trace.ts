@@ -1,4 +1,4 @@
-import type { DbQueryContext, RouteReason } from '../channels'
+import type { DbFallbackEvent, DbQueryContext, RouteReason } from '../channels'
 import { channels } from '../channels'
 import type { QueryResult, QueryResultRow } from 'pg'
 import type { Decision } from '../classify/classifier'
@@ -60,7 +60,7 @@ export async function traced<T>(context: DbQueryContext, fn: () => Promise<T>): 
 /** Publishes `scalekit:db-router:fallback`, and warns once per episode. */
 export function publishFallback(
   cluster: Cluster,
-  reason: 'no-replica' | 'consistency' | 'read-only-retry',
+  reason: DbFallbackEvent['reason'],
   outcome: 'primary' | 'error',
 ): void {
   if (channels.fallback.hasSubscribers) channels.fallback.publish({ reason, outcome })
