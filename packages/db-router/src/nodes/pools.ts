@@ -64,6 +64,10 @@ export function openPool(
     config.connectionTimeoutMillis ??= timeouts.connect
     config.query_timeout ??= timeouts.query
   }
+  // The health checks use a connection every interval, so pg-pool's idle timeout never empties the
+  // pool: its idle connections must not hold the process open (a router never closed would keep an
+  // idle app alive forever, where a raw pg.Pool lets it exit).
+  config.allowExitOnIdle ??= true
   const pool = new pg.Pool(config)
   // An idle client whose server went away emits 'error' on the pool; unhandled, it would crash the
   // process. The health check and the next query see the failure; nothing to do here.
