@@ -4,6 +4,7 @@ import { definePackageBuild } from '../../tooling/tsup-preset'
 /** The package's entry points: the exports map in package.json must name exactly these. */
 export const entries: Record<string, string> = {
   index: 'src/index.ts',
+  conformance: 'src/conformance/index.ts',
 }
 
 const config: Options = definePackageBuild(entries)

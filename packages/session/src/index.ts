@@ -41,3 +41,13 @@ export type {
   TokensHealth,
   TokenSubject,
 } from './tokens/types'
+export { createMemoryStore, createRedisStore, createSessions, sessionDefaults } from './sessions/sessions'
+export type {
+  RedisStoreOptions,
+  SessionInfo,
+  SessionRecord,
+  Sessions,
+  SessionsHealth,
+  SessionsOptions,
+} from './sessions/sessions'
+export type { SessionStore, StoredSession, StoredSessionInfo } from './sessions/store'

@@ -1,0 +1,153 @@
+import { randomBytes } from 'node:crypto'
+import { sleep } from '@scalekit/internal'
+import type { SessionStore, StoredSession } from '../sessions/store'
+
+export type { SessionStore, StoredSession, StoredSessionInfo } from '../sessions/store'
+
+/** The assertions the suite uses: a structural subset of vitest's and Jest's `expect(actual)`. */
+export interface Expectation {
+  toBe(expected: unknown): void
+  toEqual(expected: unknown): void
+  toBeUndefined(): void
+}
+
+/**
+ * The test runner the suite registers its tests with: vitest's (or Jest's) `describe`, `it` and
+ * `expect`, taken structurally so the package depends on no test runner.
+ */
+export interface TestApi {
+  readonly describe: (name: string, body: () => void) => void
+  readonly it: (name: string, test: () => Promise<void>, timeout?: number) => void
+  readonly expect: (actual: unknown) => Expectation
+}
+
+/** What the suite runs against. */
+export interface StoreUnderTest {
+  /** Shown in the test names. */
+  readonly name: string
+  /** The store; called once per test (each test uses keys of its own). */
+  readonly createStore: () => SessionStore | Promise<SessionStore>
+}
+
+const key = (): string => randomBytes(32).toString('base64url')
+
+function session(over: Partial<StoredSession> = {}): StoredSession {
+  const now = Date.now()
+  return { userId: undefined, createdAt: now, lastSeenAt: now, expiresAt: now + 60_000, data: {}, ...over }
+}
+
+/** Polls until `check` holds, for a timeout that runs on the store's own clock. */
+async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(25)
+  }
+}
+
+/**
+ * The session store contract, as one suite: every store (memory, Redis, Redis Cluster, yours)
+ * must pass it unchanged.
+ *
+ * ```ts
+ * import { describe, expect, it } from 'vitest'
+ * import { runSessionStoreConformance } from '@scalekit/session/conformance'
+ * runSessionStoreConformance({ describe, it, expect }, { name: 'my store', createStore: () => myStore })
+ * ```
+ */
+export function runSessionStoreConformance(api: TestApi, target: StoreUnderTest): void {
+  const { describe, it, expect } = api
+  const IDLE = 60_000
+  describe(`session store conformance: ${target.name}`, () => {
+    it('stores a session and loads it back, data fields as given', async () => {
+      const store = await target.createStore()
+      const k = key()
+      const s = session({ userId: 'u1', data: { a: '1', b: '{"x":[1,2]}' } })
+      await store.create(k, s, IDLE)
+      const loaded = await store.load(k, Date.now(), IDLE, false)
+      expect(loaded?.userId).toBe('u1')
+      expect(loaded?.createdAt).toBe(s.createdAt)
+      expect(loaded?.expiresAt).toBe(s.expiresAt)
+      expect(loaded?.data).toEqual({ a: '1', b: '{"x":[1,2]}' })
+      expect(await store.load(key(), Date.now(), IDLE, false)).toBeUndefined()
+    })
+
+    it('updates fields one by one: the others are kept, unset ones removed', async () => {
+      const store = await target.createStore()
+      const k = key()
+      await store.create(k, session({ data: { a: '1', b: '2', c: '3' } }), IDLE)
+      expect(await store.update(k, { b: '20', d: '4' }, ['c'], Date.now(), IDLE)).toBe(true)
+      expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({ a: '1', b: '20', d: '4' })
+    })
+
+    it('keeps all of 50 concurrent updates to different fields of one session', async () => {
+      const store = await target.createStore()
+      const k = key()
+      await store.create(k, session(), IDLE)
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => store.update(k, { [`f${i}`]: String(i) }, [], Date.now(), IDLE)),
+      )
+      expect(results.every(Boolean)).toBe(true)
+      const data = (await store.load(k, Date.now(), IDLE, false))?.data ?? {}
+      expect(Object.keys(data).length).toBe(50)
+      expect(data['f49']).toBe('49')
+    })
+
+    it('never brings back a missing or destroyed session through an update', async () => {
+      const store = await target.createStore()
+      const k = key()
+      expect(await store.update(k, { a: '1' }, [], Date.now(), IDLE)).toBe(false)
+      expect(await store.load(k, Date.now(), IDLE, false)).toBeUndefined()
+      await store.create(k, session(), IDLE)
+      await store.destroy(k)
+      await store.destroy(k)
+      expect(await store.update(k, { a: '1' }, [], Date.now(), IDLE)).toBe(false)
+      expect(await store.load(k, Date.now(), IDLE, false)).toBeUndefined()
+    })
+
+    it('ends a session at its absolute timeout, however active', async () => {
+      const store = await target.createStore()
+      const k = key()
+      const now = Date.now()
+      await store.create(k, session({ expiresAt: now + 60_000 }), IDLE)
+      expect((await store.load(k, now + 59_000, IDLE, true))?.expiresAt).toBe(now + 60_000)
+      expect(await store.load(k, now + 60_001, IDLE, true)).toBeUndefined()
+      expect(await store.update(k, { a: '1' }, [], now + 60_001, IDLE)).toBe(false)
+    })
+
+    it('ends a session unused for its idle timeout; loads with touch and updates keep it alive', async () => {
+      const store = await target.createStore()
+      const idle = 1000
+      const [touched, updated, left] = [key(), key(), key()]
+      for (const k of [touched, updated, left]) await store.create(k, session(), idle)
+      // 2.5 idle timeouts of activity, a touch every 200 ms: the active ones must live through it.
+      const until = Date.now() + 2500
+      while (Date.now() < until) {
+        await sleep(200)
+        expect((await store.load(touched, Date.now(), idle, true))?.createdAt !== undefined).toBe(true)
+        expect(await store.update(updated, { a: String(Date.now()) }, [], Date.now(), idle)).toBe(true)
+      }
+      expect(await store.load(left, Date.now(), idle, false)).toBeUndefined()
+      await eventually(
+        async () => (await store.load(touched, Date.now(), idle, false)) === undefined,
+        'the idle timeout',
+      )
+    }, 15_000)
+
+    it("lists a user's sessions and ends them all but one", async () => {
+      const store = await target.createStore()
+      const user = `u-${key().slice(0, 8)}`
+      const keys = [key(), key(), key()]
+      for (const k of keys) await store.create(k, session({ userId: user }), IDLE)
+      await store.create(key(), session({ userId: `${user}-other` }), IDLE)
+      const listed = (await store.list(user, Date.now())).map((i) => i.key).sort()
+      expect(listed).toEqual([...keys].sort())
+      await store.destroy(keys[0] as string)
+      expect((await store.list(user, Date.now())).length).toBe(2)
+      expect(await store.destroyUser(user, Date.now(), keys[1])).toBe(1)
+      expect((await store.list(user, Date.now())).map((i) => i.key)).toEqual([keys[1]])
+      expect(await store.load(keys[2] as string, Date.now(), IDLE, false)).toBeUndefined()
+      expect((await store.list(`${user}-other`, Date.now())).length).toBe(1)
+    })
+  })
+}

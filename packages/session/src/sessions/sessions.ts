@@ -1,0 +1,426 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { CloseGate, createChecks, createWarner, DeadlineSweep, describeValue } from '@scalekit/internal'
+import type { Checks, CloseOptions, Duration, HealthSnapshot, Logger, Warner } from '@scalekit/internal'
+import { channels, publish } from '../channels'
+import type { SessionEvent } from '../channels'
+import { MemorySessionStore } from '../drivers/memory-store'
+import { RedisSessionStore } from '../drivers/redis-store'
+import {
+  SessionArgumentError,
+  SessionClosedError,
+  SessionError,
+  SessionOptionsError,
+  SessionStoreError,
+} from '../errors'
+import type { RedisClient } from '../redis'
+import type { JsonValue } from '../tokens/types'
+import type { SessionStore, StoredSession } from './store'
+
+/** Options of {@link createSessions}. */
+export interface SessionsOptions {
+  /** An ioredis 5/6 client (`Redis` or `Cluster`) the app owns: sessions live in Redis. @default none */
+  readonly redis?: RedisClient
+  /** Any {@link SessionStore} (one that passes `@scalekit/session/conformance`). @default memory, or Redis with `redis` */
+  readonly store?: SessionStore
+  /** A session unused this long is gone. @default '30m' */
+  readonly idleTimeout?: Duration
+  /** A session is gone this long after it was created (or regenerated), however active. @default '12h' */
+  readonly absoluteTimeout?: Duration
+  /** Each load restarts the idle timeout (an update always does). @default true */
+  readonly rolling?: boolean
+  /** Prefix of the Redis keys. @default 'sk:session' */
+  readonly prefix?: string
+  /** Bound of every Redis call; past it the call fails with `ERR_SESSION_STORE_UNAVAILABLE`. @default '1s' */
+  readonly timeout?: Duration
+  /** Where trouble is reported (pino's shape), rate-limited, never an id. @default process warnings */
+  readonly logger?: Logger
+}
+
+/** Defaults of {@link SessionsOptions}. */
+export const sessionDefaults: {
+  readonly idleTimeout: '30m'
+  readonly absoluteTimeout: '12h'
+  readonly rolling: true
+  readonly prefix: 'sk:session'
+  readonly timeout: '1s'
+} = { idleTimeout: '30m', absoluteTimeout: '12h', rolling: true, prefix: 'sk:session', timeout: '1s' }
+
+/** A server session: its id (the cookie value — a secret), its user, times (ms since the epoch) and data. */
+export interface SessionRecord {
+  /** 256 random bits, base64url: the bearer secret. Stores only ever see its SHA-256. */
+  readonly id: string
+  readonly userId: string | undefined
+  readonly createdAt: number
+  readonly lastSeenAt: number
+  /** The absolute timeout. */
+  readonly expiresAt: number
+  readonly data: Readonly<Record<string, JsonValue>>
+}
+
+/** A session in a user's list: `handle` (a hash of the id, safe to show and to pass to `revoke`) and times. */
+export interface SessionInfo {
+  readonly handle: string
+  readonly createdAt: number
+  readonly lastSeenAt: number
+  readonly expiresAt: number
+}
+
+/** The `health()` snapshot of {@link Sessions}. */
+export interface SessionsHealth extends HealthSnapshot {
+  readonly store: 'memory' | 'redis' | 'custom'
+  /** False after a store call failed, until one succeeds. */
+  readonly storeAvailable: boolean
+}
+
+/** Server sessions: ids in cookies, data in a store, idle and absolute timeouts, a per-user index. */
+export interface Sessions extends AsyncDisposable {
+  /** A new session (a new id), for a visitor or a user. */
+  create(init?: {
+    readonly userId?: string
+    readonly data?: Readonly<Record<string, JsonValue>>
+  }): Promise<SessionRecord>
+  /** The session of `id`, or undefined (unknown, malformed, timed out); restarts its idle timeout when rolling. */
+  load(id: string): Promise<SessionRecord | undefined>
+  /**
+   * Sets (or, with `undefined`, removes) the given data fields in one atomic step, leaving every
+   * other field as it is: concurrent updates of different fields are all kept. False if the session is gone.
+   */
+  update(id: string, changes: Readonly<Record<string, JsonValue | undefined>>): Promise<boolean>
+  /**
+   * Moves the session to a new id (on login and on any privilege change: session fixation), with its
+   * data, optionally for `userId`; the old id stops working at once. Undefined if the session is gone.
+   */
+  regenerate(id: string, options?: { readonly userId?: string }): Promise<SessionRecord | undefined>
+  /** Ends the session (logout). */
+  destroy(id: string): Promise<void>
+  /** The user's live sessions. */
+  list(userId: string): Promise<SessionInfo[]>
+  /** Ends one of the user's sessions by its handle (from `list`); false if it was not theirs or is gone. */
+  revoke(userId: string, handle: string): Promise<boolean>
+  /** Ends every session of the user ("log out everywhere"), but `except` (a session id, e.g. the current one). */
+  revokeAll(userId: string, options?: { readonly except?: string }): Promise<number>
+  /** The handle of a session id, as `list` shows it. */
+  handleOf(id: string): string
+  health(): SessionsHealth
+  /** Loads a session that does not exist, to see whether the store answers. */
+  checkHealth(): Promise<SessionsHealth>
+  /** Later calls reject with `ERR_SESSION_CLOSED`; closes a store it created (never your Redis client). */
+  close(options?: CloseOptions): Promise<void>
+}
+
+const ID = /^[A-Za-z0-9_-]{43}$/
+const options$: Checks = createChecks(SessionOptionsError)
+const args: Checks = createChecks(SessionArgumentError)
+
+/** True when `value` is an object with a function under each name (a structural check of a given client or store). */
+function hasMethods(value: unknown, names: readonly string[]): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const record = value as Record<string, unknown>
+  return names.every((name) => typeof record[name] === 'function')
+}
+
+function hashId(id: string): string {
+  return createHash('sha256').update(id).digest('base64url')
+}
+
+function checkUser(what: string, userId: unknown): string {
+  if (typeof userId !== 'string' || userId === '')
+    args.fail(`${what}: userId must be a non-empty string, got ${describeValue(userId)}`)
+  return userId
+}
+
+function encode(what: string, changes: unknown): { set: Record<string, string>; unset: string[] } {
+  if (typeof changes !== 'object' || changes === null || Array.isArray(changes))
+    args.fail(`${what} takes an object of fields, got ${describeValue(changes)}`)
+  const set: Record<string, string> = {}
+  const unset: string[] = []
+  for (const [name, value] of Object.entries(changes)) {
+    if (name === '') args.fail(`${what}: a field name must not be empty`)
+    if (value === undefined) unset.push(name)
+    else {
+      let text: unknown
+      try {
+        text = JSON.stringify(value)
+      } catch (error) {
+        throw new SessionArgumentError(`${what}: field "${name}" is not JSON`, { cause: error })
+      }
+      if (typeof text !== 'string')
+        args.fail(`${what}: field "${name}" is not JSON (${describeValue(value)})`)
+      set[name] = text
+    }
+  }
+  return { set, unset }
+}
+
+function decode(data: Readonly<Record<string, string>>): Record<string, JsonValue> {
+  const out: Record<string, JsonValue> = {}
+  for (const [name, text] of Object.entries(data)) {
+    try {
+      out[name] = JSON.parse(text) as JsonValue
+    } catch {
+      // A field another writer left undecodable reads as absent.
+    }
+  }
+  return out
+}
+
+class ServerSessions implements Sessions {
+  readonly #store: SessionStore
+  readonly #kind: SessionsHealth['store']
+  readonly #owned: boolean
+  readonly #idleMs: number
+  readonly #absoluteMs: number
+  readonly #rolling: boolean
+  readonly #warner: Warner
+  readonly #gate: CloseGate
+  #available = true
+
+  constructor(options: SessionsOptions) {
+    const given: unknown = options
+    if (typeof given !== 'object' || given === null)
+      options$.fail(`createSessions() takes an options object, got ${describeValue(given)}`)
+    this.#idleMs = options$.duration('idleTimeout', options.idleTimeout, sessionDefaults.idleTimeout, {
+      min: 1000,
+    })
+    this.#absoluteMs = options$.duration(
+      'absoluteTimeout',
+      options.absoluteTimeout,
+      sessionDefaults.absoluteTimeout,
+      {
+        min: this.#idleMs,
+      },
+    )
+    this.#rolling = options$.boolean('rolling', options.rolling, sessionDefaults.rolling)
+    const timeoutMs = options$.duration('timeout', options.timeout, sessionDefaults.timeout, { min: 1 })
+    const prefix = options.prefix ?? sessionDefaults.prefix
+    if (typeof prefix !== 'string' || prefix === '' || /[{}]/.test(prefix))
+      options$.fail(`prefix must be a non-empty string without braces, got ${describeValue(prefix)}`)
+    this.#warner = createWarner('session', options.logger)
+    const store: unknown = options.store
+    const redis: unknown = options.redis
+    if (store !== undefined && redis !== undefined) options$.fail('give redis or store, not both')
+    if (store !== undefined) {
+      if (!hasMethods(store, ['create', 'load', 'update', 'destroy', 'list', 'destroyUser']))
+        options$.fail(`store must be a SessionStore, got ${describeValue(store)}`)
+      this.#store = store as SessionStore
+      this.#kind = 'custom'
+      this.#owned = false
+    } else if (redis !== undefined) {
+      if (!hasMethods(redis, ['evalsha', 'eval']))
+        options$.fail(`redis must be an ioredis Redis or Cluster client, got ${describeValue(redis)}`)
+      const sweep = new DeadlineSweep()
+      this.#store = new RedisSessionStore({ redis: redis as RedisClient, prefix, timeoutMs, sweep })
+      this.#kind = 'redis'
+      this.#owned = true
+    } else {
+      this.#store = new MemorySessionStore()
+      this.#kind = 'memory'
+      this.#owned = true
+    }
+    this.#gate = new CloseGate(SessionArgumentError, async () => {
+      if (!this.#owned) return
+      await this.#store.close?.()
+    })
+  }
+
+  async create(
+    init: { userId?: string; data?: Readonly<Record<string, JsonValue>> } = {},
+  ): Promise<SessionRecord> {
+    this.#open()
+    const given: unknown = init
+    if (typeof given !== 'object' || given === null)
+      args.fail(`create() takes { userId?, data? }, got ${describeValue(given)}`)
+    const userId = init.userId === undefined ? undefined : checkUser('create()', init.userId)
+    const { set } = encode('create(): data', init.data ?? {})
+    const record = await this.#createRecord(userId, set)
+    publish(channels.create, (): SessionEvent => ({ authenticated: userId !== undefined }))
+    return record
+  }
+
+  async load(id: string): Promise<SessionRecord | undefined> {
+    this.#open()
+    if (typeof id !== 'string' || !ID.test(id)) return undefined
+    const now = Date.now()
+    const stored = await this.#run(() => this.#store.load(hashId(id), now, this.#idleMs, this.#rolling))
+    return stored === undefined
+      ? undefined
+      : this.#record(id, stored, this.#rolling ? now : stored.lastSeenAt)
+  }
+
+  async update(id: string, changes: Readonly<Record<string, JsonValue | undefined>>): Promise<boolean> {
+    this.#open()
+    const { set, unset } = encode('update()', changes)
+    if (typeof id !== 'string' || !ID.test(id)) return false
+    return this.#run(() => this.#store.update(hashId(id), set, unset, Date.now(), this.#idleMs))
+  }
+
+  async regenerate(id: string, options: { userId?: string } = {}): Promise<SessionRecord | undefined> {
+    this.#open()
+    const userId = options.userId === undefined ? undefined : checkUser('regenerate()', options.userId)
+    if (typeof id !== 'string' || !ID.test(id)) return undefined
+    const key = hashId(id)
+    const old = await this.#run(() => this.#store.load(key, Date.now(), this.#idleMs, false))
+    if (old === undefined) return undefined
+    // The new session first, then the old one goes: a failure between leaves the old one working.
+    const record = await this.#createRecord(userId ?? old.userId, old.data)
+    await this.#run(() => this.#store.destroy(key))
+    publish(channels.regenerate, (): SessionEvent => ({ authenticated: record.userId !== undefined }))
+    return record
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.#open()
+    if (typeof id !== 'string' || !ID.test(id)) return
+    await this.#run(() => this.#store.destroy(hashId(id)))
+    publish(channels.destroy, (): SessionEvent => ({ authenticated: false, reason: 'logout' }))
+  }
+
+  async list(userId: string): Promise<SessionInfo[]> {
+    this.#open()
+    checkUser('list()', userId)
+    const infos = await this.#run(() => this.#store.list(userId, Date.now()))
+    return infos.map(({ key, ...times }) => ({ handle: key, ...times }))
+  }
+
+  async revoke(userId: string, handle: string): Promise<boolean> {
+    this.#open()
+    checkUser('revoke()', userId)
+    if (typeof handle !== 'string' || handle === '')
+      args.fail(`revoke(): handle must be a string from list()`)
+    const mine = (await this.#run(() => this.#store.list(userId, Date.now()))).some((i) => i.key === handle)
+    if (!mine) return false
+    await this.#run(() => this.#store.destroy(handle))
+    publish(channels.destroy, (): SessionEvent => ({ authenticated: true, reason: 'user' }))
+    return true
+  }
+
+  async revokeAll(userId: string, options: { except?: string } = {}): Promise<number> {
+    this.#open()
+    checkUser('revokeAll()', userId)
+    const except = options.except === undefined ? undefined : hashId(options.except)
+    const removed = await this.#run(() => this.#store.destroyUser(userId, Date.now(), except))
+    if (removed > 0) publish(channels.destroy, (): SessionEvent => ({ authenticated: true, reason: 'user' }))
+    return removed
+  }
+
+  handleOf(id: string): string {
+    return hashId(id)
+  }
+
+  health(): SessionsHealth {
+    const status = this.#gate.closed ? 'closed' : this.#available ? 'ok' : 'down'
+    return { status, store: this.#kind, storeAvailable: this.#available }
+  }
+
+  async checkHealth(): Promise<SessionsHealth> {
+    if (!this.#gate.closed) {
+      await this.#run(() => this.#store.load(hashId('health'), Date.now(), this.#idleMs, false)).catch(
+        () => undefined,
+      )
+    }
+    return this.health()
+  }
+
+  close(options?: CloseOptions): Promise<void> {
+    return this.#gate.close(options)
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  async #createRecord(
+    userId: string | undefined,
+    data: Readonly<Record<string, string>>,
+  ): Promise<SessionRecord> {
+    const id = randomBytes(32).toString('base64url')
+    const now = Date.now()
+    const stored: StoredSession = {
+      userId,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now + this.#absoluteMs,
+      data,
+    }
+    await this.#run(() => this.#store.create(hashId(id), stored, this.#idleMs))
+    return this.#record(id, stored, now)
+  }
+
+  #record(id: string, stored: StoredSession, lastSeenAt: number): SessionRecord {
+    return {
+      id,
+      userId: stored.userId,
+      createdAt: stored.createdAt,
+      lastSeenAt,
+      expiresAt: stored.expiresAt,
+      data: decode(stored.data),
+    }
+  }
+
+  #open(): void {
+    if (this.#gate.closed) throw new SessionClosedError('the session manager is closed')
+  }
+
+  /** Runs a store call: a failure becomes `ERR_SESSION_STORE_UNAVAILABLE` (503) and a rate-limited warning. */
+  async #run<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      const value = await call()
+      if (!this.#available) {
+        this.#available = true
+        this.#warner.recover('store', 'session store answers again')
+      }
+      return value
+    } catch (error) {
+      this.#available = false
+      const coded =
+        error instanceof SessionError
+          ? error
+          : new SessionStoreError('the session store failed', { cause: error })
+      this.#warner.warn(
+        'store',
+        { code: coded.code },
+        'session store unavailable: server sessions fail closed (503)',
+      )
+      throw coded
+    }
+  }
+}
+
+/**
+ * Creates server sessions: in Redis with `redis` (standalone or Cluster), in a store of your own
+ * with `store`, else in memory (one process; for tests and a first run).
+ *
+ * ```ts
+ * const sessions = createSessions({ redis, idleTimeout: '30m', absoluteTimeout: '12h' })
+ * ```
+ * @throws SessionOptionsError when an option is invalid.
+ */
+export function createSessions(options: SessionsOptions = {}): Sessions {
+  return new ServerSessions(options)
+}
+
+/** A session store in memory, for the conformance suite or to pass as `store`. */
+export function createMemoryStore(): SessionStore {
+  return new MemorySessionStore()
+}
+
+/** Options of {@link createRedisStore}. */
+export interface RedisStoreOptions {
+  readonly redis: RedisClient
+  /** @default 'sk:session' */
+  readonly prefix?: string
+  /** @default '1s' */
+  readonly timeout?: Duration
+}
+
+/** The Redis session store on its own (what `createSessions({ redis })` uses), e.g. for the conformance suite. */
+export function createRedisStore(options: RedisStoreOptions): SessionStore {
+  const given: unknown = options
+  if (!hasMethods((given as { redis?: unknown } | null)?.redis, ['evalsha', 'eval']))
+    options$.fail('createRedisStore() needs { redis }: an ioredis Redis or Cluster client')
+  const prefix = options.prefix ?? sessionDefaults.prefix
+  if (typeof prefix !== 'string' || prefix === '' || /[{}]/.test(prefix))
+    options$.fail(`prefix must be a non-empty string without braces, got ${describeValue(prefix)}`)
+  const timeoutMs = options$.duration('timeout', options.timeout, sessionDefaults.timeout, { min: 1 })
+  return new RedisSessionStore({ redis: options.redis, prefix, timeoutMs, sweep: new DeadlineSweep() })
+}
