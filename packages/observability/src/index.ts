@@ -42,3 +42,10 @@ export type { LoggerOptions, ObservabilityLogger } from './logs/logger'
 export type { Duration, Logger } from '@scalekit/internal'
 export { instrumentScalekit, SCALEKIT_PACKAGES } from './scalekit'
 export type { InstrumentScalekitOptions, ScalekitInstrumentation, ScalekitPackage } from './scalekit'
+export { createInstrumentation, instrument } from './instrument'
+export type {
+  InstrumentationOptions,
+  Instrumentation,
+  InstrumentOptions,
+  MethodDecorator,
+} from './instrument'

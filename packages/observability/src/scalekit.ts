@@ -1,4 +1,4 @@
-import { type Channel, channel, tracingChannel } from 'node:diagnostics_channel'
+import { subscribe, tracingChannel, unsubscribe } from 'node:diagnostics_channel'
 import { performance } from 'node:perf_hooks'
 import { channelName } from '@scalekit/internal'
 import { ObservabilityOptionsError } from './errors'
@@ -37,13 +37,12 @@ type Payload = Readonly<Record<string, unknown>>
 type Unsubscribe = () => void
 
 function onEvent(name: string, handler: (payload: Payload) => void): Unsubscribe {
-  const ch: Channel = channel(name)
   const listener = (message: unknown): void => {
     if (typeof message === 'object' && message !== null) handler(message as Payload)
   }
-  ch.subscribe(listener)
+  subscribe(name, listener)
   return () => {
-    ch.unsubscribe(listener)
+    unsubscribe(name, listener)
   }
 }
 

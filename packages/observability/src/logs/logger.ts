@@ -75,11 +75,10 @@ export function createLogger(options: LoggerOptions = {}): ObservabilityLogger {
   }
 }
 
-const none = Object.freeze({})
-
 function contextFields(): object {
   const context = getRequestContext()
-  if (context === undefined) return none
+  // A new object each time: pino merges the line's fields into what the mixin returns.
+  if (context === undefined) return {}
   const route = context.route
   return route === undefined
     ? { requestId: context.requestId, traceId: context.traceId, spanId: context.spanId }
