@@ -35,8 +35,13 @@ async function asPostgres(cmd: string, args: string[]): Promise<void> {
   await run('runuser', ['-u', 'postgres', '--', pgBin(cmd), ...args], { cwd: '/', timeout: 120_000 })
 }
 
-/** pg_basebackup -R -X stream -C -S <unique slot> into a temp dir, started on a spare port (about 3 s). */
-export async function startThrowawayReplica(): Promise<ThrowawayReplica> {
+/**
+ * pg_basebackup -R -X stream -C -S <unique slot> into a temp dir, started on a spare port (about 3 s),
+ * with `settings` as server options (`{ recovery_min_apply_delay: '500ms' }`).
+ */
+export async function startThrowawayReplica(
+  settings: Readonly<Record<string, string>> = {},
+): Promise<ThrowawayReplica> {
   const primary = new URL(serviceUrls.pgPrimary)
   const slot = uniqueName('slot')
   const dir = mkdtempSync(join(tmpdir(), 'sk-replica-'))
@@ -63,7 +68,10 @@ export async function startThrowawayReplica(): Promise<ThrowawayReplica> {
     '-N',
   ])
   const start = async (): Promise<void> => {
-    const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c hot_standby=on -c cluster_name=${slot}`
+    const extra = Object.entries(settings)
+      .map(([name, value]) => ` -c ${name}=${value}`)
+      .join('')
+    const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c hot_standby=on -c cluster_name=${slot}${extra}`
     await asPostgres('pg_ctl', [
       '-D',
       dir,
