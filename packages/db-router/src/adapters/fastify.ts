@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import { httpStatusOf } from '../http-status'
 import type { ConsistencyScope, DbRouter } from '../types'
 import { outgoing, readIncoming, resolveCarrier } from './carrier'
+import type { Carrier } from './carrier'
 import type { ConsistencyCarrierOptions } from './carrier'
 
 export type { ConsistencyCarrierOptions } from './carrier'
@@ -29,8 +30,15 @@ interface RequestState {
 
 const plugin: FastifyPluginCallback<DbRouterPluginOptions> = (fastify, options, done) => {
   const { db } = options
-  // Fastify hands a plugin its register options too (prefix, logLevel…).
-  const carrier = resolveCarrier(db, options, ['db', 'prefix', 'logLevel', 'logSerializers'])
+  let carrier: Carrier
+  try {
+    // Fastify hands a plugin its register options too (prefix, logLevel…).
+    carrier = resolveCarrier(db, options, ['db', 'prefix', 'logLevel', 'logSerializers'])
+  } catch (error) {
+    // register() rejects with it (a throw here would escape Fastify's plugin loader).
+    done(error as Error)
+    return
+  }
   const states = new WeakMap<FastifyRequest, RequestState>()
   fastify.decorate('dbRouter', db)
   fastify.addHook('onRequest', (request, reply, next) => {
