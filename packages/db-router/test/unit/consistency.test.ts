@@ -60,7 +60,9 @@ describe('signing keys rotate', () => {
     const after = encodeToken(77n, during)
     expect(after).not.toBe(before)
     expect(decodeToken(after, [newKey])).toBe(77n)
-    expect(() => decodeToken(before, [newKey])).toThrow(expect.objectContaining({ code: 'ERR_DB_INVALID_TOKEN' }))
+    expect(() => decodeToken(before, [newKey])).toThrow(
+      expect.objectContaining({ code: 'ERR_DB_INVALID_TOKEN' }),
+    )
   })
 })
 
