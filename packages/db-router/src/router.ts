@@ -147,25 +147,26 @@ class Router implements DbRouter {
     this.replicas = replicas.map((n) => this.#handle(n))
   }
 
-  query<R extends QueryResultRow = QueryResultRow>(
+  /**
+   * Where a statement goes: the arguments checked, the statement classified (cached by text), then
+   * routed. Counted in flight (what `close()` waits for) in this one `async` function.
+   */
+  async query<R extends QueryResultRow = QueryResultRow>(
     first: unknown,
     second?: unknown,
     third?: unknown,
   ): Promise<QueryResult<R>> {
-    return this.#track(() => this.#route<R>(first, second, third))
-  }
-
-  /**
-   * Where a statement goes: the arguments checked, the statement classified (cached by text), then
-   * routed. Throws a caller's mistake (which {@link #track} turns into a rejection).
-   */
-  #route<R extends QueryResultRow>(first: unknown, second: unknown, third: unknown): Promise<QueryResult<R>> {
-    const cluster = this.#cluster
-    const config = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
-    const role = roleOf(second, third)
-    const decision = cluster.classifier.cached(config.text)
-    if (decision !== undefined) return dispatch<R>(cluster, config, role, decision)
-    return cluster.classifier.classify(config.text).then((d) => dispatch<R>(cluster, config, role, d))
+    this.#enter()
+    try {
+      const cluster = this.#cluster
+      const config = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
+      const role = roleOf(second, third)
+      const decision =
+        cluster.classifier.cached(config.text) ?? (await cluster.classifier.classify(config.text))
+      return await dispatch<R>(cluster, config, role, decision)
+    } finally {
+      this.#leave()
+    }
   }
 
   ready(): Promise<void> {
@@ -293,15 +294,24 @@ class Router implements DbRouter {
 
   /** Runs a call counted in flight (what `close()` waits for); refused with `ERR_DB_CLOSED` once closed. */
   async #track<T>(call: () => Promise<T>): Promise<T> {
-    if (this.#gate.closed) throw new DbRouterClosedError('the router is closed')
-    this.#start()
-    this.#inFlight += 1
+    this.#enter()
     try {
       return await call()
     } finally {
-      this.#inFlight -= 1
-      if (this.#inFlight === 0) this.#idle?.()
+      this.#leave()
     }
+  }
+
+  /** Admits a call (refused with `ERR_DB_CLOSED` once closed) and counts it in flight; {@link #leave} when it settles. */
+  #enter(): void {
+    if (this.#gate.closed) throw new DbRouterClosedError('the router is closed')
+    this.#start()
+    this.#inFlight += 1
+  }
+
+  #leave(): void {
+    this.#inFlight -= 1
+    if (this.#inFlight === 0) this.#idle?.()
   }
 
   #start(): void {

@@ -2,6 +2,7 @@
 // imports from here into that package (tooling/tsup-preset.ts), and scripts/check-shared.ts fails
 // CI when a package writes one of these again.
 export { type Backoff, backoffDelay } from './backoff'
+export { BreakerOpenError, type BreakerSettings, type BreakerState, CircuitBreaker } from './breaker'
 export { channelName, channelPrefix } from './channels'
 export { type Deadline, DeadlineSweep } from './deadlines'
 export { describeValue } from './describe'

@@ -5,6 +5,12 @@ import { asError, isConnectionError } from '../internal/pg-errors'
 import { TextQuery } from '../internal/query-args'
 import type { TimedQueryConfig } from '../internal/query-args'
 
+/** Told when a call ends, before its promise settles: how a node counts its calls without a promise of its own. */
+export interface CallObserver {
+  /** `error` undefined for an answer; `startedAt` the call's `performance.now()`. */
+  ended(error: Error | undefined, startedAt: number): void
+}
+
 /**
  * Sends statements over one pool the way `pool.query` does (check out, query, release, through pg's
  * callback forms of `pool.connect` and `client.query`), with one deadline per call on ONE
@@ -34,12 +40,20 @@ export class Dispatcher {
     return this.#sweep.size
   }
 
-  /** Sends `config` on a connection of the pool and resolves with pg's result; rejects with pg's error, `ERR_DB_TIMEOUT` or `ERR_DB_CLOSED`. */
+  /**
+   * Sends `config` on a connection of the pool and resolves with pg's result; rejects with pg's
+   * error, `ERR_DB_TIMEOUT` or `ERR_DB_CLOSED`. `observer`, if given, is told how the call ended.
+   */
   query<R extends QueryResultRow = QueryResultRow>(
     config: TimedQueryConfig,
     queryTimeout: number,
+    observer?: CallObserver,
   ): Promise<QueryResult<R>> {
-    if (this.#aborted !== undefined) return Promise.reject(this.#aborted)
+    if (this.#aborted !== undefined) {
+      observer?.ended(this.#aborted, performance.now())
+      return Promise.reject(this.#aborted)
+    }
+    const start = performance.now()
     // pg's callback forms of `pool.connect` and `client.query` (what `pool.query` itself uses), under
     // one promise: the call's own, settled once, by whichever comes first of the answer, an error,
     // its deadline or `abort()`.
@@ -59,6 +73,7 @@ export class Dispatcher {
           // answered an SQL error is fine to reuse.
           client.release(error !== undefined && isBroken(error) ? error : undefined)
         }
+        observer?.ended(error, start)
         if (error === undefined) resolve(result as QueryResult<R>)
         else reject(error)
       }

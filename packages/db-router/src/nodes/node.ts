@@ -1,4 +1,5 @@
-import CircuitBreaker from 'opossum'
+import { BreakerOpenError, CircuitBreaker } from '@scalekit/internal'
+import type { BreakerState } from '@scalekit/internal'
 import type { QueryResult, QueryResultRow } from 'pg'
 import type { Balanceable } from '../balancing'
 import type { NodeRole, NodeState } from '../channels'
@@ -7,6 +8,7 @@ import { isConnectionError } from '../internal/pg-errors'
 import type { TimedQueryConfig } from '../internal/query-args'
 import type { Trouble } from '../trouble'
 import { Dispatcher } from './dispatcher'
+import type { CallObserver } from './dispatcher'
 import type { NodePool, PoolTimeouts } from './pools'
 
 /** Settings of one node's circuit breaker. */
@@ -33,19 +35,14 @@ const EWMA_ALPHA = 0.3
 /** The breaker's rolling window: opossum's default, set explicitly because the README quotes it. */
 const BREAKER_WINDOW_MS = 10_000
 
-type Work = () => Promise<unknown>
-
-/** The breaker's one action: the work it is fired with. */
-function perform(work: Work): Promise<unknown> {
-  return work()
-}
-
 /**
  * One Postgres node as the router sees it: its pool, routing state (set by health checks and by
- * query outcomes), what balancing reads (in flight, EWMA latency), and an opossum breaker that every
- * statement goes through, counting only connection errors and timeouts as failures.
+ * query outcomes), what balancing reads (in flight, EWMA latency), and a circuit breaker (opossum's
+ * semantics, `@scalekit/internal`) that every statement goes through, counting only connection
+ * errors and timeouts as failures. A statement is counted, timed and reported to the breaker when
+ * the dispatcher ends it ({@link Node.ended}), so the node adds no promise of its own to a call.
  */
-export class Node implements Balanceable {
+export class Node implements Balanceable, CallObserver {
   readonly name: string
   readonly role: NodeRole
   readonly pool: NodePool['pool']
@@ -64,7 +61,7 @@ export class Node implements Balanceable {
   goodStreak = 0
   badStreak = 0
   #state: NodeState = 'up'
-  readonly #breaker: CircuitBreaker<[Work]>
+  readonly #breaker: CircuitBreaker
   readonly #queryTimeout: number
   readonly #trouble: Trouble
 
@@ -77,33 +74,19 @@ export class Node implements Balanceable {
     this.dispatcher = new Dispatcher(init.pool.pool, init.timeouts.connect, init.pool.prepare)
     this.#queryTimeout = init.timeouts.query
     this.#trouble = init.trouble
-    this.#breaker = new CircuitBreaker(perform, {
-      // Every call has its own deadline (the dispatcher's); the breaker adds no timer.
-      timeout: false,
-      rollingCountTimeout: BREAKER_WINDOW_MS,
-      errorThresholdPercentage: init.breaker.errorThresholdPercentage,
-      resetTimeout: init.breaker.resetTimeout,
-      volumeThreshold: init.breaker.volumeThreshold,
-      // The router keeps its own latency average; no percentiles or snapshot timers.
-      rollingPercentilesEnabled: false,
-      enableSnapshots: false,
-      // true = "not a failure": only connection errors and timeouts trip the breaker.
-      errorFilter: (error: unknown) => !isConnectionError(error),
-    })
-    const changed = (state: 'open' | 'half-open' | 'closed'): void => {
-      if (channels.breaker.hasSubscribers)
-        channels.breaker.publish({ package: 'db-router', namespace: this.name, state })
-      this.#trouble.breaker(this, state)
-    }
-    this.#breaker.on('open', () => {
-      changed('open')
-    })
-    this.#breaker.on('halfOpen', () => {
-      changed('half-open')
-    })
-    this.#breaker.on('close', () => {
-      changed('closed')
-    })
+    this.#breaker = new CircuitBreaker(
+      {
+        rollingCountTimeout: BREAKER_WINDOW_MS,
+        errorThresholdPercentage: init.breaker.errorThresholdPercentage,
+        resetTimeout: init.breaker.resetTimeout,
+        volumeThreshold: init.breaker.volumeThreshold,
+      },
+      (state: BreakerState) => {
+        if (channels.breaker.hasSubscribers)
+          channels.breaker.publish({ package: 'db-router', namespace: this.name, state })
+        this.#trouble.breaker(this, state)
+      },
+    )
   }
 
   /** The routing state. */
@@ -135,27 +118,50 @@ export class Node implements Balanceable {
     this.#trouble.nodeState(this, from, to, reason)
   }
 
-  /** Sends one statement through the breaker and the dispatcher, with the call's timeout or the node's. */
+  /**
+   * Sends one statement through the breaker and the dispatcher, with the call's timeout or the
+   * node's; refused with `EOPENBREAKER` while the breaker is open.
+   */
   query<R extends QueryResultRow>(config: TimedQueryConfig): Promise<QueryResult<R>> {
-    return this.run(() => this.dispatcher.query<R>(config, config.query_timeout ?? this.#queryTimeout))
+    if (!this.#breaker.admit()) return Promise.reject(new BreakerOpenError())
+    this.outstanding += 1
+    return this.dispatcher.query<R>(config, config.query_timeout ?? this.#queryTimeout, this)
   }
 
-  /** Runs `work` through the breaker, counting it in flight and feeding the latency average. */
+  /** A statement of this node ended: one less in flight, an answer's latency into the average, the outcome to the breaker. */
+  ended(error: Error | undefined, startedAt: number): void {
+    this.outstanding -= 1
+    if (error === undefined) this.#sample(startedAt, performance.now())
+    this.#settle(error)
+  }
+
+  /** Runs `work` (a session checkout, a write with its capture) through the breaker, counting it in flight and feeding the latency average. */
   async run<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.#breaker.admit()) throw new BreakerOpenError()
     this.outstanding += 1
     const start = performance.now()
     try {
-      const result = (await this.#breaker.fire(work)) as T
-      const at = performance.now()
-      this.#sample(at - start, at)
+      const result = await work()
+      this.#sample(start, performance.now())
+      this.#settle(undefined)
       return result
+    } catch (error) {
+      this.#settle(error)
+      throw error
     } finally {
       this.outstanding -= 1
     }
   }
 
-  /** A latency of `ms`, measured at `at` (`performance.now()`). */
-  #sample(ms: number, at: number): void {
+  /** Only connection errors and timeouts are the node's failures; an answer or an SQL error is a success. */
+  #settle(error: unknown): void {
+    if (error !== undefined && isConnectionError(error)) this.#breaker.failed()
+    else this.#breaker.succeeded()
+  }
+
+  /** The latency of a call from `start` to `at` (both `performance.now()`) into the average. */
+  #sample(start: number, at: number): void {
+    const ms = at - start
     this.ewmaMs = this.ewmaMs === 0 ? ms : this.ewmaMs + EWMA_ALPHA * (ms - this.ewmaMs)
     this.sampledAt = at
   }

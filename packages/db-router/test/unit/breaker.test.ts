@@ -8,8 +8,9 @@ import { fakePool } from './fake-pool'
 const reset = (): Error => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
 
 /**
- * Every statement goes through its node's opossum breaker; only connection errors and timeouts
- * count as failures, and `volumeThreshold` is opossum's: calls in the rolling window.
+ * Every statement goes through its node's breaker (opossum's semantics, `@scalekit/internal`); only
+ * connection errors and timeouts count as failures, and `volumeThreshold` is opossum's: calls in the
+ * rolling window.
  */
 describe('the breaker of a node', () => {
   let db: DbRouter | undefined
