@@ -82,7 +82,7 @@ export interface DbRouterOptions {
     /** Client-side `query_timeout` of each statement unless the call sets its own. @default 30000 */
     query?: Duration
   }
-  /** The opossum circuit breaker of each node: every statement goes through it; only connection errors and timeouts count as failures. */
+  /** The circuit breaker of each node (opossum's semantics): every statement goes through it; only connection errors and timeouts count as failures. */
   breaker?: {
     /** Share of failed calls in the rolling window (10 s) at which the breaker opens. @default 50 */
     errorThresholdPercentage?: number
