@@ -49,3 +49,22 @@ export type {
   InstrumentOptions,
   MethodDecorator,
 } from './instrument'
+export { createHealth, healthDefaults, readinessStatus } from './health/health'
+export type {
+  CheckOptions,
+  CheckResult,
+  CheckStatus,
+  Health,
+  HealthCheck,
+  HealthOptions,
+  HealthReport,
+} from './health/health'
+export { createShutdown, shutdownDefaults } from './health/shutdown'
+export type {
+  Shutdown,
+  ShutdownOptions,
+  ShutdownPhase,
+  ShutdownReport,
+  ShutdownStep,
+  ShutdownTarget,
+} from './health/shutdown'

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { type RequestContext, runWithRequestContext } from '../context'
 import { HttpObserver, type HttpObservabilityOptions, methodLabel } from '../http/observer'
 import type { Metrics } from '../metrics/metrics'
+import { type Health, readinessStatus } from '../health/health'
 
 export type { HttpObservabilityOptions, AccessLogger, ContextPropagator } from '../http/observer'
 
@@ -10,6 +11,8 @@ export type { HttpObservabilityOptions, AccessLogger, ContextPropagator } from '
 export interface ObservabilityPluginOptions extends HttpObservabilityOptions {
   /** Serve the metrics' exposition text at this path (needs `metrics`); `false` for none. @default '/metrics' */
   metricsPath?: string | false
+  /** Serve `/healthz` (liveness) and `/readyz` (readiness) from these checks. @default none */
+  health?: Health
 }
 
 interface RequestState {
@@ -19,7 +22,7 @@ interface RequestState {
 }
 
 const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, options, done) => {
-  const { metricsPath = '/metrics', ...httpOptions } = options
+  const { metricsPath = '/metrics', health, ...httpOptions } = options
   const observer = new HttpObserver(httpOptions)
   const header = observer.requestIdHeader
   const states = new WeakMap<FastifyRequest, RequestState>()
@@ -64,6 +67,15 @@ const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, opti
     fastify.get(metricsPath, async (_request, reply) => {
       const text = await metrics.metrics()
       return reply.type(metrics.contentType).send(text)
+    })
+  }
+  if (health !== undefined) {
+    fastify.get('/healthz', (_request, reply) =>
+      reply.header('cache-control', 'no-store').send({ status: 'ok' }),
+    )
+    fastify.get('/readyz', async (_request, reply) => {
+      const report = await health.check()
+      return reply.code(readinessStatus(report)).header('cache-control', 'no-store').send(report)
     })
   }
   done()

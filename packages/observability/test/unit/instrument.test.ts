@@ -93,7 +93,7 @@ describe('instrument()', () => {
     const it = numbers(10)
     it.next()
     expect(sampleValue(await metrics.metrics(), 'function_calls_active', { function: 'numbers' })).toBe(1)
-    it.return(undefined)
+    it.return('early')
     expect(sampleValue(await metrics.metrics(), COUNT, { function: 'numbers', outcome: 'ok' })).toBe(2)
   })
 
