@@ -48,8 +48,9 @@ import type { Tiers } from './tiers'
 /** A snapshot from {@link Cache.health}: cheap, synchronous, no I/O. */
 export interface CacheHealth extends HealthSnapshot {
   /**
-   * `ok`; `degraded` while Redis is configured but unusable (its breaker is not closed, or its client
-   * is reconnecting): the cache answers from L1 and the factory meanwhile; `closed` after `close()`.
+   * `ok`; `degraded` while Redis is configured but unusable (its breaker is not closed, a connection
+   * failed or was lost, or a call timed out and none succeeded since): the cache answers from L1 and
+   * the factory meanwhile; `closed` after `close()`.
    */
   readonly status: HealthStatus
   /** Entries and bytes counted against `l1.maxEntries` / `l1.maxBytes`; undefined when L1 is off. */
@@ -57,7 +58,10 @@ export interface CacheHealth extends HealthSnapshot {
   /** Undefined without Redis. */
   readonly l2:
     | {
-        /** True while the breaker lets calls through. */
+        /**
+         * False as soon as Redis is known unusable — a connection failed (ECONNREFUSED, ENOTFOUND…) or
+         * was lost, a call timed out, or the breaker is open — until a call succeeds again.
+         */
         readonly available: boolean
         /** The circuit breaker over Redis. */
         readonly breaker: BreakerState
@@ -163,7 +167,7 @@ class CacheInstance implements Cache {
       this.#ownsClient = false
       this.#bus = undefined
     } else {
-      const built = withRedis(redis, o, { codec, encryption, trouble, l1 })
+      const built = withRedis(redis, o, { codec, encryption, trouble, l1, closed: () => this.#gate.closed })
       this.#tiers = built.tiers
       this.#loader = built.loader
       this.#remote = built.remote
@@ -282,7 +286,7 @@ class CacheInstance implements Cache {
           }
     const status: HealthStatus = this.#gate.closed
       ? 'closed'
-      : remote !== undefined && (remote.breaker !== 'closed' || remote.reconnecting)
+      : remote !== undefined && (remote.breaker !== 'closed' || remote.down)
         ? 'degraded'
         : 'ok'
     return { status, l1: l1 === undefined ? undefined : { entries: l1.size, bytes: l1.bytes }, l2 }
@@ -326,7 +330,7 @@ class CacheInstance implements Cache {
   /** The L1 fast path written once; a miss (or an entry that may not be served) goes to the loader. */
   #getOrSet<T>(key: string, factory: Factory<T>, call: CallOptions, ctx?: CacheGetContext): Promise<T> {
     const local = this.#tiers.l1?.get(key)
-    if (local !== undefined && this.#tiers.isFresh(local)) {
+    if (local !== undefined && this.#tiers.isFresh(local, key)) {
       this.#loader.maybeRefreshEarly(key, local, factory, call)
       if (ctx !== undefined) mark(ctx, 'l1', 'hit')
       return Promise.resolve(local.value as T)
@@ -336,7 +340,7 @@ class CacheInstance implements Cache {
 
   async #get<T>(key: string, ctx: CacheGetContext): Promise<T | undefined> {
     const local = this.#tiers.l1?.get(key)
-    if (local !== undefined && this.#tiers.isFresh(local)) {
+    if (local !== undefined && this.#tiers.isFresh(local, key)) {
       mark(ctx, 'l1', 'hit')
       return local.value as T
     }
@@ -383,11 +387,18 @@ class CacheInstance implements Cache {
 function withRedis(
   input: RedisInput,
   o: ResolvedOptions,
-  shared: { codec: Codec; encryption: Encryption | undefined; trouble: Trouble; l1: L1 | undefined },
+  shared: {
+    codec: Codec
+    encryption: Encryption | undefined
+    trouble: Trouble
+    l1: L1 | undefined
+    /** True once the cache is closing: the bus going away then is no trouble. */
+    closed: () => boolean
+  },
 ): { tiers: TwoTiers; loader: Loader; remote: Remote; owned: boolean; bus: Bus | undefined } {
   const { codec, encryption, trouble, l1 } = shared
   const instanceId = randomUUID()
-  // Connection errors surface through the calls (timeouts, the breaker) and are reported there.
+  // Connection errors are heard by the Remote: the cause of failed calls, and one warning per episode.
   const redis = resolveRedis(input, o.timeout, () => undefined)
   const useBus = o.bus && l1 !== undefined
   const coherence = new Coherence({ l1, instanceId, shared: useBus })
@@ -398,6 +409,13 @@ function withRedis(
       trouble.l2Down()
     },
     close: () => {
+      trouble.l2Recovered()
+      onRedisBack()
+    },
+    lost: (reason) => {
+      trouble.l2Lost(reason)
+    },
+    back: () => {
       trouble.l2Recovered()
       onRedisBack()
     },
@@ -420,6 +438,8 @@ function withRedis(
       },
       onConnectionChange: (connected) => {
         coherence.onBusConnection(connected)
+        if (connected) trouble.busUp()
+        else if (!shared.closed()) trouble.busDown()
       },
     })
     bus.start()

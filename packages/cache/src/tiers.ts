@@ -48,8 +48,8 @@ export interface Tiers {
   lifetime(call: CallOptions, negative: boolean): Lifetime
   /** Encodes (and encrypts for Redis) once for every tier; throws on a value too large or unencodable. */
   encode(key: string, value: unknown): Encoded
-  /** True when an L1 entry may be served as fresh now. */
-  isFresh(entry: L1Entry): boolean
+  /** True when the L1 entry of `key` may be served as fresh now (without waiting on another tier). */
+  isFresh(entry: L1Entry, key?: string): boolean
   /** `get()` past an L1 entry that may not be served: the fresh value from the other tier, if any. */
   read(key: string, local: L1Entry | undefined, marks: Marks): Promise<unknown>
   /** Writes every tier (Redis conditionally, for refreshes); rethrows a Redis failure after dropping the L1 copy. */

@@ -1,6 +1,6 @@
 import { createWarner, type Logger, type Warner } from '@scalekit/internal'
 import { type CacheErrorEvent, type CacheLockEvent, channels } from '../channels'
-import { CacheError, CacheUnavailableError } from '../errors'
+import { CacheDecodeError, CacheError, CacheUnavailableError } from '../errors'
 
 /** Publishes a lock event when someone listens. */
 export function lockEvent(namespace: string, event: CacheLockEvent['event'], waitedMs?: number): void {
@@ -10,9 +10,16 @@ export function lockEvent(namespace: string, event: CacheLockEvent['event'], wai
   channels.lock.publish(payload)
 }
 
-function codeOf(error: unknown): string {
-  return error instanceof CacheError ? error.code : 'ERR_CACHE'
+/**
+ * The code an event or a warning carries: the cache error's own, else `fallback` — a documented
+ * code of the place it happened, never the bare base code `ERR_CACHE`.
+ */
+function codeOf(error: unknown, fallback: string): string {
+  return error instanceof CacheError && error.code !== CacheError.code ? error.code : fallback
 }
+
+/** The code of a write-behind failure that is not the cache's own (the store's `write` threw, or close left entries). */
+export const WRITE_BEHIND_FAILED = 'ERR_CACHE_WRITE_BEHIND'
 
 /**
  * Where one cache reports trouble it handles by itself (an L2 failure answered without Redis, an
@@ -31,7 +38,7 @@ export class Trouble {
 
   /** A Redis call failed; the cache answers without Redis until the breaker closes again. */
   l2(error: unknown): void {
-    const code = codeOf(error)
+    const code = codeOf(error, CacheUnavailableError.code)
     this.#publish('l2', code)
     const unavailable = error instanceof CacheUnavailableError
     this.#warner.warn(
@@ -52,14 +59,51 @@ export class Trouble {
     )
   }
 
-  /** Redis answers again (the breaker closed). */
+  /** Redis answers again (the breaker closed, or a call succeeded after Redis was lost). */
   l2Recovered(): void {
     this.#warner.recover('l2-unavailable', `cache '${this.namespace}': Redis answers again`)
   }
 
+  /**
+   * Redis became unusable before the breaker noticed: a connection failed or was lost, or a call
+   * timed out. The message names what to check (host and port) and the socket error's code; an
+   * event on `scalekit:cache:error` too.
+   */
+  l2Lost(reason: CacheUnavailableError): void {
+    this.#publish('l2', reason.code)
+    const cause: unknown = reason.cause
+    const socket = (cause as { code?: unknown } | undefined)?.code
+    this.#warner.warn(
+      'l2-unavailable',
+      {
+        namespace: this.namespace,
+        code: reason.code,
+        ...(typeof socket === 'string' ? { cause: socket } : {}),
+      },
+      `cache '${this.namespace}': ${reason.message}; answering from L1 and the factory until it is back`,
+    )
+  }
+
+  /** The invalidation bus lost its subscription: L1 entries are re-checked against Redis until it is back. */
+  busDown(): void {
+    this.#warner.warn(
+      'bus-disconnected',
+      { namespace: this.namespace, code: CacheUnavailableError.code },
+      `cache '${this.namespace}': the invalidation bus is disconnected; L1 values are checked against Redis until it reconnects`,
+    )
+  }
+
+  /** The bus is subscribed again. */
+  busUp(): void {
+    this.#warner.recover(
+      'bus-disconnected',
+      `cache '${this.namespace}': the invalidation bus is connected again`,
+    )
+  }
+
   /** A stored entry could not be decoded or decrypted: it was read as a miss. */
   undecodable(error: unknown): void {
-    const code = codeOf(error)
+    const code = codeOf(error, CacheDecodeError.code)
     this.#publish('l2', code)
     this.#warner.warn(
       'undecodable',
@@ -70,7 +114,7 @@ export class Trouble {
 
   /** A write-behind queue's background failure (retried, or a batch dead-lettered). */
   writeBehind(queue: string, error: unknown): void {
-    const code = codeOf(error)
+    const code = codeOf(error, WRITE_BEHIND_FAILED)
     this.#publish('write-behind', code)
     this.#warner.warn(
       `write-behind:${queue}`,

@@ -8,24 +8,87 @@ import type { RedisClient } from './client'
 /** The state of the breaker over Redis, as `health()` shows it. */
 export type BreakerState = BreakerStateEvent['state']
 
-/** What every connection of one cache shares: one breaker and one deadline sweep over Redis. */
+/** What the cache hears from its connection: Redis lost or found again, the breaker opening or closing. */
+export interface RemoteEvents {
+  /** The breaker opened: calls fail at once until it closes. */
+  readonly open: () => void
+  /** The breaker closed: Redis answers again. */
+  readonly close: () => void
+  /** Redis became unusable (a connection failed or was lost, or a call timed out); `reason` says how. */
+  readonly lost: (reason: CacheUnavailableError) => void
+  /** A call succeeded after `lost`. */
+  readonly back: () => void
+}
+
+/** What every connection of one cache shares: one breaker, one deadline sweep, one view of Redis's health. */
 interface Shared {
   readonly breaker: CircuitBreaker<[() => Promise<unknown>, number]>
   readonly timeoutMs: number
+  /** Where Redis is, for error messages: `host:port` (never credentials). */
+  readonly endpoint: string
+  readonly events: RemoteEvents
+  readonly health: Health
 }
 
-/** `#ready()`'s answer when the client lost its connection and is reconnecting. */
-const RECONNECTING = Symbol('reconnecting')
-
-function unavailable(error: unknown): never {
-  if (error instanceof CacheUnavailableError) throw error
-  throw new CacheUnavailableError(
-    `Redis did not answer: ${error instanceof Error ? error.message : String(error)}`,
-    {
-      cause: error,
-    },
-  )
+/** What the calls have taught about Redis's health since the last success. */
+interface Health {
+  /** A call timed out and none has succeeded since. */
+  timedOut: boolean
+  /** `lost` was reported and no call has succeeded since. */
+  lost: boolean
 }
+
+/**
+ * Codes of Redis error replies that mean Redis itself cannot serve (loading, busy, out of memory,
+ * read-only replica, cluster down…): they count toward the breaker. Any other reply (a wrong type,
+ * a script error) means Redis answered a call it refused: that says nothing about Redis's health
+ * and never opens the breaker.
+ */
+const OUTAGE_REPLIES = /^(LOADING|BUSY|OOM|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MISCONF)\b/
+
+/** True for an error reply from Redis (ioredis's ReplyError) that is not an outage: not counted by the breaker. */
+function answeredByRedis(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError' && !OUTAGE_REPLIES.test(error.message)
+}
+
+/** Socket and DNS error codes that mean the address is wrong or nothing listens there. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+])
+
+/** The message of a failed call, naming what to check; `cause` keeps the driver's error. */
+function unavailable(error: unknown, endpoint: string): CacheUnavailableError {
+  if (error instanceof CacheUnavailableError) return error
+  const code = (error as { code?: unknown } | undefined)?.code
+  const text = error instanceof Error ? error.message : String(error)
+  if (typeof code === 'string' && UNREACHABLE.has(code)) {
+    return new CacheUnavailableError(
+      `Redis at ${endpoint} cannot be reached (${code}): check the host and port of the redis option, and that Redis runs there`,
+      { cause: error },
+    )
+  }
+  if (answeredByRedis(error))
+    return new CacheUnavailableError(`Redis at ${endpoint} refused the command: ${text}`, { cause: error })
+  return new CacheUnavailableError(`Redis at ${endpoint} failed: ${text}`, { cause: error })
+}
+
+/** `host:port` (or the socket path) of an ioredis client, read from its public `options`; never credentials. */
+export function endpointOf(client: RedisClient): string {
+  if (client.isCluster) return 'the cluster'
+  const options = (client as { options?: { host?: unknown; port?: unknown; path?: unknown } }).options
+  if (typeof options?.path === 'string' && options.path !== '') return options.path
+  const host = typeof options?.host === 'string' ? options.host : 'localhost'
+  const port = typeof options?.port === 'number' ? options.port : 6379
+  return `${host}:${port}`
+}
+
+/** `#ready()`'s answer when the connection failed or was lost and the client is (re)connecting. */
+const UNREACHABLE_NOW = Symbol('unreachable')
 
 /**
  * One Redis connection of the cache with what makes it safe to call: every call bounded by the
@@ -40,8 +103,21 @@ export class Remote {
   #whenReady: Promise<void> | undefined
   /** Whether the client has been ready once: after that, not ready means an outage, not a first connect. */
   #wasReady: boolean
+  /** The last connection error since the client was last ready (ECONNREFUSED, ENOTFOUND…). */
+  #connectionError: Error | undefined
   readonly #onReady = (): void => {
     this.#wasReady = true
+    this.#connectionError = undefined
+  }
+  readonly #onError = (error: unknown): void => {
+    if (this.client.status === 'ready' || !(error instanceof Error)) return
+    const first = this.#connectionError === undefined
+    this.#connectionError = error
+    if (first) this.#lost(unavailable(error, this.#shared.endpoint))
+  }
+  readonly #onClose = (): void => {
+    if (this.#wasReady && this.#connectionError === undefined)
+      this.#lost(new CacheUnavailableError(`Redis at ${this.#shared.endpoint} closed the connection`))
   }
 
   private constructor(client: RedisClient, shared: Shared, owned: boolean) {
@@ -50,27 +126,48 @@ export class Remote {
     this.#owned = owned
     this.#wasReady = client.status === 'ready'
     client.on('ready', this.#onReady)
+    // A listener of our own: the connection's errors become the cause of failed calls and one
+    // warning per episode (through the logger) instead of ioredis's unhandled-error print.
+    client.on('error', this.#onError)
+    client.on('close', this.#onClose)
   }
 
-  /** The cache's connection over `client`; `on.open` runs each time the breaker opens, `on.close` each time Redis answers again. */
-  static create(
-    client: RedisClient,
-    options: ResolvedOptions,
-    on: { open: () => void; close: () => void },
-  ): Remote {
+  /** The cache's connection over `client`; `on` hears of the breaker and of Redis lost and found again. */
+  static create(client: RedisClient, options: ResolvedOptions, on: RemoteEvents): Remote {
     const sweep = new DeadlineSweep()
+    const endpoint = endpointOf(client)
+    const health: Health = { timedOut: false, lost: false }
     // The breaker counts failures and opens; the timeout is enforced by the one sweeping timer.
     const breaker = new CircuitBreaker(
       (action: () => Promise<unknown>, ms: number) =>
-        sweep.race(action(), ms, () => new CacheUnavailableError(`Redis did not answer within ${ms} ms`)),
+        sweep.race(action(), ms, () => {
+          const error = new CacheUnavailableError(
+            `Redis at ${endpoint} did not answer within ${ms} ms (the cache's timeout): is it overloaded, or is the host and port of the redis option right?`,
+          )
+          health.timedOut = true
+          if (!health.lost) {
+            health.lost = true
+            on.lost(error)
+          }
+          return error
+        }),
       {
         timeout: false,
         errorThresholdPercentage: options.breaker.errorThresholdPercentage,
         resetTimeout: options.breaker.resetTimeout,
         volumeThreshold: options.breaker.volumeThreshold,
         rollingCountTimeout: 10_000,
+        // Only Redis's own failures count: a refused command (Redis answered) never opens the breaker.
+        errorFilter: answeredByRedis,
       },
     )
+    breaker.on('success', () => {
+      health.timedOut = false
+      if (health.lost) {
+        health.lost = false
+        on.back()
+      }
+    })
     const publish = (state: BreakerState): void => {
       if (channels.breaker.hasSubscribers) {
         channels.breaker.publish({
@@ -91,7 +188,7 @@ export class Remote {
       publish('closed')
       on.close()
     })
-    return new Remote(client, { breaker, timeoutMs: options.timeout }, false)
+    return new Remote(client, { breaker, timeoutMs: options.timeout, endpoint, events: on, health }, false)
   }
 
   /** The bound of every call, in ms (the cache's `timeout`). */
@@ -105,14 +202,20 @@ export class Remote {
     return breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed'
   }
 
-  /** True while the breaker lets calls through. */
-  get available(): boolean {
-    return !this.#shared.breaker.opened
+  /**
+   * True while Redis is known not to answer: the breaker is open, the connection failed or was lost
+   * (the client is reconnecting), or a call timed out and none has succeeded since. Calls still try
+   * Redis (they fail at once while the connection is down); an L1 value is then served without
+   * waiting for Redis to confirm it.
+   */
+  get down(): boolean {
+    if (this.#shared.breaker.opened || this.#shared.health.timedOut) return true
+    return this.client.status !== 'ready' && (this.#wasReady || this.#connectionError !== undefined)
   }
 
-  /** True once the client was ready and is not now: it lost Redis and is reconnecting. */
-  get reconnecting(): boolean {
-    return this.#wasReady && this.client.status !== 'ready'
+  /** True unless {@link Remote.down}: what `health().l2.available` shows. */
+  get available(): boolean {
+    return !this.down
   }
 
   /**
@@ -125,14 +228,35 @@ export class Remote {
     const run =
       ready === undefined
         ? action
-        : ready === RECONNECTING
-          ? (): Promise<T> =>
-              Promise.reject(new CacheUnavailableError(`Redis is reconnecting (${this.client.status})`))
+        : ready === UNREACHABLE_NOW
+          ? (): Promise<T> => Promise.reject(this.#unreachable())
           : async (): Promise<T> => {
               await ready
               return action()
             }
-    return (this.#shared.breaker.fire(run, this.#shared.timeoutMs + extraMs) as Promise<T>).catch(unavailable)
+    const endpoint = this.#shared.endpoint
+    return (this.#shared.breaker.fire(run, this.#shared.timeoutMs + extraMs) as Promise<T>).catch(
+      (error: unknown) => {
+        throw unavailable(error, endpoint)
+      },
+    )
+  }
+
+  /** The error of a call made while the connection is down, with the connection's own error as cause. */
+  #unreachable(): CacheUnavailableError {
+    const cause = this.#connectionError
+    if (cause !== undefined) return unavailable(cause, this.#shared.endpoint)
+    return new CacheUnavailableError(
+      `Redis at ${this.#shared.endpoint} is unreachable: the connection was lost and the client is reconnecting (${this.client.status})`,
+    )
+  }
+
+  /** Reports Redis lost, once until a call succeeds again. */
+  #lost(reason: CacheUnavailableError): void {
+    const { health, events } = this.#shared
+    if (health.lost) return
+    health.lost = true
+    events.lost(reason)
   }
 
   /**
@@ -148,7 +272,7 @@ export class Remote {
 
   /** Stops listening; quits the client if this connection created it (within the timeout, then drops it). */
   async close(): Promise<void> {
-    this.client.off('ready', this.#onReady)
+    this.#stopListening()
     if (!this.#owned) return
     await withTimeout(
       this.client.quit(),
@@ -161,18 +285,26 @@ export class Remote {
   /** Stops the breaker's timers (the cache is closing). */
   shutdown(): void {
     this.#shared.breaker.shutdown()
+    this.#stopListening()
+  }
+
+  #stopListening(): void {
     this.client.off('ready', this.#onReady)
+    this.client.off('error', this.#onError)
+    this.client.off('close', this.#onClose)
   }
 
   /**
    * Undefined when the client is ready. During the first connect, a promise of readiness shared by
    * every caller meanwhile (the breaker's timeout bounds each wait); connects a lazy client on first
-   * use. Once the client has been ready, a client that is not is reconnecting after a failure:
-   * callers fail at once instead of waiting out the timeout, so L1 keeps answering in microseconds.
+   * use. Once the client has been ready, or once a connect attempt failed, a client that is not
+   * ready is reconnecting after a failure: callers fail at once (with the connection's error as
+   * cause) instead of waiting out the timeout, so L1 keeps answering in microseconds.
    */
-  #ready(): Promise<void> | typeof RECONNECTING | undefined {
+  #ready(): Promise<void> | typeof UNREACHABLE_NOW | undefined {
     const client = this.client
     if (client.status === 'ready') return undefined
+    if (this.#wasReady || this.#connectionError !== undefined) return UNREACHABLE_NOW
     if (client.status === 'wait') {
       if (this.#whenReady === undefined) {
         const connecting = client.connect().finally(() => {
@@ -184,13 +316,25 @@ export class Remote {
       }
       return this.#whenReady
     }
-    if (this.#wasReady) return RECONNECTING
-    this.#whenReady ??= new Promise<void>((resolve) => {
-      client.once('ready', () => {
-        this.#whenReady = undefined
-        resolve()
+    // A connect in progress (an app's client, or a duplicate): wait for it, or fail with its error.
+    if (this.#whenReady === undefined) {
+      const waiting = new Promise<void>((resolve, reject) => {
+        const onReady = (): void => {
+          client.off('error', onError)
+          this.#whenReady = undefined
+          resolve()
+        }
+        const onError = (error: unknown): void => {
+          client.off('ready', onReady)
+          this.#whenReady = undefined
+          reject(error instanceof Error ? error : new Error(String(error)))
+        }
+        client.once('ready', onReady)
+        client.once('error', onError)
       })
-    })
+      waiting.catch(() => undefined)
+      this.#whenReady = waiting
+    }
     return this.#whenReady
   }
 }

@@ -36,6 +36,7 @@ export class RedisTier {
   #clockOffset: number | undefined
   #clockRtt = Number.POSITIVE_INFINITY
   #clockAt = 0
+  #clockSync: Promise<number> | undefined
 
   constructor(remote: Remote, options: ResolvedOptions, instanceId: string) {
     this.remote = remote
@@ -244,12 +245,19 @@ export class RedisTier {
       await this.call(() => this.client.publish(this.#busChannel, `${this.#busPrefix}c|0|`))
   }
 
-  /** Asks Redis for its time once, when no reply has told us yet. */
-  async #syncClock(): Promise<number> {
-    const sentAt = Date.now()
-    const [seconds, micros] = await this.call(() => this.client.time())
-    this.#learnClock(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000), sentAt)
-    return this.#clockOffset ?? 0
+  /** Asks Redis for its time once, when no reply has told us yet: concurrent first reads share one TIME. */
+  #syncClock(): Promise<number> {
+    this.#clockSync ??= (async () => {
+      try {
+        const sentAt = Date.now()
+        const [seconds, micros] = await this.call(() => this.client.time())
+        this.#learnClock(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000), sentAt)
+        return this.#clockOffset ?? 0
+      } finally {
+        this.#clockSync = undefined
+      }
+    })()
+    return this.#clockSync
   }
 
   /**

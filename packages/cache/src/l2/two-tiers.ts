@@ -33,6 +33,7 @@ export class TwoTiers implements Tiers {
   readonly #encryption: Encryption | undefined
   readonly #coherence: Coherence
   readonly #trouble: Trouble
+  #probing = false
   readonly #clock = new RedisClock()
 
   constructor(deps: {
@@ -63,12 +64,34 @@ export class TwoTiers implements Tiers {
     return { value: this.l1 === undefined ? value : this.#codec.decode(text), data: text, size }
   }
 
-  isFresh(entry: L1Entry): boolean {
-    return (
-      Date.now() < entry.freshUntil &&
-      this.#coherence.trusted(entry) &&
-      this.#coherence.tagsValid(entry, false) === true
-    )
+  /**
+   * True when an L1 entry may be served without asking Redis: fresh, and either verified (the bus
+   * has been subscribed since it was checked, its tags are known valid) or unverifiable because
+   * Redis is known down — an L1 hit never waits on Redis's timeout. In that case one read of the
+   * key goes to Redis in the background (one at a time), so the cache notices when Redis is back.
+   */
+  isFresh(entry: L1Entry, key?: string): boolean {
+    if (Date.now() >= entry.freshUntil) return false
+    if (this.#coherence.trusted(entry)) {
+      const valid = this.#coherence.tagsValid(entry, false)
+      if (valid !== undefined) return valid
+    }
+    if (!this.l2.remote.down || this.#coherence.tagsValid(entry, true) !== true) return false
+    if (key !== undefined) this.#probe(key)
+    return true
+  }
+
+  /** One background read at a time while Redis is down: its answer (or failure) updates what we know. */
+  #probe(key: string): void {
+    if (this.#probing) return
+    this.#probing = true
+    this.l2
+      .peek(key)
+      .then((read) => this.fromStored(key, read.entry, read.now))
+      .catch(() => undefined)
+      .finally(() => {
+        this.#probing = false
+      })
   }
 
   async read(key: string, local: L1Entry | undefined, marks: Marks): Promise<unknown> {
