@@ -4,6 +4,8 @@ import { definePackageBuild } from '../../tooling/tsup-preset'
 /** The package's entry points: the exports map in package.json must name exactly these. */
 export const entries: Record<string, string> = {
   index: 'src/index.ts',
+  express: 'src/adapters/express.ts',
+  fastify: 'src/adapters/fastify.ts',
   conformance: 'src/conformance/index.ts',
 }
 

@@ -51,3 +51,10 @@ export type {
   SessionsOptions,
 } from './sessions/sessions'
 export type { SessionStore, StoredSession, StoredSessionInfo } from './sessions/store'
+export { currentAuth, currentSession } from './context'
+export type { AuthenticateOptions, Principal, Scheme } from './adapters/credentials'
+export type { SessionHandle } from './adapters/session-handle'
+export type { CookieOptions } from './adapters/cookies'
+export type { ApiKeyInfo, ApiKeys, ApiKeysHealth, IssuedApiKey } from './api-keys/types'
+export { createApiKeys } from './api-keys/api-keys'
+export type { ApiKeysOptions } from './api-keys/api-keys'

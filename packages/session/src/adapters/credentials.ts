@@ -1,0 +1,167 @@
+import { createChecks, describeValue } from '@scalekit/internal'
+import type { Checks } from '@scalekit/internal'
+import type { ApiKeyInfo, ApiKeys } from '../api-keys/types'
+import { SessionForbiddenError, SessionOptionsError, SessionUnauthenticatedError } from '../errors'
+import { TOKEN_TYPES } from '../tokens/tokens'
+import type { AccessClaims, ServiceClaims, Tokens } from '../tokens/types'
+
+/** How a route accepts credentials: user access tokens, service tokens, API keys. */
+export type Scheme = 'bearer' | 'service' | 'api-key'
+
+/** Who a request authenticated as. */
+export type Principal =
+  | {
+      readonly scheme: 'bearer'
+      readonly sub: string
+      readonly roles: readonly string[]
+      readonly claims: AccessClaims
+    }
+  | {
+      readonly scheme: 'service'
+      readonly sub: string
+      readonly scopes: readonly string[]
+      readonly claims: ServiceClaims
+    }
+  | {
+      readonly scheme: 'api-key'
+      /** The key's owner. */
+      readonly sub: string
+      readonly scopes: readonly string[]
+      readonly key: ApiKeyInfo
+    }
+
+/** Options of the adapters' `authenticate`. */
+export interface AuthenticateOptions {
+  /** Verifies `Authorization: Bearer` access tokens (and service tokens with `audience`). */
+  readonly tokens?: Tokens
+  /** Verifies `Authorization: ApiKey <key>` or `X-Api-Key: <key>`. */
+  readonly apiKeys?: ApiKeys
+  /** The schemes this route accepts. @default `bearer` with `tokens`, `service` with `audience`, `api-key` with `apiKeys` */
+  readonly schemes?: readonly Scheme[]
+  /** This service's name: the `aud` service tokens must carry. */
+  readonly audience?: string
+  /** Roles an access token must all carry (403 otherwise). @default [] */
+  readonly roles?: readonly string[]
+  /** Scopes a service token or API key must all carry (403 otherwise). @default [] */
+  readonly scopes?: readonly string[]
+}
+
+/** The checked options. */
+export interface ResolvedAuthenticate {
+  readonly tokens: Tokens | undefined
+  readonly apiKeys: ApiKeys | undefined
+  readonly schemes: readonly Scheme[]
+  readonly audience: string | undefined
+  readonly roles: readonly string[]
+  readonly scopes: readonly string[]
+}
+
+const checks: Checks = createChecks(SessionOptionsError)
+
+function strings(name: string, value: unknown): readonly string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === ''))
+    checks.fail(`authenticate(): ${name} must be a list of non-empty strings, got ${describeValue(value)}`)
+  return value as string[]
+}
+
+/** Checks `authenticate()` options once, when the middleware or hook is made. */
+export function resolveAuthenticate(options: AuthenticateOptions): ResolvedAuthenticate {
+  const given: unknown = options
+  if (typeof given !== 'object' || given === null)
+    checks.fail(`authenticate() takes { tokens, apiKeys, … }, got ${describeValue(given)}`)
+  const { tokens, apiKeys, audience } = options
+  if (audience !== undefined && (typeof audience !== 'string' || audience === ''))
+    checks.fail(`authenticate(): audience must be a non-empty string, got ${describeValue(audience)}`)
+  const fallback: Scheme[] = []
+  if (tokens !== undefined) fallback.push('bearer')
+  if (tokens !== undefined && audience !== undefined) fallback.push('service')
+  if (apiKeys !== undefined) fallback.push('api-key')
+  const named: readonly string[] =
+    options.schemes === undefined ? fallback : strings('schemes', options.schemes)
+  if (named.length === 0) checks.fail('authenticate() needs tokens or apiKeys (or schemes for them)')
+  for (const scheme of named) {
+    if (scheme !== 'bearer' && scheme !== 'service' && scheme !== 'api-key')
+      checks.fail(`authenticate(): unknown scheme ${describeValue(scheme)}`)
+    if ((scheme === 'bearer' || scheme === 'service') && tokens === undefined)
+      checks.fail(`authenticate(): scheme '${scheme}' needs tokens`)
+    if (scheme === 'service' && audience === undefined)
+      checks.fail(`authenticate(): scheme 'service' needs audience (this service's name)`)
+    if (scheme === 'api-key' && apiKeys === undefined)
+      checks.fail(`authenticate(): scheme 'api-key' needs apiKeys`)
+  }
+  return {
+    tokens,
+    apiKeys,
+    schemes: named as Scheme[],
+    audience,
+    roles: strings('roles', options.roles),
+    scopes: strings('scopes', options.scopes),
+  }
+}
+
+/** The headers a credential may come in; never the URL. */
+export interface CredentialHeaders {
+  readonly authorization?: string | undefined
+  readonly 'x-api-key'?: string | string[] | undefined
+}
+
+function typOf(token: string): string | undefined {
+  try {
+    const header = JSON.parse(
+      Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'),
+    ) as unknown
+    const typ = (header as { typ?: unknown } | null)?.typ
+    return typeof typ === 'string' ? typ.toLowerCase() : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Authenticates a request from its headers alone (tokens in query strings or bodies are never
+ * read), then checks roles and scopes. Throws the package's coded errors (401, 403, 503).
+ */
+export async function authenticateRequest(
+  headers: CredentialHeaders,
+  config: ResolvedAuthenticate,
+): Promise<Principal> {
+  const principal = await identify(headers, config)
+  const missing =
+    principal.scheme === 'bearer'
+      ? config.roles.filter((r) => !principal.roles.includes(r))
+      : config.scopes.filter((s) => !principal.scopes.includes(s))
+  if (principal.scheme === 'bearer' && missing.length > 0)
+    throw new SessionForbiddenError(`missing role(s): ${missing.join(', ')}`, { reason: 'role' })
+  if (principal.scheme !== 'bearer' && missing.length > 0)
+    throw new SessionForbiddenError(`missing scope(s): ${missing.join(', ')}`, { reason: 'scope' })
+  return principal
+}
+
+async function identify(headers: CredentialHeaders, config: ResolvedAuthenticate): Promise<Principal> {
+  const authorization = typeof headers.authorization === 'string' ? headers.authorization : ''
+  const space = authorization.indexOf(' ')
+  const kind = space > 0 ? authorization.slice(0, space).toLowerCase() : ''
+  const credential = space > 0 ? authorization.slice(space + 1).trim() : ''
+  const apiKeyHeader = headers['x-api-key']
+  const { tokens, apiKeys, schemes, audience } = config
+  if (kind === 'bearer' && tokens !== undefined && credential !== '') {
+    const asService =
+      schemes.includes('service') &&
+      (typOf(credential) === TOKEN_TYPES.service || !schemes.includes('bearer'))
+    if (asService && audience !== undefined) {
+      const claims = await tokens.verifyServiceToken(credential, audience)
+      return { scheme: 'service', sub: claims.sub, scopes: claims.scopes, claims }
+    }
+    if (schemes.includes('bearer')) {
+      const claims = await tokens.verify(credential)
+      return { scheme: 'bearer', sub: claims.sub, roles: claims.roles, claims }
+    }
+  }
+  const key = kind === 'apikey' ? credential : typeof apiKeyHeader === 'string' ? apiKeyHeader.trim() : ''
+  if (key !== '' && apiKeys !== undefined && schemes.includes('api-key')) {
+    const info = await apiKeys.verify(key)
+    return { scheme: 'api-key', sub: info.owner, scopes: info.scopes, key: info }
+  }
+  throw new SessionUnauthenticatedError(`no credentials for this route (${schemes.join(', ')})`)
+}
