@@ -5,6 +5,11 @@ export const MAX_KEY_LENGTH = 1024
 
 /** A UTF-16 code unit of a surrogate pair that has no partner (`u` mode matches only lone ones). */
 const LONE_SURROGATE = /\p{Cs}/u
+/**
+ * `String.prototype.isWellFormed` (ES2024, in Node 20; TypeScript's ES2023 lib does not declare it):
+ * it runs on every call's key, and costs about a third of the regular expression.
+ */
+const nativeWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed
 
 /**
  * True when `text` is well-formed UTF-16 (no lone surrogate). Redis stores keys as UTF-8, where a
@@ -12,7 +17,7 @@ const LONE_SURROGATE = /\p{Cs}/u
  * while L1 and the bus keep them apart. Keys and tags must pass this.
  */
 export function isWellFormed(text: string): boolean {
-  return !LONE_SURROGATE.test(text)
+  return nativeWellFormed === undefined ? !LONE_SURROGATE.test(text) : nativeWellFormed.call(text)
 }
 
 /** The error for an invalid key, or undefined; calls reject with it before any Redis call. */
