@@ -192,6 +192,8 @@ ensure_base() {
     if ((redis_up == 0 || want_redis_bins)); then missing+=(redis-server); fi
   fi
   if ((amqp_up == 0)) && ! command -v rabbitmq-server >/dev/null; then missing+=(rabbitmq-server); fi
+  # promtool (Debian's prometheus package) checks and unit-tests the alert rules @scalekit/observability ships.
+  command -v promtool >/dev/null || missing+=(prometheus)
   if ((${#missing[@]})); then
     apt_install "${missing[@]}"
     [[ " ${missing[*]} " == *" postgresql "* ]] && pg_fresh=1
