@@ -318,8 +318,9 @@ class CacheInstance implements Cache {
     const remote = this.#remote
     remote?.shutdown()
     if (this.#ownsClient && remote !== undefined) {
-      // QUIT lets the replies in flight arrive; a dead Redis must not hold close() past its timeout.
-      const left = Math.max(this.#o.timeout, deadline - Date.now())
+      // QUIT lets the replies in flight arrive; a dead Redis must not hold close() past its timeout
+      // (nor past the cache's own timeout, which may be long: an hour's timeout once held close()).
+      const left = Math.min(this.#o.timeout, Math.max(50, deadline - Date.now()))
       await withTimeout(remote.client.quit(), left, () => new CacheClosedError('QUIT timed out')).catch(
         () => undefined,
       )

@@ -276,7 +276,7 @@ export class Remote {
     if (!this.#owned) return
     await withTimeout(
       this.client.quit(),
-      this.#shared.timeoutMs * 4,
+      Math.min(this.#shared.timeoutMs * 4, 2_000),
       () => new CacheUnavailableError('QUIT timed out'),
     ).catch(() => undefined)
     this.client.disconnect()
