@@ -2,7 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Cluster as Cluster5, Redis as Redis5 } from 'ioredis'
 import { Cluster as Cluster6, Redis as Redis6 } from 'ioredis6'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { requireServices, serviceUrls, uniqueName, waitFor } from '@scalekit/test-utils'
+import {
+  type RedisServer,
+  requireServices,
+  serviceUrls,
+  startRedisServer,
+  uniqueName,
+  waitFor,
+} from '@scalekit/test-utils'
 import { type Cache, createCache } from '../../src/index'
 import { createWriteBehind } from '../../src/write-behind/index'
 
@@ -104,6 +111,54 @@ for (const [label, make] of Object.entries(makers)) {
       await a.clear()
       const left = await Promise.all(Array.from({ length: 20 }, (_, i) => b.get(`many:${i}`)))
       expect(left.every((v) => v === undefined)).toBe(true)
+    })
+  })
+}
+
+// ioredis 6's defaults keep a command to a dead Redis for ~73 s (20 retries, backoff up to 5 s;
+// ioredis 5: ~10 s). The cache bounds every call itself: with the app's client left at its
+// defaults, a call during an outage settles within the cache's timeout (a hang fails the test at
+// vitest's 60 s), and the cache uses Redis again once the client has reconnected by itself.
+const standalone = {
+  'ioredis 5': (url: string) => quiet(new Redis5(url)),
+  'ioredis 6': (url: string) => quiet(new Redis6(url)),
+}
+for (const [label, connect] of Object.entries(standalone)) {
+  describe(`an outage under the app's ${label} client with its default options`, () => {
+    let server: RedisServer
+    let client: ReturnType<typeof connect>
+    let cache: Cache
+
+    beforeAll(async () => {
+      server = await startRedisServer()
+      client = connect(server.url)
+      cache = createCache({ namespace: uniqueName('majors_outage'), redis: client, l1: false, timeout: 300 })
+    })
+
+    afterAll(async () => {
+      await cache.close({ timeout: '1s' })
+      client.disconnect()
+      await server.close()
+    })
+
+    it('answers from the factory while Redis is down, and uses Redis again once it is back', async () => {
+      await cache.set('kept', 'v1')
+      expect(await cache.get('kept')).toBe('v1')
+      await server.stop()
+      expect(await cache.getOrSet('during', () => 'from the factory')).toBe('from the factory')
+      await expect(cache.set('refused', 1)).rejects.toMatchObject({ code: 'ERR_CACHE_L2_UNAVAILABLE' })
+      await server.restart()
+      await waitFor(
+        async () => {
+          try {
+            await cache.set('after', 'v2')
+            return (await cache.get('after')) === 'v2'
+          } catch {
+            return false
+          }
+        },
+        { timeout: 30_000, interval: 200, message: 'the cache writes to Redis again' },
+      )
     })
   })
 }
