@@ -234,12 +234,22 @@ export class Remote {
               await ready
               return action()
             }
-    const endpoint = this.#shared.endpoint
     return (this.#shared.breaker.fire(run, this.#shared.timeoutMs + extraMs) as Promise<T>).catch(
       (error: unknown) => {
-        throw unavailable(error, endpoint)
+        throw this.#failure(error)
       },
     )
+  }
+
+  /**
+   * A failed call as the caller sees it. ioredis rejects a failed connect with "Connection is
+   * closed." and reports the socket's error (ECONNREFUSED, ENOTFOUND…) as an event: that error is
+   * the cause worth showing.
+   */
+  #failure(error: unknown): CacheUnavailableError {
+    const connection = this.#connectionError
+    const replied = answeredByRedis(error) || error instanceof CacheUnavailableError
+    return unavailable(connection !== undefined && !replied ? connection : error, this.#shared.endpoint)
   }
 
   /** The error of a call made while the connection is down, with the connection's own error as cause. */
