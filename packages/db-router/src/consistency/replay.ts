@@ -48,6 +48,8 @@ export class ReplayTracker {
     if (scope.captured > 0n) this.history.push(scope.capturedAt, scope.captured)
     const lsn = scope.lsn
     if (lsn <= this.history.latest) return lsn
+    // Nothing to ask while the primary is known unreachable: the read waits and falls back as before.
+    if (this.#primary.state === 'down' || this.#primary.breakerOpen) return lsn
     let primary: bigint
     try {
       primary = await this.#fresh()

@@ -111,3 +111,44 @@ describe('lag in seconds from the primary position history', () => {
     expect(h.secondsBehind(3000n, 5000)).toBe(0)
   })
 })
+
+describe('the primary position history (issue 12, defect 14)', () => {
+  it('says when the primary was first seen at or past a position, and keeps positions moving forward', () => {
+    const h = new LsnHistory(100)
+    h.push(1000, 10n)
+    h.push(2000, 20n)
+    h.push(1500, 15n) // behind the last: dropped
+    h.push(1900, 30n) // a later position seen "earlier": taken as reached at the last time
+    expect(h.latest).toBe(30n)
+    expect(h.reachedAt(5n)).toBe(1000)
+    expect(h.reachedAt(15n)).toBe(2000)
+    expect(h.reachedAt(30n)).toBe(2000)
+    expect(h.reachedAt(31n)).toBeUndefined()
+  })
+
+  it('keeps at most one sample per resolution and a bounded number, whatever the write rate', () => {
+    const h = new LsnHistory(50, 10)
+    for (let i = 1; i <= 10_000; i++) h.push(i, BigInt(i))
+    expect(h.latest).toBe(10_000n)
+    // 10 000 ms of history at 10 ms resolution, at most 2 × 50 samples kept: the oldest are gone.
+    expect(h.reachedAt(1n)).toBeGreaterThan(9000)
+    expect(h.secondsBehind(9_950n, 10_000)).toBeLessThan(0.1)
+    expect(h.secondsBehind(10_000n, 10_000)).toBe(0)
+  })
+})
+
+describe('a scope given a token ahead of the primary', () => {
+  it('is clamped (with the scopes it is nested in), never below what it captured itself', () => {
+    const parent = new Scope(0xffffffffffffffffn)
+    const child = new Scope(parent.lsn, parent)
+    child.advance(100n)
+    expect(child.captured).toBe(100n)
+    child.clamp(50n)
+    expect(child.lsn).toBe(100n)
+    expect(parent.lsn).toBe(100n)
+    const other = new Scope(0xffffffffffffffffn)
+    other.clamp(500n)
+    expect(other.lsn).toBe(500n)
+    expect(other.captured).toBe(0n)
+  })
+})
