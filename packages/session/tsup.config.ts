@@ -6,6 +6,7 @@ export const entries: Record<string, string> = {
   index: 'src/index.ts',
   express: 'src/adapters/express.ts',
   fastify: 'src/adapters/fastify.ts',
+  'express-session': 'src/express-session/store.ts',
   conformance: 'src/conformance/index.ts',
 }
 
