@@ -60,6 +60,11 @@ export interface CacheErrorEvent {
   namespace: string
   /** Where it happened: `l2` (a Redis call, an undecodable entry) or `write-behind` (a queue's background loop). */
   tier: 'l1' | 'l2' | 'write-behind'
+  /**
+   * A documented code: the cache error's own (`ERR_CACHE_L2_UNAVAILABLE` for Redis failures,
+   * `ERR_CACHE_DECODE` for undecodable entries…), or `ERR_CACHE_WRITE_BEHIND` when a write-behind
+   * store's `write` threw or `close()` left entries unwritten. Never the bare base code `ERR_CACHE`.
+   */
   code: string
 }
 
