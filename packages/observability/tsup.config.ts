@@ -6,6 +6,7 @@ export const entries: Record<string, string> = {
   index: 'src/index.ts',
   express: 'src/adapters/express.ts',
   fastify: 'src/adapters/fastify.ts',
+  artifacts: 'src/artifacts/index.ts',
 }
 
 const config: Options = definePackageBuild(entries)

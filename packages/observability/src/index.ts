@@ -19,6 +19,7 @@ export {
   httpMetrics,
   metricDefinitions,
   queueMetrics,
+  runtimeMetrics,
   seriesOverflow,
 } from './metrics/definitions'
 export type { MetricDefinition, MetricKind } from './metrics/definitions'

@@ -48,6 +48,13 @@ export function observability(options: HttpObservabilityOptions = {}): Observabi
     }
     const method = methodLabel(req.method)
     const start = observer.begin(method)
+    if (!observer.withContext) {
+      res.once('close', () => {
+        observer.end(method, routeOf(req), res.statusCode, start, undefined)
+      })
+      next()
+      return
+    }
     const context = observer.context(req.headers, req.method, () => routeOf(req))
     res.setHeader(header, context.requestId)
     res.once('close', () => {

@@ -18,7 +18,7 @@ export interface ObservabilityPluginOptions extends HttpObservabilityOptions {
 interface RequestState {
   readonly method: string
   readonly start: number
-  readonly context: RequestContext
+  readonly context: RequestContext | undefined
 }
 
 const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, options, done) => {
@@ -40,6 +40,11 @@ const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, opti
     }
     const method = methodLabel(request.method)
     const start = observer.begin(method)
+    if (!observer.withContext) {
+      states.set(request, { method, start, context: undefined })
+      next()
+      return
+    }
     const context = observer.context(request.headers, request.method, () => routeOf(request))
     states.set(request, { method, start, context })
     void reply.header(header, context.requestId)
@@ -49,11 +54,11 @@ const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, opti
   })
   // Body parsing resumes from stream events, outside the context: enter it again before the handler.
   fastify.addHook('preValidation', (request, _reply, next) => {
-    const state = states.get(request)
-    if (state === undefined) next()
+    const context = states.get(request)?.context
+    if (context === undefined) next()
     else
-      runWithRequestContext(state.context, () => {
-        observer.enter(state.context, next)
+      runWithRequestContext(context, () => {
+        observer.enter(context, next)
       })
   })
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, next) => {

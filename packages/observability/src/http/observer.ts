@@ -34,6 +34,13 @@ export interface HttpObservabilityOptions {
   shed?: LoadShedder
   /** Other libraries' contexts to enter around the rest of the request, outermost first. @default [] */
   propagate?: readonly ContextPropagator[]
+  /**
+   * Run each request in a {@link RequestContext} (AsyncLocalStorage) and echo its request id. On
+   * Node 20 an AsyncLocalStorage in use makes every promise pay for async hooks, so metrics alone
+   * do not turn it on.
+   * @default true when a `logger` or `propagate` is given, else false
+   */
+  context?: boolean
 }
 
 /** The route label of requests that matched no route (404s of the framework): one value for all. */
@@ -104,7 +111,11 @@ export class HttpObserver {
     if (!Array.isArray(propagate) || !propagate.every((p) => typeof p === 'function'))
       throw new ObservabilityOptionsError('propagate must be an array of (context, next) => void functions')
     this.#propagate = propagate
-    this.withContext = true
+    this.withContext = checks.boolean(
+      'context',
+      options.context,
+      options.logger !== undefined || propagate.length > 0,
+    )
     const metrics = this.#metrics
     if (metrics !== undefined) {
       const active = this.#active

@@ -57,6 +57,16 @@ export const httpMetrics: {
   }),
 }
 
+/** Runtime metrics this package adds beside prom-client's default process metrics. */
+export const runtimeMetrics: { readonly heapLimit: MetricDefinition<never> } = {
+  heapLimit: define({
+    name: 'nodejs_heap_size_limit_bytes',
+    kind: 'gauge',
+    help: 'The V8 heap size limit (--max-old-space-size), the denominator of heap use alerts.',
+    labelNames: [],
+  }),
+}
+
 /** The warning metric of the series budget. */
 export const seriesOverflow: MetricDefinition<'metric'> = define({
   name: 'scalekit_observability_series_overflow_total',
@@ -318,6 +328,7 @@ export const authMetrics: {
 /** Every metric this package defines (the process metrics of prom-client aside), for tables, rules and dashboards. */
 export const metricDefinitions: readonly MetricDefinition[] = [
   ...Object.values(httpMetrics),
+  ...Object.values(runtimeMetrics),
   seriesOverflow,
   ...Object.values(functionMetrics),
   ...Object.values(cacheMetrics),

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8'
 import { createChecks, createWarner, type Logger, type Warner } from '@scalekit/internal'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import {
@@ -5,7 +6,7 @@ import {
   ObservabilityMetricConflictError,
   ObservabilityOptionsError,
 } from '../errors'
-import { type MetricDefinition, type MetricKind, seriesOverflow } from './definitions'
+import { type MetricDefinition, type MetricKind, runtimeMetrics, seriesOverflow } from './definitions'
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {
@@ -288,6 +289,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     // Another copy of this package (or the app) may have registered them already on this registry.
     if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined)
       collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 })
+    if (registry.getSingleMetric(runtimeMetrics.heapLimit.name) === undefined)
+      new Gauge({
+        name: runtimeMetrics.heapLimit.name,
+        help: runtimeMetrics.heapLimit.help,
+        registers: [registry],
+        collect() {
+          this.set(getHeapStatistics().heap_size_limit)
+        },
+      })
   }
   return new MetricsImpl(registry, state)
 }

@@ -166,7 +166,12 @@ describe('load shedding', () => {
         app.get('/x', (_req, res) => res.send('x'))
         const server = createServer(app)
         port = await listen(server)
-        close = () => new Promise((resolve) => server.close(() => { resolve(); }))
+        close = () =>
+          new Promise((resolve) =>
+            server.close(() => {
+              resolve()
+            }),
+          )
       } else {
         const app = Fastify()
         await app.register(observabilityPlugin, { metrics, shed, metricsPath: false })

@@ -1,0 +1,6 @@
+export { alertDefaults, prometheusRules, RECORDED } from './rules'
+export type { AlertThresholds, PrometheusRule, PrometheusRuleFile } from './rules'
+export { grafanaDashboard } from './dashboard'
+export type { GrafanaDashboard } from './dashboard'
+export { toYaml } from './yaml'
+export type { Yaml } from './yaml'
