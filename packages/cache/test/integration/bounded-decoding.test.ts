@@ -21,7 +21,7 @@ async function plant(key: string, data: string): Promise<void> {
 }
 
 describe('entries planted in Redis cannot stall a reader (issue 12, defect 10)', () => {
-  it('a million-digit BigInt and a catastrophic RegExp read as misses, each reported', async () => {
+  it('a million-digit BigInt, a catastrophic RegExp and an oversized entry read as misses, each reported', async () => {
     const events: CacheErrorEvent[] = []
     const onError = (message: unknown): void => {
       events.push(message as CacheErrorEvent)
@@ -32,10 +32,13 @@ describe('entries planted in Redis cannot stall a reader (issue 12, defect 10)',
       await plant('bigint', `{"n":{"$t":"BigInt","v":"${'7'.repeat(1_000_000)}"}}`)
       await plant('regexp', '{"check":{"$t":"RegExp","v":["^(a+)+$",""]}}')
       await plant('fine', '{"n":{"$t":"BigInt","v":"12345678901234567890"}}')
+      // Longer than any value this cache writes (maxValueBytes, 1 MiB): not even parsed.
+      await plant('huge', JSON.stringify('x'.repeat(2 * 1024 * 1024)))
       expect(await cache.get('bigint')).toBeUndefined()
       expect(await cache.get('regexp')).toBeUndefined()
+      expect(await cache.get('huge')).toBeUndefined()
       expect(await cache.get('fine')).toStrictEqual({ n: 12345678901234567890n })
-      expect(events.filter((e) => e.namespace === namespace && e.code === 'ERR_CACHE_DECODE')).toHaveLength(2)
+      expect(events.filter((e) => e.namespace === namespace && e.code === 'ERR_CACHE_DECODE')).toHaveLength(3)
       // The factory replaces what could not be read.
       expect(await cache.getOrSet('regexp', () => ({ check: 'replaced' }))).toStrictEqual({
         check: 'replaced',
