@@ -75,11 +75,15 @@ describe('faults on a private broker', () => {
       )
       // wait: held in the buffer.
       const held = waiting.publish(Item, { n: 1 })
-      // reject: refused at once.
+      // reject: refused at once, with why (the broker closing the connection, or a failed reconnection).
       await expect(rejecting.publish(Item, { n: 2 })).rejects.toMatchObject({
         code: 'ERR_QUEUE_DISCONNECTED',
+        cause: expect.any(Error) as Error,
       })
-      expect(rejecting.health().status).toBe('down')
+      expect(rejecting.health()).toMatchObject({
+        status: 'down',
+        error: { code: expect.any(String) as string, message: expect.any(String) as string },
+      })
       // bounded: 1 KiB messages fill 64 KiB, then every publish is refused at once and memory stays put.
       const pad = 'x'.repeat(1024)
       const refusedCodes: string[] = []

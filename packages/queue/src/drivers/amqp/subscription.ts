@@ -9,6 +9,7 @@ import { deferred } from '../../internal/deferred'
 import { sleep, withTimeout } from '@scalekit/internal'
 import { Acker } from './acker'
 import { fromMessage, redeliveries } from './codec'
+import type { ReadAs } from './codec'
 import { assertGroup } from './topology'
 import type { Topology } from './topology'
 import type { Delivery, Envelope, SubscribeSpec, Subscription } from '../transport'
@@ -33,6 +34,8 @@ export class AmqpSubscription implements Subscription {
   readonly #spec: SubscribeSpec
   readonly #onDelivery: (d: Delivery) => void
   readonly #settings: Settings
+  /** How its deliveries are read: as this consumer's type, attempts only from its retry key (made once, not per message). */
+  readonly #readAs: ReadAs
   readonly #ready = deferred()
   #connection: ChannelModel | undefined
   #channel: Channel | undefined
@@ -48,6 +51,7 @@ export class AmqpSubscription implements Subscription {
     this.#spec = spec
     this.#onDelivery = onDelivery
     this.#settings = settings
+    this.#readAs = { type: spec.type, retryKey: settings.topology.retryKey(spec.type, spec.group) }
     this.#ready.promise.catch(() => undefined)
   }
 
@@ -219,11 +223,7 @@ export class AmqpSubscription implements Subscription {
       return
     }
     acker.delivered(msg.fields.deliveryTag)
-    const envelope = fromMessage(msg, {
-      type: this.#spec.type,
-      retryKey: this.#settings.topology.retryKey(this.#spec.type, this.#spec.group),
-    })
-    this.#onDelivery(new AmqpDelivery(this, ch, acker, msg, envelope))
+    this.#onDelivery(new AmqpDelivery(this, ch, acker, msg, fromMessage(msg, this.#readAs)))
   }
 
   /** Whether `ch` is still this subscription's channel (a closed one gave its messages back). */

@@ -275,6 +275,7 @@ export class AmqpTransport implements Transport {
     let failures = 0
     while (!this.#isStopped() && !this.#isFailed()) {
       let connection: ChannelModel | undefined
+      let lostBecause: unknown
       try {
         connection = await openConnection({
           url: this.#options.url,
@@ -311,6 +312,8 @@ export class AmqpTransport implements Transport {
         emitConnectionEvent({ event: 'connected', role })
         this.#warner.recover(`connection-${role}`, `${role} connection to the broker is back`)
         const reason = await lost
+        lostBecause = reason ?? new Error('the connection closed')
+        this.#lastError = { code: errorCode(lostBecause), message: errorMessage(lostBecause) }
         emitConnectionEvent({ event: 'disconnected', role, ...describeError(reason) })
         if (!this.#isStopped()) this.#warnLost(role, reason)
       } catch (error) {
@@ -326,6 +329,8 @@ export class AmqpTransport implements Transport {
         teardown(connection)
         void this.#closeConnection(connection)
       }
+      // Refusals while it is away (`whenDisconnected: 'reject'`) say why.
+      if (role === 'publish' && lostBecause !== undefined) this.#publisher.markDown(lostBecause)
       if (this.#isStopped() || this.#isFailed()) break
       const delayMs = backoffDelay(this.#options.reconnect, Math.max(1, failures))
       emitConnectionEvent({ event: 'reconnecting', role, delayMs })
