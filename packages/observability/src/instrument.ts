@@ -3,7 +3,7 @@ import type { Logger } from '@scalekit/internal'
 import { ObservabilityArgumentError, ObservabilityOptionsError } from './errors'
 import { functionMetrics } from './metrics/definitions'
 import { type Metrics, metricsInternals } from './metrics/metrics'
-import type { Counter, Gauge, Histogram } from 'prom-client'
+import type { Counter, Histogram } from 'prom-client'
 import { LabelSets } from './internal/series'
 
 /** What {@link createInstrumentation} records into. */
@@ -56,10 +56,10 @@ export interface Instrumentation {
 interface Series {
   readonly duration: Histogram
   readonly errors: Counter
-  readonly active: Gauge
+  /** Calls in flight by function, read into `function_calls_active` at scrape time. */
+  readonly active: Map<string, number>
   readonly durationSets: LabelSets
   readonly errorSets: LabelSets
-  readonly activeSets: LabelSets
 }
 
 interface Recorder {
@@ -210,13 +210,18 @@ class Instrumenter {
   }
 
   #seriesOf(metrics: ReturnType<typeof metricsInternals>): Series {
-    this.#series ??= {
-      duration: metrics.histogram(functionMetrics.duration),
-      errors: metrics.counter(functionMetrics.errors),
-      active: metrics.gauge(functionMetrics.active),
-      durationSets: new LabelSets(metrics, functionMetrics.duration),
-      errorSets: new LabelSets(metrics, functionMetrics.errors),
-      activeSets: new LabelSets(metrics, functionMetrics.active),
+    if (this.#series === undefined) {
+      const active = new Map<string, number>()
+      metrics.gaugeSource(functionMetrics.active, function* () {
+        for (const [name, count] of active) yield [[name], count] as const
+      })
+      this.#series = {
+        duration: metrics.histogram(functionMetrics.duration),
+        errors: metrics.counter(functionMetrics.errors),
+        active,
+        durationSets: new LabelSets(metrics, functionMetrics.duration),
+        errorSets: new LabelSets(metrics, functionMetrics.errors),
+      }
     }
     return this.#series
   }
@@ -225,13 +230,12 @@ class Instrumenter {
   #begin(name: string, recorder: Recorder): (error: unknown, failed: boolean) => void {
     const series = recorder.metrics && this.#metrics !== undefined ? this.#seriesOf(this.#metrics) : undefined
     const start = performance.now()
-    const active = series?.activeSets.of([name])
-    if (series !== undefined && active !== undefined) series.active.inc(active)
+    if (series !== undefined) series.active.set(name, (series.active.get(name) ?? 0) + 1)
     return (error, failed) => {
       const ms = performance.now() - start
-      if (series !== undefined && active !== undefined) {
+      if (series !== undefined) {
         series.duration.observe(series.durationSets.of([name, failed ? 'error' : 'ok']), ms / 1000)
-        series.active.dec(active)
+        series.active.set(name, (series.active.get(name) ?? 1) - 1)
         if (failed) series.errors.inc(series.errorSets.of([name, codeOf(error)]))
       }
       const logger = this.#logger
