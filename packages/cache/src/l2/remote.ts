@@ -248,6 +248,12 @@ export class Remote {
    */
   #failure(error: unknown): CacheUnavailableError {
     const connection = this.#connectionError
+    if ((error as { code?: unknown } | undefined)?.code === 'EOPENBREAKER') {
+      return new CacheUnavailableError(
+        `Redis at ${this.#shared.endpoint}: the circuit breaker is open after repeated failures; calls fail at once until a trial call succeeds`,
+        { cause: connection ?? error },
+      )
+    }
     const replied = answeredByRedis(error) || error instanceof CacheUnavailableError
     return unavailable(connection !== undefined && !replied ? connection : error, this.#shared.endpoint)
   }
