@@ -17,6 +17,7 @@ import {
 } from './errors'
 import { RateBudget } from './internal/budget'
 import { formatLsn } from './internal/lsn'
+import { asError } from './internal/pg-errors'
 import { normalizeQueryArgs, roleOf, TextQuery } from './internal/query-args'
 import type { TimedQueryConfig } from './internal/query-args'
 import { sourceOfReplica } from './internal/replica-input'
@@ -141,6 +142,14 @@ class Router implements DbRouter {
       start: () => {
         this.#start()
       },
+      calls: {
+        enter: () => {
+          this.#inFlight += 1
+        },
+        leave: () => {
+          this.#leave()
+        },
+      },
     }
     this.#health = new HealthMonitor(primary, replicas, settings.health, replay.history)
     this.primary = this.#handle(primary)
@@ -149,23 +158,28 @@ class Router implements DbRouter {
 
   /**
    * Where a statement goes: the arguments checked, the statement classified (cached by text), then
-   * routed. Counted in flight (what `close()` waits for) in this one `async` function.
+   * routed. The routing function that settles the call counts it in flight (`cluster.calls`, what
+   * `close()` waits for) in its own `async` body: a read is that one `async` function and the
+   * dispatcher's promise. A caller's mistake is a rejection, never a throw.
    */
-  async query<R extends QueryResultRow = QueryResultRow>(
+  query<R extends QueryResultRow = QueryResultRow>(
     first: unknown,
     second?: unknown,
     third?: unknown,
   ): Promise<QueryResult<R>> {
-    this.#enter()
     try {
+      this.#admit()
       const cluster = this.#cluster
       const config = normalizeQueryArgs(first, second, third, cluster.settings.timeouts.query)
       const role = roleOf(second, third)
-      const decision =
-        cluster.classifier.cached(config.text) ?? (await cluster.classifier.classify(config.text))
-      return await dispatch<R>(cluster, config, role, decision)
-    } finally {
-      this.#leave()
+      const decision = cluster.classifier.cached(config.text)
+      if (decision !== undefined) return dispatch<R>(cluster, config, role, decision)
+      // Not classified yet: counted while it is.
+      return this.#track(async () =>
+        dispatch<R>(cluster, config, role, await cluster.classifier.classify(config.text)),
+      )
+    } catch (error) {
+      return Promise.reject(asError(error))
     }
   }
 
@@ -302,10 +316,15 @@ class Router implements DbRouter {
     }
   }
 
-  /** Admits a call (refused with `ERR_DB_CLOSED` once closed) and counts it in flight; {@link #leave} when it settles. */
-  #enter(): void {
+  /** Admits a call: refused with `ERR_DB_CLOSED` once closed; the first one starts the health checks. */
+  #admit(): void {
     if (this.#gate.closed) throw new DbRouterClosedError('the router is closed')
     this.#start()
+  }
+
+  /** Admits a call and counts it in flight; {@link #leave} once it settled. */
+  #enter(): void {
+    this.#admit()
     this.#inFlight += 1
   }
 

@@ -29,4 +29,10 @@ export interface Cluster {
   readonly trouble: Trouble
   /** Starts the health checks on first use (calls are admitted, or refused once closed, by the router). */
   start(): void
+  /**
+   * The router's count of calls in flight (what `close()` waits for). A routing function that
+   * settles a call (`runRead`, `runWrite`, `runOnPrimary`) counts it from its start to its end in the
+   * `try`/`finally` of its own `async` body: no promise layer of its own.
+   */
+  readonly calls: { enter(): void; leave(): void }
 }

@@ -29,12 +29,17 @@ export async function runOnPrimary<R extends QueryResultRow>(
   reason: RouteReason,
   attempt = 1,
 ): Promise<QueryResult<R>> {
-  if (decision.target !== 'replica') return runWrite<R>(cluster, config, decision, reason, attempt)
-  const node = cluster.primary
+  cluster.calls.enter()
   try {
-    return await sendTo<R>(node, config, reason, decision, attempt)
-  } catch (error) {
-    throw primaryError(cluster, error)
+    if (decision.target !== 'replica') return await runWrite<R>(cluster, config, decision, reason, attempt)
+    const node = cluster.primary
+    try {
+      return await sendTo<R>(node, config, reason, decision, attempt)
+    } catch (error) {
+      throw primaryError(cluster, error)
+    }
+  } finally {
+    cluster.calls.leave()
   }
 }
 
@@ -46,29 +51,34 @@ export async function runWrite<R extends QueryResultRow>(
   reason: RouteReason,
   attempt = 1,
 ): Promise<QueryResult<R>> {
-  const node = writablePrimary(cluster)
-  const scope = cluster.scopes.getStore()
+  cluster.calls.enter()
   try {
-    if (scope === undefined) return await sendTo<R>(node, config, reason, decision, attempt)
-    return await traced(queryContext(node, reason, decision, attempt), () =>
-      node.run(async () => {
-        const client = await node.pool.connect()
-        let broken: Error | undefined
-        try {
-          const { result, lsn } = await writeAndCapture(client, config, decision.wrappable)
-          scope.advance(lsn)
-          return result as QueryResult<R>
-        } catch (error) {
-          if (isConnectionError(error)) broken = asError(error)
-          throw error
-        } finally {
-          client.release(broken)
-        }
-      }),
-    )
-  } catch (error) {
-    await noteWriteError(cluster, error)
-    throw primaryError(cluster, error)
+    const node = writablePrimary(cluster)
+    const scope = cluster.scopes.getStore()
+    try {
+      if (scope === undefined) return await sendTo<R>(node, config, reason, decision, attempt)
+      return await traced(queryContext(node, reason, decision, attempt), () =>
+        node.run(async () => {
+          const client = await node.pool.connect()
+          let broken: Error | undefined
+          try {
+            const { result, lsn } = await writeAndCapture(client, config, decision.wrappable)
+            scope.advance(lsn)
+            return result as QueryResult<R>
+          } catch (error) {
+            if (isConnectionError(error)) broken = asError(error)
+            throw error
+          } finally {
+            client.release(broken)
+          }
+        }),
+      )
+    } catch (error) {
+      await noteWriteError(cluster, error)
+      throw primaryError(cluster, error)
+    }
+  } finally {
+    cluster.calls.leave()
   }
 }
 

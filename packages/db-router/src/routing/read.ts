@@ -40,49 +40,55 @@ export async function runRead<R extends QueryResultRow>(
   decision: Decision,
   reason: RouteReason,
 ): Promise<QueryResult<R>> {
-  cluster.start()
-  const scope = cluster.scopes.getStore()
-  // A write of this scope still capturing its position: read once it has one.
-  if (scope?.busy === true) await scope.settled()
-  let need = scope?.lsn ?? 0n
-  const tried: Node[] = []
-  let choice = choiceNow(cluster, need, tried, reason)
-  if (choice === undefined && scope !== undefined) {
-    // A position no replica has: a token's is clamped if the primary never reached it.
-    need = await cluster.replay.settle(scope)
-    choice = choiceNow(cluster, need, tried, reason)
-  }
-  choice ??= await waitForReplay(cluster, need, tried, reason)
-  for (let attempt = 1; ; attempt++) {
-    const { node } = choice
-    if (node === cluster.primary) return runOnPrimary<R>(cluster, config, decision, choice.reason, attempt)
-    try {
-      return await sendTo<R>(node, config, choice.reason, decision, attempt, choice.waitedMs)
-    } catch (error) {
-      const code = errorCode(error)
-      if (code === READ_ONLY_SQL_TRANSACTION) {
-        cluster.classifier.learnWrite(config.text)
-        publishFallback(cluster, 'read-only-retry', 'primary')
-        return runWrite<R>(
-          cluster,
-          config,
-          { ...decision, target: 'primary' },
-          'read-only-retry',
-          attempt + 1,
-        )
-      }
-      const lost = isConnectionError(error)
-      if (
-        !(lost || code === SERIALIZATION_FAILURE || code === DEADLOCK_DETECTED) ||
-        attempt >= cluster.settings.maxReadAttempts
-      )
-        throw error
-      // Out at once; the health checks readmit it after `rise` good checks.
-      if (lost && code !== 'EOPENBREAKER') node.setState('down', 'connection-error')
-      tried.push(node)
-      choice =
-        choiceNow(cluster, need, tried, 'retry') ?? (await waitForReplay(cluster, need, tried, 'retry'))
+  cluster.calls.enter()
+  try {
+    cluster.start()
+    const scope = cluster.scopes.getStore()
+    // A write of this scope still capturing its position: read once it has one.
+    if (scope?.busy === true) await scope.settled()
+    let need = scope?.lsn ?? 0n
+    const tried: Node[] = []
+    let choice = choiceNow(cluster, need, tried, reason)
+    if (choice === undefined && scope !== undefined) {
+      // A position no replica has: a token's is clamped if the primary never reached it.
+      need = await cluster.replay.settle(scope)
+      choice = choiceNow(cluster, need, tried, reason)
     }
+    choice ??= await waitForReplay(cluster, need, tried, reason)
+    for (let attempt = 1; ; attempt++) {
+      const { node } = choice
+      if (node === cluster.primary)
+        return await runOnPrimary<R>(cluster, config, decision, choice.reason, attempt)
+      try {
+        return await sendTo<R>(node, config, choice.reason, decision, attempt, choice.waitedMs)
+      } catch (error) {
+        const code = errorCode(error)
+        if (code === READ_ONLY_SQL_TRANSACTION) {
+          cluster.classifier.learnWrite(config.text)
+          publishFallback(cluster, 'read-only-retry', 'primary')
+          return await runWrite<R>(
+            cluster,
+            config,
+            { ...decision, target: 'primary' },
+            'read-only-retry',
+            attempt + 1,
+          )
+        }
+        const lost = isConnectionError(error)
+        if (
+          !(lost || code === SERIALIZATION_FAILURE || code === DEADLOCK_DETECTED) ||
+          attempt >= cluster.settings.maxReadAttempts
+        )
+          throw error
+        // Out at once; the health checks readmit it after `rise` good checks.
+        if (lost && code !== 'EOPENBREAKER') node.setState('down', 'connection-error')
+        tried.push(node)
+        choice =
+          choiceNow(cluster, need, tried, 'retry') ?? (await waitForReplay(cluster, need, tried, 'retry'))
+      }
+    }
+  } finally {
+    cluster.calls.leave()
   }
 }
 
