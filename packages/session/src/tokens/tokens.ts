@@ -363,7 +363,10 @@ class TokenService implements Tokens {
 
   async #verifyKind(kind: TokenKind, token: string, rules: VerifyRules, scope = ''): Promise<JWTPayload> {
     const cacheKey =
-      typeof token === 'string' && token.length <= rules.maxTokenSize && kind !== 'refresh'
+      this.#o.cacheSize > 0 &&
+      typeof token === 'string' &&
+      token.length <= rules.maxTokenSize &&
+      kind !== 'refresh'
         ? VerifiedCache.keyOf(`${kind}\0${scope}`, token)
         : undefined
     let cached = false

@@ -1,0 +1,136 @@
+/**
+ * Server sessions at store level: load + save of a 1 KB session (20 fields of ~50 bytes), 20 in
+ * flight, on the shared Redis — raw ioredis HGETALL + HSET (the floor, the hash model), raw GET + SET
+ * of one JSON string, and `sessions.load` + `sessions.update` (one script each, idle expiry renewed).
+ * Then the lost-update count: 50 concurrent requests, each setting a different property of one
+ * session, through express-session with its MemoryStore (whole-object saves) and with
+ * `createSessionStore` (field-level saves).
+ */
+import type { AddressInfo } from 'node:net'
+import { request } from 'node:http'
+import { Redis } from 'ioredis'
+import type { Contender } from '../harness'
+import { interleave, printSummaries, timeConcurrent } from '../harness'
+import { express, expressSession, session, sessionExpressStore } from './peers'
+
+interface StoreContender extends Contender {
+  readonly op: (i: number) => Promise<unknown>
+}
+
+const FIELDS = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`field${i}`, 'x'.repeat(48)]))
+
+export async function runStore(redisUrl: string, runId: string, quick: boolean): Promise<unknown> {
+  const redis = new Redis(redisUrl)
+  const sessions = session.createSessions({ redis, prefix: `${runId}:ours` })
+  try {
+    const ids = await Promise.all(Array.from({ length: 20 }, () => sessions.create({ data: FIELDS })))
+    const rawKeys = ids.map((_, i) => `${runId}:raw:{${i}}`)
+    const jsonKeys = ids.map((_, i) => `${runId}:json:{${i}}`)
+    for (const k of rawKeys) await redis.hset(k, FIELDS)
+    for (const k of jsonKeys) await redis.set(k, JSON.stringify(FIELDS))
+    const contenders: StoreContender[] = [
+      {
+        name: 'ioredis HGETALL + HSET (floor)',
+        floor: true,
+        op: async (i) => {
+          const k = rawKeys[i % 20] as string
+          await redis.hgetall(k)
+          await redis.hset(k, 'field3', String(i))
+        },
+      },
+      {
+        name: 'ioredis GET + SET JSON',
+        op: async (i) => {
+          const k = jsonKeys[i % 20] as string
+          const value = JSON.parse((await redis.get(k)) ?? '{}') as Record<string, string>
+          value['field3'] = String(i)
+          await redis.set(k, JSON.stringify(value), 'PX', 1_800_000)
+        },
+      },
+      {
+        name: 'sessions.load + update',
+        op: async (i) => {
+          const id = (ids[i % 20] as { id: string }).id
+          await sessions.load(id)
+          await sessions.update(id, { field3: String(i) })
+        },
+      },
+    ]
+    const summaries = await interleave(contenders, quick ? 1 : 5, (c) =>
+      timeConcurrent((loop, n) => c.op(loop * 1_000_003 + n), 20, quick ? 300 : 1500),
+    )
+    printSummaries('server sessions: load + save of a 1 KB session, 20 in flight', summaries)
+    const lost = {
+      'express-session + MemoryStore': await keptOf50(new expressSession.MemoryStore()),
+      'express-session + createSessionStore': await keptOf50(
+        sessionExpressStore.createSessionStore({ redis, prefix: `${runId}:exs:` }),
+      ),
+    }
+    console.log('\n50 concurrent requests, each setting a different property of one session: properties kept')
+    console.table(lost)
+    return { summaries, lost }
+  } finally {
+    await sessions.close()
+    const keys = await redis.keys(`*${runId}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    redis.disconnect()
+  }
+}
+
+function call(
+  port: number,
+  method: string,
+  path: string,
+  cookie?: string,
+): Promise<{ body: string; cookie?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { port, host: '127.0.0.1', method, path, headers: cookie === undefined ? {} : { cookie } },
+      (res) => {
+        let body = ''
+        res.on('data', (c: Buffer) => (body += c.toString()))
+        res.on('end', () => {
+          const set = res.headers['set-cookie']?.[0]?.split(';')[0]
+          resolve({ body, ...(set === undefined ? {} : { cookie: set }) })
+        })
+      },
+    )
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** How many of 50 concurrent single-property changes an express-session app with `store` keeps. */
+async function keptOf50(store: unknown): Promise<number> {
+  const app = express()
+  app.use(expressSession({ store, secret: 'bench-secret', resave: false, saveUninitialized: false }))
+  type Req = { session: Record<string, unknown>; params: Record<string, string> }
+  type Res = { json(body: unknown): void }
+  app.post('/start', (req: Req, res: Res) => {
+    req.session['started'] = true
+    res.json({})
+  })
+  app.post('/field/:i', async (req: Req, res: Res) => {
+    // A little work between load and save, as a real handler has: the saves overlap.
+    await new Promise((resolve) => setImmediate(resolve))
+    req.session[`f${req.params['i'] ?? ''}`] = 1
+    res.json({})
+  })
+  app.get('/count', (req: Req, res: Res) => {
+    res.json(Object.keys(req.session).filter((k) => k.startsWith('f')).length)
+  })
+  const server = await new Promise<import('node:http').Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => {
+      resolve(s)
+    })
+  })
+  const port = (server.address() as AddressInfo).port
+  try {
+    const { cookie } = await call(port, 'POST', '/start')
+    await Promise.all(Array.from({ length: 50 }, (_, i) => call(port, 'POST', `/field/${i}`, cookie)))
+    return Number((await call(port, 'GET', '/count', cookie)).body)
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+}
