@@ -1,0 +1,70 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { httpStatusOf } from '../http-status'
+import type { RateLimitRequest } from '../keys'
+import { decide, type RateLimitMiddlewareOptions, type RateLimitRule, resolveRules } from './http'
+
+export type { LimitedRequest, RateLimitedBody, RateLimitMiddlewareOptions, RateLimitRule } from './http'
+export { byApiKey, byIp, byRoute, byUser, combineKeys } from '../keys'
+export type { ByApiKeyOptions, ByIpOptions, KeyFunction, RateLimitRequest } from '../keys'
+
+/** An Express (4 or 5) / Connect middleware; typed on Node's http types so it needs no Express types. */
+export type RateLimitMiddleware = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+) => void
+
+/** What Express adds to a request that the keys read. */
+interface ExpressRequest extends IncomingMessage {
+  user?: unknown
+  route?: { path?: unknown }
+  baseUrl?: string
+  path?: string
+}
+
+/**
+ * Limits requests by one or several rules (per user and global, say): every rule spends, the
+ * request goes on when all allow it, else it ends with 429, `Retry-After` and a coded JSON body
+ * (`ERR_RATELIMIT_EXCEEDED`). The IETF `RateLimit-Policy` and `RateLimit` headers go on every
+ * answer. Mounted on a route (`app.get('/x/:id', rateLimit(…), handler)`), `byRoute()` sees the
+ * route's template. A limiter's own error (closed, bad key) goes to `next(error)`.
+ *
+ * ```ts
+ * app.use(rateLimit({ limiter, key: byIp({ trustedProxies: ['10.0.0.0/8'] }) }))
+ * ```
+ */
+export function rateLimit(
+  rules: RateLimitRule | readonly RateLimitRule[],
+  options?: RateLimitMiddlewareOptions,
+): RateLimitMiddleware {
+  const resolved = resolveRules(rules, options)
+  return (req, res, next) => {
+    decide(resolved, requestOf(req as ExpressRequest)).then((verdict) => {
+      if (verdict === undefined) {
+        next()
+        return
+      }
+      for (const [name, value] of verdict.headers) res.setHeader(name, value)
+      if (verdict.refused === undefined) {
+        next()
+        return
+      }
+      res.statusCode = httpStatusOf(verdict.refused.code)
+      res.setHeader('content-type', 'application/json; charset=utf-8')
+      res.end(JSON.stringify(verdict.refused))
+    }, next)
+  }
+}
+
+function requestOf(req: ExpressRequest): RateLimitRequest {
+  const routePath = req.route?.path
+  const path = req.path ?? (req.url ?? '/').split('?')[0] ?? '/'
+  return {
+    remoteAddress: req.socket.remoteAddress,
+    headers: req.headers,
+    user: req.user,
+    route: typeof routePath === 'string' ? `${req.baseUrl ?? ''}${routePath}` : undefined,
+    method: req.method ?? 'GET',
+    path: `${req.baseUrl ?? ''}${path}`,
+  }
+}

@@ -1,0 +1,372 @@
+import {
+  CircuitBreaker,
+  CloseGate,
+  type CloseOptions,
+  createWarner,
+  DeadlineSweep,
+  type HealthSnapshot,
+  type RedisClient,
+  type Warner,
+  withTimeout,
+} from '@scalekit/internal'
+import type { Algorithm } from './algorithms'
+import { channels, type DecisionEvent, type DecisionSource, type RateLimitErrorEvent } from './channels'
+import { localNowUs, MemoryStore } from './drivers/memory'
+import { RedisStore } from './drivers/redis/store'
+import type { Store, StoreOutcome } from './drivers/store'
+import { RateLimitArgumentError, RateLimitClosedError, RateLimitUnavailableError } from './errors'
+import { Blocks } from './internal/blocks'
+import { clientFromUrl, refusedByRedis } from './internal/redis-client'
+import { type FailurePolicy, type RateLimiterOptions, type ResolvedOptions, resolveOptions } from './options'
+
+/** One decision of {@link RateLimiter.take}. Durations are whole ms, rounded up. */
+export interface Decision {
+  /** Whether the request may go ahead (its cost was spent). */
+  readonly allowed: boolean
+  /** Units that could still be spent right now, after this decision. */
+  readonly remaining: number
+  /** ms until the key is back to its full allowance. */
+  readonly resetAfter: number
+  /** ms until the same request would be allowed (0 when allowed): the `Retry-After`. */
+  readonly retryAfter: number
+  /** Who decided: Redis or memory (`store`), the local fast path, or the `onRedisError` policy. */
+  readonly source: DecisionSource
+}
+
+/** Per-call options of {@link RateLimiter.take}. */
+export interface TakeOptions {
+  /** Units this request spends: a whole number from 0 (a look that spends nothing) to the burst (or limit). @default 1 */
+  readonly cost?: number
+}
+
+/** What a limiter enforces, as the `RateLimit-Policy` header states it. */
+export interface RateLimitPolicy {
+  readonly name: string
+  readonly algorithm: Algorithm
+  readonly limit: number
+  /** The period, ms. */
+  readonly period: number
+  /** The units an idle key may spend at once (`limit` for the window algorithms). */
+  readonly burst: number
+}
+
+/** {@link RateLimiter.health}: a synchronous snapshot, no I/O. */
+export interface RateLimiterHealth extends HealthSnapshot {
+  /** Where the state lives. */
+  readonly store: 'redis' | 'memory'
+  /** The breaker over Redis (`closed` for the memory store). */
+  readonly breaker: 'closed' | 'open' | 'half-open'
+  /** What decides while Redis is slow or down. */
+  readonly onRedisError: FailurePolicy
+}
+
+/** A rate limiter: `take()` decides one request. Made by {@link createRateLimiter}. */
+export interface RateLimiter extends AsyncDisposable {
+  readonly policy: RateLimitPolicy
+  /**
+   * Decides one request of `key` (a user id, an API key, an address, a route…): spends its cost and
+   * allows it, or refuses it and says when to retry. Never waits on Redis longer than `timeout` and
+   * never rejects because of Redis (the `onRedisError` policy decides instead); rejects with
+   * `ERR_RATELIMIT_INVALID_ARGUMENT` for a bad key or cost, `ERR_RATELIMIT_CLOSED` after `close()`.
+   */
+  take(key: string, options?: TakeOptions): Promise<Decision>
+  /** A cheap synchronous snapshot: `ok`, `degraded` (Redis failing: the policy decides), `closed`. */
+  health(): RateLimiterHealth
+  /** Asks Redis for its time (bounded by `timeout`); `degraded` when it does not answer. */
+  checkHealth(): Promise<RateLimiterHealth>
+  /** Stops taking decisions, lets those in flight finish within the timeout, closes a client it made from a URL (never yours). */
+  close(options?: CloseOptions): Promise<void>
+}
+
+/** Keys longer than this are refused: hash long identifiers first (the key helpers do). */
+const MAX_KEY_LENGTH = 512
+
+/**
+ * Makes a rate limiter. With `redis`, every instance shares each key's state through one Lua script
+ * call per decision, on the server's clock; without it, the state is in this process's memory.
+ *
+ * ```ts
+ * const limiter = createRateLimiter({ redis, namespace: 'api', limit: 100, period: '1m', burst: 20 })
+ * const { allowed, retryAfter } = await limiter.take(`user:${id}`)
+ * ```
+ */
+export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
+  return new Limiter(resolveOptions(options))
+}
+
+class Limiter implements RateLimiter {
+  readonly policy: RateLimitPolicy
+  readonly #o: ResolvedOptions
+  readonly #store: Store
+  /** Redis's store, or undefined in memory mode. */
+  readonly #redis: RedisStore | undefined
+  readonly #fallback: MemoryStore | undefined
+  readonly #blocks: Blocks | undefined
+  readonly #breaker: CircuitBreaker | undefined
+  readonly #sweep = new DeadlineSweep()
+  readonly #warner: Warner
+  readonly #gate: CloseGate
+  readonly #prefix: string
+  readonly #capacity: number
+  #client: Promise<RedisClient> | RedisClient | undefined
+  readonly #ownsClient: boolean
+  /** A decision failed and none has succeeded since. */
+  #failing = false
+  #inFlight = 0
+  #idle: (() => void) | undefined
+
+  constructor(o: ResolvedOptions) {
+    this.#o = o
+    this.#capacity = o.params.burst
+    this.policy = {
+      name: o.name,
+      algorithm: o.algorithm,
+      limit: o.params.limit,
+      period: o.periodMs,
+      burst: o.params.burst,
+    }
+    this.#prefix = `rl:${o.namespace}:${o.algorithm}:`
+    this.#warner = createWarner('ratelimit', o.logger)
+    this.#gate = new CloseGate(RateLimitArgumentError, (ms) => this.#shutdown(ms))
+    this.#ownsClient = typeof o.redis === 'string'
+    if (o.redis === undefined) {
+      this.#store = new MemoryStore(o.algorithm, o.params, o.maxKeys)
+      return
+    }
+    if (typeof o.redis !== 'string') this.#client = o.redis
+    this.#redis = new RedisStore(() => this.#clientNow(), o.algorithm, o.params)
+    this.#store = this.#redis
+    if (o.onRedisError === 'local') this.#fallback = new MemoryStore(o.algorithm, o.localParams, o.maxKeys)
+    if (o.localBlock) this.#blocks = new Blocks(o.maxKeys)
+    this.#breaker = new CircuitBreaker(o.breaker, (state) => {
+      if (channels.breaker.hasSubscribers)
+        channels.breaker.publish({ package: 'ratelimit', namespace: o.name, state })
+    })
+  }
+
+  async take(key: string, options?: TakeOptions): Promise<Decision> {
+    if (this.#gate.closed) throw new RateLimitClosedError(`rate limiter "${this.#o.name}" is closed`)
+    const cost = this.#checkArguments(key, options)
+    if (this.#redis === undefined)
+      return this.#publish(fromOutcome(await this.#store.take(key, cost, 0), 'store'), cost)
+    const nowUs = localNowUs()
+    if (cost > 0) {
+      const block = this.#blocks?.get(key, nowUs)
+      if (block !== undefined) {
+        return this.#publish(
+          {
+            allowed: false,
+            remaining: 0,
+            resetAfter: msOf(block.resetUs - nowUs),
+            retryAfter: msOf(block.untilUs - nowUs),
+            source: 'fast-path',
+          },
+          cost,
+        )
+      }
+    }
+    const breaker = this.#breaker as CircuitBreaker
+    if (!breaker.admit()) return this.#byPolicy(key, cost, 0, 'breaker-open', undefined)
+    const carry = this.#fallback !== undefined && this.#fallback.size > 0 ? this.#fallback.drain(key) : 0
+    this.#inFlight += 1
+    try {
+      const outcome = await this.#sweep.race(
+        this.#redis.take(this.#prefix + key, cost, carry),
+        this.#o.timeoutMs,
+        () => new RateLimitUnavailableError(`Redis did not answer within ${this.#o.timeoutMs} ms`),
+      )
+      breaker.succeeded()
+      if (this.#failing) {
+        this.#failing = false
+        this.#warner.recover('redis-unavailable', `rate limiter "${this.#o.name}": Redis answers again`)
+      }
+      if (this.#blocks !== undefined && outcome.emptyForUs > 0)
+        this.#blocks.set(key, nowUs + outcome.emptyForUs, nowUs + outcome.resetAfterUs)
+      return this.#publish(fromOutcome(outcome, 'store'), cost)
+    } catch (error) {
+      const refused = refusedByRedis(error)
+      if (refused) breaker.succeeded()
+      else breaker.failed()
+      const reason =
+        error instanceof RateLimitUnavailableError && error.cause === undefined
+          ? 'timeout'
+          : refused
+            ? 'refused'
+            : 'connection'
+      return this.#byPolicy(key, cost, carry, reason, error)
+    } finally {
+      this.#inFlight -= 1
+      if (this.#inFlight === 0) this.#idle?.()
+    }
+  }
+
+  health(): RateLimiterHealth {
+    const breaker = this.#breaker?.state ?? 'closed'
+    const status = this.#gate.closed ? 'closed' : breaker !== 'closed' || this.#failing ? 'degraded' : 'ok'
+    return {
+      status,
+      store: this.#redis === undefined ? 'memory' : 'redis',
+      breaker,
+      onRedisError: this.#o.onRedisError,
+    }
+  }
+
+  async checkHealth(): Promise<RateLimiterHealth> {
+    if (this.#redis === undefined || this.#gate.closed) return this.health()
+    try {
+      const client = await this.#clientNow()
+      await withTimeout(
+        client.time(),
+        this.#o.timeoutMs,
+        () => new RateLimitUnavailableError('TIME timed out'),
+      )
+      return this.health()
+    } catch {
+      return { ...this.health(), status: 'degraded' }
+    }
+  }
+
+  close(options?: CloseOptions): Promise<void> {
+    return this.#gate.close(options)
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  #checkArguments(key: unknown, options: TakeOptions | undefined): number {
+    if (typeof key !== 'string' || key === '' || key.length > MAX_KEY_LENGTH || !wellFormed(key))
+      throw new RateLimitArgumentError(
+        `take(key) needs a non-empty, well-formed string of at most ${MAX_KEY_LENGTH} characters, got ${typeof key === 'string' ? `a string of ${key.length}` : typeof key}`,
+      )
+    const given: unknown = options
+    if (given === undefined) return 1
+    if (typeof given !== 'object' || given === null)
+      throw new RateLimitArgumentError(`take(key, options) takes { cost }, got ${typeof given}`)
+    const cost: unknown = (given as TakeOptions).cost ?? 1
+    if (typeof cost !== 'number' || !Number.isInteger(cost) || cost < 0 || cost > this.#capacity)
+      throw new RateLimitArgumentError(
+        `cost must be a whole number from 0 to ${this.#capacity} (the limiter's ${this.#o.algorithm === 'gcra' || this.#o.algorithm === 'token-bucket' ? 'burst' : 'limit'}), got ${String(cost)}`,
+      )
+    return cost
+  }
+
+  /** The decision of the `onRedisError` policy, with the episode's warning and the error event. */
+  #byPolicy(
+    key: string,
+    cost: number,
+    carry: number,
+    reason: RateLimitErrorEvent['reason'],
+    error: unknown,
+  ): Decision {
+    const policy = this.#o.onRedisError
+    const failure =
+      error instanceof RateLimitUnavailableError
+        ? error
+        : new RateLimitUnavailableError(
+            reason === 'breaker-open'
+              ? 'the breaker over Redis is open'
+              : `Redis failed: ${error instanceof Error ? error.message : String(error)}`,
+            { cause: error },
+          )
+    this.#failing = true
+    this.#warner.warn(
+      'redis-unavailable',
+      { code: failure.code, limiter: this.#o.name, policy, reason },
+      `rate limiter "${this.#o.name}": Redis is unavailable (${failure.message}); deciding by onRedisError '${policy}' until it answers`,
+    )
+    if (channels.error.hasSubscribers) {
+      const event: RateLimitErrorEvent = { limiter: this.#o.name, code: failure.code, policy, reason }
+      channels.error.publish(event)
+    }
+    if (policy === 'open')
+      return this.#publish(
+        { allowed: true, remaining: this.#capacity, resetAfter: 0, retryAfter: 0, source: 'fail-open' },
+        cost,
+      )
+    if (policy === 'closed') {
+      return this.#publish(
+        {
+          allowed: false,
+          remaining: 0,
+          resetAfter: this.#o.periodMs,
+          retryAfter: this.#o.breaker.resetTimeout,
+          source: 'fail-closed',
+        },
+        cost,
+      )
+    }
+    const fallback = this.#fallback as MemoryStore
+    return this.#publish(fromOutcome(fallback.takeNow(key, cost, carry), 'local'), cost)
+  }
+
+  #publish(decision: Decision, cost: number): Decision {
+    const ch = decision.allowed ? channels.allowed : channels.limited
+    if (ch.hasSubscribers) {
+      const event: DecisionEvent = {
+        limiter: this.#o.name,
+        algorithm: this.#o.algorithm,
+        source: decision.source,
+        cost,
+      }
+      ch.publish(event)
+    }
+    return decision
+  }
+
+  #clientNow(): RedisClient | Promise<RedisClient> {
+    if (this.#client === undefined) {
+      const made = clientFromUrl(this.#o.redis as string, this.#o.timeoutMs)
+      // A failed import is final: keep the rejection (observed) so every decision reports it.
+      made.catch(() => undefined)
+      this.#client = made
+    }
+    return this.#client
+  }
+
+  async #shutdown(timeoutMs: number): Promise<void> {
+    if (this.#inFlight > 0) {
+      const idle = new Promise<void>((resolve) => (this.#idle = resolve))
+      await withTimeout(idle, timeoutMs, () => new RateLimitClosedError('close timed out')).catch(
+        () => undefined,
+      )
+    }
+    this.#sweep.expireAll()
+    this.#breaker?.shutdown()
+    this.#blocks?.clear()
+    this.#fallback?.clear()
+    if (this.#ownsClient && this.#client !== undefined) {
+      try {
+        const client = await this.#client
+        await withTimeout(
+          client.quit(),
+          Math.min(timeoutMs, 1_000),
+          () => new RateLimitClosedError('quit timed out'),
+        ).catch(() => {
+          client.disconnect()
+        })
+      } catch {
+        // The client was never made (ioredis missing): nothing to close.
+      }
+    }
+  }
+}
+
+/** `String.prototype.isWellFormed` (Node 20; TypeScript's ES2023 lib does not declare it): a lone surrogate becomes U+FFFD in Redis, so two keys would share one state. */
+function wellFormed(key: string): boolean {
+  return (key as string & { isWellFormed(): boolean }).isWellFormed()
+}
+
+function msOf(us: number): number {
+  return us <= 0 ? 0 : Math.ceil(us / 1000)
+}
+
+function fromOutcome(o: StoreOutcome, source: DecisionSource): Decision {
+  return {
+    allowed: o.allowed,
+    remaining: o.remaining,
+    resetAfter: msOf(o.resetAfterUs),
+    retryAfter: msOf(o.retryAfterUs),
+    source,
+  }
+}
