@@ -7,6 +7,7 @@ export const entries: Record<string, string> = {
   express: 'src/adapters/express.ts',
   fastify: 'src/adapters/fastify.ts',
   drizzle: 'src/adapters/drizzle.ts',
+  shards: 'src/shards/index.ts',
 }
 
 const config: Options = definePackageBuild(entries)

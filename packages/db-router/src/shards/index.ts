@@ -1,0 +1,25 @@
+export { createShardedRouter } from './sharded-router'
+export type {
+  CrossShardOptions,
+  ShardedRouter,
+  ShardedRouterHealth,
+  ShardedRouterOptions,
+  ShardOptions,
+  ShardQueryOptions,
+} from './sharded-router'
+export type { CrossShardResult, CrossShardResultBase, MergeOption, PartialCrossShardResult } from './fan-out'
+export { createShardMap, DEFAULT_BUCKETS } from './map'
+export type { BucketRange, HashMapOptions, KeyRange, ListMapOptions, ShardMap, StaticMapOptions } from './map'
+export { bucketOf, canonicalKey, murmur3, type ShardKey } from './hash'
+export type { RowComparator } from './merge'
+export {
+  DbBucketMoveError,
+  DbCrossShardError,
+  DbMergeUnsupportedError,
+  DbNoShardError,
+  DbShardKeyRequiredError,
+  DbShardsFailedError,
+  shardErrors,
+  type ShardFailure,
+} from './errors'
+export { shardChannels, type BucketMoveEvent, type ShardCallContext } from './channels'
