@@ -167,7 +167,12 @@ class Limiter implements RateLimiter {
     }
     const breaker = this.#breaker as CircuitBreaker
     if (!breaker.admit()) return this.#byPolicy(key, cost, 0, 'breaker-open', undefined)
-    const carry = this.#fallback !== undefined && this.#fallback.size > 0 ? this.#fallback.drain(key) : 0
+    // What the local fallback allowed during an outage goes to Redis with the key's first decision
+    // once Redis answers again (not with a trial that may time out and still run later).
+    const carry =
+      this.#fallback !== undefined && this.#fallback.size > 0 && !this.#failing
+        ? this.#fallback.drain(key)
+        : 0
     this.#inFlight += 1
     try {
       const outcome = await this.#sweep.race(
