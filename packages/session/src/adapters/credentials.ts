@@ -2,7 +2,7 @@ import { createChecks, describeValue } from '@scalekit/internal'
 import type { Checks } from '@scalekit/internal'
 import type { ApiKeyInfo, ApiKeys } from '../api-keys/types'
 import { SessionForbiddenError, SessionOptionsError, SessionUnauthenticatedError } from '../errors'
-import { TOKEN_TYPES } from '../tokens/tokens'
+import { TOKEN_TYPES } from '../tokens/claims'
 import type { AccessClaims, ServiceClaims, Tokens } from '../tokens/types'
 
 /** How a route accepts credentials: user access tokens, service tokens, API keys. */
