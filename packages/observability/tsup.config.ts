@@ -7,6 +7,7 @@ export const entries: Record<string, string> = {
   express: 'src/adapters/express.ts',
   fastify: 'src/adapters/fastify.ts',
   artifacts: 'src/artifacts/index.ts',
+  otel: 'src/otel.ts',
 }
 
 const config: Options = definePackageBuild(entries)
