@@ -1,0 +1,68 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { runWorkers, serviceUrls } from '@scalekit/test-utils'
+import { sharedRedis } from '../support/redis'
+
+/**
+ * Four real processes hammer one key through their own limiters on the shared Redis. GCRA's bound
+ * is checked on the allowed decisions of all four: in any window of one period, at most
+ * limit + burst. Each decision is placed by its [sent, answered] interval (the server decided
+ * somewhere inside it): a window counts only decisions wholly inside it, so the check cannot fail
+ * by clock jitter, only by the limiter letting too much through.
+ */
+const { namespace, cleanup } = sharedRedis('rl-procs')
+afterAll(cleanup)
+
+interface Report {
+  readonly allowed: [number, number][]
+  readonly sources: Record<string, number>
+}
+
+const LIMIT = 100
+const PERIOD_MS = 1000
+const BURST = 10
+const DURATION_MS = 5000
+
+describe('four processes on one key', () => {
+  it('never exceed limit + burst in any window of one period, and hold the steady rate within 2%', async () => {
+    const reports = await runWorkers<Report>({
+      script: new URL('./fixtures/hammer-worker.ts', import.meta.url),
+      count: 4,
+      args: [
+        serviceUrls.redis,
+        namespace,
+        'hot',
+        String(DURATION_MS),
+        String(LIMIT),
+        String(PERIOD_MS),
+        String(BURST),
+      ],
+      startTogether: true,
+      timeoutMs: 60_000,
+    })
+    const allowed = reports.flatMap((r) => r.allowed).sort((a, b) => a[0] - b[0])
+    let busiest = 0
+    for (const [start] of allowed) {
+      const inside = allowed.filter(
+        ([sent, answered]) => sent >= start && answered <= start + PERIOD_MS,
+      ).length
+      busiest = Math.max(busiest, inside)
+    }
+    expect(busiest).toBeLessThanOrEqual(LIMIT + BURST)
+    // Every process got some: one key, shared.
+    for (const r of reports) expect(r.allowed.length).toBeGreaterThan(0)
+
+    // Past the first burst, one request per interval: (allowed - burst) over the time they spread across.
+    const first = (allowed[0] as [number, number])[1]
+    const last = (allowed[allowed.length - 1] as [number, number])[0]
+    const rate = ((allowed.length - BURST) / (last - first)) * PERIOD_MS
+    expect(Math.abs(rate - LIMIT) / LIMIT).toBeLessThanOrEqual(0.02)
+
+    const sources: Record<string, number> = {}
+    for (const r of reports)
+      for (const [k, n] of Object.entries(r.sources)) sources[k] = (sources[k] ?? 0) + n
+    console.log(
+      `4 processes, ${DURATION_MS} ms: allowed ${allowed.length}, busiest window ${busiest}, rate ${rate.toFixed(2)}/s`,
+      sources,
+    )
+  })
+})
