@@ -28,6 +28,11 @@ export async function checks(): Promise<void> {
     },
     { group: 'billing' },
   )
+  // @ts-expect-error -- url is required: no transport is a default
+  createQueue({})
+  // @ts-expect-error -- and so are options
+  createQueue()
+  createQueue({ url: process.env.AMQP_URL, declare: { 'order.placed': ['billing'] } })
   // @ts-expect-error -- a group is required
   queue.consume(OrderPlaced, () => undefined, {})
   const input: PayloadInput<typeof OrderPlaced> = { orderId: 1, at: 'x' }
