@@ -1,6 +1,6 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { type RequestContext, runWithRequestContext } from '../context'
+import { getRequestContext, type RequestContext, runWithRequestContext } from '../context'
 import { HttpObserver, type HttpObservabilityOptions, methodLabel } from '../http/observer'
 import type { Metrics } from '../metrics/metrics'
 import { type Health, readinessStatus } from '../health/health'
@@ -55,7 +55,8 @@ const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, opti
   // Body parsing resumes from stream events, outside the context: enter it again before the handler.
   fastify.addHook('preValidation', (request, _reply, next) => {
     const context = states.get(request)?.context
-    if (context === undefined) next()
+    // Without a body to parse the hooks ran on in the context entered at onRequest.
+    if (context === undefined || getRequestContext() === context) next()
     else
       runWithRequestContext(context, () => {
         observer.enter(context, next)
