@@ -8,8 +8,8 @@ export interface VerifyRules {
   readonly algorithms: readonly string[]
   readonly issuer: string | readonly string[]
   readonly audience: string | readonly string[]
-  /** The `typ` header this kind carries (`at+jwt`, `rt+jwt`, `st+jwt`). */
-  readonly typ: string
+  /** The `typ` header this kind carries (`at+jwt`, `rt+jwt`, `service+jwt`); undefined: not checked. */
+  readonly typ: string | undefined
   readonly clockToleranceSec: number
   /** Tokens longer than this many characters are refused before any parsing. */
   readonly maxTokenSize: number
@@ -106,7 +106,7 @@ export async function verifyJwt(token: unknown, lookup: KeyLookup, rules: Verify
       algorithms: [header.alg],
       issuer: rules.issuer as string | string[],
       audience: rules.audience as string | string[],
-      typ: rules.typ,
+      ...(rules.typ === undefined ? {} : { typ: rules.typ }),
       clockTolerance: rules.clockToleranceSec,
       requiredClaims: [...rules.requiredClaims],
     })
