@@ -73,9 +73,14 @@ export class Dispatcher {
           // answered an SQL error is fine to reuse.
           client.release(error !== undefined && isBroken(error) ? error : undefined)
         }
-        observer?.ended(error, start)
-        if (error === undefined) resolve(result as QueryResult<R>)
-        else reject(error)
+        try {
+          // Before the caller goes on, so what balancing reads is current; a throwing listener
+          // behind it (a logger) cannot leave the call unsettled.
+          observer?.ended(error, start)
+        } finally {
+          if (error === undefined) resolve(result as QueryResult<R>)
+          else reject(error)
+        }
       }
       const answered = (error: Error | null | undefined, result: QueryResult<R>): void => {
         end(error ?? undefined, result)
