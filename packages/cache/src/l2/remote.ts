@@ -137,20 +137,36 @@ export class Remote {
     const sweep = new DeadlineSweep()
     const endpoint = endpointOf(client)
     const health: Health = { timedOut: false, lost: false }
+    const timedOut = (ms: number): CacheUnavailableError => {
+      const error = new CacheUnavailableError(
+        `Redis at ${endpoint} did not answer within ${ms} ms (the cache's timeout): is it overloaded, or is the host and port of the redis option right?`,
+      )
+      health.timedOut = true
+      if (!health.lost) {
+        health.lost = true
+        on.lost(error)
+      }
+      return error
+    }
+    const answered = (): void => {
+      health.timedOut = false
+      if (health.lost) {
+        health.lost = false
+        on.back()
+      }
+    }
+    const maybeAnswered = (error: unknown): void => {
+      if (answeredByRedis(error)) answered()
+    }
     // The breaker counts failures and opens; the timeout is enforced by the one sweeping timer.
     const breaker = new CircuitBreaker(
-      (action: () => Promise<unknown>, ms: number) =>
-        sweep.race(action(), ms, () => {
-          const error = new CacheUnavailableError(
-            `Redis at ${endpoint} did not answer within ${ms} ms (the cache's timeout): is it overloaded, or is the host and port of the redis option right?`,
-          )
-          health.timedOut = true
-          if (!health.lost) {
-            health.lost = true
-            on.lost(error)
-          }
-          return error
-        }),
+      (action: () => Promise<unknown>, ms: number) => {
+        const pending = action()
+        // Only while Redis is believed down does a call watch for an answer that ends the episode:
+        // the healthy path pays nothing for it.
+        if (health.timedOut || health.lost) pending.then(answered, maybeAnswered)
+        return sweep.race(pending, ms, () => timedOut(ms))
+      },
       {
         timeout: false,
         errorThresholdPercentage: options.breaker.errorThresholdPercentage,
@@ -161,13 +177,6 @@ export class Remote {
         errorFilter: answeredByRedis,
       },
     )
-    breaker.on('success', () => {
-      health.timedOut = false
-      if (health.lost) {
-        health.lost = false
-        on.back()
-      }
-    })
     const publish = (state: BreakerState): void => {
       if (channels.breaker.hasSubscribers) {
         channels.breaker.publish({
@@ -235,10 +244,12 @@ export class Remote {
               return action()
             }
     return (this.#shared.breaker.fire(run, this.#shared.timeoutMs + extraMs) as Promise<T>).catch(
-      (error: unknown) => {
-        throw this.#failure(error)
-      },
+      this.#rethrow,
     )
+  }
+
+  readonly #rethrow = (error: unknown): never => {
+    throw this.#failure(error)
   }
 
   /**
