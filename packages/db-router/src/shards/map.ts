@@ -36,7 +36,7 @@ export interface KeyRange {
 
 /**
  * Range: by an ordered key (ids, dates as ISO strings). Bounds are all integers (number, bigint, or
- * integer strings as Postgres returns `bigint`) or all strings (compared by UTF-16 code units, as
+ * integer strings as Postgres returns `bigint`: then the map is numeric) or all strings (compared by UTF-16 code units, as
  * `COLLATE "C"` for ASCII). Ranges may not overlap; a key in a gap is refused with `ERR_DB_NO_SHARD`.
  */
 export interface RangeMapOptions {
@@ -170,12 +170,15 @@ function rangeMap(options: RangeMapOptions, shards: readonly string[]): ShardMap
   if (!Array.isArray(ranges) || ranges.length === 0)
     check.fail('map.ranges must be a non-empty array of { shard, from?, to? }')
   const list = ranges as readonly KeyRange[]
-  const kind = list.some((r) => typeof r.from === 'string' || typeof r.to === 'string') ? 'string' : 'int'
+  const bounds = list.flatMap((r) => [r.from, r.to]).filter((v) => v !== undefined)
+  const kind = bounds.every((v) => intBound(v) !== undefined) ? 'int' : 'string'
   const bound = (name: string, v: unknown): Bound | undefined => {
     if (v === undefined) return undefined
     if (kind === 'string') {
       if (typeof v !== 'string')
-        check.fail(`${name} must be a string like the other bounds, got ${describeValue(v)}`)
+        check.fail(
+          `${name} must be an integer (number, bigint) or, in a map of string bounds, a string, got ${describeValue(v)}`,
+        )
       return { kind, value: v as string }
     }
     const int = intBound(v)

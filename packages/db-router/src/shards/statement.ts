@@ -341,7 +341,7 @@ function mergePlan(type: string | undefined, body: Json | undefined): MergePlan 
       if (contains(val.args ?? null, 'FuncCall') && hasAggregate(val.args ?? null))
         return { ok: false, reason: 'a nested aggregate' }
       aggregates.set(names[i] ?? '', fn)
-    } else if (hasAggregate(target.val ?? null) || contains(target.val ?? null, 'WindowDef')) {
+    } else if (hasAggregate(target.val ?? null) || hasWindow(target.val ?? null)) {
       return {
         ok: false,
         reason: `an aggregate or window function inside an expression (${names[i] ?? '?column?'})`,
@@ -360,7 +360,7 @@ function mergePlan(type: string | undefined, body: Json | undefined): MergePlan 
   const orderBy: SortTerm[] = []
   for (const s of asList(body.sortClause)) {
     const sort = isObject(s) && isObject(s.SortBy) ? s.SortBy : {}
-    let column = columnName(sort.node)
+    let column = single(sort.node)[0] === 'FuncCall' ? undefined : columnName(sort.node)
     const position = keyRef(sort.node)
     if (
       column === undefined &&
@@ -393,6 +393,13 @@ function mergePlan(type: string | undefined, body: Json | undefined): MergePlan 
 function isNullConst(expr: Json | undefined): boolean {
   const [type, node] = single(expr)
   return type === 'A_Const' && isObject(node) && node.isnull === true
+}
+
+function hasWindow(node: Json): boolean {
+  if (Array.isArray(node)) return node.some(hasWindow)
+  if (!isObject(node)) return false
+  if (isObject(node.FuncCall) && node.FuncCall.over !== undefined) return true
+  return Object.values(node).some(hasWindow)
 }
 
 function hasAggregate(node: Json): boolean {
