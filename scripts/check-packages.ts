@@ -6,15 +6,19 @@
  *  4. no built file names `@scalekit/internal` (the shared source is bundled, never a dependency),
  *     and the packed package.json names no unpublished workspace package and no `workspace:`
  *     range in any dependency field (`.pnpmfile.cjs` drops devDependencies at pack time);
- *  5. consumer smoke test: the tarballs install with npm into a fresh project outside the
- *     workspace, and every entry point loads with both `import` and `require`, with the same names.
+ *  5. the consumer app (`consumer-app.ts`): the tarballs install with npm into a fresh project
+ *     next to today's ioredis, pg, amqplib, express 5, fastify 5, zod and the packages' optional
+ *     peers (express-session, @opentelemetry/api…); every entry point loads
+ *     with `import` and `require`, with the same names; every public entry type-checks under strict
+ *     (ESM and CJS); each README quick start compiles and runs as written, in ESM and CJS.
  * Run after `pnpm build`.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { checkConsumerApp } from './consumer-app'
 
 interface Conditions {
   types: string
@@ -135,44 +139,6 @@ function checkPackedManifest(tarball: string, unpublished: Set<string>): void {
   }
 }
 
-function consumerSmokeTest(checked: Checked[]): void {
-  const app = mkdtempSync(join(tmpdir(), 'scalekit-consumer-'))
-  try {
-    writeFileSync(
-      join(app, 'package.json'),
-      JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }),
-    )
-    run(
-      'npm',
-      ['install', '--no-audit', '--no-fund', '--loglevel=error', ...checked.map((c) => c.tarball)],
-      app,
-    )
-    const specs = checked.flatMap((c) =>
-      c.subpaths.map((s) => (s === '.' ? c.pkg.name : `${c.pkg.name}/${s.slice(2)}`)),
-    )
-    const list = JSON.stringify(specs)
-    writeFileSync(
-      join(app, 'esm.mjs'),
-      `for (const s of ${list}) { const m = await import(s); console.log(s, Object.keys(m).sort().join(',')) }`,
-    )
-    writeFileSync(
-      join(app, 'cjs.cjs'),
-      `for (const s of ${list}) { const m = require(s); console.log(s, Object.keys(m).sort().join(',')) }`,
-    )
-    const esm = run(process.execPath, ['esm.mjs'], app).trim().split('\n')
-    const cjs = run(process.execPath, ['cjs.cjs'], app).trim().split('\n')
-    specs.forEach((spec, i) => {
-      const names = esm[i]?.split(' ')[1] ?? ''
-      if (names === '') problems.push(`consumer: import('${spec}') exports nothing`)
-      if (esm[i] !== cjs[i])
-        problems.push(`consumer: import and require of ${spec} differ:\n  ${esm[i]}\n  ${cjs[i]}`)
-      console.log(`  consumer ok: ${spec} (import + require: ${names})`)
-    })
-  } finally {
-    rmSync(app, { recursive: true, force: true })
-  }
-}
-
 const packDir = mkdtempSync(join(tmpdir(), 'scalekit-pack-'))
 const unpublished = unpublishedNames()
 try {
@@ -193,7 +159,11 @@ try {
     console.log(`${pkg.name}: exports match entries ${subpaths.join(' ')}; publint and attw clean`)
     checked.push({ dir, pkg, subpaths, tarball: join(packDir, tarball) })
   }
-  consumerSmokeTest(checked)
+  checkConsumerApp(
+    checked.map((c) => ({ dir: c.dir, name: c.pkg.name, subpaths: c.subpaths, tarball: c.tarball })),
+    problems,
+    bin('tsc'),
+  )
 } catch (error) {
   problems.push(error instanceof Error ? error.message : String(error))
 } finally {

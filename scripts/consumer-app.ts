@@ -1,0 +1,412 @@
+/**
+ * The packed tarballs as a new user gets them (issue 13, item 6), called by `check-packages.ts`:
+ *  1. install every tarball with npm into a fresh project outside the workspace, next to today's
+ *     latest `ioredis`, `pg`, `amqplib`, `express` 5, `fastify` 5 and `zod` (npm resolves them now:
+ *     a new major that an install range refuses fails here first). No engine-strict: fastify 5.12
+ *     pulls cookie 2, which declares Node >= 22, and npm only warns about it, as it does for users;
+ *  2. every entry point loads with `import` and `require`, with the same names;
+ *  3. a strict TypeScript file imports every public entry (the `exports` of each package.json), in
+ *     ESM and in CommonJS, and hands the app's ioredis client (whatever major npm installed, Redis
+ *     and Cluster) to the packages that take one;
+ *  4. each README quick start (the ```ts blocks of each `## Quick start…` section) compiles under
+ *     strict as written and runs: as ESM, and as CommonJS (the same code in an async main), against
+ *     the real services (REDIS_URL, AMQP_URL, DATABASE_URL set) and, where the package has one, its
+ *     embedded default (none set). The names a quick start takes as given are typed by the
+ *     package's `test/docs/readme-context.d.ts` and given values by a prelude in `quickStarts`
+ *     below, which may also check at exit that the example did what its comments say; a package
+ *     with no entry there (or a `notRun` reason) is compiled, not run, and says so.
+ */
+import { execFileSync } from 'node:child_process'
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { serviceUrls } from '../tooling/test-utils/src/services'
+
+/** A package as `check-packages.ts` packed it. */
+export interface PackedPackage {
+  dir: string
+  name: string
+  /** Its export subpaths: `.`, `./write-behind`… */
+  subpaths: string[]
+  tarball: string
+}
+
+/** What a fresh app installs beside the tarballs: today's versions, not the workspace's pins. */
+const APP_DEPENDENCIES = ['ioredis', 'pg', 'amqplib', 'express@5', 'fastify@5', 'zod']
+/** `express@5` → `express`, `@types/node@20` → `@types/node`. */
+const baseName = (spec: string): string => spec.replace(/(?<=.)@[^@]*$/, '')
+/** What a TypeScript app on Node 20 adds for its own code. */
+const APP_TYPES = ['@types/node@20', '@types/express@5', '@types/pg']
+/** Longest a quick start may run: one that never exits (an open handle) fails. */
+const RUN_TIMEOUT_MS = 20_000
+
+/**
+ * Runtime values of the names a package's quick start takes as given (their types are in its
+ * `test/docs/readme-context.d.ts`), loaded with `node --import` before the example. A quick start
+ * that needs a name missing here fails with a ReferenceError naming it: add it here.
+ */
+interface QuickStart {
+  /** An ES module run before the example; it sets globals and may check the outcome at exit. */
+  prelude: string
+  /** The package runs without any service when the env vars are unset. */
+  embedded: boolean
+  /** Why the quick start is compiled but not run (say it in the report; remove once it runs). */
+  notRun?: string
+}
+
+const exitCheck = (condition: string, message: string): string =>
+  `process.on('exit', (code) => { if (code === 0 && !(${condition})) { console.error(${JSON.stringify(message)}); process.exitCode = 1 } })\n`
+
+const quickStarts: Record<string, QuickStart> = {
+  '@scalekit/cache': {
+    embedded: true,
+    prelude:
+      `let loads = 0\n` +
+      `globalThis.id = '42'\n` +
+      `globalThis.db = { async findUser(id, { signal }) { signal.throwIfAborted(); loads++; return { id, name: 'Ada' } } }\n` +
+      exitCheck('loads === 1', 'the quick start never loaded the user through getOrSet'),
+  },
+  '@scalekit/queue': {
+    embedded: true,
+    prelude:
+      `const receipts = []\n` +
+      `globalThis.sendReceipt = async (orderId) => { receipts.push(orderId) }\n` +
+      exitCheck('receipts.includes(42)', 'the handler never sent the receipt of order 42'),
+  },
+  '@scalekit/session': {
+    embedded: false,
+    notRun: 'its quick starts are servers that listen on port 3000 until stopped',
+    prelude: '',
+  },
+  '@scalekit/db-router': {
+    // Its fallback URL names a database of the app's: no embedded default.
+    embedded: false,
+    notRun: "its SQL is elided ('…', 'INSERT INTO posts …'), which Postgres cannot run",
+    // The app's tables, in a schema of their own on the test database.
+    prelude: [
+      `import pg from 'pg'`,
+      `globalThis.id = 1`,
+      `globalThis.n = 'Ada'`,
+      `const schema = 'scalekit_quick_start'`,
+      `const client = new pg.Client({ connectionString: process.env.DATABASE_URL })`,
+      `await client.connect()`,
+      `await client.query(\`CREATE SCHEMA IF NOT EXISTS \${schema}; CREATE TABLE IF NOT EXISTS \${schema}.users (id int PRIMARY KEY, name text); INSERT INTO \${schema}.users VALUES (1, 'Ada') ON CONFLICT DO NOTHING; CREATE TABLE IF NOT EXISTS \${schema}.posts (id serial PRIMARY KEY, body text)\`)`,
+      `await client.end()`,
+      `const url = new URL(process.env.DATABASE_URL)`,
+      `url.searchParams.set('options', \`-c search_path=\${schema}\`)`,
+      `process.env.DATABASE_URL = url.toString()`,
+      ``,
+    ].join('\n'),
+  },
+}
+
+function run(cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): string {
+  try {
+    return execFileSync(cmd, args, {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: env ?? process.env,
+      timeout: RUN_TIMEOUT_MS * 4,
+    })
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string }
+    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}\n${e.stdout ?? ''}${e.stderr ?? e.message}`)
+  }
+}
+
+/** The quick starts of a README: the ```ts blocks of each `## Quick start…` section, joined per section. */
+export function quickStartCode(readme: string): string[] {
+  if (!existsSync(readme)) return []
+  const sections: string[][] = []
+  let current: string[] | undefined
+  let open: string[] | undefined
+  for (const line of readFileSync(readme, 'utf8').split('\n')) {
+    if (open !== undefined) {
+      if (/^```\s*$/.test(line)) {
+        current?.push(open.join('\n'))
+        open = undefined
+      } else open.push(line)
+      continue
+    }
+    if (/^## /.test(line)) {
+      current = /^## quick start/i.test(line) ? [] : undefined
+      if (current !== undefined) sections.push(current)
+    } else if (current !== undefined && /^```(ts|typescript)\s*$/.test(line)) open = []
+  }
+  return sections.filter((blocks) => blocks.length > 0).map((blocks) => blocks.join('\n'))
+}
+
+/** The same example as a CommonJS user writes it: imports on top, the rest in an async main. */
+function asCommonJs(code: string): string {
+  const lines = code.split('\n')
+  const imports = lines.filter((l) => /^import\s.+\sfrom\s/.test(l))
+  const body = lines.filter((l) => !/^import\s.+\sfrom\s/.test(l))
+  return `${imports.join('\n')}\n\nasync function main(): Promise<void> {\n${body.join('\n')}\n}\n\nmain().catch((error: unknown) => {\n  console.error(error)\n  process.exitCode = 1\n})\n`
+}
+
+const tsconfig = (include: string[], emit: boolean): string =>
+  JSON.stringify({
+    compilerOptions: {
+      strict: true,
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      types: ['node'],
+      // As `tsc --init` sets it: ioredis 6's own declarations import untyped `redis-errors`.
+      skipLibCheck: true,
+      ...(emit ? { outDir: 'out', rootDir: '.' } : { noEmit: true }),
+    },
+    include,
+  })
+
+function installApp(app: string, packed: PackedPackage[], problems: string[]): void {
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }),
+  )
+  // What a subpath needs beside the package (express-session, @opentelemetry/api…): its optional
+  // peers, in the range the package declares, as a user of that subpath installs them.
+  const chosen = new Set(APP_DEPENDENCIES.map(baseName))
+  const peers = new Map<string, string>()
+  for (const p of packed) {
+    const manifest = JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8')) as {
+      peerDependencies?: Record<string, string>
+    }
+    for (const [name, range] of Object.entries(manifest.peerDependencies ?? {})) {
+      if (!chosen.has(name)) peers.set(name, `${name}@${range}`)
+    }
+  }
+  const started = Date.now()
+  run(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      '--engine-strict=false',
+      ...packed.map((p) => p.tarball),
+      ...APP_DEPENDENCIES,
+      ...peers.values(),
+      ...APP_TYPES,
+    ],
+    app,
+  )
+  const version = (name: string): string =>
+    (JSON.parse(readFileSync(join(app, 'node_modules', name, 'package.json'), 'utf8')) as { version: string })
+      .version
+  console.log(
+    `  consumer: npm installed ${packed.length} tarballs next to ${[...APP_DEPENDENCIES.map(baseName), ...peers.keys()].map((d) => `${d} ${version(d)}`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  )
+  // The app's ioredis satisfies the cache's range: the cache uses it, never a copy of its own.
+  for (const p of packed) {
+    if (existsSync(join(app, 'node_modules', p.name, 'node_modules', 'ioredis'))) {
+      problems.push(`consumer: ${p.name} installed its own ioredis beside the app's ${version('ioredis')}`)
+    }
+  }
+}
+
+function checkLoads(app: string, packed: PackedPackage[], problems: string[]): void {
+  const specs = packed.flatMap((p) => p.subpaths.map((s) => (s === '.' ? p.name : `${p.name}/${s.slice(2)}`)))
+  const list = JSON.stringify(specs)
+  writeFileSync(
+    join(app, 'esm.mjs'),
+    `for (const s of ${list}) { const m = await import(s); console.log(s, Object.keys(m).sort().join(',')) }`,
+  )
+  writeFileSync(
+    join(app, 'cjs.cjs'),
+    `for (const s of ${list}) { const m = require(s); console.log(s, Object.keys(m).sort().join(',')) }`,
+  )
+  const esm = run(process.execPath, ['esm.mjs'], app).trim().split('\n')
+  const cjs = run(process.execPath, ['cjs.cjs'], app).trim().split('\n')
+  specs.forEach((spec, i) => {
+    const names = esm[i]?.split(' ')[1] ?? ''
+    if (names === '') problems.push(`consumer: import('${spec}') exports nothing`)
+    if (esm[i] !== cjs[i])
+      problems.push(`consumer: import and require of ${spec} differ:\n  ${esm[i]}\n  ${cjs[i]}`)
+    console.log(`  consumer ok: ${spec} (import + require: ${names})`)
+  })
+}
+
+/** A TypeScript project of the app, compiled with the others in one `tsc -b`. */
+interface Project {
+  /** Its directory, relative to the app. */
+  dir: string
+  what: string
+}
+
+/** Every public entry under strict TypeScript, in ESM and CJS, with the app's own ioredis client. */
+function entriesProject(app: string, packed: PackedPackage[]): Project {
+  const dir = join(app, 'types')
+  mkdirSync(dir)
+  const names = new Set(packed.map((p) => p.name))
+  const specs = packed.flatMap((p) => p.subpaths.map((s) => (s === '.' ? p.name : `${p.name}/${s.slice(2)}`)))
+  const imports = [
+    ...specs.map((s, i) => `import * as entry${i} from '${s}'`),
+    `import { Cluster, Redis } from 'ioredis'`,
+  ]
+  const body = [
+    `export const entries = [${specs.map((_, i) => `entry${i}`).join(', ')}] as const`,
+    `const app = new Redis({ lazyConnect: true })`,
+    `const cluster = new Cluster([{ host: '127.0.0.1', port: 7001 }], { lazyConnect: true })`,
+  ]
+  // The app's client of whatever ioredis major npm installed, standalone and Cluster.
+  if (names.has('@scalekit/cache')) {
+    imports.push(`import { createCache } from '@scalekit/cache'`)
+    body.push(
+      `export const caches = [app, cluster].map((redis) => createCache({ namespace: 'types', redis }))`,
+    )
+  }
+  if (names.has('@scalekit/queue')) {
+    imports.push(`import { createRedisDedupStore } from '@scalekit/queue'`)
+    body.push(`export const stores = [app, cluster].map((redis) => createRedisDedupStore({ redis }))`)
+  }
+  const source = `${imports.join('\n')}\n\n${body.join('\n')}\n`
+  writeFileSync(join(dir, 'entries.mts'), source)
+  writeFileSync(join(dir, 'entries.cts'), source)
+  writeFileSync(join(dir, 'tsconfig.json'), tsconfig(['entries.mts', 'entries.cts'], false))
+  return { dir: 'types', what: `the ${specs.length} public entries (ESM + CJS, the app's ioredis client)` }
+}
+
+/** The directory of a package's quick start number `i` (several sections: `-2`, `-3`…). */
+const quickStartDir = (p: PackedPackage, i: number): string =>
+  join('quick-start', `${p.name.replace('@scalekit/', '')}${i === 0 ? '' : `-${i + 1}`}`)
+
+/** A package's quick starts as written (ESM) and in an async main (CJS), with its context's types. */
+function quickStartProjects(app: string, p: PackedPackage): Project[] {
+  const codes = quickStartCode(join(p.dir, 'README.md'))
+  if (codes.length === 0) console.log(`  consumer: ${p.name} has no quick start`)
+  return codes.map((code, i) => {
+    const dir = quickStartDir(p, i)
+    mkdirSync(join(app, dir), { recursive: true })
+    writeFileSync(join(app, dir, 'quick-start.mts'), `${code}\nexport {}\n`)
+    writeFileSync(join(app, dir, 'quick-start.cts'), `${asCommonJs(code)}\nexport {}\n`)
+    const include = ['quick-start.mts', 'quick-start.cts']
+    const context = join(p.dir, 'test', 'docs', 'readme-context.d.ts')
+    if (existsSync(context)) {
+      copyFileSync(context, join(app, dir, 'context.d.ts'))
+      include.push('context.d.ts')
+    }
+    writeFileSync(join(app, dir, 'tsconfig.json'), tsconfig(include, true))
+    return { dir, what: `the ${p.name} quick start${codes.length > 1 ? ` #${i + 1}` : ''}` }
+  })
+}
+
+/**
+ * Compiles every project in one `tsc -b` (one process: the libraries' declarations are read once);
+ * returns the projects that failed, each error reported under the project it is in.
+ */
+function compile(app: string, projects: Project[], problems: string[], tsc: string): Set<string> {
+  const failed = new Set<string>()
+  try {
+    run(tsc, ['-b', ...projects.map((p) => p.dir), '--pretty', 'false'], app)
+  } catch (error) {
+    const lines = (error as Error).message.split('\n').slice(1)
+    for (const project of projects) {
+      const own = lines.filter((l) => l.startsWith(`${project.dir}/`))
+      if (own.length === 0) continue
+      failed.add(project.dir)
+      problems.push(`consumer: ${project.what} do(es) not compile under strict:\n${own.join('\n')}`)
+    }
+    if (failed.size === 0) problems.push(`consumer: tsc -b failed:\n${(error as Error).message}`)
+  }
+  for (const project of projects) {
+    if (!failed.has(project.dir)) console.log(`  consumer ok: ${project.what} compile(s) under strict`)
+  }
+  return failed
+}
+
+/** Runs each compiled quick start in ESM and CJS, against the services and, if it has one, its embedded default. */
+function runQuickStarts(
+  app: string,
+  packed: PackedPackage[],
+  compiled: Set<string>,
+  problems: string[],
+): void {
+  const services: NodeJS.ProcessEnv = {
+    REDIS_URL: serviceUrls.redis,
+    AMQP_URL: serviceUrls.amqp,
+    DATABASE_URL: serviceUrls.pg,
+  }
+  const base: NodeJS.ProcessEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !(name in services)),
+  )
+  for (const p of packed) {
+    const setup = quickStarts[p.name]
+    const dirs = [...compiled].filter(
+      (d) => d === quickStartDir(p, 0) || d.startsWith(`${quickStartDir(p, 0)}-`),
+    )
+    if (dirs.length === 0) continue
+    if (setup === undefined || setup.notRun !== undefined) {
+      const why =
+        setup?.notRun ?? 'no runtime context for the names it takes as given (see quickStarts above)'
+      console.log(`  consumer: ${p.name} quick start(s) compile; not run: ${why}`)
+      continue
+    }
+    const envs: [string, NodeJS.ProcessEnv][] = [['services', { ...base, ...services }]]
+    if (setup.embedded) envs.push(['embedded', base])
+    for (const dir of dirs) {
+      writeFileSync(join(app, dir, 'prelude.mjs'), setup.prelude)
+      for (const [label, env] of envs) {
+        for (const file of ['quick-start.mjs', 'quick-start.cjs']) {
+          const what = `${dir} (${file.endsWith('.mjs') ? 'ESM' : 'CJS'}, ${label})`
+          const started = Date.now()
+          try {
+            execFileSync(process.execPath, ['--import', './prelude.mjs', join('out', file)], {
+              cwd: join(app, dir),
+              env,
+              encoding: 'utf8',
+              stdio: ['ignore', 'pipe', 'pipe'],
+              timeout: RUN_TIMEOUT_MS,
+            })
+            console.log(`  consumer ok: ${p.name} ${what} runs in ${Date.now() - started} ms`)
+          } catch (error) {
+            const e = error as { stdout?: string; stderr?: string; signal?: string; message: string }
+            const why = e.signal === 'SIGTERM' ? `did not exit within ${RUN_TIMEOUT_MS} ms` : 'failed'
+            problems.push(`consumer: ${p.name} ${what} ${why}:\n${e.stdout ?? ''}${e.stderr ?? e.message}`)
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Runs the checks above in a fresh npm project; adds what fails to `problems`. */
+export function checkConsumerApp(packed: PackedPackage[], problems: string[], tsc: string): void {
+  const app = mkdtempSync(join(tmpdir(), 'scalekit-consumer-'))
+  const keep = process.env.SCALEKIT_CONSUMER_KEEP === '1'
+  const phase = (name: string, work: () => void): void => {
+    const started = Date.now()
+    work()
+    console.log(`  consumer: ${name} took ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  }
+  try {
+    phase('npm install', () => {
+      installApp(app, packed, problems)
+    })
+    phase('loading every entry', () => {
+      checkLoads(app, packed, problems)
+    })
+    let compiled = new Set<string>()
+    phase('compiling every entry and quick start', () => {
+      const projects = [entriesProject(app, packed), ...packed.flatMap((p) => quickStartProjects(app, p))]
+      const failed = compile(app, projects, problems, tsc)
+      compiled = new Set(projects.map((p) => p.dir).filter((d) => !failed.has(d)))
+    })
+    phase('running the quick starts', () => {
+      runQuickStarts(app, packed, compiled, problems)
+    })
+  } finally {
+    if (keep) console.log(`  consumer: the app is kept in ${app} (SCALEKIT_CONSUMER_KEEP=1)`)
+    else rmSync(app, { recursive: true, force: true })
+  }
+}
