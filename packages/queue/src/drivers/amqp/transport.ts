@@ -224,7 +224,9 @@ export class AmqpTransport implements Transport {
     await Promise.all([...this.#subscriptions].map(async (s) => s.close()))
     this.#subscriptions.clear()
     await Promise.all([...this.#open].map(async (c) => this.#closeConnection(c)))
-    await Promise.all(this.#loops ?? [])
+    // A connection attempt may hang until connectTimeout (a host that never answers): close()
+    // keeps to its own deadline; a connection that opens later is closed by its loop at once.
+    await settledWithin(Promise.all(this.#loops ?? []), Math.max(0, deadline - Date.now()))
   }
 
   /** A method, not a getter: the loop's `await`s change it, which narrowing cannot see. */
