@@ -52,16 +52,18 @@ const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, opti
       observer.enter(context, next)
     })
   })
-  // Body parsing resumes from stream events, outside the context: enter it again before the handler.
-  fastify.addHook('preValidation', (request, _reply, next) => {
-    const context = states.get(request)?.context
-    // Without a body to parse the hooks ran on in the context entered at onRequest.
-    if (context === undefined || getRequestContext() === context) next()
-    else
-      runWithRequestContext(context, () => {
-        observer.enter(context, next)
-      })
-  })
+  // Body parsing resumes from stream events, outside the context: enter it again before the handler
+  // (a hook Fastify runs per request, so only when there is a context to restore).
+  if (observer.withContext)
+    fastify.addHook('preValidation', (request, _reply, next) => {
+      const context = states.get(request)?.context
+      // Without a body to parse the hooks ran on in the context entered at onRequest.
+      if (context === undefined || getRequestContext() === context) next()
+      else
+        runWithRequestContext(context, () => {
+          observer.enter(context, next)
+        })
+    })
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, next) => {
     const state = states.get(request)
     if (state !== undefined)

@@ -1,0 +1,97 @@
+import { request } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import express from 'express'
+import Fastify from 'fastify'
+import { describe, expect, it } from 'vitest'
+import { createLogger, getRequestContext } from '../../src/index'
+import { observability } from '../../src/adapters/express'
+import { observabilityPlugin } from '../../src/adapters/fastify'
+
+function post(
+  port: number,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; requestId: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/orders/7',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+      },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => (text += chunk))
+        res.on('end', () => {
+          const id = res.headers['x-request-id']
+          resolve({
+            status: res.statusCode ?? 0,
+            requestId: typeof id === 'string' ? id : undefined,
+            body: text,
+          })
+        })
+      },
+    )
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+const logger = createLogger({ level: 'silent' })
+const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
+
+describe.each(['express', 'fastify'] as const)('%s request context', (framework) => {
+  it('reaches the handler after body parsing, with the request id echoed and the route template', async () => {
+    let port: number
+    let close: () => Promise<void>
+    const answer = async (): Promise<string> => {
+      await new Promise((resolve) => setImmediate(resolve))
+      const context = getRequestContext()
+      return JSON.stringify({
+        requestId: context?.requestId,
+        traceId: context?.traceId,
+        route: context?.route,
+      })
+    }
+    if (framework === 'express') {
+      const app = express()
+      app.use(observability({ logger }))
+      app.use(express.json())
+      app.post('/orders/:id', (_req, res, next) => {
+        answer().then((text) => res.type('json').send(text), next)
+      })
+      const server = app.listen(0, '127.0.0.1')
+      await new Promise((resolve) => server.once('listening', resolve))
+      port = (server.address() as AddressInfo).port
+      close = () => new Promise((resolve) => server.close(() => resolve()))
+    } else {
+      const app = Fastify()
+      await app.register(observabilityPlugin, { logger })
+      app.post('/orders/:id', async (_request, reply) => reply.type('application/json').send(await answer()))
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      port = (app.server.address() as AddressInfo).port
+      close = () => app.close()
+    }
+    try {
+      const given = await post(port, JSON.stringify({ item: 'x'.repeat(20_000) }), {
+        'x-request-id': 'abc-1',
+        traceparent,
+      })
+      expect(given.status).toBe(200)
+      expect(given.requestId).toBe('abc-1')
+      expect(JSON.parse(given.body)).toEqual({
+        requestId: 'abc-1',
+        traceId: '0af7651916cd43dd8448eb211c80319c',
+        route: '/orders/:id',
+      })
+      const generated = await post(port, '{}', { 'x-request-id': 'not ok' })
+      expect(generated.requestId).toMatch(/^[0-9a-f-]{36}$/)
+      expect(JSON.parse(generated.body)).toMatchObject({ requestId: generated.requestId })
+    } finally {
+      await close()
+    }
+  })
+})
