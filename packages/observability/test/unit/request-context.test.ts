@@ -66,7 +66,12 @@ describe.each(['express', 'fastify'] as const)('%s request context', (framework)
       const server = app.listen(0, '127.0.0.1')
       await new Promise((resolve) => server.once('listening', resolve))
       port = (server.address() as AddressInfo).port
-      close = () => new Promise((resolve) => server.close(() => resolve()))
+      close = () =>
+        new Promise((resolve) =>
+          server.close(() => {
+            resolve()
+          }),
+        )
     } else {
       const app = Fastify()
       await app.register(observabilityPlugin, { logger })
