@@ -1,0 +1,148 @@
+/**
+ * The @scalekit/observability benchmark: Express and Fastify `GET /users/:id` bare, with our
+ * metrics, our logs and both, against a hand-written prom-client middleware and the peers
+ * (express-prom-bundle, pino-http, fastify-metrics, Fastify's own logger), in one run; then the
+ * overhead of `instrument()` per call. Prints tables and writes benchmarks/results/observability.json.
+ *
+ *   pnpm --filter @scalekit/benchmarks bench:observability [http instrument]
+ *
+ * Each server runs in a process of its own (its CPU time per request is read from it over IPC) and
+ * autocannon loads it from this process. Rounds rotate the order; figures are medians over rounds,
+ * and the ratios to bare are taken within each round.
+ */
+import { type ChildProcess, fork } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { machineInfo, median, selectScenarios } from '../harness'
+import { runInstrument } from './instrument'
+
+const QUICK = process.env.BENCH_QUICK === '1'
+const ROUNDS = QUICK ? 1 : 3
+const SECONDS = QUICK ? 1 : 4
+const CONNECTIONS = 16
+
+const VARIANTS = {
+  express: ['bare', 'metrics', 'logs', 'metrics+logs', 'prom-client', 'express-prom-bundle', 'pino-http'],
+  fastify: ['bare', 'metrics', 'logs', 'metrics+logs', 'prom-client', 'fastify-metrics', 'fastify-logger'],
+} as const
+
+interface Server {
+  readonly name: string
+  readonly port: number
+  readonly child: ChildProcess
+}
+
+interface Round {
+  reqPerSec: number
+  cpuUsPerReq: number
+  p99Ms: number
+}
+
+function start(framework: string, variant: string): Promise<Server> {
+  const child = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [framework, variant], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  return new Promise((resolve, reject) => {
+    child.once('message', (message) => {
+      resolve({ name: variant, port: (message as { port: number }).port, child })
+    })
+    child.once('exit', (code) => {
+      reject(new Error(`${framework} ${variant} exited with ${code}`))
+    })
+  })
+}
+
+function cpuMicros(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (message) => {
+      const { cpu } = message as { cpu: NodeJS.CpuUsage }
+      resolve(cpu.user + cpu.system)
+    })
+    child.send('cpu')
+  })
+}
+
+async function load(port: number, seconds: number): Promise<autocannon.Result> {
+  let id = 0
+  return autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (request) => ({ ...request, path: `/users/${(id++ % 100_000).toString(36)}` }),
+      },
+    ],
+  })
+}
+
+async function measure(server: Server): Promise<Round> {
+  const before = await cpuMicros(server.child)
+  const result = await load(server.port, SECONDS)
+  const after = await cpuMicros(server.child)
+  const requests = result.requests.total
+  return {
+    reqPerSec: requests / SECONDS,
+    cpuUsPerReq: (after - before) / Math.max(1, requests),
+    p99Ms: result.latency.p99,
+  }
+}
+
+async function seriesOf(port: number): Promise<number | undefined> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`)
+  if (!response.ok) return undefined
+  const text = await response.text()
+  return text.split('\n').filter((line) => /^http_\w*duration_seconds_count\{/.test(line)).length
+}
+
+async function runHttp(framework: keyof typeof VARIANTS): Promise<unknown> {
+  const servers: Server[] = []
+  for (const variant of VARIANTS[framework]) servers.push(await start(framework, variant))
+  try {
+    for (const server of servers) await load(server.port, 1) // warm-up
+    const rounds = new Map<string, Round[]>(servers.map((s) => [s.name, []]))
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = servers.map((_, i) => servers[(i + r) % servers.length]!)
+      for (const server of order) rounds.get(server.name)!.push(await measure(server))
+    }
+    const bare = rounds.get('bare')!
+    const rows = servers.map((server) => {
+      const mine = rounds.get(server.name)!
+      return {
+        variant: server.name,
+        reqPerSec: Math.round(median(mine.map((m) => m.reqPerSec))),
+        cpuUsPerReq: Math.round(median(mine.map((m) => m.cpuUsPerReq)) * 10) / 10,
+        p99Ms: median(mine.map((m) => m.p99Ms)),
+        reqPerSecVsBare: Math.round(median(mine.map((m, i) => m.reqPerSec / bare[i]!.reqPerSec)) * 100) / 100,
+        cpuVsBare: Math.round(median(mine.map((m, i) => m.cpuUsPerReq / bare[i]!.cpuUsPerReq)) * 100) / 100,
+      }
+    })
+    for (const row of rows) {
+      const server = servers.find((s) => s.name === row.variant)!
+      Object.assign(row, { durationSeries: await seriesOf(server.port) })
+    }
+    console.log(
+      `\n${framework}: GET /users/:id, ${CONNECTIONS} connections, ${ROUNDS} × ${SECONDS} s, medians`,
+    )
+    console.table(rows)
+    return rows
+  } finally {
+    for (const server of servers) server.child.kill()
+  }
+}
+
+const SCENARIOS = {
+  http: async () => ({ express: await runHttp('express'), fastify: await runHttp('fastify') }),
+  instrument: async () => runInstrument(QUICK),
+}
+
+const results: Record<string, unknown> = { machine: machineInfo(), rounds: ROUNDS, secondsPerRun: SECONDS }
+for (const name of selectScenarios(SCENARIOS)) results[name] = await SCENARIOS[name]()
+if (!QUICK) {
+  const dir = fileURLToPath(new URL('../../results/', import.meta.url))
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(`${dir}observability.json`, `${JSON.stringify(results, null, 2)}\n`)
+}

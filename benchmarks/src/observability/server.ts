@@ -1,0 +1,112 @@
+/**
+ * One HTTP server of the observability benchmark, in a process of its own so its CPU time per
+ * request can be read apart from the load generator's: `server.ts <express|fastify> <variant>`.
+ * It reports its port over IPC and answers `cpu` with `process.cpuUsage()`.
+ */
+import type { AddressInfo } from 'node:net'
+import { createLogger, createMetrics } from '@scalekit/observability'
+import { metricsHandler, observability } from '@scalekit/observability/express'
+import { observabilityPlugin } from '@scalekit/observability/fastify'
+import express from 'express'
+import promBundle from 'express-prom-bundle'
+import Fastify, { type FastifyInstance } from 'fastify'
+import fastifyMetrics from 'fastify-metrics'
+import pino from 'pino'
+import { pinoHttp } from 'pino-http'
+import { Histogram, Registry } from 'prom-client'
+
+const [framework, variant] = process.argv.slice(2) as [string, string]
+
+/** Every logger writes to /dev/null through the same buffered pino destination. */
+function destination(): pino.DestinationStream {
+  return pino.destination({ dest: '/dev/null', minLength: 4096, sync: false })
+}
+
+function handWrittenHistogram(registry: Registry): Histogram<'method' | 'route' | 'status_code'> {
+  return new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'hand-written',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  })
+}
+
+async function expressServer(): Promise<number> {
+  const app = express()
+  const metrics = createMetrics()
+  const logger = createLogger({ destination: destination() })
+  const registry = new Registry()
+  if (variant === 'metrics') app.use(observability({ metrics }))
+  if (variant === 'logs') app.use(observability({ logger }))
+  if (variant === 'metrics+logs') app.use(observability({ metrics, logger }))
+  if (variant === 'prom-client') {
+    const histogram = handWrittenHistogram(registry)
+    app.use((req, res, next) => {
+      const end = histogram.startTimer()
+      res.once('finish', () => {
+        const route = (req.route as { path?: string } | undefined)?.path
+        end({
+          method: req.method,
+          route: route === undefined ? 'unmatched' : req.baseUrl + route,
+          status_code: res.statusCode,
+        })
+      })
+      next()
+    })
+  }
+  if (variant === 'express-prom-bundle')
+    app.use(promBundle({ includeMethod: true, includePath: true, promRegistry: registry }))
+  if (variant === 'pino-http') app.use(pinoHttp({ logger: pino(destination()) }))
+  app.get('/users/:id', (req, res) => {
+    res.json({ id: req.params.id })
+  })
+  if (variant === 'metrics' || variant === 'metrics+logs') app.get('/metrics', metricsHandler(metrics))
+  else if (variant !== 'express-prom-bundle')
+    app.get('/metrics', (_req, res) => {
+      void registry.metrics().then((text) => res.type('text/plain').send(text))
+    })
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  return (server.address() as AddressInfo).port
+}
+
+async function fastifyServer(): Promise<number> {
+  const app: FastifyInstance =
+    variant === 'fastify-logger' ? Fastify({ logger: { stream: destination() } }) : Fastify()
+  const metrics = createMetrics()
+  const logger = createLogger({ destination: destination() })
+  const registry = new Registry()
+  if (variant === 'metrics') await app.register(observabilityPlugin, { metrics })
+  if (variant === 'logs') await app.register(observabilityPlugin, { logger, metricsPath: false })
+  if (variant === 'metrics+logs') await app.register(observabilityPlugin, { metrics, logger })
+  if (variant === 'prom-client') {
+    const histogram = handWrittenHistogram(registry)
+    const starts = new WeakMap<object, (labels: Record<string, string | number>) => number>()
+    app.addHook('onRequest', (request, _reply, done) => {
+      starts.set(request, histogram.startTimer())
+      done()
+    })
+    app.addHook('onResponse', (request, reply, done) => {
+      starts.get(request)?.({
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status_code: reply.statusCode,
+      })
+      done()
+    })
+    app.get('/metrics', async () => registry.metrics())
+  }
+  if (variant === 'fastify-metrics')
+    await app.register(fastifyMetrics, { endpoint: '/metrics', defaultMetrics: { enabled: true } })
+  app.get('/users/:id', (request) => Promise.resolve({ id: (request.params as { id: string }).id }))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return (app.server.address() as AddressInfo).port
+}
+
+process.on('SIGINT', () => process.exit(0))
+const port = framework === 'express' ? await expressServer() : await fastifyServer()
+process.on('message', (message) => {
+  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() })
+})
+process.send?.({ port })
