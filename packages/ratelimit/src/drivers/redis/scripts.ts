@@ -115,7 +115,7 @@ local estimate = (previous * (period - elapsed)) / period + current
 local allowed = estimate + cost <= limit
 if allowed then current = current + cost end
 local after = (previous * (period - elapsed)) / period + current
-local function wait(room)
+local function wait_until(room)
   if current <= room and previous > 0 then return math.max(0, math.ceil(period - ((room - current) * period) / previous) - elapsed) end
   return period - elapsed + math.ceil(period - (room * period) / current)
 end
@@ -125,9 +125,9 @@ if current > 0 or previous > 0 then redis.call('SET', KEYS[1], string.format('%.
 local reset = 0
 if current > 0 then reset = 2 * period - elapsed elseif previous > 0 then reset = period - elapsed end
 local retry = 0
-if not allowed then retry = wait(limit - cost) end
+if not allowed then retry = wait_until(limit - cost) end
 local empty = 0
-if after + 1 > limit then empty = wait(limit - 1) end
+if after + 1 > limit then empty = wait_until(limit - 1) end
 return {allowed and 1 or 0, math.max(0, math.floor(limit - after)), reset, retry, empty, now}`
 
 const SLIDING_LOG = `${HEAD}
