@@ -9,8 +9,8 @@ import { median } from '../harness'
 function add(a: number, b: number): number {
   return a + b
 }
-async function addAsync(a: number, b: number): Promise<number> {
-  return a + b
+function addAsync(a: number, b: number): Promise<number> {
+  return Promise.resolve(a + b)
 }
 
 function timeSync(fn: (a: number, b: number) => number, ms: number): number {
