@@ -3,6 +3,7 @@ import * as cache from '../../../cache/src/index'
 import * as dbRouter from '../../../db-router/src/index'
 import * as observability from '../../../observability/src/index'
 import * as queue from '../../../queue/src/index'
+import * as ratelimit from '../../../ratelimit/src/index'
 import * as session from '../../../session/src/index'
 import { CodedError } from '../../src/index'
 
@@ -38,7 +39,7 @@ const packages = [
     prefix: 'ERR_SESSION',
     module: session as Record<string, unknown>,
     errors: session.errors,
-    closes: false,
+    closes: true,
   },
   {
     name: '@scalekit/observability',
@@ -46,6 +47,13 @@ const packages = [
     module: observability as Record<string, unknown>,
     errors: observability.errors,
     closes: false,
+  },
+  {
+    name: '@scalekit/ratelimit',
+    prefix: 'ERR_RATELIMIT',
+    module: ratelimit as Record<string, unknown>,
+    errors: ratelimit.errors,
+    closes: true,
   },
 ]
 

@@ -88,14 +88,14 @@ export class RevocationState {
     if (this.#subscriber !== undefined) return
     const subscriber = this.#config.redis.duplicate()
     this.#subscriber = subscriber
-    subscriber.on('error', (error) => {
+    subscriber.on('error', (error: Error) => {
       this.#config.warner.warn(
         'subscriber',
         { code: 'ERR_SESSION_STORE_UNAVAILABLE', error: error.message },
         'revocation subscriber: Redis connection error',
       )
     })
-    subscriber.on('message', (channel, message) => {
+    subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.#channel) this.#apply(message)
     })
     // Every (re)connection reloads: what was published while disconnected is in Redis.
