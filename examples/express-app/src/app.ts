@@ -1,0 +1,92 @@
+import express from 'express'
+import type { NextFunction, Request, Response } from 'express'
+import { consistency } from '@scalekit/db-router/express'
+import { outgoingTraceparent } from '@scalekit/observability'
+import { metricsHandler, observability } from '@scalekit/observability/express'
+import { runWithContext } from '@scalekit/queue'
+import { byIp, rateLimit } from '@scalekit/ratelimit/express'
+import { authenticate, requireRoles } from '@scalekit/session/express'
+import { errorResponse, HttpError } from '@scalekit/example-app-core'
+import type { Catalogue, Services } from '@scalekit/example-app-core'
+
+/** The product-catalogue API on Express: the same routes as the Fastify app, over the shared catalogue. */
+export function buildApp(services: Services, catalogue: Catalogue): express.Express {
+  const { db, health, limits, logger, metrics, tokens } = services
+  const app = express()
+  const userId = (req: Request): number => Number(req.auth?.sub)
+  const id = (req: Request): number => {
+    const value = Number(req.params['id'])
+    if (!Number.isInteger(value) || value < 1) throw new HttpError(400, 'id must be a positive integer')
+    return value
+  }
+  const requestId = (res: Response): string | undefined => res.getHeader('x-request-id')?.toString()
+
+  // First: request id, RED metrics, access log; messages published in a request carry its request id.
+  app.use(
+    observability({
+      metrics,
+      logger,
+      propagate: [
+        (ctx, next) =>
+          runWithContext({ correlationId: ctx.requestId, traceparent: outgoingTraceparent(ctx) }, next),
+      ],
+    }),
+  )
+  app.get('/healthz', health.liveness)
+  app.get('/readyz', health.readiness)
+  app.get('/metrics', metricsHandler(metrics))
+
+  // Every other route: per client address; login on a much stricter limit.
+  app.use(rateLimit({ limiter: limits.perIp, key: byIp() }))
+  app.use(express.json(), consistency(db)) // reads after this client's writes see them (x-consistency-token)
+  const perUser = rateLimit({
+    limiter: limits.perUser,
+    key: (req) => {
+      const auth = (req as unknown as Request).auth
+      return auth ? `user:${auth.sub}` : undefined
+    },
+  })
+  const signedIn = [authenticate({ tokens }), perUser]
+
+  app.post('/login', rateLimit({ limiter: limits.login, key: byIp() }), async (req, res) => {
+    const body = (req.body ?? {}) as { email?: unknown; password?: unknown }
+    res.json(await catalogue.login(body.email, body.password))
+  })
+  app.post('/refresh', async (req, res) => {
+    res.json(await catalogue.refresh((req.body as { refreshToken?: unknown } | undefined)?.refreshToken))
+  })
+  app.get('/me', ...signedIn, (req, res) => {
+    res.json(req.auth)
+  })
+  app.get('/products', async (_req, res) => {
+    res.json(await catalogue.listProducts())
+  })
+  app.get('/products/:id', async (req, res) => {
+    res.json(await catalogue.getProduct(id(req)))
+  })
+  app.patch('/products/:id', ...signedIn, requireRoles('admin'), async (req, res) => {
+    res.json(await catalogue.updateProduct(id(req), (req.body ?? {}) as Record<string, unknown>))
+  })
+  app.post('/orders', ...signedIn, async (req, res) => {
+    res
+      .status(201)
+      .json(
+        await catalogue.placeOrder(userId(req), (req.body ?? {}) as Record<string, unknown>, requestId(res)),
+      )
+  })
+  app.get('/orders/:id', ...signedIn, async (req, res) => {
+    res.json(await catalogue.getOrder(userId(req), id(req)))
+  })
+  app.get('/orders/:id/emails', ...signedIn, async (req, res) => {
+    await catalogue.getOrder(userId(req), id(req)) // only the owner's
+    res.json(await catalogue.sentEmails(id(req)))
+  })
+
+  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(error)
+    const { status, body } = errorResponse(error)
+    if (status >= 500) logger.error({ err: error }, 'request failed')
+    res.status(status).json(body)
+  })
+  return app
+}
