@@ -1,5 +1,6 @@
 import { scryptSync, timingSafeEqual } from 'node:crypto'
 import { z } from 'zod'
+import { getRequestContext } from '@scalekit/observability'
 import { defineMessage } from '@scalekit/queue'
 import type { Services } from './services.js'
 
@@ -151,7 +152,7 @@ export function createCatalogue(services: Services) {
     },
 
     /** Checkout: the order is written on the primary, then `order.placed` goes to the worker. */
-    async placeOrder(userId: number, body: { productId?: unknown; quantity?: unknown }, requestId?: string) {
+    async placeOrder(userId: number, body: { productId?: unknown; quantity?: unknown }) {
       const productId = Number(body.productId)
       const quantity = Number(body.quantity ?? 1)
       if (!Number.isInteger(productId) || !Number.isInteger(quantity) || quantity < 1 || quantity > 100)
@@ -159,7 +160,7 @@ export function createCatalogue(services: Services) {
       const { rows } = await db.query<{ id: number }>(
         `INSERT INTO ${s}.orders (user_id, product_id, quantity, request_id)
          SELECT $1, id, $3, $4 FROM ${s}.products WHERE id = $2 RETURNING id`,
-        [userId, productId, quantity, requestId ?? null],
+        [userId, productId, quantity, getRequestContext()?.requestId ?? null],
       )
       const order = rows[0]
       if (order === undefined) throw new HttpError(404, `product ${productId} not found`)

@@ -7,10 +7,11 @@ export function errorResponse(error: unknown): {
   status: number
   body: { code?: string; reason?: string; message: string }
 } {
-  const { code, reason } = error as { code?: unknown; reason?: unknown }
+  const { code, reason, statusCode } = error as { code?: unknown; reason?: unknown; statusCode?: unknown }
   let status = 500
   if (error instanceof HttpError) status = error.statusCode
   else if (sessionStatusOf(error) !== 500) status = sessionStatusOf(error)
+  else if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 600) status = statusCode
   else status = dbStatusOf(error)
   return {
     status,

@@ -86,25 +86,28 @@ export async function createServices(config: AppConfig, options: { component: st
     keys: signingKeys(process.env),
     redis,
     accessTokenTtl: '15m',
+    // a refresh token presented again within this grace gets the same successor (two tabs); the demo sets 0
+    refreshGrace: Number(process.env['REFRESH_GRACE_MS'] ?? 10_000),
     logger,
   })
+  const ns = process.env['RATE_LIMIT_NAMESPACE'] ?? config.appName
   const perIp = Number(process.env['RATE_LIMIT_PER_IP'] ?? 3000)
   const limits = {
     perIp: createRateLimiter({
       redis,
-      namespace: `${config.appName}-ip`,
+      namespace: `${ns}-ip`,
       limit: perIp,
       period: '1m',
       burst: perIp,
     }),
     perUser: createRateLimiter({
       redis,
-      namespace: `${config.appName}-user`,
+      namespace: `${ns}-user`,
       limit: 600,
       period: '1m',
       burst: 100,
     }),
-    login: createRateLimiter({ redis, namespace: `${config.appName}-login`, limit: 5, period: '1m' }),
+    login: createRateLimiter({ redis, namespace: `${ns}-login`, limit: 5, period: '1m' }),
   }
 
   const health = createHealth({ timeout: '2s' })

@@ -9,7 +9,8 @@ import type { Services } from './services.js'
  * fulfilled (unknown, or out of stock) is dead-lettered at once.
  */
 export function startOrderWorker(services: Services): void {
-  const { db, queue, logger, config } = services
+  const { db, queue, config } = services
+  const logger = services.logger.child({ worker: 'order-fulfilment' })
   const s = config.schema
   queue.consume(
     OrderPlaced,

@@ -19,7 +19,6 @@ export function buildApp(services: Services, catalogue: Catalogue): express.Expr
     if (!Number.isInteger(value) || value < 1) throw new HttpError(400, 'id must be a positive integer')
     return value
   }
-  const requestId = (res: Response): string | undefined => res.getHeader('x-request-id')?.toString()
 
   // First: request id, RED metrics, access log; messages published in a request carry its request id.
   app.use(
@@ -27,8 +26,9 @@ export function buildApp(services: Services, catalogue: Catalogue): express.Expr
       metrics,
       logger,
       propagate: [
-        (ctx, next) =>
-          runWithContext({ correlationId: ctx.requestId, traceparent: outgoingTraceparent(ctx) }, next),
+        (ctx, next) => {
+          runWithContext({ correlationId: ctx.requestId, traceparent: outgoingTraceparent(ctx) }, next)
+        },
       ],
     }),
   )
@@ -67,12 +67,12 @@ export function buildApp(services: Services, catalogue: Catalogue): express.Expr
   app.patch('/products/:id', ...signedIn, requireRoles('admin'), async (req, res) => {
     res.json(await catalogue.updateProduct(id(req), (req.body ?? {}) as Record<string, unknown>))
   })
+  // Admin only: how often product reads reached the database (the cache's factory calls).
+  app.get('/admin/stats', ...signedIn, requireRoles('admin'), (_req, res) => {
+    res.json({ productLoads: catalogue.productLoads() })
+  })
   app.post('/orders', ...signedIn, async (req, res) => {
-    res
-      .status(201)
-      .json(
-        await catalogue.placeOrder(userId(req), (req.body ?? {}) as Record<string, unknown>, requestId(res)),
-      )
+    res.status(201).json(await catalogue.placeOrder(userId(req), (req.body ?? {}) as Record<string, unknown>))
   })
   app.get('/orders/:id', ...signedIn, async (req, res) => {
     res.json(await catalogue.getOrder(userId(req), id(req)))
@@ -83,7 +83,10 @@ export function buildApp(services: Services, catalogue: Catalogue): express.Expr
   })
 
   app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(error)
+    if (res.headersSent) {
+      next(error)
+      return
+    }
     const { status, body } = errorResponse(error)
     if (status >= 500) logger.error({ err: error }, 'request failed')
     res.status(status).json(body)
