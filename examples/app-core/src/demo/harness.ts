@@ -86,9 +86,12 @@ export async function startApp(
   env: Record<string, string | undefined> = {},
   timeoutMs = 90_000,
 ): Promise<RunningApp> {
-  const fullEnv: NodeJS.ProcessEnv = { ...process.env, PORT: '0', ...env }
-  for (const [key, value] of Object.entries(fullEnv))
-    if (value === undefined || value === '') delete fullEnv[key]
+  // An empty value unsets a variable: `{ REDIS_URL: '' }` runs that part embedded whatever the shell says.
+  const fullEnv: NodeJS.ProcessEnv = Object.fromEntries(
+    Object.entries({ ...process.env, PORT: '0', ...env }).filter(
+      ([, value]) => value !== undefined && value !== '',
+    ),
+  )
   const lines: string[] = []
   const api = launch(app, 'src/server.ts', fullEnv, lines, /"msg":"listening"/, timeoutMs)
   const processes = [api]
