@@ -4,6 +4,7 @@ import {
   describeValue,
   type Duration,
   type Logger,
+  onlyKnownOptions,
   type RedisClient,
 } from '@scalekit/internal'
 import type { Codec } from './codec'
@@ -171,17 +172,6 @@ const GET_OR_SET_NAMES: readonly string[] = [...SET_NAMES, 'softTimeout', 'hardT
 export const MAX_TAG_LENGTH = 1024
 export const MAX_TAGS_PER_ENTRY = 1024
 
-/** Fails on a name in `given` that is not in `known`, naming it (and the known name it resembles). */
-function onlyKnown(checks: Checks, where: string, given: object, known: readonly string[]): void {
-  for (const name of Object.keys(given)) {
-    if (known.includes(name)) continue
-    const near = known.find((k) => k.toLowerCase() === name.toLowerCase())
-    checks.fail(
-      `${where === '' ? '' : `${where}.`}${name} is not an option${near === undefined ? '' : ` (did you mean ${near}?)`}; known: ${known.join(', ')}`,
-    )
-  }
-}
-
 /** A function-valued member, named in the error when missing. */
 function hasFunction(value: object, name: string): boolean {
   return typeof (value as Record<string, unknown>)[name] === 'function'
@@ -221,7 +211,7 @@ function checkLogger(value: unknown): Logger | undefined {
 function checkEncryption(value: unknown): EncryptionOptions | undefined {
   if (value === undefined) return undefined
   const encryption = check.group<EncryptionOptions>('encryption', value as EncryptionOptions)
-  onlyKnown(check, 'encryption', encryption, ['keys'])
+  onlyKnownOptions(check, 'encryption', encryption, ['keys'])
   const { keys } = encryption
   if (!Array.isArray(keys) || keys.length === 0)
     check.fail(`encryption.keys must be a non-empty array of { id, key }, got ${describeValue(keys)}`)
@@ -247,7 +237,7 @@ export interface CheckedParts {
 /** Checks the option names and the shape of `codec`, `logger` and `encryption`; throws `CacheOptionsError` naming the option. */
 export function checkParts(options: CacheOptions): CheckedParts {
   const o = check.group('createCache options', options)
-  onlyKnown(check, '', o, OPTION_NAMES)
+  onlyKnownOptions(check, '', o, OPTION_NAMES)
   return {
     codec: checkCodec(o.codec),
     logger: checkLogger(o.logger),
@@ -258,7 +248,7 @@ export function checkParts(options: CacheOptions): CheckedParts {
 /** Applies defaults and validates, once, at construction; throws `CacheOptionsError` naming the option. */
 export function resolveOptions(options: CacheOptions): ResolvedOptions {
   const o = check.group('createCache options', options)
-  onlyKnown(check, '', o, OPTION_NAMES)
+  onlyKnownOptions(check, '', o, OPTION_NAMES)
   const { namespace } = o
   if (typeof namespace !== 'string' || !/^[\w.-]{1,64}$/.test(namespace)) {
     check.fail(
@@ -266,9 +256,9 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     )
   }
   const l1 = o.l1 === false ? undefined : check.group('l1', o.l1)
-  if (l1 !== undefined) onlyKnown(check, 'l1', l1, L1_NAMES)
+  if (l1 !== undefined) onlyKnownOptions(check, 'l1', l1, L1_NAMES)
   const breaker = check.group('breaker', o.breaker)
-  onlyKnown(check, 'breaker', breaker, BREAKER_NAMES)
+  onlyKnownOptions(check, 'breaker', breaker, BREAKER_NAMES)
   return {
     namespace,
     l1:
@@ -349,7 +339,7 @@ export function resolveCall(
   kind: 'set' | 'getOrSet' = 'getOrSet',
 ): CallOptions {
   const given = argument.group('options', options)
-  onlyKnown(argument, 'options', given, kind === 'set' ? SET_NAMES : GET_OR_SET_NAMES)
+  onlyKnownOptions(argument, 'options', given, kind === 'set' ? SET_NAMES : GET_OR_SET_NAMES)
   const ttl = argument.duration('options.ttl', given.ttl, o.ttl)
   const grace = argument.duration('options.grace', given.grace, o.grace)
   const tags =
