@@ -89,7 +89,7 @@ export async function startApp(
   // An empty value unsets a variable: `{ REDIS_URL: '' }` runs that part embedded whatever the shell says.
   const fullEnv: NodeJS.ProcessEnv = Object.fromEntries(
     Object.entries({ ...process.env, PORT: '0', ...env }).filter(
-      ([, value]) => value !== undefined && value !== '',
+      ([, value]) => typeof value === 'string' && value.length > 0,
     ),
   )
   const lines: string[] = []
