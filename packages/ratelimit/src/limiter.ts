@@ -150,15 +150,30 @@ class Limiter implements RateLimiter {
     if (this.#redis === undefined)
       return this.#publish(fromOutcome(await this.#store.take(key, cost, 0), 'store'), cost)
     const nowUs = localNowUs()
-    if (cost > 0) {
-      const block = this.#blocks?.get(key, nowUs)
-      if (block !== undefined) {
+    if (cost > 0 && this.#blocks !== undefined) {
+      const known = this.#blocks.check(key, nowUs)
+      if (known.kind === 'empty') {
         return this.#publish(
           {
             allowed: false,
             remaining: 0,
-            resetAfter: msOf(block.resetUs - nowUs),
-            retryAfter: msOf(block.untilUs - nowUs),
+            resetAfter: msOf(known.resetUs - nowUs),
+            retryAfter: msOf(known.untilUs - nowUs),
+            source: 'fast-path',
+          },
+          cost,
+        )
+      }
+      if (known.kind === 'probe') {
+        // Another request of this process is asking Redis about this key, which had no unit to spare
+        // an interval ago: at most one freed up since, and the probe is taking it.
+        const interval = this.#o.params.intervalUs
+        return this.#publish(
+          {
+            allowed: false,
+            remaining: 0,
+            resetAfter: msOf(interval),
+            retryAfter: msOf(interval),
             source: 'fast-path',
           },
           cost,
@@ -166,7 +181,10 @@ class Limiter implements RateLimiter {
       }
     }
     const breaker = this.#breaker as CircuitBreaker
-    if (!breaker.admit()) return this.#byPolicy(key, cost, 0, 'breaker-open', undefined)
+    if (!breaker.admit()) {
+      this.#blocks?.delete(key)
+      return this.#byPolicy(key, cost, 0, 'breaker-open', undefined)
+    }
     // What the local fallback allowed during an outage goes to Redis with the key's first decision
     // once Redis answers again (not with a trial that may time out and still run later).
     const carry =
@@ -184,11 +202,14 @@ class Limiter implements RateLimiter {
       if (this.#failing) {
         this.#failing = false
         this.#warner.recover('redis-unavailable', `rate limiter "${this.#o.name}": Redis answers again`)
+        this.#warner.recover('redis-refused')
       }
-      if (this.#blocks !== undefined && outcome.emptyForUs > 0)
-        this.#blocks.set(key, nowUs + outcome.emptyForUs, nowUs + outcome.resetAfterUs)
+      if (outcome.emptyForUs > 0)
+        this.#blocks?.set(key, nowUs + outcome.emptyForUs, nowUs + outcome.resetAfterUs)
+      else this.#blocks?.delete(key)
       return this.#publish(fromOutcome(outcome, 'store'), cost)
     } catch (error) {
+      this.#blocks?.delete(key)
       const refused = refusedByRedis(error)
       if (refused) breaker.succeeded()
       else breaker.failed()
@@ -276,7 +297,7 @@ class Limiter implements RateLimiter {
           )
     this.#failing = true
     this.#warner.warn(
-      'redis-unavailable',
+      reason === 'refused' ? 'redis-refused' : 'redis-unavailable',
       { code: failure.code, limiter: this.#o.name, policy, reason },
       `rate limiter "${this.#o.name}": Redis is unavailable (${failure.message}); deciding by onRedisError '${policy}' until it answers`,
     )

@@ -169,6 +169,10 @@ export function resolveOptions(input: RateLimiterOptions): ResolvedOptions {
       `burst applies to 'gcra' and 'token-bucket'; the '${algorithm}' algorithm allows limit per window`,
     )
   const burst = windowed ? limit : checks.integer('burst', o.burst, limit, { min: 1, max: 1_000_000_000 })
+  if ((periodMs * 1000) / limit < 1)
+    checks.fail(
+      `limit / period must be at most 1 000 000 per second (one unit per µs), got ${limit} per ${periodMs} ms`,
+    )
   const params = gcraParams(limit, periodMs, burst)
   if (params.burst * params.intervalUs > SAFE_US)
     checks.fail(

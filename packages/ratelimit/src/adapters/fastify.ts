@@ -29,12 +29,16 @@ export function rateLimitHook(
   options?: RateLimitMiddlewareOptions,
 ): onRequestAsyncHookHandler {
   const resolved = resolveRules(rules, options)
-  return async function rateLimitOnRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  return async function rateLimitOnRequest(
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> {
     const verdict = await decide(resolved, requestOf(request))
-    if (verdict === undefined) return
+    if (verdict === undefined) return undefined
     for (const [name, value] of verdict.headers) void reply.header(name, value)
-    if (verdict.refused === undefined) return
-    await reply.code(httpStatusOf(verdict.refused.code)).send(verdict.refused)
+    if (verdict.refused === undefined) return undefined
+    // Answered here: returning the reply tells Fastify the request ends without its handler.
+    return reply.code(httpStatusOf(verdict.refused.code)).send(verdict.refused)
   }
 }
 

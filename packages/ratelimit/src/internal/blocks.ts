@@ -1,13 +1,26 @@
-/** A key known to be empty: until when (local µs), and when it is full again (local µs). */
+/** A key known to be empty: until when (local µs), when it is full again (local µs), and whether a probe is out. */
 interface Block {
   readonly untilUs: number
   readonly resetUs: number
+  /** The block ran out and one decision went to Redis to learn the key's state: the others wait for it. */
+  probing: boolean
 }
+
+/** What the fast path says about a key now. */
+export type BlockState =
+  | { readonly kind: 'open' }
+  | { readonly kind: 'empty'; readonly untilUs: number; readonly resetUs: number }
+  | { readonly kind: 'probe' }
+
+const OPEN: BlockState = { kind: 'open' }
+const PROBE: BlockState = { kind: 'probe' }
 
 /**
  * The local fast path: keys Redis said were empty, until the time it gave. Other instances can only
  * spend more of a key, never refill it faster, so a key empty until T stays empty until T: a request
- * for it before T is denied here, without a round trip. Bounded like the memory store.
+ * for it before T is refused here, without a round trip. When T comes, one request goes to Redis
+ * (the probe) and the others of this process are refused until it answers — at T one unit frees up,
+ * which only one request can take. Bounded like the memory store.
  */
 export class Blocks {
   readonly #blocks = new Map<string, Block>()
@@ -17,22 +30,29 @@ export class Blocks {
     this.#maxKeys = maxKeys
   }
 
-  /** The block of `key` still in force at `nowUs`, if any. */
-  get(key: string, nowUs: number): Block | undefined {
+  /** Whether a request for `key` at `nowUs` may go to Redis (`open`), is refused (`empty`, `probe`). */
+  check(key: string, nowUs: number): BlockState {
     const block = this.#blocks.get(key)
-    if (block === undefined) return undefined
-    if (block.untilUs > nowUs) return block
-    this.#blocks.delete(key)
-    return undefined
+    if (block === undefined) return OPEN
+    if (block.untilUs > nowUs) return { kind: 'empty', untilUs: block.untilUs, resetUs: block.resetUs }
+    if (block.probing) return PROBE
+    block.probing = true
+    return OPEN
   }
 
+  /** Redis said `key` is empty until `untilUs` (ends a probe). */
   set(key: string, untilUs: number, resetUs: number): void {
     this.#blocks.delete(key)
-    this.#blocks.set(key, { untilUs, resetUs })
+    this.#blocks.set(key, { untilUs, resetUs, probing: false })
     if (this.#blocks.size > this.#maxKeys) {
       const oldest = this.#blocks.keys().next()
       if (oldest.done !== true) this.#blocks.delete(oldest.value)
     }
+  }
+
+  /** Redis answered `key` with units to spare, or did not answer: the key is no longer known empty. */
+  delete(key: string): void {
+    this.#blocks.delete(key)
   }
 
   clear(): void {

@@ -60,6 +60,9 @@ describe('four processes on one key', () => {
     const sources: Record<string, number> = {}
     for (const r of reports)
       for (const [k, n] of Object.entries(r.sources)) sources[k] = (sources[k] ?? 0) + n
+    // The local fast path: refusals answered without Redis but for one probe per process per interval.
+    const refused = (sources['refused:store'] ?? 0) + (sources['refused:fast-path'] ?? 0)
+    expect((sources['refused:store'] ?? 0) / refused).toBeLessThanOrEqual(0.01)
     console.log(
       `4 processes, ${DURATION_MS} ms: allowed ${allowed.length}, busiest window ${busiest}, rate ${rate.toFixed(2)}/s`,
       sources,

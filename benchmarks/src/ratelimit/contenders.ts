@@ -1,0 +1,131 @@
+/**
+ * The contenders of the rate-limit benchmark, each as "decide one request of `key`" on one ioredis
+ * client: raw INCR + PEXPIRE in one pipeline (the floor: a fixed window with no script),
+ * @scalekit/ratelimit (GCRA, and the fixed window), rate-limiter-flexible's RateLimiterRedis (a
+ * fixed window in one script) and express-rate-limit's Redis store (rate-limit-redis, one script),
+ * the call express-rate-limit's middleware makes per request.
+ */
+import type { Redis } from 'ioredis'
+import { createRateLimiter, type RateLimiter } from '@scalekit/ratelimit'
+import { RedisStore } from 'rate-limit-redis'
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible'
+
+/** One decision: true when allowed. Rejects only when the limiter fails (Redis down). */
+export type Decide = (key: string) => Promise<boolean>
+
+export interface Subject {
+  readonly name: string
+  readonly floor?: boolean
+  readonly decide: Decide
+  readonly close: () => Promise<void>
+}
+
+export interface Limits {
+  readonly limit: number
+  readonly periodMs: number
+  /** GCRA's burst. @default limit */
+  readonly burst?: number
+  /** rate-limiter-flexible's in-memory block (on by default here, as its docs advise under attack). */
+  readonly rlfInMemoryBlock?: boolean
+  readonly timeoutMs?: number
+}
+
+export async function makeSubjects(
+  redis: Redis,
+  prefix: string,
+  l: Limits,
+  which: readonly string[],
+): Promise<Subject[]> {
+  const all: Record<string, () => Promise<Subject>> = {
+    'raw INCR + PEXPIRE': () =>
+      Promise.resolve({
+        name: 'raw INCR + PEXPIRE',
+        floor: true,
+        decide: async (key) => {
+          const window = Math.floor(Date.now() / l.periodMs)
+          const k = `${prefix}:raw:${key}:${window}`
+          const reply = await redis.pipeline().incr(k).pexpire(k, l.periodMs).exec()
+          const [error, hits] = reply?.[0] ?? [new Error('no reply'), undefined]
+          if (error !== null) throw error
+          return Number(hits) <= l.limit
+        },
+        close: () => Promise.resolve(),
+      }),
+    'scalekit GCRA': () => Promise.resolve(ours('scalekit GCRA', 'gcra')),
+    'scalekit fixed-window': () => Promise.resolve(ours('scalekit fixed-window', 'fixed-window')),
+    'rate-limiter-flexible': () => {
+      const rlf = new RateLimiterRedis({
+        storeClient: redis,
+        keyPrefix: `${prefix}:rlf`,
+        points: l.limit,
+        duration: l.periodMs / 1000,
+        ...(l.rlfInMemoryBlock === true
+          ? { inMemoryBlockOnConsumed: l.limit, inMemoryBlockDuration: l.periodMs / 1000 }
+          : {}),
+      })
+      return Promise.resolve({
+        name: 'rate-limiter-flexible',
+        decide: async (key) => {
+          try {
+            await rlf.consume(key)
+            return true
+          } catch (error) {
+            if (error instanceof RateLimiterRes) return false
+            throw error
+          }
+        },
+        close: () => Promise.resolve(),
+      })
+    },
+    'express-rate-limit + rate-limit-redis': () => {
+      const store = new RedisStore({
+        prefix: `${prefix}:erl:`,
+        sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as never,
+      })
+      // What express-rate-limit does once at start-up (without waiting for it).
+      void Promise.resolve(store.init({ windowMs: l.periodMs } as never)).catch(() => undefined)
+      return Promise.resolve({
+        name: 'express-rate-limit + rate-limit-redis',
+        decide: async (key) => (await store.increment(key)).totalHits <= l.limit,
+        close: () => Promise.resolve(),
+      })
+    },
+  }
+  function ours(name: string, algorithm: 'gcra' | 'fixed-window'): Subject {
+    const limiter: RateLimiter = createRateLimiter({
+      redis,
+      namespace: `${prefix}-${algorithm}`,
+      algorithm,
+      limit: l.limit,
+      period: l.periodMs,
+      ...(algorithm === 'gcra' ? { burst: l.burst ?? l.limit } : {}),
+      timeout: l.timeoutMs ?? 100,
+      onRedisError: 'closed',
+      logger: { warn: () => undefined },
+    })
+    return {
+      name,
+      decide: async (key) => {
+        const d = await limiter.take(key)
+        if (d.source === 'fail-closed') throw new Error('scalekit: Redis unavailable (fail-closed decision)')
+        return d.allowed
+      },
+      close: () => limiter.close(),
+    }
+  }
+  const out: Subject[] = []
+  for (const name of which) {
+    const make = all[name]
+    if (make === undefined) throw new Error(`unknown subject ${name}`)
+    out.push(await make())
+  }
+  return out
+}
+
+export const ALL = [
+  'raw INCR + PEXPIRE',
+  'scalekit GCRA',
+  'scalekit fixed-window',
+  'rate-limiter-flexible',
+  'express-rate-limit + rate-limit-redis',
+] as const

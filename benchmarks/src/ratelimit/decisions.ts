@@ -1,0 +1,20 @@
+/**
+ * Decisions per second and p50/p99 per decision, 20 in flight, over 1000 keys that never run out
+ * (every decision allowed: the fast path never answers), on the shared Redis.
+ */
+import type { Redis } from 'ioredis'
+import { interleave, printSummaries, timeConcurrent } from '../harness'
+import { ALL, makeSubjects } from './contenders'
+
+export async function runDecisions(redis: Redis, prefix: string, quick: boolean): Promise<unknown> {
+  const subjects = await makeSubjects(redis, `${prefix}:dec`, { limit: 1_000_000_000, periodMs: 60_000 }, ALL)
+  try {
+    const summaries = await interleave(subjects, quick ? 1 : 5, (s) =>
+      timeConcurrent((loop, i) => s.decide(`k${(loop * 7919 + i) % 1000}`), 20, quick ? 300 : 1500),
+    )
+    printSummaries('decisions: allowed, 1000 keys, 20 in flight', summaries)
+    return summaries.map(({ rounds: _rounds, ...s }) => s)
+  } finally {
+    for (const s of subjects) await s.close()
+  }
+}
