@@ -74,6 +74,15 @@ export class DbBucketMoveError extends DbRouterError {
   static override readonly code: string = 'ERR_DB_BUCKET_MOVE'
 }
 
+/**
+ * A write to a bucket that is being moved did not get through within `map.fenceWait`: the move
+ * holds the bucket's fence (copying its rows) or was interrupted between its steps. Retry later;
+ * rerun the move if it was interrupted.
+ */
+export class DbBucketMovingError extends DbRouterError {
+  static override readonly code: string = 'ERR_DB_BUCKET_MOVING'
+}
+
 /** The errors of sharding, keyed by code (the package's base first); the rest are in `errors`. */
 export const shardErrors: {
   readonly ERR_DB: typeof DbRouterError
@@ -83,6 +92,7 @@ export const shardErrors: {
   readonly ERR_DB_MERGE_UNSUPPORTED: typeof DbMergeUnsupportedError
   readonly ERR_DB_SHARDS_FAILED: typeof DbShardsFailedError
   readonly ERR_DB_BUCKET_MOVE: typeof DbBucketMoveError
+  readonly ERR_DB_BUCKET_MOVING: typeof DbBucketMovingError
 } = defineErrors({
   ERR_DB: DbRouterError,
   ERR_DB_SHARD_KEY_REQUIRED: DbShardKeyRequiredError,
@@ -91,4 +101,5 @@ export const shardErrors: {
   ERR_DB_MERGE_UNSUPPORTED: DbMergeUnsupportedError,
   ERR_DB_SHARDS_FAILED: DbShardsFailedError,
   ERR_DB_BUCKET_MOVE: DbBucketMoveError,
+  ERR_DB_BUCKET_MOVING: DbBucketMovingError,
 })

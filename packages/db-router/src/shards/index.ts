@@ -23,3 +23,7 @@ export {
   type ShardFailure,
 } from './errors'
 export { shardChannels, type BucketMoveEvent, type ShardCallContext } from './channels'
+export { initDirectory, moveBucket } from './move'
+export type { MoveBucketOptions, MoveBucketResult, MoveStep } from './move'
+export type { DirectoryMapOptions } from './map'
+export { DbBucketMovingError } from './errors'

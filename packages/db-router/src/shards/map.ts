@@ -1,4 +1,5 @@
 import { createChecks, describeValue } from '@scalekit/internal'
+import type { Duration } from '@scalekit/internal'
 import { DbRouterOptionsError } from '../errors'
 import { DbNoShardError } from './errors'
 import type { ShardKey } from './hash'
@@ -50,6 +51,25 @@ export interface ListMapOptions {
   lists: Readonly<Record<string, readonly ShardKey[]>>
   /** The shard of keys in no list. @default none: such keys are refused with `ERR_DB_NO_SHARD` */
   default?: string
+}
+
+/**
+ * Directory: a key's bucket is hashed as in a hash map, and the bucket's shard is read from a table
+ * on the `home` shard (created by `initDirectory()` or `scalekit-db init-directory`), versioned by
+ * an epoch, so buckets can be moved between shards while the app runs (`moveBucket()`).
+ */
+export interface DirectoryMapOptions {
+  strategy: 'directory'
+  /** The shard whose primary holds the directory tables. */
+  home: string
+  /** Virtual buckets, fixed for the life of the data. @default 1024 */
+  buckets?: number
+  /** Prefix of the directory's tables (`<prefix>_directory`, `<prefix>_directory_epoch` on `home`, `<prefix>_buckets` on every shard). @default 'scalekit_shard' */
+  prefix?: string
+  /** How often the cached directory's epoch is re-checked (a write to a moved bucket re-reads it at once). @default 1000 */
+  refresh?: Duration
+  /** How long a write to a bucket being moved waits and retries before `ERR_DB_BUCKET_MOVING`. @default 10000 */
+  fenceWait?: Duration
 }
 
 /** The shard map of {@link createShardMap} and `createShardedRouter({ map })`. */

@@ -5,6 +5,7 @@ import {
   describeValue,
   onlyKnownOptions,
   parseDuration,
+  sleep,
 } from '@scalekit/internal'
 import type {
   Closeable,
@@ -33,8 +34,11 @@ import { mergeRows, runOnShards } from './fan-out'
 import type { CrossShardResult, MergeOption, PartialCrossShardResult } from './fan-out'
 import { canonicalKey } from './hash'
 import type { ShardKey } from './hash'
-import { createShardMap } from './map'
-import type { ShardMap, StaticMapOptions } from './map'
+import { Directory } from './directory'
+import { DbBucketMovingError } from './errors'
+import { bucketCount, createShardMap } from './map'
+import type { DirectoryMapOptions, ShardMap, StaticMapOptions } from './map'
+import { internalsOf } from './internals'
 import { loadStatementParser, StatementAnalyzer } from './statement'
 import type { KeyRef, StatementInfo } from './statement'
 
@@ -48,7 +52,7 @@ export interface ShardedRouterOptions {
   /** The shards by name (letters, digits, `_`, `-`, `.`): each becomes a `createDbRouter` router of its own. */
   shards: Readonly<Record<string, ShardOptions>>
   /** Which shard owns a key. Shards the map never names are databases for {@link placement} only. */
-  map: StaticMapOptions
+  map: StaticMapOptions | DirectoryMapOptions
   /**
    * The column that holds the shard key in every sharded table (`tenant_id`): `db.query()` reads the
    * key from an equality on it when no `shardKey` is given. @default none: `db.query()` needs `{ shardKey }`
@@ -108,7 +112,11 @@ export interface ShardedRouter extends Closeable {
   ready(): Promise<void>
   /** The name of the shard that owns `key`. */
   shardOf(key: ShardKey): string
-  /** The router of the shard that owns `key`: query, transaction, connect, consistency — everything of `createDbRouter`. */
+  /**
+   * The router of the shard that owns `key`: query, transaction, connect, consistency — everything
+   * of `createDbRouter`. Not with a directory map (`ERR_DB_INVALID_ARGUMENT`): there a write must
+   * check the bucket's fence in its transaction, which `db.query()` and `db.transaction()` do.
+   */
   shard(key: ShardKey): DbRouter
   /** A shard's (or placed database's) router by name. */
   router(name: string): DbRouter
@@ -173,6 +181,8 @@ class Sharded implements ShardedRouter {
   readonly #warner: Warner
   readonly #gate = new CloseGate(DbRouterArgumentError, (ms) => this.#close(ms))
   #parserLoaded = false
+  readonly #directory: Directory | undefined
+  readonly #fenceWait: number = 0
 
   constructor(options: ShardedRouterOptions) {
     if (typeof options !== 'object' || (options as unknown) === null)
@@ -197,14 +207,33 @@ class Sharded implements ShardedRouter {
     const column: unknown = options.shardColumn
     if (column !== undefined && (typeof column !== 'string' || !/^[A-Za-z_][A-Za-z0-9_$]*$/.test(column)))
       check.fail(`shardColumn must be a column name, got ${describeValue(column)}`)
-    this.map = createShardMap(options.map, names)
-    this.shardNames = this.map.shards
     const placement = check.group('placement', options.placement)
     for (const [table, db] of Object.entries(placement)) {
       if (typeof db !== 'string' || !names.includes(db))
         check.fail(`placement.${table} must name a shard of options.shards, got ${describeValue(db)}`)
     }
     this.#placement = new Map(Object.entries(placement).map(([t, d]) => [t.toLowerCase(), d as string]))
+    const mapOptions = check.group('map', options.map) as StaticMapOptions | DirectoryMapOptions
+    let directory: { options: DirectoryMapOptions; shards: string[] } | undefined
+    if (mapOptions.strategy === 'directory') {
+      onlyKnownOptions(check, 'map', mapOptions, [
+        'strategy',
+        'home',
+        'buckets',
+        'prefix',
+        'refresh',
+        'fenceWait',
+      ])
+      if (typeof mapOptions.home !== 'string' || !names.includes(mapOptions.home))
+        check.fail(`map.home must name a shard of options.shards, got ${describeValue(mapOptions.home)}`)
+      const prefix: unknown = mapOptions.prefix
+      if (prefix !== undefined && (typeof prefix !== 'string' || !/^[a-z_][a-z0-9_]{0,40}$/.test(prefix)))
+        check.fail(
+          `map.prefix must be a lower-case SQL name of at most 41 characters, got ${describeValue(prefix)}`,
+        )
+      const placedOn = new Set(this.#placement.values())
+      directory = { options: mapOptions, shards: names.filter((n) => !placedOn.has(n)) }
+    }
     const cross = check.group('crossShard', options.crossShard)
     onlyKnownOptions(check, 'crossShard', cross, ['concurrency', 'timeout'])
     this.#concurrency = check.integer('crossShard.concurrency', cross.concurrency, 8, { min: 1 })
@@ -226,7 +255,38 @@ class Sharded implements ShardedRouter {
         throw error
       }
     }
+    if (directory === undefined) {
+      this.map = createShardMap(mapOptions as StaticMapOptions, names)
+    } else {
+      const o = directory.options
+      const dir = new Directory(
+        o.home,
+        this.#routers.get(o.home) as DbRouter,
+        bucketCount('map', o.buckets),
+        o.prefix ?? 'scalekit_shard',
+        check.duration('map.refresh', o.refresh, 1000, { min: 1 }),
+      )
+      this.#directory = dir
+      this.#fenceWait = check.duration('map.fenceWait', o.fenceWait, 10_000)
+      this.map = {
+        strategy: 'directory',
+        shards: directory.shards,
+        shardOf: (key) => {
+          // Routing re-checks a stale directory before it sends; a lookup refreshes it in the background.
+          if (dir.stale) dir.refresh().catch(() => undefined)
+          return dir.entry(dir.bucketOf(key)).shard
+        },
+        bucketOf: (key) => dir.bucketOf(key),
+      }
+    }
+    this.shardNames = this.map.shards
     this.#mapRouters = this.shardNames.map((n) => [n, this.#routers.get(n) as DbRouter] as const)
+    internalsOf.set(this, {
+      directory: this.#directory,
+      column: column as string | undefined,
+      routers: this.#routers,
+      shards: this.shardNames,
+    })
     this.#analyzer = new StatementAnalyzer(column as string | undefined)
     this.#warner = createWarner('db-router', options.logger)
     loadStatementParser().then(
@@ -238,7 +298,11 @@ class Sharded implements ShardedRouter {
   }
 
   async ready(): Promise<void> {
-    await Promise.all([loadStatementParser(), ...[...this.#routers.values()].map((r) => r.ready())])
+    await Promise.all([
+      loadStatementParser(),
+      this.#directory?.refresh(true),
+      ...[...this.#routers.values()].map((r) => r.ready()),
+    ])
     this.#parserLoaded = true
   }
 
@@ -249,6 +313,10 @@ class Sharded implements ShardedRouter {
 
   shard(key: ShardKey): DbRouter {
     if (this.#gate.closed) throw new DbRouterClosedError('the sharded router is closed')
+    if (this.#directory !== undefined)
+      throw new DbRouterArgumentError(
+        'shard(key) is not available with a directory map: a write must check the bucket fence in its transaction; use db.query(text, values, { shardKey }) or db.transaction(key, fn)',
+      )
     return this.#routers.get(this.shardOf(key)) as DbRouter
   }
 
@@ -281,7 +349,12 @@ class Sharded implements ShardedRouter {
             ? router.query<R>(first)
             : router.query<R>(first as QueryConfig<unknown[]>, routing)
           : router.query<R>(first, second as readonly unknown[] | undefined, routing)
-      if (options?.shardKey !== undefined) {
+      const inTransaction = (tx: TransactionClient): Promise<QueryResult<R>> =>
+        configGiven && !Array.isArray(second)
+          ? tx.query<R>(first)
+          : tx.query<R>(first, second as readonly unknown[] | undefined)
+      const calls: Calls<R> = { forward, inTransaction }
+      if (options?.shardKey !== undefined && this.#directory === undefined) {
         const shard = this.shardOf(options.shardKey)
         return traceShard({ shard, operation: 'query', route: 'option' }, () =>
           forward(this.#routers.get(shard) as DbRouter),
@@ -294,10 +367,14 @@ class Sharded implements ShardedRouter {
         )
       const values = (Array.isArray(second) ? second : (first as { values?: unknown[] }).values) as
         unknown[] | undefined
-      if (this.#parserLoaded) return this.#routeByStatement(this.#analyzer.analyze(text), values, forward)
-      return loadStatementParser().then(() =>
-        this.#routeByStatement(this.#analyzer.analyze(text), values, forward),
-      )
+      const key = options?.shardKey
+      if (key !== undefined) canonicalKey(key, 'shardKey')
+      const route = (): Promise<QueryResult<R>> =>
+        key === undefined
+          ? this.#routeByStatement(this.#analyzer.analyze(text), values, calls)
+          : this.#routeByKeys([key], this.#analyzer.analyze(text).read, calls, 'option')
+      if (this.#parserLoaded) return route()
+      return loadStatementParser().then(route)
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)))
     }
@@ -306,20 +383,110 @@ class Sharded implements ShardedRouter {
   #routeByStatement<R extends QueryResultRow>(
     info: StatementInfo,
     values: readonly unknown[] | undefined,
-    forward: (router: DbRouter) => Promise<QueryResult<R>>,
+    calls: Calls<R>,
   ): Promise<QueryResult<R>> {
     const placed = this.#placedDatabase(info.tables)
-    let context: ShardCallContext
-    if (placed !== undefined) context = { shard: placed, operation: 'query', route: 'placement' }
-    else {
-      const shards = this.#shardsOfStatement(info, values)
+    if (placed !== undefined)
+      return traceShard({ shard: placed, operation: 'query', route: 'placement' }, () =>
+        calls.forward(this.#routers.get(placed) as DbRouter),
+      )
+    if (!info.key.ok)
+      throw new DbShardKeyRequiredError(
+        `cannot route the statement to one shard (${info.key.reason}): pass { shardKey }, use db.shard(key), or queryAllShards()`,
+        { reason: info.key.reason },
+      )
+    const keys = info.key.keys.map((ref) => resolveKey(ref, values))
+    return this.#routeByKeys(keys, info.read, calls, 'statement')
+  }
+
+  /** The one shard of `keys` (else `ERR_DB_CROSS_SHARD`); with a directory map, a write goes through the bucket fence. */
+  #routeByKeys<R extends QueryResultRow>(
+    keys: readonly ShardKey[],
+    read: boolean,
+    calls: Calls<R>,
+    route: ShardCallContext['route'],
+  ): Promise<QueryResult<R>> {
+    const shards = new Set(keys.map((k) => this.map.shardOf(k)))
+    if (shards.size !== 1 && this.#directory === undefined)
+      throw new DbCrossShardError(
+        `the statement's keys belong to ${shards.size} shards (${[...shards].join(', ')}); a statement runs on one shard: split it, or use queryAllShards()`,
+      )
+    const shard = [...shards][0] as string
+    const directory = this.#directory
+    if (directory === undefined)
+      return traceShard({ shard, operation: 'query', route }, () =>
+        calls.forward(this.#routers.get(shard) as DbRouter),
+      )
+    return traceShard({ shard, operation: 'query', route }, async () => {
+      if (directory.stale) await directory.refresh()
+      const buckets = [...new Set(keys.map((k) => directory.bucketOf(k)))]
+      const entries = buckets.map((b) => directory.entry(b))
+      const owner = entries[0]?.shard as string
+      // A read goes to the owner as the directory says, unless the bucket is being moved: then it
+      // goes through the fence too, so it reads where the writes go.
+      if (read && entries.every((e) => e.shard === owner && e.movingTo === undefined))
+        return calls.forward(this.#routers.get(owner) as DbRouter)
+      return this.#fenced(directory, buckets, (tx) => calls.inTransaction(tx), undefined)
+    })
+  }
+
+  /**
+   * Runs `run` in a transaction on the shard that owns `buckets`, after taking each bucket's
+   * ownership row `FOR SHARE` and checking its epoch against the directory: a move takes the row
+   * `FOR UPDATE` (waiting for such writes, holding new ones) while it copies, then deletes it. A write
+   * that finds its shard no longer owns the bucket re-reads the directory and goes where it says
+   * (or to the move's target once the source has let go), waiting up to `fenceWait` while a move is
+   * between its steps.
+   */
+  async #fenced<T>(
+    directory: Directory,
+    buckets: readonly number[],
+    run: (tx: TransactionClient, shard: string) => Promise<T>,
+    options: TransactionOptions | undefined,
+  ): Promise<T> {
+    const deadline = performance.now() + this.#fenceWait
+    const owned = directory.names.owned
+    let target: { shard: string; epochs: readonly bigint[] } | undefined
+    for (let attempt = 1; ; attempt += 1) {
+      const entries = buckets.map((b) => directory.entry(b))
+      const shards = new Set(entries.map((e) => e.shard))
       if (shards.size !== 1)
         throw new DbCrossShardError(
-          `the statement's keys belong to ${shards.size} shards (${[...shards].join(', ')}); a statement runs on one shard: split it, or use queryAllShards()`,
+          "the statement's buckets belong to different shards: a statement runs on one shard",
         )
-      context = { shard: [...shards][0] as string, operation: 'query', route: 'statement' }
+      const want = target ?? { shard: entries[0]?.shard as string, epochs: entries.map((e) => e.epoch) }
+      const router = this.#routers.get(want.shard) as DbRouter
+      const outcome = await router.transaction(async (tx) => {
+        const { rows } = await tx.query<{ bucket: number; epoch: string }>(
+          `SELECT bucket, epoch::text AS epoch FROM ${owned} WHERE bucket = ANY($1::int[]) FOR SHARE`,
+          [buckets],
+        )
+        const held = new Map(rows.map((r) => [r.bucket, r.epoch]))
+        if (buckets.some((b, i) => held.get(b) !== String(want.epochs[i]))) return undefined
+        return { value: await run(tx, want.shard) }
+      }, options)
+      if (outcome !== undefined) return outcome.value
+      await directory.refresh(true)
+      const fresh = buckets.map((b) => directory.entry(b))
+      const moved = fresh.some((e, i) => e.shard !== want.shard || e.epoch !== want.epochs[i])
+      if (moved && target === undefined) continue
+      const first = fresh[0]
+      if (
+        target === undefined &&
+        first?.movingTo !== undefined &&
+        fresh.every((e) => e.movingTo === first.movingTo)
+      ) {
+        // The source let go but the directory is not switched yet: the move's target owns it at epoch + 1.
+        target = { shard: first.movingTo, epochs: fresh.map((e) => e.epoch + 1n) }
+        continue
+      }
+      target = undefined
+      if (performance.now() > deadline)
+        throw new DbBucketMovingError(
+          `bucket ${buckets.join(', ')} is being moved: no shard accepted the write within map.fenceWait (${this.#fenceWait} ms); retry, or rerun the interrupted move`,
+        )
+      await sleep(Math.min(200, 10 * attempt))
     }
-    return traceShard(context, () => forward(this.#routers.get(context.shard) as DbRouter))
   }
 
   /** The database the statement's tables are placed on; undefined when none is placed; refused when they span databases. */
@@ -338,17 +505,6 @@ class Sharded implements ShardedRouter {
     })
   }
 
-  #shardsOfStatement(info: StatementInfo, values: readonly unknown[] | undefined): Set<string> {
-    if (!info.key.ok)
-      throw new DbShardKeyRequiredError(
-        `cannot route the statement to one shard (${info.key.reason}): pass { shardKey }, use db.shard(key), or queryAllShards()`,
-        { reason: info.key.reason },
-      )
-    const shards = new Set<string>()
-    for (const ref of info.key.keys) shards.add(this.map.shardOf(resolveKey(ref, values)))
-    return shards
-  }
-
   transaction<T>(
     key: ShardKey,
     fn: (tx: TransactionClient) => Promise<T>,
@@ -363,9 +519,16 @@ class Sharded implements ShardedRouter {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)))
     }
     const router = this.#routers.get(shard) as DbRouter
+    const directory = this.#directory
     return traceShard({ shard, operation: 'transaction', route: 'key' }, async () => {
       await loadStatementParser()
-      return router.transaction((tx) => fn(this.#guard(tx, shard)), options)
+      if (directory === undefined) return router.transaction((tx) => fn(this.#guard(tx, shard)), options)
+      return this.#fenced(
+        directory,
+        [directory.bucketOf(key)],
+        (tx, owner) => fn(this.#guard(tx, owner)),
+        options,
+      )
     })
   }
 
@@ -516,6 +679,12 @@ class Sharded implements ShardedRouter {
   async #close(timeout: number): Promise<void> {
     await Promise.allSettled([...this.#routers.values()].map((r) => r.close({ timeout })))
   }
+}
+
+/** How a statement is sent: through a shard's router, or in a (fenced) transaction. */
+interface Calls<R extends QueryResultRow> {
+  forward(router: DbRouter): Promise<QueryResult<R>>
+  inTransaction(tx: TransactionClient): Promise<QueryResult<R>>
 }
 
 /** A key reference's value: a constant, or the call's parameter. */
