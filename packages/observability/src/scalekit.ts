@@ -231,17 +231,16 @@ function session(metrics: ReturnType<typeof metricsInternals>): Unsubscribe[] {
 
 function ratelimit(metrics: ReturnType<typeof metricsInternals>): Unsubscribe[] {
   const decisions = boundedCounter(metrics, authMetrics.ratelimitDecisions)
+  const errors = boundedCounter(metrics, authMetrics.ratelimitErrors)
+  const decision = (outcome: 'allowed' | 'limited'): Unsubscribe =>
+    onEvent(channelName('ratelimit', outcome), (e) => {
+      decisions([label(e.limiter, 'default'), outcome, label(e.source, 'unknown')])
+    })
   return [
-    onEvent(channelName('ratelimit', 'decision'), (e) => {
-      const outcome =
-        typeof e.outcome === 'string'
-          ? label(e.outcome, 'unknown')
-          : typeof e.allowed === 'boolean'
-            ? e.allowed
-              ? 'allowed'
-              : 'limited'
-            : 'unknown'
-      decisions([label(e.limiter ?? e.name, 'default'), outcome])
+    decision('allowed'),
+    decision('limited'),
+    onEvent(channelName('ratelimit', 'error'), (e) => {
+      errors([label(e.limiter, 'default'), label(e.reason, 'unknown'), label(e.policy, 'unknown')])
     }),
   ]
 }

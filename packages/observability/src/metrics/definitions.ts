@@ -297,7 +297,8 @@ export const authMetrics: {
   readonly sessionVerifications: MetricDefinition<'kind' | 'outcome' | 'reason'>
   readonly sessionRefreshes: MetricDefinition<'outcome' | 'reason'>
   readonly sessionEvents: MetricDefinition<'event'>
-  readonly ratelimitDecisions: MetricDefinition<'limiter' | 'outcome'>
+  readonly ratelimitDecisions: MetricDefinition<'limiter' | 'outcome' | 'source'>
+  readonly ratelimitErrors: MetricDefinition<'limiter' | 'reason' | 'policy'>
 } = {
   sessionVerifications: define({
     name: 'scalekit_session_verifications_total',
@@ -320,8 +321,14 @@ export const authMetrics: {
   ratelimitDecisions: define({
     name: 'scalekit_ratelimit_decisions_total',
     kind: 'counter',
-    help: 'Rate limit decisions by limiter and outcome (allowed, limited, error).',
-    labelNames: ['limiter', 'outcome'],
+    help: 'Rate limit decisions by limiter, outcome (allowed, limited) and source (store, fast-path, fail-open, fail-closed, local).',
+    labelNames: ['limiter', 'outcome', 'source'],
+  }),
+  ratelimitErrors: define({
+    name: 'scalekit_ratelimit_errors_total',
+    kind: 'counter',
+    help: 'Rate limit decisions Redis failed (the policy decided instead), by limiter, reason and policy.',
+    labelNames: ['limiter', 'reason', 'policy'],
   }),
 }
 
