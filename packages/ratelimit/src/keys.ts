@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
-import { BlockList, isIP, isIPv4 } from 'node:net'
+import { isIP, isIPv4 } from 'node:net'
 import { describeValue } from '@scalekit/internal'
 import { RateLimitOptionsError } from './errors'
 
@@ -68,14 +68,20 @@ export interface ByIpOptions {
 
 /** The client's address, trusted-proxy aware; IPv6 clients by their /64 (see {@link ByIpOptions}). */
 export function byIp(options: ByIpOptions = {}): KeyFunction {
-  const trusted = new BlockList()
-  for (const entry of options.trustedProxies ?? []) addTrusted(trusted, entry)
+  const trusted = (options.trustedProxies ?? []).map(parseRange)
   const subnet = options.ipv6Subnet ?? 64
   if (!Number.isInteger(subnet) || subnet < 1 || subnet > 128)
     throw new RateLimitOptionsError(
       `byIp: ipv6Subnet must be a whole number from 1 to 128, got ${describeValue(subnet)}`,
     )
-  const isTrusted = (address: string): boolean => trusted.check(address, isIPv4(address) ? 'ipv4' : 'ipv6')
+  // Node's BlockList.check costs ~5 µs a call; a few ranges compared as 16-bit groups cost far less.
+  const isTrusted =
+    trusted.length === 0
+      ? () => false
+      : (address: string): boolean => {
+          const groups = groupsOf(address)
+          return trusted.some((range) => inRange(groups, range))
+        }
   return (req) => {
     const address = clientAddress(req, isTrusted)
     if (address === undefined) return undefined
@@ -101,20 +107,52 @@ export function combineKeys(...parts: readonly KeyFunction[]): KeyFunction {
   }
 }
 
-function addTrusted(list: BlockList, entry: string): void {
+/** A trusted range: its address as eight 16-bit groups (IPv4 as `::ffff:a.b.c.d`) and its prefix length there. */
+interface Range {
+  readonly groups: readonly number[]
+  readonly bits: number
+}
+
+function parseRange(entry: string): Range {
   const [address = '', prefix] = entry.split('/')
-  const family = isIP(unmapped(address))
+  const bare = unmapped(address)
+  const family = isIP(bare)
   const bits = prefix === undefined ? (family === 4 ? 32 : 128) : Number(prefix)
   if (family === 0 || !Number.isInteger(bits) || bits < 0 || bits > (family === 4 ? 32 : 128))
     throw new RateLimitOptionsError(
       `byIp: trustedProxies entries must be IP addresses or CIDR ranges ('10.0.0.0/8', '::1'), got ${describeValue(entry)}`,
     )
-  list.addSubnet(unmapped(address), bits, family === 4 ? 'ipv4' : 'ipv6')
+  return { groups: groupsOf(bare), bits: family === 4 ? 96 + bits : bits }
+}
+
+/** Eight 16-bit groups of an IP address; an IPv4 address as its IPv4-mapped IPv6 form. */
+function groupsOf(address: string): number[] {
+  if (isIPv4(address)) {
+    const [a = 0, b = 0, c = 0, d = 0] = address.split('.').map(Number)
+    return [0, 0, 0, 0, 0, 0xffff, (a << 8) | b, (c << 8) | d]
+  }
+  const [head = '', tail] = address.split('::')
+  const left = head === '' ? [] : head.split(':')
+  const right = tail === undefined || tail === '' ? [] : tail.split(':')
+  const fill = Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0')
+  return [...left, ...fill, ...right].map((g) => Number.parseInt(g, 16) || 0)
+}
+
+function inRange(groups: readonly number[], range: Range): boolean {
+  for (let i = 0; i < 8; i++) {
+    const keep = Math.min(16, Math.max(0, range.bits - i * 16))
+    if (keep === 0) return true
+    const mask = (0xffff << (16 - keep)) & 0xffff
+    if (((groups[i] ?? 0) & mask) !== ((range.groups[i] ?? 0) & mask)) return false
+  }
+  return true
 }
 
 /** `::ffff:1.2.3.4` (an IPv4 client on a dual-stack socket) as `1.2.3.4`. */
 function unmapped(address: string): string {
-  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address
+  return address.length > 7 && address[0] === ':' && /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address)
+    ? address.slice(7)
+    : address
 }
 
 /**
@@ -141,15 +179,7 @@ function clientAddress(req: RateLimitRequest, isTrusted: (address: string) => bo
 
 /** The first `bits` of an IPv6 address, written in full (`2001:db8:0:0:0:0:0:0`). */
 function ipv6Network(address: string, bits: number): string {
-  const [head = '', tail] = address.split('::')
-  const left = head === '' ? [] : head.split(':')
-  const right = tail === undefined || tail === '' ? [] : tail.split(':')
-  const groups = [
-    ...left,
-    ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'),
-    ...right,
-  ].map((g) => Number.parseInt(g, 16) || 0)
-  return groups
+  return groupsOf(address)
     .map((g, i) => {
       const keep = Math.min(16, Math.max(0, bits - i * 16))
       return (keep === 0 ? 0 : g & (0xffff << (16 - keep)) & 0xffff).toString(16)

@@ -111,14 +111,17 @@ export function resolveRules(
 export async function decide(resolved: Resolved, req: RateLimitRequest): Promise<Verdict | undefined> {
   const { options } = resolved
   if (resolved.skipPath(req.path) || options.skip?.(req) === true) return undefined
-  const taken = await Promise.all(
-    resolved.rules.map(async (rule) => {
-      const key = rule.key(req)
-      if (key === undefined) return undefined
-      const cost = typeof rule.cost === 'function' ? rule.cost(req) : (rule.cost ?? 1)
-      return { rule, decision: await rule.limiter.take(key, { cost }) }
-    }),
-  )
+  const take = async (
+    rule: RateLimitRule,
+  ): Promise<{ rule: RateLimitRule; decision: Decision } | undefined> => {
+    const key = rule.key(req)
+    if (key === undefined) return undefined
+    const cost = typeof rule.cost === 'function' ? rule.cost(req) : (rule.cost ?? 1)
+    return { rule, decision: await rule.limiter.take(key, { cost }) }
+  }
+  const { rules } = resolved
+  const taken =
+    rules.length === 1 ? [await take(rules[0] as RateLimitRule)] : await Promise.all(rules.map(take))
   const headers: [string, string][] = []
   const items: string[] = []
   let refused: { name: string; decision: Decision } | undefined

@@ -41,6 +41,15 @@ describe('byIp', () => {
     expect(via('10.0.0.1, 10.0.0.2')).toBe('ip:10.0.0.1')
   })
 
+  it('matches IPv6 ranges and IPv4-mapped peers against IPv4 ranges', () => {
+    const key = byIp({ trustedProxies: ['fd00::/8', '10.0.0.0/8'] })
+    const xff = { 'x-forwarded-for': '203.0.113.9' }
+    expect(key(request({ remoteAddress: 'fd12:3456::1', headers: xff }))).toBe('ip:203.0.113.9')
+    expect(key(request({ remoteAddress: '::ffff:10.1.2.3', headers: xff }))).toBe('ip:203.0.113.9')
+    expect(key(request({ remoteAddress: 'fe80::1', headers: xff }))).toBe('ip:fe80:0:0:0:0:0:0:0/64')
+    expect(key(request({ remoteAddress: '11.0.0.1', headers: xff }))).toBe('ip:11.0.0.1')
+  })
+
   it.each([['10.0.0.0/33'], ['proxy.internal'], ['::1/129']])('refuses trustedProxies entry %j', (entry) => {
     expect(() => byIp({ trustedProxies: [entry] })).toThrow(RateLimitOptionsError)
   })
