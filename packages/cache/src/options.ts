@@ -54,7 +54,7 @@ export interface CacheOptions {
   encryption?: EncryptionOptions
   /** Cross-instance L1 invalidation over Redis pub/sub: without it another instance's write is seen only when the L1 copy expires. @default true (used when both tiers are on) */
   bus?: boolean
-  /** Circuit breaker over Redis (opossum): while it is open no call waits on Redis at all. */
+  /** Circuit breaker over Redis (opossum's options and semantics): while it is open no call waits on Redis at all. */
   breaker?: {
     /** Share of failed calls in the rolling 10 s window that opens it, in (0, 100]. @default 50 */
     errorThresholdPercentage?: number

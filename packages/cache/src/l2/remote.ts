@@ -1,5 +1,4 @@
-import { DeadlineSweep, withTimeout } from '@scalekit/internal'
-import CircuitBreaker from 'opossum'
+import { BreakerOpenError, CircuitBreaker, DeadlineSweep, withTimeout } from '@scalekit/internal'
 import { type BreakerStateEvent, channels } from '../channels'
 import { CacheUnavailableError } from '../errors'
 import type { ResolvedOptions } from '../options'
@@ -22,7 +21,9 @@ export interface RemoteEvents {
 
 /** What every connection of one cache shares: one breaker, one deadline sweep, one view of Redis's health. */
 interface Shared {
-  readonly breaker: CircuitBreaker<[() => Promise<unknown>, number]>
+  readonly breaker: CircuitBreaker
+  /** A call's pending reply bounded by `ms` (the one sweeping timer), watched for Redis's return while it is down. */
+  readonly bound: <T>(pending: Promise<T>, ms: number) => Promise<T>
   readonly timeoutMs: number
   /** Where Redis is, for error messages: `host:port` (never credentials). */
   readonly endpoint: string
@@ -92,7 +93,7 @@ const UNREACHABLE_NOW = Symbol('unreachable')
 
 /**
  * One Redis connection of the cache with what makes it safe to call: every call bounded by the
- * cache's `timeout` (one sweeping timer for all of them), behind the cache's opossum breaker, and
+ * cache's `timeout` (one sweeping timer for all of them), behind the cache's circuit breaker, and
  * waiting for (or failing fast during) a connect. The cache's tier and its write-behind queues
  * call Redis through this alone, so they share one breaker and one failure story.
  */
@@ -158,46 +159,37 @@ export class Remote {
     const maybeAnswered = (error: unknown): void => {
       if (answeredByRedis(error)) answered()
     }
-    // The breaker counts failures and opens; the timeout is enforced by the one sweeping timer.
+    const bound = <T>(pending: Promise<T>, ms: number): Promise<T> => {
+      // Only while Redis is believed down does a call watch for an answer that ends the episode:
+      // the healthy path pays nothing for it.
+      if (health.timedOut || health.lost) pending.then(answered, maybeAnswered)
+      return sweep.race(pending, ms, () => timedOut(ms))
+    }
+    // The SDK's breaker (opossum's semantics): `call()` admits each call and reports how it ended.
     const breaker = new CircuitBreaker(
-      (action: () => Promise<unknown>, ms: number) => {
-        const pending = action()
-        // Only while Redis is believed down does a call watch for an answer that ends the episode:
-        // the healthy path pays nothing for it.
-        if (health.timedOut || health.lost) pending.then(answered, maybeAnswered)
-        return sweep.race(pending, ms, () => timedOut(ms))
-      },
       {
-        timeout: false,
         errorThresholdPercentage: options.breaker.errorThresholdPercentage,
         resetTimeout: options.breaker.resetTimeout,
         volumeThreshold: options.breaker.volumeThreshold,
         rollingCountTimeout: 10_000,
-        // Only Redis's own failures count: a refused command (Redis answered) never opens the breaker.
-        errorFilter: answeredByRedis,
+      },
+      (state) => {
+        if (channels.breaker.hasSubscribers) {
+          channels.breaker.publish({
+            package: 'cache',
+            namespace: options.namespace,
+            state,
+          } satisfies BreakerStateEvent)
+        }
+        if (state === 'open') on.open()
+        else if (state === 'closed') on.close()
       },
     )
-    const publish = (state: BreakerState): void => {
-      if (channels.breaker.hasSubscribers) {
-        channels.breaker.publish({
-          package: 'cache',
-          namespace: options.namespace,
-          state,
-        } satisfies BreakerStateEvent)
-      }
-    }
-    breaker.on('open', () => {
-      publish('open')
-      on.open()
-    })
-    breaker.on('halfOpen', () => {
-      publish('half-open')
-    })
-    breaker.on('close', () => {
-      publish('closed')
-      on.close()
-    })
-    return new Remote(client, { breaker, timeoutMs: options.timeout, endpoint, events: on, health }, false)
+    return new Remote(
+      client,
+      { breaker, bound, timeoutMs: options.timeout, endpoint, events: on, health },
+      false,
+    )
   }
 
   /** The bound of every call, in ms (the cache's `timeout`). */
@@ -207,8 +199,7 @@ export class Remote {
 
   /** The breaker's state: `open` while calls fail at once without reaching Redis. */
   get breaker(): BreakerState {
-    const { breaker } = this.#shared
-    return breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed'
+    return this.#shared.breaker.state
   }
 
   /**
@@ -232,19 +223,30 @@ export class Remote {
    * blocking read's own wait); any failure becomes `CacheUnavailableError` with the cause.
    */
   call<T>(action: () => Promise<T>, extraMs = 0): Promise<T> {
+    const { breaker } = this.#shared
+    // An open breaker never calls the action, so nothing is sent and nothing rejects unseen.
+    if (!breaker.admit()) return Promise.reject(this.#failure(new BreakerOpenError()))
     const ready = this.#ready()
-    // Built only when the breaker runs it: an open breaker never calls the action, so nothing rejects unseen.
-    const run =
-      ready === undefined
-        ? action
-        : ready === UNREACHABLE_NOW
-          ? (): Promise<T> => Promise.reject(this.#unreachable())
-          : async (): Promise<T> => {
-              await ready
-              return action()
-            }
-    return (this.#shared.breaker.fire(run, this.#shared.timeoutMs + extraMs) as Promise<T>).catch(
-      this.#rethrow,
+    let pending: Promise<T>
+    if (ready === undefined) {
+      try {
+        pending = action()
+      } catch (error) {
+        pending = Promise.reject(error instanceof Error ? error : new Error(String(error)))
+      }
+    } else if (ready === UNREACHABLE_NOW) pending = Promise.reject(this.#unreachable())
+    else pending = ready.then(action)
+    return this.#shared.bound(pending, this.#shared.timeoutMs + extraMs).then(
+      (value) => {
+        breaker.succeeded()
+        return value
+      },
+      (error: unknown) => {
+        // Only Redis's own failures count: a refused command (Redis answered) never opens the breaker.
+        if (answeredByRedis(error)) breaker.succeeded()
+        else breaker.failed()
+        return this.#rethrow(error)
+      },
     )
   }
 
