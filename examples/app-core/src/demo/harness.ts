@@ -10,9 +10,9 @@ export interface RunningApp {
   /** `embedded` (one process, no server) or `services` (the env vars point at real servers). */
   readonly mode: 'embedded' | 'services'
   /** Every line either process wrote so far (pino JSON lines, one per log record). */
-  logs(): readonly string[]
+  readonly logs: () => readonly string[]
   /** SIGTERM to each process (graceful shutdown), then their exit codes. */
-  stop(): Promise<(number | null)[]>
+  readonly stop: () => Promise<(number | null)[]>
 }
 
 /** The variables that switch a part to a real service; none set = embedded. */

@@ -1,0 +1,96 @@
+import { serviceUrls, uniqueName } from '@scalekit/test-utils'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runScenario, startApp } from '@scalekit/example-app-core/demo'
+import type { RunningApp, ScenarioReport } from '@scalekit/example-app-core/demo'
+
+const APP = 'fastify'
+
+/** Both modes: embedded (no server at all; the service variables explicitly unset) and real services. */
+const modes = {
+  embedded: { DATABASE_URL: '', DATABASE_REPLICA_URLS: '', REDIS_URL: '', AMQP_URL: '' },
+  services: {
+    DATABASE_URL: serviceUrls.pg,
+    DATABASE_REPLICA_URLS: '',
+    REDIS_URL: serviceUrls.redis,
+    AMQP_URL: serviceUrls.amqp,
+    DB_SCHEMA: `sk_example_${APP}`, // tables of its own in the shared database
+    APP_NAME: `sk-example-${APP}`, // exchange, queues and cache namespace of its own
+  },
+}
+
+describe.each(Object.entries(modes))(`${APP} app over real HTTP, %s`, (mode, env) => {
+  let app: RunningApp
+  let report: ScenarioReport
+
+  beforeAll(async () => {
+    // Rate-limit keys of their own per run: a previous run's exhausted login limit must not leak in.
+    app = await startApp(APP, {
+      ...env,
+      REFRESH_GRACE_MS: '0',
+      RATE_LIMIT_NAMESPACE: uniqueName(`${APP}-${mode}`),
+    })
+  }, 120_000)
+  afterAll(async () => {
+    expect(await app.stop()).toEqual(mode === 'embedded' ? [0] : [0, 0]) // graceful shutdown, exit 0
+  }, 60_000)
+
+  it('answers the probes and refuses what it must', async () => {
+    expect(app.mode).toBe(mode)
+    expect((await fetch(`${app.url}/healthz`)).status).toBe(200)
+    const ready = await fetch(`${app.url}/readyz`)
+    expect(ready.status).toBe(200)
+    expect(await ready.json()).toMatchObject({
+      checks: { db: { status: 'ok' }, cache: { status: 'ok' }, queue: { status: 'ok' } },
+    })
+    expect((await fetch(`${app.url}/products/999999`)).status).toBe(404)
+    expect((await fetch(`${app.url}/products/abc`)).status).toBe(400)
+    expect((await fetch(`${app.url}/admin/stats`)).status).toBe(401)
+    const login = await fetch(`${app.url}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'alice@example.com', password: 'alice-password' }),
+    })
+    const { accessToken } = (await login.json()) as { accessToken: string }
+    const asAlice = { authorization: `Bearer ${accessToken}` }
+    expect((await fetch(`${app.url}/admin/stats`, { headers: asAlice })).status).toBe(403) // not an admin
+    const patch = await fetch(`${app.url}/products/1`, {
+      method: 'PATCH',
+      headers: { ...asAlice, 'content-type': 'application/json' },
+      body: '{"name":"mine"}',
+    })
+    expect(patch.status).toBe(403)
+    const order = await fetch(`${app.url}/orders`, {
+      method: 'POST',
+      headers: { ...asAlice, 'content-type': 'application/json' },
+      body: '{"productId":1,"quantity":1}',
+    })
+    expect(order.status).toBe(201)
+    // read-your-writes: the response carries the consistency token of the write
+    expect(order.headers.get('x-consistency-token')).toMatch(/^1\./)
+  })
+
+  it('runs the demo scenario', async () => {
+    report = await runScenario(app.url, app.logs, mode === 'embedded' ? 7 : 8)
+    expect(report.burst).toEqual({ requests: 500, ok: 500, factoryCalls: 1 })
+    expect(report.cache.hitRatio).toBeGreaterThan(0.99)
+    expect(report.order.status).toBe('fulfilled')
+    expect(report.order.email.map((email) => email.recipient)).toEqual(['alice@example.com'])
+    expect(report.order.email[0]?.subject).toContain(String(report.order.orderId))
+    expect(report.order.apiLogLines).toBeGreaterThanOrEqual(1)
+    expect(report.order.workerLogLines).toBeGreaterThanOrEqual(1)
+    if (mode === 'services') {
+      expect(report.order.workerPid).not.toBe(report.order.apiPid) // a separate worker process over RabbitMQ
+      expect(report.refresh).toMatchObject({
+        detected: true,
+        successorAfterReuse: 401,
+        accessAfterReuse: 401,
+      })
+    } else {
+      expect(report.order.workerPid).toBe(report.order.apiPid) // in-memory queue: the worker runs in-process
+      expect(report.refresh.detected).toBe(false) // stateless tokens without Redis
+    }
+    expect(report.rateLimit.status).toBe(429)
+    expect(Number(report.rateLimit.retryAfter)).toBeGreaterThan(0)
+    expect(report.metrics.some((line) => line.startsWith('scalekit_cache_gets_total'))).toBe(true)
+  }, 90_000)
+})
