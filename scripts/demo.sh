@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run demo`: on a machine with only Node.js 20+ and npm, installs what is missing (pnpm, the
-# dependencies), builds the packages if their build is missing or older than their sources, then
+# dependencies), builds the packages that have no build yet, then
 # runs scripts/demo.ts: the example app on embedded defaults (or on the services the environment
 # names), a short scenario against it, a few lines of what happened, and a clean stop.
 set -euo pipefail
@@ -23,21 +23,24 @@ else
   echo "demo [1/3] dependencies: up to date"
 fi
 
+# Build what has no build yet (a fresh clone). A build older than its sources is used as it is and
+# named: rebuilding there could replace a working build with a half-edited one; `pnpm build` refreshes.
 packages=(cache db-router queue session observability ratelimit)
-stale=()
+missing=()
 for p in "${packages[@]}"; do
-  if [ ! -f "packages/$p/dist/index.js" ] ||
-    [ -n "$(find "packages/$p/src" packages/internal/src "packages/$p/package.json" -newer "packages/$p/dist/index.js" -print -quit)" ]; then
-    stale+=("$p")
+  if [ ! -f "packages/$p/dist/index.js" ]; then
+    missing+=("$p")
+  elif [ -n "$(find "packages/$p/src" "packages/$p/package.json" -newer "packages/$p/dist/index.js" -print -quit)" ]; then
+    echo "demo [2/3] note: packages/$p/dist is older than its sources (run pnpm build to refresh it)"
   fi
 done
-if [ ${#stale[@]} -eq 0 ]; then
-  echo "demo [2/3] build: up to date"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "demo [2/3] build: present"
 else
   n=0
-  for p in "${stale[@]}"; do
+  for p in "${missing[@]}"; do
     n=$((n + 1))
-    echo "demo [2/3] building @scalekit/$p ($n/${#stale[@]})…"
+    echo "demo [2/3] building @scalekit/$p ($n/${#missing[@]})…"
     if ! log=$("${pnpm[@]}" --filter "@scalekit/$p" build 2>&1); then
       echo "$log"
       exit 1
