@@ -1,6 +1,6 @@
 import { createChecks, describeValue } from '@scalekit/internal'
 import type { Duration } from '@scalekit/internal'
-import { DbRouterOptionsError } from '../errors'
+import { DbRouterArgumentError, DbRouterOptionsError } from '../errors'
 import { DbNoShardError } from './errors'
 import type { ShardKey } from './hash'
 import { bucketOf, canonicalKey } from './hash'
@@ -84,6 +84,8 @@ export interface ShardMap {
   shardOf(key: ShardKey): string
   /** The key's bucket (hash and directory maps); undefined for range and list maps. */
   bucketOf(key: ShardKey): number | undefined
+  /** The shard that owns `bucket` (hash and directory maps; `ERR_DB_INVALID_ARGUMENT` for others): routes a row by an id of `createShardIds`. */
+  shardOfBucket(bucket: number): string
 }
 
 /**
@@ -169,6 +171,14 @@ function hashMap(options: HashMapOptions, shards: readonly string[]): ShardMap {
     shards: used,
     shardOf: (key) => table[bucketOf(key, buckets)] as string,
     bucketOf: (key) => bucketOf(key, buckets),
+    shardOfBucket: (bucket) => {
+      const shard = table[bucket]
+      if (shard === undefined || !Number.isInteger(bucket))
+        throw new DbRouterArgumentError(
+          `bucket must be a whole number in [0, ${buckets - 1}], got ${describeValue(bucket)}`,
+        )
+      return shard
+    },
   }
 }
 
@@ -248,6 +258,7 @@ function rangeMap(options: RangeMapOptions, shards: readonly string[]): ShardMap
     shards: [...new Set(parsed.map((r) => r.shard))],
     shardOf,
     bucketOf: () => undefined,
+    shardOfBucket: noBuckets,
   }
 }
 
@@ -286,5 +297,10 @@ function listMap(options: ListMapOptions, shards: readonly string[]): ShardMap {
       return shard
     },
     bucketOf: () => undefined,
+    shardOfBucket: noBuckets,
   }
+}
+
+function noBuckets(): never {
+  throw new DbRouterArgumentError('range and list maps have no buckets')
 }

@@ -214,6 +214,9 @@ class Sharded implements ShardedRouter {
     }
     this.#placement = new Map(Object.entries(placement).map(([t, d]) => [t.toLowerCase(), d as string]))
     const mapOptions = check.group('map', options.map) as StaticMapOptions | DirectoryMapOptions
+    // Databases named by `placement` hold whole tables, never buckets or ranges.
+    const placedOn = new Set(this.#placement.values())
+    const dataShards = names.filter((n) => !placedOn.has(n))
     let directory: { options: DirectoryMapOptions; shards: string[] } | undefined
     if (mapOptions.strategy === 'directory') {
       onlyKnownOptions(check, 'map', mapOptions, [
@@ -231,8 +234,7 @@ class Sharded implements ShardedRouter {
         check.fail(
           `map.prefix must be a lower-case SQL name of at most 41 characters, got ${describeValue(prefix)}`,
         )
-      const placedOn = new Set(this.#placement.values())
-      directory = { options: mapOptions, shards: names.filter((n) => !placedOn.has(n)) }
+      directory = { options: mapOptions, shards: dataShards }
     }
     const cross = check.group('crossShard', options.crossShard)
     onlyKnownOptions(check, 'crossShard', cross, ['concurrency', 'timeout'])
@@ -256,7 +258,7 @@ class Sharded implements ShardedRouter {
       }
     }
     if (directory === undefined) {
-      this.map = createShardMap(mapOptions as StaticMapOptions, names)
+      this.map = createShardMap(mapOptions as StaticMapOptions, dataShards)
     } else {
       const o = directory.options
       const dir = new Directory(
@@ -277,6 +279,14 @@ class Sharded implements ShardedRouter {
           return dir.entry(dir.bucketOf(key)).shard
         },
         bucketOf: (key) => dir.bucketOf(key),
+        shardOfBucket: (bucket) => {
+          if (!Number.isInteger(bucket) || bucket < 0 || bucket >= dir.buckets)
+            throw new DbRouterArgumentError(
+              `bucket must be a whole number in [0, ${dir.buckets - 1}], got ${describeValue(bucket)}`,
+            )
+          if (dir.stale) dir.refresh().catch(() => undefined)
+          return dir.entry(bucket).shard
+        },
       }
     }
     this.shardNames = this.map.shards

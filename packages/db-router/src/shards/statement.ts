@@ -452,7 +452,8 @@ function tablesOf(stmts: Json): string[] {
     for (const [key, value] of Object.entries(node)) {
       if (key === 'CommonTableExpr' && isObject(value) && typeof value.ctename === 'string')
         ctes.add(value.ctename)
-      if (key === 'RangeVar' && isObject(value) && typeof value.relname === 'string')
+      // INSERT/UPDATE/DELETE name their target as a bare RangeVar under `relation`.
+      if ((key === 'RangeVar' || key === 'relation') && isObject(value) && typeof value.relname === 'string')
         found.add(
           typeof value.schemaname === 'string' ? `${value.schemaname}.${value.relname}` : value.relname,
         )

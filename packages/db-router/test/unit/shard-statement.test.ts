@@ -82,6 +82,8 @@ describe('shard key from the statement (shardColumn tenant_id)', () => {
   })
 
   it('lists the tables a statement touches, CTE names left out', () => {
+    expect(analyzer.analyze('INSERT INTO s.a (x) SELECT x FROM b').tables).toEqual(['s.a', 'b'])
+    expect(analyzer.analyze('UPDATE a SET x = 1 FROM b').tables).toEqual(['a', 'b'])
     expect(
       [...analyzer.analyze('WITH x AS (SELECT * FROM a) SELECT * FROM x JOIN s.b ON true').tables].sort(),
     ).toEqual(['a', 's.b'])
