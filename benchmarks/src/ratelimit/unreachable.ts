@@ -14,7 +14,9 @@ export async function runUnreachable(prefix: string): Promise<unknown> {
   for (const name of ALL) {
     const redis = new Redis({ port, host: '127.0.0.1' })
     redis.on('error', () => undefined)
-    const [s] = await makeSubjects(redis, `${prefix}:down`, { limit: 100, periodMs: 1000 }, [name])
+    const [s] = await makeSubjects(redis, `${prefix}:down`, { limit: 100, periodMs: 1000, timeoutMs: 100 }, [
+      name,
+    ])
     const started = performance.now()
     const outcomes: string[] = []
     for (let i = 0; i < 3; i++) {
