@@ -4,13 +4,19 @@ import { createCache } from '@scalekit/cache'
 import type { Cache } from '@scalekit/cache'
 import { createDbRouter } from '@scalekit/db-router'
 import type { DbRouter } from '@scalekit/db-router'
-import { createHealth, createLogger, createMetrics, instrumentScalekit } from '@scalekit/observability'
+import {
+  createHealth,
+  createLoadShedder,
+  createLogger,
+  createMetrics,
+  instrumentScalekit,
+} from '@scalekit/observability'
 import { createQueue } from '@scalekit/queue'
 import type { Queue } from '@scalekit/queue'
 import { createRateLimiter } from '@scalekit/ratelimit'
 import type { RateLimiter } from '@scalekit/ratelimit'
-import { createTokens } from '@scalekit/session'
-import type { Tokens } from '@scalekit/session'
+import { createSessions, createTokens } from '@scalekit/session'
+import type { Sessions, Tokens } from '@scalekit/session'
 import type { AppConfig } from './config.js'
 import { describeModes } from './config.js'
 import { startEmbeddedPostgres } from './embedded-postgres.js'
@@ -19,6 +25,7 @@ import type { EmbeddedPostgres } from './embedded-postgres.js'
 export type Logger = ReturnType<typeof createLogger>
 export type Metrics = ReturnType<typeof createMetrics>
 export type Health = ReturnType<typeof createHealth>
+export type LoadShedder = ReturnType<typeof createLoadShedder>
 
 /** Everything the routes and the worker use, built once per process from the config. */
 export interface Services {
@@ -26,10 +33,16 @@ export interface Services {
   readonly logger: Logger
   readonly metrics: Metrics
   readonly health: Health
+  /** Answers 503 + Retry-After before any handler while the event loop or the heap is overloaded. */
+  readonly shed: LoadShedder
   readonly db: DbRouter
   readonly cache: Cache
   readonly queue: Queue
   readonly tokens: Tokens
+  /** Server sessions (the cart): in Redis with REDIS_URL, else the memory store (one process). */
+  readonly sessions: Sessions
+  /** The session cookie's signing secret and whether it is `Secure` (`__Host-`; needs HTTPS). */
+  readonly cookie: { readonly secret: string; readonly secure: boolean }
   readonly limits: { readonly perIp: RateLimiter; readonly perUser: RateLimiter; readonly login: RateLimiter }
   /** Closes what this process created, in reverse order (the shutdown helper calls the parts it knows). */
   close(): Promise<void>
@@ -90,6 +103,13 @@ export async function createServices(config: AppConfig, options: { component: st
     refreshGrace: Number(process.env['REFRESH_GRACE_MS'] ?? 10_000),
     logger,
   })
+  const sessions = createSessions(
+    redis === undefined ? { idleTimeout: '30m', logger } : { redis, idleTimeout: '30m', logger },
+  )
+  const cookie = {
+    secret: process.env['COOKIE_SECRET'] ?? 'dev only: not a secret, at least 32 bytes long',
+    secure: process.env['COOKIE_SECURE'] === '1', // behind HTTPS in production: set COOKIE_SECURE=1
+  }
   const ns = process.env['RATE_LIMIT_NAMESPACE'] ?? config.appName
   const perIp = Number(process.env['RATE_LIMIT_PER_IP'] ?? 3000)
   const limits = {
@@ -115,22 +135,33 @@ export async function createServices(config: AppConfig, options: { component: st
   health.register('cache', cache)
   health.register('queue', queue)
 
+  const shed = createLoadShedder({
+    maxEventLoopDelay: Number(process.env['SHED_EVENT_LOOP_DELAY_MS'] ?? 1000),
+    maxHeapUsedRatio: 0.95,
+    retryAfter: '5s',
+  })
+
   let closing: Promise<void> | undefined
   return {
     config,
     logger,
     metrics,
     health,
+    shed,
     db,
     cache,
     queue,
     tokens,
+    sessions,
+    cookie,
     limits,
     close() {
       closing ??= (async () => {
+        shed.close()
         await queue.close({ timeout: '5s' })
         await cache.close()
         await tokens.close()
+        await sessions.close()
         await Promise.all(Object.values(limits).map((limiter) => limiter.close()))
         await db.close({ timeout: '5s' })
         if (redis !== undefined) await redis.quit().catch(() => undefined)

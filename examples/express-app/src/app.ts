@@ -5,7 +5,7 @@ import { outgoingTraceparent } from '@scalekit/observability'
 import { metricsHandler, observability } from '@scalekit/observability/express'
 import { runWithContext } from '@scalekit/queue'
 import { byIp, rateLimit } from '@scalekit/ratelimit/express'
-import { authenticate, requireRoles } from '@scalekit/session/express'
+import { authenticate, requireRoles, session } from '@scalekit/session/express'
 import { errorResponse, HttpError } from '@scalekit/example-app-core'
 import type { Catalogue, Services } from '@scalekit/example-app-core'
 
@@ -25,6 +25,7 @@ export function buildApp(services: Services, catalogue: Catalogue): express.Expr
     observability({
       metrics,
       logger,
+      shed: services.shed,
       propagate: [
         (ctx, next) => {
           runWithContext({ correlationId: ctx.requestId, traceparent: outgoingTraceparent(ctx) }, next)
@@ -70,6 +71,19 @@ export function buildApp(services: Services, catalogue: Catalogue): express.Expr
   // Admin only: how often product reads reached the database (the cache's factory calls).
   app.get('/admin/stats', ...signedIn, requireRoles('admin'), (_req, res) => {
     res.json({ productLoads: catalogue.productLoads() })
+  })
+  // A server session (cookie) on one route: the visitor's cart, no login needed.
+  const withSession = session(services.sessions, { cookie: services.cookie })
+  app.get('/cart', withSession, (req, res) => {
+    res.json({ items: req.serverSession?.get('cart') ?? [] })
+  })
+  app.post('/cart', withSession, async (req, res) => {
+    const product = await catalogue.getProduct(
+      Number((req.body as { productId?: unknown } | undefined)?.productId),
+    )
+    const items = [...((req.serverSession?.get('cart') as number[] | undefined) ?? []), product.id]
+    await req.serverSession?.set({ cart: items }) // creates the session and its cookie on the first item
+    res.json({ items })
   })
   app.post('/orders', ...signedIn, async (req, res) => {
     res.status(201).json(await catalogue.placeOrder(userId(req), (req.body ?? {}) as Record<string, unknown>))

@@ -5,7 +5,7 @@ import { outgoingTraceparent } from '@scalekit/observability'
 import { observabilityPlugin } from '@scalekit/observability/fastify'
 import { runWithContext } from '@scalekit/queue'
 import { byIp, rateLimitHook, rateLimitPlugin } from '@scalekit/ratelimit/fastify'
-import { authenticate, sessionPlugin } from '@scalekit/session/fastify'
+import { authenticate, session, sessionPlugin } from '@scalekit/session/fastify'
 import { errorResponse, HttpError } from '@scalekit/example-app-core'
 import type { Catalogue, Services } from '@scalekit/example-app-core'
 
@@ -26,6 +26,7 @@ export async function buildApp(services: Services, catalogue: Catalogue): Promis
   await app.register(observabilityPlugin, {
     metrics,
     logger,
+    shed: services.shed,
     health,
     propagate: [
       (ctx, next) => {
@@ -73,6 +74,15 @@ export async function buildApp(services: Services, catalogue: Catalogue): Promis
   )
   // Admin only: how often product reads reached the database (the cache's factory calls).
   app.get('/admin/stats', admin, () => ({ productLoads: catalogue.productLoads() }))
+  // A server session (cookie) on one route: the visitor's cart, no login needed.
+  const withSession = { onRequest: session(services.sessions, { cookie: services.cookie }) }
+  app.get('/cart', withSession, (request) => ({ items: request.serverSession?.get('cart') ?? [] }))
+  app.post('/cart', withSession, async (request) => {
+    const product = await catalogue.getProduct(Number((request.body as Body)?.['productId']))
+    const items = [...((request.serverSession?.get('cart') as number[] | undefined) ?? []), product.id]
+    await request.serverSession?.set({ cart: items }) // creates the session and its cookie on the first item
+    return { items }
+  })
   app.post('/orders', signedIn, async (request, reply) =>
     reply
       .code(201)

@@ -69,6 +69,24 @@ describe.each(Object.entries(modes))(`${APP} app over real HTTP, %s`, (mode, env
     expect(order.headers.get('x-consistency-token')).toMatch(/^1\./)
   })
 
+  it('keeps a cart in a server session (cookie), one per visitor', async () => {
+    const add = (productId: number, cookie?: string) =>
+      fetch(`${app.url}/cart`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(cookie === undefined ? {} : { cookie }) },
+        body: JSON.stringify({ productId }),
+      })
+    const first = await add(3)
+    expect(first.status).toBe(200)
+    const cookie = first.headers.get('set-cookie')?.split(';')[0]
+    expect(cookie).toBeDefined()
+    expect(await (await add(4, cookie)).json()).toEqual({ items: [3, 4] })
+    expect(await (await fetch(`${app.url}/cart`, { headers: { cookie: cookie ?? '' } })).json()).toEqual({
+      items: [3, 4],
+    })
+    expect(await (await fetch(`${app.url}/cart`)).json()).toEqual({ items: [] }) // another visitor
+  })
+
   it('runs the demo scenario', async () => {
     report = await runScenario(app.url, app.logs, mode === 'embedded' ? 7 : 8)
     expect(report.burst).toEqual({ requests: 500, ok: 500, factoryCalls: 1 })
