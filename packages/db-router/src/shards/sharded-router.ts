@@ -416,12 +416,7 @@ class Sharded implements ShardedRouter {
     calls: Calls<R>,
     route: ShardCallContext['route'],
   ): Promise<QueryResult<R>> {
-    const shards = new Set(keys.map((k) => this.map.shardOf(k)))
-    if (shards.size !== 1 && this.#directory === undefined)
-      throw new DbCrossShardError(
-        `the statement's keys belong to ${shards.size} shards (${[...shards].join(', ')}); a statement runs on one shard: split it, or use queryAllShards()`,
-      )
-    const shard = [...shards][0] as string
+    const shard = this.#oneShard(keys)
     const directory = this.#directory
     if (directory === undefined)
       return traceShard({ shard, operation: 'query', route }, () =>
@@ -438,6 +433,18 @@ class Sharded implements ShardedRouter {
         return calls.forward(this.#routers.get(owner) as DbRouter)
       return this.#fenced(directory, buckets, (tx) => calls.inTransaction(tx), undefined)
     })
+  }
+
+  /** The shard of every key; `ERR_DB_CROSS_SHARD` when they are on several (a directory map checks per bucket later). */
+  #oneShard(keys: readonly ShardKey[]): string {
+    const first = this.map.shardOf(keys[0] as ShardKey)
+    if (keys.length === 1 || this.#directory !== undefined) return first
+    const shards = new Set(keys.map((k) => this.map.shardOf(k)))
+    if (shards.size !== 1)
+      throw new DbCrossShardError(
+        `the statement's keys belong to ${shards.size} shards (${[...shards].join(', ')}); a statement runs on one shard: split it, or use queryAllShards()`,
+      )
+    return first
   }
 
   /**
