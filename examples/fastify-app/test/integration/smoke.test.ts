@@ -1,4 +1,4 @@
-import { serviceUrls, uniqueName } from '@scalekit/test-utils'
+import { serviceUrls, uniqueName, waitFor } from '@scalekit/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runScenario, startApp } from '@scalekit/example-app-core/demo'
 import type { RunningApp, ScenarioReport } from '@scalekit/example-app-core/demo'
@@ -9,8 +9,9 @@ const APP = 'fastify'
 const modes = {
   embedded: { DATABASE_URL: '', DATABASE_REPLICA_URLS: '', REDIS_URL: '', AMQP_URL: '' },
   services: {
-    DATABASE_URL: serviceUrls.pg,
-    DATABASE_REPLICA_URLS: '',
+    // a primary with a streaming replica (scripts/services.sh up --all): reads go to the replica
+    DATABASE_URL: serviceUrls.pgPrimary,
+    DATABASE_REPLICA_URLS: serviceUrls.pgReplica,
     REDIS_URL: serviceUrls.redis,
     AMQP_URL: serviceUrls.amqp,
     DB_SCHEMA: `sk_example_${APP}`, // tables of its own in the shared database
@@ -65,8 +66,16 @@ describe.each(Object.entries(modes))(`${APP} app over real HTTP, %s`, (mode, env
       body: '{"productId":1,"quantity":1}',
     })
     expect(order.status).toBe(201)
-    // read-your-writes: the response carries the consistency token of the write
-    expect(order.headers.get('x-consistency-token')).toMatch(/^1\./)
+    // read-your-writes: the response carries the consistency token of the write; with it, the next
+    // request reads the order at once, from a replica that has replayed it or from the primary
+    const token = order.headers.get('x-consistency-token')
+    expect(token).toMatch(/^1\./)
+    const { orderId } = (await order.json()) as { orderId: number }
+    const read = await fetch(`${app.url}/orders/${orderId}`, {
+      headers: { ...asAlice, 'x-consistency-token': token ?? '' },
+    })
+    expect(read.status).toBe(200)
+    expect(await read.json()).toMatchObject({ id: orderId, productId: 1, quantity: 1 })
   })
 
   it('keeps a cart in a server session (cookie), one per visitor', async () => {
@@ -86,6 +95,36 @@ describe.each(Object.entries(modes))(`${APP} app over real HTTP, %s`, (mode, env
     })
     expect(await (await fetch(`${app.url}/cart`)).json()).toEqual({ items: [] }) // another visitor
   })
+
+  it.runIf(mode === 'services')(
+    'drops a product from every instance when one updates it (Redis)',
+    async () => {
+      const other = await startApp(APP, { ...env, RATE_LIMIT_NAMESPACE: uniqueName(`${APP}-second`) })
+      try {
+        const get = async (url: string) =>
+          ((await (await fetch(`${url}/products/2`)).json()) as { name: string }).name
+        await get(other.url) // now in the second instance's L1
+        const login = await fetch(`${app.url}/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: 'root@example.com', password: 'root-password' }),
+        })
+        const { accessToken } = (await login.json()) as { accessToken: string }
+        const name = `renamed ${Date.now()}`
+        const patch = await fetch(`${app.url}/products/2`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name }),
+        })
+        expect(patch.status).toBe(200)
+        // The invalidation travels over Redis pub/sub: wait for it, then the second instance reads the new name.
+        await waitFor(async () => (await get(other.url)) === name, { timeout: 10_000 })
+      } finally {
+        expect(await other.stop()).toEqual([0, 0])
+      }
+    },
+    120_000,
+  )
 
   it('runs the demo scenario', async () => {
     report = await runScenario(app.url, app.logs, mode === 'embedded' ? 7 : 8)
