@@ -137,7 +137,8 @@ class Limiter implements RateLimiter {
     this.#redis = new RedisStore(() => this.#clientNow(), o.algorithm, o.params)
     this.#store = this.#redis
     if (o.onRedisError === 'local') this.#fallback = new MemoryStore(o.algorithm, o.localParams, o.maxKeys)
-    if (o.localBlock) this.#blocks = new Blocks(o.maxKeys)
+    if (o.localBlock)
+      this.#blocks = new Blocks(o.maxKeys, o.algorithm === 'gcra' || o.algorithm === 'token-bucket')
     this.#breaker = new CircuitBreaker(o.breaker, (state) => {
       if (channels.breaker.hasSubscribers)
         channels.breaker.publish({ package: 'ratelimit', namespace: o.name, state })

@@ -18,16 +18,21 @@ const PROBE: BlockState = { kind: 'probe' }
 /**
  * The local fast path: keys Redis said were empty, until the time it gave. Other instances can only
  * spend more of a key, never refill it faster, so a key empty until T stays empty until T: a request
- * for it before T is refused here, without a round trip. When T comes, one request goes to Redis
- * (the probe) and the others of this process are refused until it answers — at T one unit frees up,
- * which only one request can take. Bounded like the memory store.
+ * for it before T is refused here, without a round trip. When T comes, with GCRA and the token
+ * bucket, one request goes to Redis (the probe) and the others of this process are refused until it
+ * answers — at T one unit frees up, which only one request can take. A window frees many units at
+ * once (a fixed window all of them), so there every request goes to Redis again. Bounded like the
+ * memory store.
  */
 export class Blocks {
   readonly #blocks = new Map<string, Block>()
   readonly #maxKeys: number
+  /** Whether one unit frees up at a time (GCRA, token bucket): then one probe is enough. A window frees many at once. */
+  readonly #probe: boolean
 
-  constructor(maxKeys: number) {
+  constructor(maxKeys: number, probe: boolean) {
     this.#maxKeys = maxKeys
+    this.#probe = probe
   }
 
   /** Whether a request for `key` at `nowUs` may go to Redis (`open`), is refused (`empty`, `probe`). */
@@ -35,6 +40,10 @@ export class Blocks {
     const block = this.#blocks.get(key)
     if (block === undefined) return OPEN
     if (block.untilUs > nowUs) return { kind: 'empty', untilUs: block.untilUs, resetUs: block.resetUs }
+    if (!this.#probe) {
+      this.#blocks.delete(key)
+      return OPEN
+    }
     if (block.probing) return PROBE
     block.probing = true
     return OPEN

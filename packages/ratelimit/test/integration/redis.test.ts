@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RedisServer, startRedisServer } from '@scalekit/test-utils'
+import { type RedisServer, startRedisServer, waitFor } from '@scalekit/test-utils'
 import { createRateLimiter } from '../../src/index'
 
 let server: RedisServer
@@ -61,6 +61,29 @@ describe('a limiter on Redis', () => {
     // per emptied interval that learns the key is empty.
     expect(refused).toBeGreaterThan(2900)
     expect((calls - allowed) / refused).toBeLessThanOrEqual(0.01)
+  })
+
+  it('a fixed window that rolls over frees its whole limit at once: the fast path lets every request ask', async () => {
+    const options = { redis, namespace: 'roll', algorithm: 'fixed-window', limit: 5, period: '2s' } as const
+    await using limiter = createRateLimiter(options)
+    await using observer = createRateLimiter({ ...options, localBlock: false })
+    // Early in a window, so that the first 7 requests fall in one window.
+    let probe = 0
+    await waitFor(async () => (await observer.take(`phase-${probe++}`)).resetAfter > 1500, {
+      message: 'the start of a window',
+    })
+    const first = await Promise.all(Array.from({ length: 7 }, () => limiter.take('k')))
+    expect(first.filter((d) => d.allowed)).toHaveLength(5)
+    const window = await waitFor(
+      async () => {
+        const d = await observer.take('k', { cost: 0 })
+        return d.remaining === 5 ? d : undefined
+      },
+      { message: 'the next window' },
+    )
+    expect(window.remaining).toBe(5)
+    const next = await Promise.all(Array.from({ length: 7 }, () => limiter.take('k')))
+    expect(next.filter((d) => d.allowed)).toHaveLength(5)
   })
 
   it('runs its scripts again after Redis forgot them (SCRIPT FLUSH: NOSCRIPT then EVAL)', async () => {
