@@ -115,6 +115,14 @@ try {
   console.log(
     `point read, 16 in flight: db.shard(key).query ${viaShard.oursOps.toFixed(0)} ops/s vs raw pg on the shard ${viaShard.floorOps.toFixed(0)} — ratio ${viaShard.ratio.toFixed(3)}; client CPU ${viaShard.oursCpuUs.toFixed(1)} vs ${viaShard.floorCpuUs.toFixed(1)} µs/op`,
   )
+  const lookup = await pairs(
+    (i) => db.router('a').query(point, args(i)),
+    (i) => db.shard(args(i)[0]).query(point, args(i)),
+    16,
+  )
+  console.log(
+    `point read, 16 in flight: db.shard(key).query ${lookup.oursOps.toFixed(0)} ops/s vs the shard's router directly ${lookup.floorOps.toFixed(0)} — ratio ${lookup.ratio.toFixed(3)} (the shard lookup alone); client CPU ${lookup.oursCpuUs.toFixed(1)} vs ${lookup.floorCpuUs.toFixed(1)} µs/op`,
+  )
   const viaStatement = await pairs(
     (i) => raw.query(point, args(i)),
     (i) => db.query(point, args(i)),
@@ -140,7 +148,19 @@ try {
   mkdirSync(out, { recursive: true })
   writeFileSync(
     `${out}db-router-shards${QUICK ? '-quick' : ''}.json`,
-    `${JSON.stringify({ machine, slotMs: SLOT_MS, pairs: PAIRS, pointViaShard: viaShard, pointViaStatement: viaStatement, crossShardTop100: cross }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        machine,
+        slotMs: SLOT_MS,
+        pairs: PAIRS,
+        pointViaShard: viaShard,
+        shardLookupOnly: lookup,
+        pointViaStatement: viaStatement,
+        crossShardTop100: cross,
+      },
+      null,
+      2,
+    )}\n`,
   )
 } finally {
   await db.close()

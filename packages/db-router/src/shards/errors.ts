@@ -67,6 +67,11 @@ export class DbShardsFailedError extends DbRouterError {
     super(message, { cause: options?.cause ?? options?.failures?.[0]?.error })
     this.failures = options?.failures ?? []
   }
+
+  /** 503: some shards cannot answer now. */
+  override get statusCode(): number {
+    return 503
+  }
 }
 
 /** A bucket move could not proceed (another move of the bucket is under way to another shard, a table is missing, a step failed); `cause` holds the driver's error. Rerun it: every step is idempotent. */
@@ -81,6 +86,11 @@ export class DbBucketMoveError extends DbRouterError {
  */
 export class DbBucketMovingError extends DbRouterError {
   static override readonly code: string = 'ERR_DB_BUCKET_MOVING'
+
+  /** 503: retry later, the bucket is being moved. */
+  override get statusCode(): number {
+    return 503
+  }
 }
 
 /** The errors of sharding, keyed by code (the package's base first); the rest are in `errors`. */

@@ -53,6 +53,7 @@ describe('a shard down', () => {
     const failed: unknown = await db.queryAllShards(`SELECT tenant_id FROM ${T}`).catch((e: unknown) => e)
     expect(failed).toBeInstanceOf(DbShardsFailedError)
     expect((failed as DbShardsFailedError).code).toBe('ERR_DB_SHARDS_FAILED')
+    expect((failed as DbShardsFailedError).statusCode).toBe(503)
     expect((failed as DbShardsFailedError).failures.map((f) => f.shard)).toEqual(['c'])
 
     const partial = await db.queryAllShards<{ tenant_id: string }>(
