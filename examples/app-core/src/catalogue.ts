@@ -137,14 +137,22 @@ export function createCatalogue(services: Services) {
     },
 
     /** Admin only (the route checks the role): a write on the primary, then every instance's copy is dropped. */
-    async updateProduct(id: number, patch: { name?: unknown; priceCents?: unknown }): Promise<Product> {
+    async updateProduct(
+      id: number,
+      patch: { name?: unknown; priceCents?: unknown; stock?: unknown },
+    ): Promise<Product> {
       const name = typeof patch.name === 'string' ? patch.name : null
       const price =
         typeof patch.priceCents === 'number' && Number.isInteger(patch.priceCents) ? patch.priceCents : null
+      const stock =
+        typeof patch.stock === 'number' && Number.isInteger(patch.stock) && patch.stock >= 0
+          ? patch.stock
+          : null
       const { rows } = await db.query<Parameters<typeof toProduct>[0]>(
-        `UPDATE ${s}.products SET name = coalesce($2, name), price_cents = coalesce($3, price_cents)
+        `UPDATE ${s}.products SET name = coalesce($2, name), price_cents = coalesce($3, price_cents),
+         stock = coalesce($4, stock)
          WHERE id = $1 RETURNING id, name, price_cents, stock`,
-        [id, name, price],
+        [id, name, price, stock],
       )
       if (rows[0] === undefined) throw new HttpError(404, `product ${id} not found`)
       await cache.invalidateTags([`product:${id}`])

@@ -127,7 +127,12 @@ export async function createServices(config: AppConfig, options: { component: st
       period: '1m',
       burst: 100,
     }),
-    login: createRateLimiter({ redis, namespace: `${ns}-login`, limit: 5, period: '1m' }),
+    login: createRateLimiter({
+      redis,
+      namespace: `${ns}-login`,
+      limit: Number(process.env['LOGIN_RATE_LIMIT'] ?? 5), // a minute, per client address
+      period: '1m',
+    }),
   }
 
   const health = createHealth({ timeout: '2s' })

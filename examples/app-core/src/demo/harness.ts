@@ -88,9 +88,14 @@ export async function startApp(
 ): Promise<RunningApp> {
   // An empty value unsets a variable: `{ REDIS_URL: '' }` runs that part embedded whatever the shell says.
   const fullEnv: NodeJS.ProcessEnv = Object.fromEntries(
-    Object.entries({ ...process.env, PORT: '0', ...env }).filter(
-      ([, value]) => typeof value === 'string' && value.length > 0,
-    ),
+    Object.entries({
+      ...process.env,
+      PORT: '0',
+      // The scenario's burst of 500 requests on a loaded 2-core machine can delay the event loop past
+      // the app's 1 s shedding threshold; the demo measures the cache, not the shedder.
+      SHED_EVENT_LOOP_DELAY_MS: process.env['SHED_EVENT_LOOP_DELAY_MS'] ?? '10000',
+      ...env,
+    }).filter(([, value]) => typeof value === 'string' && value.length > 0),
   )
   const lines: string[] = []
   const api = launch(app, 'src/server.ts', fullEnv, lines, /"msg":"listening"/, timeoutMs)

@@ -4,7 +4,13 @@ import { demoUsers } from '../catalogue.js'
 
 /** What the scenario measured against a running app. Every figure is read from the app, none is written in. */
 export interface ScenarioReport {
-  readonly burst: { readonly requests: number; readonly ok: number; readonly factoryCalls: number }
+  readonly burst: {
+    readonly requests: number
+    readonly ok: number
+    readonly factoryCalls: number
+    /** Statuses other than 200, with their counts (none expected). */
+    readonly others: Record<string, number>
+  }
   readonly cache: { readonly hitRatio: number; readonly gets: Record<string, number> }
   readonly order: {
     readonly requestId: string
@@ -215,6 +221,7 @@ export async function runScenario(
 
   return {
     burst: {
+      others: countOthers(burst.map((r) => r.status)),
       requests: burst.length,
       ok: burst.filter((r) => r.status === 200).length,
       factoryCalls: loadsAfter - loadsBefore,
@@ -245,12 +252,18 @@ export async function runScenario(
   }
 }
 
+function countOthers(statuses: number[]): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const status of statuses) if (status !== 200) counts[status] = (counts[status] ?? 0) + 1
+  return counts
+}
+
 /** The report in a few readable lines. */
 export function formatReport(report: ScenarioReport): string[] {
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`
   const { burst, cache, order, refresh, rateLimit } = report
   const lines = [
-    `cache     ${burst.requests} concurrent GET /products/:id on a cold product: ${burst.ok} answered 200, ${burst.factoryCalls} database load${burst.factoryCalls === 1 ? '' : 's'} (getOrSet stampede protection)`,
+    `cache     ${burst.requests} concurrent GET /products/:id on a cold product: ${burst.ok} answered 200${Object.keys(burst.others).length > 0 ? ` (others: ${JSON.stringify(burst.others)})` : ''}, ${burst.factoryCalls} database load${burst.factoryCalls === 1 ? '' : 's'} (getOrSet stampede protection)`,
     `cache     hit ratio over the burst and 100 reads after it: ${pct(cache.hitRatio)} (${Object.entries(
       cache.gets,
     )
