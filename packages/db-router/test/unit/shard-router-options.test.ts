@@ -62,7 +62,9 @@ describe('createShardedRouter options', () => {
     expect(db.health().status).toBe('closed')
     await expect(db.query('SELECT 1', [], { shardKey: 'x' })).rejects.toBeInstanceOf(DbRouterClosedError)
     expect(() => db.shard('x')).toThrow(DbRouterClosedError)
-    await expect(db.transaction('x', () => Promise.resolve(undefined))).rejects.toBeInstanceOf(DbRouterClosedError)
+    await expect(db.transaction('x', () => Promise.resolve(undefined))).rejects.toBeInstanceOf(
+      DbRouterClosedError,
+    )
     expect(db.close()).toBe(db.close())
   })
 })
