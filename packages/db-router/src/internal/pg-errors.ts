@@ -14,6 +14,9 @@ export function errorCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined
 }
 
+/** A Node system error code (`ECONNRESET`, `EAI_AGAIN`): E, capitals, and only `EAI_` has an underscore. */
+const SYSTEM_ERROR_CODE = /^E(AI_)?[A-Z]+$/
+
 /** True for a five-character SQLSTATE sent by the server (as opposed to a Node/network error). */
 function isSqlState(code: string): boolean {
   return /^[0-9A-Z]{5}$/.test(code)
@@ -34,7 +37,9 @@ export function isConnectionError(error: unknown): boolean {
     // 08: connection exception; 57P01-57P05: shutdown, crash, cannot connect now, idle timeout; 53300: too many connections.
     return code.startsWith('08') || /^57P0[1-5]$/.test(code) || code === '53300'
   }
-  if (code !== undefined) return true // ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE, EOPENBREAKER…
+  // A system error of Node or of the breaker (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPIPE, EAI_AGAIN,
+  // EOPENBREAKER…); an app's own coded error thrown in a transaction (ERR_…) is not the node's failure.
+  if (code !== undefined) return SYSTEM_ERROR_CODE.test(code)
   // pg's own connection failures carry no code; match its messages exactly, not user errors that mention "timeout".
   const message = error instanceof Error ? error.message : ''
   return /^(Connection terminated|Query read timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed)/.test(

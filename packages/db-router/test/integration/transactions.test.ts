@@ -52,6 +52,25 @@ describe('transactions and sessions run on the primary', () => {
     expect(await admin(serviceUrls.pgPrimary, `SELECT 1 FROM ${S}.t WHERE v = 'rolled-back'`)).toHaveLength(0)
   })
 
+  it('rethrows an app error that has a code of its own unchanged: not a primary outage, not counted by the breaker', async () => {
+    const refused = Object.assign(new Error('out of stock'), { code: 'ERR_QUEUE_NON_RETRYABLE' })
+    const tight = createDbRouter({
+      primary: serviceUrls.pgPrimary,
+      replicas: [],
+      breaker: { volumeThreshold: 1, errorThresholdPercentage: 1 },
+    })
+    onTestFinished(() => tight.close())
+    for (let i = 0; i < 3; i++) {
+      await expect(
+        tight.transaction(async (tx) => {
+          await tx.query('SELECT 1')
+          throw refused
+        }),
+      ).rejects.toBe(refused)
+    }
+    await expect(tight.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] })
+  })
+
   it('rolls back on a SQL error and passes pg’s error through unchanged (SQLSTATE in code)', async () => {
     await db.query(`INSERT INTO ${S}.t (v) VALUES ('dup')`)
     await expect(
