@@ -74,7 +74,7 @@ export function byIp(options: ByIpOptions = {}): KeyFunction {
     throw new RateLimitOptionsError(
       `byIp: ipv6Subnet must be a whole number from 1 to 128, got ${describeValue(subnet)}`,
     )
-  // Node's BlockList.check costs ~5 µs a call; a few ranges compared as 16-bit groups cost far less.
+  // Not Node's BlockList: its check() cost is measured in benchmarks/README.md (ratelimit section).
   const isTrusted =
     trusted.length === 0
       ? () => false
