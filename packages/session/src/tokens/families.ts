@@ -14,7 +14,7 @@ return 1`)
  * Rotates a family atomically (RFC 9700 §4.14.2). KEYS: family. ARGV: presented jti, new jti, now
  * ms, grace ms, ttl ms, new iat, new exp. Replies:
  * - `{'rotated'}`: the presented token was current; the new one is now current, it is retired;
- * - `{'grace', jti, iat, exp}`: it was retired less than grace ms ago (a concurrent tab): the
+ * - `{'grace', jti, iat, exp}`: it was retired less than grace ms ago (a concurrent tab; grace 0 is none): the
  *   current successor's claims, to sign the same token again;
  * - `{'reused', retiredForMs}`: it was retired earlier, or is unknown in a live family: the family
  *   is revoked;
@@ -30,7 +30,7 @@ if f[1] == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
   return {'rotated'}
 end
-if f[2] == ARGV[1] and now - tonumber(f[3]) <= tonumber(ARGV[4]) then
+if f[2] == ARGV[1] and now - tonumber(f[3]) < tonumber(ARGV[4]) then
   return {'grace', f[1], f[5], f[6]}
 end
 redis.call('HSET', KEYS[1], 'revoked', '1')
@@ -57,8 +57,33 @@ export interface Successor {
   readonly exp: number
 }
 
+/**
+ * Where refresh families live (RFC 9700 rotation with reuse detection): Redis, shared by every
+ * instance, or this process's memory. Both give the same answers for the same calls — the test
+ * suite `test/suite/families.ts` runs on each.
+ */
+export interface FamilyStore {
+  /** Starts a family whose current refresh token is `first`, living `ttlMs` from `now`. */
+  start(family: string, sub: string, first: Successor, ttlMs: number, now: number): Promise<void>
+  /**
+   * Retires `presented` for `next` in one atomic step, or says why not: a token retired less than
+   * `graceMs` ago gets the current successor back; any other retired or unknown token revokes the
+   * family. A rotation extends the family's life to `ttlMs` from `now`.
+   */
+  rotate(
+    family: string,
+    presented: string,
+    next: Successor,
+    graceMs: number,
+    ttlMs: number,
+    now: number,
+  ): Promise<Rotation>
+  /** Marks the family revoked (logout); a missing one stays missing. */
+  end(family: string): Promise<void>
+}
+
 /** Refresh families in Redis: one hash per family, hash-tagged by its id (Cluster-safe). */
-export class Families {
+export class RedisFamilies implements FamilyStore {
   readonly #redis: RedisClient
   readonly #prefix: string
   readonly #sweep: DeadlineSweep
@@ -88,13 +113,14 @@ export class Families {
     next: Successor,
     graceMs: number,
     ttlMs: number,
+    now: number,
   ): Promise<Rotation> {
     const reply = (await this.#call(
       'rotating a refresh token',
       rotateScript.run(
         this.#redis,
         [this.#key(family)],
-        [presented, next.jti, Date.now(), graceMs, ttlMs, next.iat, next.exp],
+        [presented, next.jti, now, graceMs, ttlMs, next.iat, next.exp],
       ),
     )) as [string, ...(string | number)[]]
     const [outcome, a, b, c] = reply

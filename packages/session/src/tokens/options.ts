@@ -27,6 +27,14 @@ export interface TokensOptions {
    * until it expires. @default none (stateless)
    */
   readonly redis?: RedisClient
+  /**
+   * Where refresh families and revocations live without `redis`: `'stateless'` (nothing is tracked,
+   * a token lives until it expires; any number of instances) or `'memory'` (this process: refresh
+   * rotation with reuse detection and revocation, as with Redis, for an app with one instance; a
+   * restart forgets every login, so each refresh token is refused and users log in again).
+   * Not allowed with `redis`. @default 'stateless'
+   */
+  readonly store?: 'stateless' | 'memory'
   /** Lifetime of access tokens: short, since only revocation (with Redis) ends them early. @default '15m' */
   readonly accessTokenTtl?: Duration
   /** Lifetime of refresh tokens; each refresh starts a new one. @default '14d' */
@@ -88,6 +96,8 @@ export interface ResolvedTokensOptions {
   readonly audience: readonly string[]
   readonly keySet: CheckedKeySet
   readonly redis: RedisClient | undefined
+  /** Where families and revocations live. */
+  readonly store: 'redis' | 'memory' | 'stateless'
   readonly accessTtlMs: number
   readonly refreshTtlMs: number
   readonly serviceTtlMs: number
@@ -133,6 +143,14 @@ export function resolveTokensOptions(options: TokensOptions): ResolvedTokensOpti
       typeof (client as { evalsha?: unknown }).evalsha !== 'function')
   )
     checks.fail(`redis must be an ioredis Redis or Cluster client, got ${describeValue(redis)}`)
+  if (redis !== undefined && options.store !== undefined)
+    checks.fail(
+      `store ${describeValue(options.store)} and redis are exclusive: with redis the state is in Redis`,
+    )
+  const store =
+    redis !== undefined
+      ? 'redis'
+      : checks.oneOf<'stateless' | 'memory'>('store', options.store, 'stateless', ['stateless', 'memory'])
   const prefix = options.prefix ?? tokenDefaults.prefix
   if (typeof prefix !== 'string' || prefix === '' || /[{}]/.test(prefix))
     checks.fail(`prefix must be a non-empty string without braces, got ${describeValue(prefix)}`)
@@ -141,6 +159,7 @@ export function resolveTokensOptions(options: TokensOptions): ResolvedTokensOpti
     audience,
     keySet,
     redis,
+    store,
     accessTtlMs: checks.duration('accessTokenTtl', options.accessTokenTtl, tokenDefaults.accessTokenTtl, {
       min: 1000,
     }),

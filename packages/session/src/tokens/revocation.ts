@@ -4,6 +4,8 @@ import type { RevokeEvent } from '../channels'
 import type { RevokedReason } from '../errors'
 import { callRedis, Script } from '../internal/redis-calls'
 import type { RedisClient, RedisSubscriber } from '../redis'
+import { memberOf, RevocationList, targetOf } from './revocation-list'
+import type { RevocationCode, Revocations } from './revocation-list'
 
 /**
  * Records a revocation, bumps the version and pushes it to every instance, in one script.
@@ -54,12 +56,11 @@ export interface RevocationConfig {
  * `syncMs`, so a lost message (a reconnect) is caught within `syncMs`. Verification reads only this
  * copy: it never waits on Redis, and keeps working on the last known state while Redis is away.
  */
-export class RevocationState {
+export class RevocationState implements Revocations {
   readonly #config: RevocationConfig
   readonly #keys: readonly [string, string, string]
   readonly #channel: string
-  readonly #members = new Map<string, number>()
-  readonly #epochs = new Map<string, number>()
+  readonly #list = new RevocationList()
   #version = -1
   #subscriber: RedisSubscriber | undefined
   #timer: NodeJS.Timeout | undefined
@@ -109,21 +110,12 @@ export class RevocationState {
     this.#timer.unref()
   }
 
-  /** Why `claims` no longer count, or undefined. `iat` is in seconds (fractional: ms precision). */
   check(jti: unknown, family: unknown, sub: unknown, iat: unknown): RevokedReason | undefined {
-    const now = Date.now()
-    if (typeof jti === 'string' && (this.#members.get(`j:${jti}`) ?? 0) > now) return 'token'
-    if (typeof family === 'string' && (this.#members.get(`f:${family}`) ?? 0) > now) return 'family'
-    if (typeof sub === 'string' && typeof iat === 'number') {
-      const epoch = this.#epochs.get(sub)
-      if (epoch !== undefined && Math.round(iat * 1000) <= epoch) return 'user'
-    }
-    return undefined
+    return this.#list.check(jti, family, sub, iat)
   }
 
-  /** The user's "log out everywhere" time as this instance knows it (ms), if any. */
   epochKnown(sub: string): number | undefined {
-    return this.#epochs.get(sub)
+    return this.#list.epoch(sub)
   }
 
   /** The user's epoch as Redis has it now (for refresh, which calls Redis anyway). */
@@ -141,8 +133,7 @@ export class RevocationState {
   /** Revokes a token id or family until `until` (ms), or every token of a user issued before now. */
   async revoke(kind: 'token' | 'family' | 'user', id: string, until: number): Promise<void> {
     const { redis, sweep, timeoutMs, epochKeepMs } = this.#config
-    const member = kind === 'token' ? `j:${id}` : kind === 'family' ? `f:${id}` : id
-    const code = kind === 'user' ? 'e' : 'm'
+    const [code, member] = memberOf(kind, id)
     // Applied here at once: this instance enforces it even before the push comes back.
     this.#store(code, member, until)
     this.#emit(kind, 'local')
@@ -183,7 +174,7 @@ export class RevocationState {
           this.#store('m', reply[1][i] as string, Number(reply[1][i + 1]))
         for (let i = 0; i < reply[2].length; i += 2)
           this.#store('e', reply[2][i] as string, Number(reply[2][i + 1]))
-        this.#prune()
+        this.#list.prune(Date.now(), this.#config.epochKeepMs)
         this.#version = Math.max(this.#version, Number(reply[0]))
         this.#synced = true
         this.#config.onChange()
@@ -213,14 +204,6 @@ export class RevocationState {
     }
   }
 
-  /** Drops what can no longer matter: members whose tokens expired, epochs older than any token. */
-  #prune(): void {
-    const now = Date.now()
-    for (const [member, until] of this.#members) if (until <= now) this.#members.delete(member)
-    const oldest = now - this.#config.epochKeepMs
-    for (const [sub, epoch] of this.#epochs) if (epoch < oldest) this.#epochs.delete(sub)
-  }
-
   #apply(message: string): void {
     const [version, code, score, ...rest] = message.split('|')
     const member = rest.join('|')
@@ -230,14 +213,12 @@ export class RevocationState {
     // A gap means a push was missed: reload the whole state.
     if (this.#synced && next !== this.#version + 1 && next > this.#version) void this.sync(true)
     else this.#version = Math.max(this.#version, next)
-    if (fresh) this.#emit(code === 'e' ? 'user' : member.startsWith('f:') ? 'family' : 'token', 'remote')
+    if (fresh) this.#emit(targetOf(code, member), 'remote')
   }
 
   /** Records a revocation locally; false when it was known already (our own push coming back). */
-  #store(code: 'e' | 'm', member: string, score: number): boolean {
-    const map = code === 'e' ? this.#epochs : this.#members
-    if ((map.get(member) ?? -Infinity) >= score) return false
-    map.set(member, score)
+  #store(code: RevocationCode, member: string, score: number): boolean {
+    if (!this.#list.add(code, member, score)) return false
     this.#config.onChange()
     return true
   }

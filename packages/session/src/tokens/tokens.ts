@@ -16,13 +16,16 @@ import {
 import type { RevokedReason } from '../errors'
 import { args, checkSubject, TOKEN_TYPES } from './claims'
 import type { LoginContext } from './claims'
-import { Families } from './families'
-import type { Successor } from './families'
+import { RedisFamilies } from './families'
+import type { FamilyStore, Successor } from './families'
 import { checkKeySet, importKeyRing } from './keys'
 import type { KeyRing, KeySet } from './keys'
 import { resolveTokensOptions } from './options'
 import type { ResolvedTokensOptions, TokensOptions } from './options'
+import { MemoryFamilies } from './memory-families'
+import { MemoryRevocations } from './memory-revocations'
 import { RevocationState } from './revocation'
+import type { Revocations } from './revocation-list'
 import type {
   AccessClaims,
   RevokeTarget,
@@ -41,8 +44,8 @@ class TokenService implements Tokens {
   readonly #o: ResolvedTokensOptions
   readonly #gate: CloseGate
   readonly #cache: VerifiedCache
-  readonly #families: Families | undefined
-  readonly #revocation: RevocationState | undefined
+  readonly #families: FamilyStore | undefined
+  readonly #revocation: Revocations | undefined
   #ring: Promise<KeyRing>
   readonly #rules: Readonly<Record<'access' | 'refresh', VerifyRules>>
 
@@ -73,22 +76,27 @@ class TokenService implements Tokens {
         requiredClaims: ['sub', 'exp', 'iat', 'jti', 'sid'],
       },
     }
+    const epochKeepMs = Math.max(o.accessTtlMs, o.refreshTtlMs, o.serviceTtlMs) + o.clockToleranceSec * 1000
+    const onChange = (): void => {
+      this.#cache.clear()
+    }
     if (o.redis !== undefined) {
-      this.#families = new Families(o.redis, o.prefix, o.sweep, o.timeoutMs)
+      this.#families = new RedisFamilies(o.redis, o.prefix, o.sweep, o.timeoutMs)
       this.#revocation = new RevocationState({
         redis: o.redis,
         prefix: o.prefix,
         timeoutMs: o.timeoutMs,
         syncMs: o.syncMs,
-        epochKeepMs: Math.max(o.accessTtlMs, o.refreshTtlMs, o.serviceTtlMs) + o.clockToleranceSec * 1000,
+        epochKeepMs,
         sweep: o.sweep,
         warner: o.warner,
-        onChange: () => {
-          this.#cache.clear()
-        },
+        onChange,
       })
-      this.#revocation.start()
+    } else if (o.store === 'memory') {
+      this.#families = new MemoryFamilies()
+      this.#revocation = new MemoryRevocations(epochKeepMs, onChange)
     }
+    this.#revocation?.start()
     this.#gate = new CloseGate(SessionArgumentError, async () => {
       await this.#revocation?.stop()
       this.#o.sweep.clear()
@@ -103,7 +111,7 @@ class TokenService implements Tokens {
     const ring = await this.#ring
     const family = randomUUID()
     const first = this.#successor(this.#issueTime(checked.sub))
-    await this.#families?.start(family, checked.sub, first, this.#o.refreshTtlMs)
+    await this.#families?.start(family, checked.sub, first, this.#o.refreshTtlMs, Date.now())
     return this.#pair(ring, checked.sub, family, checked, first)
   }
 
@@ -135,7 +143,9 @@ class TokenService implements Tokens {
       args.fail(`revoke() takes { sub }, { token } or { jti }, got ${describeValue(given)}`)
     const revocation = this.#revocation
     if (revocation === undefined)
-      args.fail('revoke() needs the redis option: without it tokens are stateless and live until they expire')
+      args.fail(
+        "revoke() needs the redis option (or store: 'memory'): without it tokens are stateless and live until they expire",
+      )
     if ('sub' in target) {
       if (typeof target.sub !== 'string' || target.sub === '')
         args.fail('revoke({ sub }): sub must be a non-empty string')
@@ -215,9 +225,10 @@ class TokenService implements Tokens {
     const degraded = revocation !== undefined && !(revocation.synced && revocation.subscribed)
     return {
       status: this.#gate.closed ? 'closed' : degraded ? 'degraded' : 'ok',
+      store: this.#o.store,
       stateless: revocation === undefined,
       revocation:
-        revocation === undefined
+        this.#o.store !== 'redis' || revocation === undefined
           ? undefined
           : { synced: revocation.synced, subscribed: revocation.subscribed },
       cachedTokens: this.#cache.size,
@@ -390,6 +401,7 @@ class TokenService implements Tokens {
       next,
       this.#o.graceMs,
       this.#o.refreshTtlMs,
+      Date.now(),
     )
     switch (rotation.outcome) {
       case 'rotated':
@@ -416,7 +428,7 @@ class TokenService implements Tokens {
     throw new SessionRevokedError(`the refresh token was revoked (${reason})`, { reason })
   }
 
-  async #revokeToken(token: string, revocation: RevocationState): Promise<void> {
+  async #revokeToken(token: string, revocation: Revocations): Promise<void> {
     const header = checkHeader(token, this.#rules.access)
     const kind = header.typ?.toLowerCase() === TOKEN_TYPES.refresh ? 'refresh' : 'access'
     let payload: JWTPayload
@@ -443,7 +455,8 @@ class TokenService implements Tokens {
  * Creates the token service: access tokens (`at+jwt`, RFC 9068), refresh tokens (`rt+jwt`) and
  * service tokens, signed by the first key of `keys` and verified against the whole set and the
  * algorithm allow-list. With `redis`, refresh tokens rotate with reuse detection and tokens can be
- * revoked on every instance; without, tokens are stateless and live until they expire.
+ * revoked on every instance; with `store: 'memory'`, the same in this process only; otherwise tokens
+ * are stateless and live until they expire.
  *
  * ```ts
  * const tokens = createTokens({ issuer: 'https://auth.example.com', audience: 'api', keys, redis })

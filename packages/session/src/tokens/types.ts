@@ -86,7 +86,9 @@ export interface ServiceTokenRequest {
 
 /** The `health()` snapshot of {@link Tokens}. */
 export interface TokensHealth extends HealthSnapshot {
-  /** True without Redis: nothing can be revoked, tokens live until they expire. */
+  /** Where refresh families and revocations live (the `redis` and `store` options). */
+  readonly store: 'redis' | 'memory' | 'stateless'
+  /** True when nothing can be revoked and tokens live until they expire (`store` is `'stateless'`). */
   readonly stateless: boolean
   /** Redis revocation state: loaded once at least, and the push connection up. */
   readonly revocation: { readonly synced: boolean; readonly subscribed: boolean } | undefined
@@ -106,12 +108,15 @@ export interface Tokens extends AsyncDisposable {
    */
   verify(token: string): Promise<AccessClaims>
   /**
-   * Exchanges a refresh token for a new pair and retires it. With Redis: a retired token presented
+   * Exchanges a refresh token for a new pair and retires it. With Redis (or `store: 'memory'`): a retired token presented
    * again revokes its whole family, unless within `refreshGrace` of its rotation (then the same
    * successor comes back). `update` replaces the roles or claims the new access token carries.
    */
   refresh(refreshToken: string, update?: Omit<TokenSubject, 'sub'>): Promise<TokenPair>
-  /** Revokes a token, a login or every token of a user, on every instance within `revocationSync`. Needs Redis. */
+  /**
+   * Revokes a token, a login or every token of a user, on every instance within `revocationSync`.
+   * Needs Redis, or `store: 'memory'` (then in this process only).
+   */
   revoke(target: RevokeTarget): Promise<void>
   /** A short-lived token for calling another service (`aud` = that service). */
   issueServiceToken(request: ServiceTokenRequest): Promise<string>
