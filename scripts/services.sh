@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local services for scalekit's integration tests (Debian 12, run as root).
 #
-#   scripts/services.sh up [--replica] [--shards] [--redis-cluster] [--all]
+#   scripts/services.sh up [--replica] [--shards] [--redis-cluster] [--rabbit-cluster] [--all]
+#   scripts/services.sh rabbit-node stop|start <port>
 #   scripts/services.sh status
 #   scripts/services.sh down [--purge]
 #   scripts/services.sh env            # eval "$(scripts/services.sh env)"
@@ -20,6 +21,7 @@ STATE_DIR=$(realpath -m -- "${SCALEKIT_SERVICES_DIR:-/var/lib/scalekit}")
 PG_ROOT=$STATE_DIR/pg
 PG_LOG_DIR=$PG_ROOT/log
 REDIS_ROOT=$STATE_DIR/redis-cluster
+RABBIT_ROOT=$STATE_DIR/rabbit-cluster
 MARKER=$STATE_DIR/.scalekit-services
 LOCK_FILE=/run/lock/scalekit-services.lock
 [[ -d /run/lock ]] || LOCK_FILE=/tmp/scalekit-services.lock
@@ -34,12 +36,16 @@ PG_REPLICA_PORT=${SCALEKIT_PG_REPLICA_PORT:-5434}
 PG_REPLICA2_PORT=${SCALEKIT_PG_REPLICA2_PORT:-5435}
 IFS=, read -r -a PG_SHARD_PORTS <<<"${SCALEKIT_PG_SHARD_PORTS:-5441,5442,5443}"
 IFS=, read -r -a REDIS_CLUSTER_PORTS <<<"${SCALEKIT_REDIS_CLUSTER_PORTS:-7001,7002,7003,7004,7005,7006}"
+IFS=, read -r -a RABBIT_CLUSTER_PORTS <<<"${SCALEKIT_RABBIT_CLUSTER_PORTS:-5681,5682,5683}"
+# Node i (from 1) is <prefix>-i@localhost; a private cluster (a test's) takes another prefix.
+RABBIT_CLUSTER_PREFIX=${SCALEKIT_RABBIT_CLUSTER_PREFIX:-sk-rabbit}
 
 join_by() { local IFS=$1; shift; printf '%s' "$*"; }
 
-shard_urls=() cluster_nodes=()
+shard_urls=() cluster_nodes=() rabbit_urls=()
 for p in "${PG_SHARD_PORTS[@]}"; do shard_urls+=("postgres://postgres@$HOST:$p/test"); done
 for p in "${REDIS_CLUSTER_PORTS[@]}"; do cluster_nodes+=("$HOST:$p"); done
+for p in "${RABBIT_CLUSTER_PORTS[@]}"; do rabbit_urls+=("amqp://guest:guest@$HOST:$p"); done
 
 SCALEKIT_PG_URL=${SCALEKIT_PG_URL:-postgres://postgres@$HOST:$PG_PORT/test}
 SCALEKIT_REDIS_URL=${SCALEKIT_REDIS_URL:-redis://$HOST:$REDIS_PORT}
@@ -49,8 +55,10 @@ SCALEKIT_PG_REPLICA_URL=${SCALEKIT_PG_REPLICA_URL:-postgres://postgres@$HOST:$PG
 SCALEKIT_PG_REPLICA2_URL=${SCALEKIT_PG_REPLICA2_URL:-postgres://postgres@$HOST:$PG_REPLICA2_PORT/test}
 SCALEKIT_PG_SHARD_URLS=${SCALEKIT_PG_SHARD_URLS:-$(join_by , "${shard_urls[@]}")}
 SCALEKIT_REDIS_CLUSTER_NODES=${SCALEKIT_REDIS_CLUSTER_NODES:-$(join_by , "${cluster_nodes[@]}")}
+SCALEKIT_AMQP_CLUSTER_URLS=${SCALEKIT_AMQP_CLUSTER_URLS:-$(join_by , "${rabbit_urls[@]}")}
 URL_VARS=(SCALEKIT_PG_URL SCALEKIT_REDIS_URL SCALEKIT_AMQP_URL SCALEKIT_PG_PRIMARY_URL
-  SCALEKIT_PG_REPLICA_URL SCALEKIT_PG_REPLICA2_URL SCALEKIT_PG_SHARD_URLS SCALEKIT_REDIS_CLUSTER_NODES)
+  SCALEKIT_PG_REPLICA_URL SCALEKIT_PG_REPLICA2_URL SCALEKIT_PG_SHARD_URLS SCALEKIT_REDIS_CLUSTER_NODES
+  SCALEKIT_AMQP_CLUSTER_URLS)
 
 # Replication slots on the dedicated primary, one per replica.
 SLOT_REPLICA=scalekit_replica
@@ -65,13 +73,15 @@ usage() {
   cat <<'EOF'
 usage: scripts/services.sh <command>
 
-  up [--replica] [--shards] [--redis-cluster] [--all]
+  up [--replica] [--shards] [--redis-cluster] [--rabbit-cluster] [--all]
         ensure PostgreSQL, Redis and RabbitMQ answer on their standard ports (install/start
         them if needed), then build/start the requested extra topology on spare ports
+  rabbit-node stop|start <port>
+        stop or start one node of the RabbitMQ cluster (fault scenarios); start rejoins it
   status        one line per component: name, port, up/down, role
-  down [--purge]
+  down [--purge | --rabbit-cluster]
         stop what this script started on the spare ports (never the standard services);
-        --purge also deletes the state directory
+        --purge also deletes the state directory; --rabbit-cluster stops only the RabbitMQ cluster
   env           print `export SCALEKIT_...=url` lines for eval
 
 Ports, URLs and the state directory are set by environment variables: docs/services.md.
@@ -80,7 +90,7 @@ EOF
 
 validate_ports() {
   local all=("$PG_PORT" "$REDIS_PORT" "$AMQP_PORT" "$PG_PRIMARY_PORT" "$PG_REPLICA_PORT"
-    "$PG_REPLICA2_PORT" "${PG_SHARD_PORTS[@]}" "${REDIS_CLUSTER_PORTS[@]}") p dup
+    "$PG_REPLICA2_PORT" "${PG_SHARD_PORTS[@]}" "${REDIS_CLUSTER_PORTS[@]}" "${RABBIT_CLUSTER_PORTS[@]}") p dup
   for p in "${all[@]}"; do
     if ! [[ $p =~ ^[0-9]+$ ]] || ((p < 1 || p > 65535)); then die "not a TCP port: '$p'"; fi
   done
@@ -89,6 +99,11 @@ validate_ports() {
   for p in "${REDIS_CLUSTER_PORTS[@]}"; do
     ((p <= 55535)) || die "redis cluster port $p: its bus port ($p + 10000) would not be a TCP port"
   done
+  ((${#RABBIT_CLUSTER_PORTS[@]} == 3)) || die "SCALEKIT_RABBIT_CLUSTER_PORTS needs exactly 3 ports"
+  for p in "${RABBIT_CLUSTER_PORTS[@]}"; do
+    ((p <= 45535)) || die "rabbit cluster port $p: its distribution port ($p + 20000) would not be a TCP port"
+  done
+  [[ $RABBIT_CLUSTER_PREFIX =~ ^[A-Za-z0-9_-]{1,40}$ ]] || die "SCALEKIT_RABBIT_CLUSTER_PREFIX: 1-40 of [A-Za-z0-9_-]"
   dup=$(printf '%s\n' "${all[@]}" | sort | uniq -d | tr '\n' ' ')
   [[ -z $dup ]] || die "port(s) configured twice: $dup"
 }
@@ -626,16 +641,224 @@ ensure_redis_cluster() {
   log "redis cluster formed (cluster_state:ok)"
 }
 
+# ---------------------------------------------------------------- RabbitMQ cluster
+
+# The Debian package's scripts, called directly: its /usr/sbin wrappers switch to the rabbitmq
+# user and read /etc/rabbitmq (whose config pins the listener to 5672). Cluster nodes run as root
+# with everything of their own under $RABBIT_ROOT: cookie (HOME), config, data, logs, no plugins.
+RABBIT_BIN=/usr/lib/rabbitmq/bin
+
+rabbit_node_name() { printf '%s-%s@localhost' "$RABBIT_CLUSTER_PREFIX" "$(($1 + 1))"; } # INDEX
+rabbit_node_dir() { printf '%s/%s-%s' "$RABBIT_ROOT" "$RABBIT_CLUSTER_PREFIX" "$(($1 + 1))"; }
+rabbit_dist_port() { printf '%s' "$((RABBIT_CLUSTER_PORTS[$1] + 20000))"; }
+
+rabbit_index() { # PORT -> INDEX
+  local i
+  for i in "${!RABBIT_CLUSTER_PORTS[@]}"; do
+    if [[ ${RABBIT_CLUSTER_PORTS[$i]} == "$1" ]]; then echo "$i"; return 0; fi
+  done
+  die "$1 is not a port of the RabbitMQ cluster (SCALEKIT_RABBIT_CLUSTER_PORTS=$(join_by , "${RABBIT_CLUSTER_PORTS[@]}"))"
+}
+
+# rabbit_run INDEX CMD... : run CMD with node INDEX's RabbitMQ environment.
+rabbit_run() {
+  local i=$1 dir
+  shift
+  dir=$(rabbit_node_dir "$i")
+  (cd "$RABBIT_ROOT" && exec env HOME="$RABBIT_ROOT/home" ERL_EPMD_ADDRESS="$HOST" \
+    RABBITMQ_CONF_ENV_FILE="$RABBIT_ROOT/rabbitmq-env.conf" \
+    RABBITMQ_NODENAME="$(rabbit_node_name "$i")" \
+    RABBITMQ_NODE_IP_ADDRESS="$HOST" RABBITMQ_NODE_PORT="${RABBIT_CLUSTER_PORTS[$i]}" \
+    RABBITMQ_DIST_PORT="$(rabbit_dist_port "$i")" \
+    RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config" \
+    RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" RABBITMQ_PID_FILE="$dir/rabbitmq.pid" \
+    RABBITMQ_ENABLED_PLUGINS_FILE="$RABBIT_ROOT/enabled_plugins" \
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
+    "$@")
+}
+
+rctl() { # INDEX rabbitmqctl-args... (against node INDEX)
+  local i=$1
+  shift
+  rabbit_run "$i" timeout 120 "$RABBIT_BIN/rabbitmqctl" -q -n "$(rabbit_node_name "$i")" "$@" </dev/null
+}
+
+rabbit_pid() { # INDEX -> pid of our node's VM (from its pidfile, checked against /proc), or fail
+  local pidfile pid
+  pidfile=$(rabbit_node_dir "$1")/rabbitmq.pid
+  [[ -f $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  # The node name is in the VM's environment, not on its command line.
+  grep -qxF -- "RABBITMQ_NODENAME=$(rabbit_node_name "$1")" < <(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null) ||
+    return 1
+  echo "$pid"
+}
+
+rabbit_state() { # INDEX -> up | starting | foreign | down
+  if rabbit_pid "$1" >/dev/null; then
+    if tcp_open "${RABBIT_CLUSTER_PORTS[$1]}"; then echo up; else echo starting; fi
+  elif tcp_open "${RABBIT_CLUSTER_PORTS[$1]}" || tcp_open "$(rabbit_dist_port "$1")"; then
+    echo foreign
+  else
+    echo down
+  fi
+}
+
+prepare_rabbit_root() {
+  prepare_state_dir
+  [[ -x $RABBIT_BIN/rabbitmq-server ]] || die "RabbitMQ's scripts are not in $RABBIT_BIN (apt-get install rabbitmq-server)"
+  install -d -m 755 "$RABBIT_ROOT"
+  install -d -m 700 "$RABBIT_ROOT/home"
+  if [[ ! -s $RABBIT_ROOT/home/.erlang.cookie ]]; then
+    (umask 077 && printf 'SK%s' "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >"$RABBIT_ROOT/home/.erlang.cookie")
+  fi
+  chmod 400 "$RABBIT_ROOT/home/.erlang.cookie"
+  printf '# scripts/services.sh: the cluster nodes read this file, not /etc/rabbitmq/rabbitmq-env.conf\n' \
+    >"$RABBIT_ROOT/rabbitmq-env.conf"
+  printf '[].\n' >"$RABBIT_ROOT/enabled_plugins"
+}
+
+rabbit_node_start() { # INDEX: start the VM (returns at once; rabbit_node_wait waits for it)
+  local i=$1 dir j
+  dir=$(rabbit_node_dir "$i")
+  mkdir -p "$dir/mnesia" "$dir/log"
+  {
+    printf 'listeners.tcp.1 = %s:%s\n' "$HOST" "${RABBIT_CLUSTER_PORTS[$i]}"
+    # A blank node joins the first of these that runs when it boots (no stop_app/join_cluster).
+    printf 'cluster_formation.peer_discovery_backend = classic_config\n'
+    for j in "${!RABBIT_CLUSTER_PORTS[@]}"; do
+      printf 'cluster_formation.classic_config.nodes.%s = %s\n' "$((j + 1))" "$(rabbit_node_name "$j")"
+    done
+  } >"$dir/rabbitmq.conf"
+  rm -f "$dir/rabbitmq.pid"
+  rabbit_run "$i" "$RABBIT_BIN/rabbitmq-server" -detached </dev/null >/dev/null 2>&1 || true
+}
+
+# INDEX: until AMQP answers on its port (the listener opens last in a boot). Polls the port, not
+# rabbitmqctl: each rabbitmqctl call boots an Erlang VM (seconds on a loaded machine).
+rabbit_node_wait() {
+  local i=$1 k port=${RABBIT_CLUSTER_PORTS[$1]}
+  for ((k = 0; k < 900; k++)); do
+    if tcp_open "$port"; then
+      wait_for 30 "RabbitMQ node $(rabbit_node_name "$i") on :$port" amqp_ping "$port" && return 0
+      break
+    fi
+    # The VM writes its pidfile early; give up once it is gone (a boot that failed).
+    if ((k >= 50)) && ! rabbit_pid "$i" >/dev/null; then break; fi
+    sleep 0.2
+  done
+  die "RabbitMQ node $(rabbit_node_name "$i") did not start on :$port (see $(rabbit_node_dir "$i")/log/)"
+}
+
+rabbit_node_stop() { # INDEX: only our node (by its pidfile), never the standard broker
+  local i=$1 pid
+  pid=$(rabbit_pid "$i") || { rm -f "$(rabbit_node_dir "$i")/rabbitmq.pid"; return 0; }
+  if ! rctl "$i" stop "$(rabbit_node_dir "$i")/rabbitmq.pid" >/dev/null 2>&1; then
+    kill "$pid" 2>/dev/null || true
+    wait_for 30 "RabbitMQ node $(rabbit_node_name "$i") to exit" eval "[[ ! -e /proc/$pid ]]" ||
+      die "RabbitMQ node $(rabbit_node_name "$i") (pid $pid) does not stop"
+  fi
+  rm -f "$(rabbit_node_dir "$i")/rabbitmq.pid"
+}
+
+rabbit_running_nodes() { # INDEX -> the cluster's running nodes as node INDEX sees them, one a line
+  rctl "$1" cluster_status --formatter json 2>/dev/null | grep -o '"running_nodes":\[[^]]*\]' |
+    grep -o '"[^"]*@[^"]*"' | tr -d '"'
+}
+
+# rabbit_join INDEX SEED: make node INDEX a member of SEED's cluster unless it runs in it already.
+rabbit_join() {
+  local i=$1 seed=$2 me
+  me=$(rabbit_node_name "$i")
+  rabbit_running_nodes "$seed" | grep -qxF -- "$me" && return 0
+  log "rabbitmqctl -n $me join_cluster $(rabbit_node_name "$seed")"
+  rctl "$i" stop_app >/dev/null
+  if ! rctl "$i" join_cluster "$(rabbit_node_name "$seed")" >/dev/null 2>&1; then
+    # It still believes in another cluster (e.g. the seed was wiped): start it clean.
+    rctl "$i" reset >/dev/null 2>&1 || rctl "$i" force_reset >/dev/null
+    rctl "$i" join_cluster "$(rabbit_node_name "$seed")" >/dev/null ||
+      die "$me could not join $(rabbit_node_name "$seed") (see $(rabbit_node_dir "$i")/log/)"
+  fi
+  rctl "$i" start_app >/dev/null
+}
+
+# The cluster's running nodes as node INDEX sees them, compared with all configured nodes.
+rabbit_cluster_complete() {
+  local want have
+  want=$(for i in "${!RABBIT_CLUSTER_PORTS[@]}"; do rabbit_node_name "$i"; echo; done | sort | tr '\n' ' ')
+  have=$(rabbit_running_nodes "$1" | sort | tr '\n' ' ')
+  [[ $have == "$want" ]]
+}
+
+ensure_rabbit_cluster() {
+  prepare_rabbit_root
+  local i state started=() waiting=()
+  if [[ ! -d $(rabbit_node_dir 0)/mnesia/$(rabbit_node_name 0) && $(rabbit_state 0) == down ]]; then
+    # A new cluster: the first node boots alone, the others find it when they boot and join it.
+    rabbit_node_start 0
+    rabbit_node_wait 0
+    started+=("$(rabbit_node_name 0)")
+  fi
+  for i in "${!RABBIT_CLUSTER_PORTS[@]}"; do
+    state=$(rabbit_state "$i")
+    case $state in
+      foreign) die "port ${RABBIT_CLUSTER_PORTS[$i]} or $(rabbit_dist_port "$i") is used by another server (not $(rabbit_node_name "$i")); see docs/services.md" ;;
+      up) ;;
+      starting) waiting+=("$i") ;;
+      down) rabbit_node_start "$i"; started+=("$(rabbit_node_name "$i")") waiting+=("$i") ;;
+    esac
+  done
+  # Started together, waited for after: a node that stopped while others ran waits for them to boot.
+  for i in "${waiting[@]}"; do rabbit_node_wait "$i"; done
+  ((${#started[@]} == 0)) || log "rabbitmq cluster nodes started: ${started[*]}"
+  if rabbit_cluster_complete 0; then
+    log "rabbitmq cluster up (${#RABBIT_CLUSTER_PORTS[@]} nodes running)"
+    return
+  fi
+  for ((i = 1; i < ${#RABBIT_CLUSTER_PORTS[@]}; i++)); do rabbit_join "$i" 0; done
+  wait_for 30 "all RabbitMQ nodes to run in one cluster" rabbit_cluster_complete 0 ||
+    die "the RabbitMQ cluster did not form (see $RABBIT_ROOT/*/log/)"
+  log "rabbitmq cluster formed: $(rabbit_running_nodes 0 | tr '\n' ' ')"
+}
+
+# rabbit-node stop|start PORT: one node, for fault scenarios. start rejoins it if it left.
+cmd_rabbit_node() {
+  local action=${1:-} port=${2:-} i j seed=''
+  [[ ($action == stop || $action == start) && -n $port && $# -eq 2 ]] || {
+    usage >&2
+    die "usage: rabbit-node stop|start <port>"
+  }
+  i=$(rabbit_index "$port")
+  prepare_rabbit_root
+  if [[ $action == stop ]]; then
+    rabbit_node_stop "$i"
+    log "stopped rabbitmq node $(rabbit_node_name "$i") (:$port)"
+    return
+  fi
+  case $(rabbit_state "$i") in
+    foreign) die "port $port is used by another server (not $(rabbit_node_name "$i"))" ;;
+    down) rabbit_node_start "$i" ;;
+  esac
+  rabbit_node_wait "$i"
+  for j in "${!RABBIT_CLUSTER_PORTS[@]}"; do
+    if ((j != i)) && [[ $(rabbit_state "$j") == up ]]; then seed=$j; break; fi
+  done
+  if [[ -n $seed ]]; then rabbit_join "$i" "$seed"; fi
+  log "rabbitmq node $(rabbit_node_name "$i") (:$port) up, cluster: $(rabbit_running_nodes "$i" | tr '\n' ' ')"
+}
+
 # ---------------------------------------------------------------- commands
 
 cmd_up() {
-  local replica=0 shards=0 cluster=0 arg t0=$EPOCHREALTIME
+  local replica=0 shards=0 cluster=0 rabbit=0 arg t0=$EPOCHREALTIME
   for arg in "$@"; do
     case $arg in
       --replica) replica=1 ;;
       --shards) shards=1 ;;
       --redis-cluster) cluster=1 ;;
-      --all) replica=1 shards=1 cluster=1 ;;
+      --rabbit-cluster) rabbit=1 ;;
+      --all) replica=1 shards=1 cluster=1 rabbit=1 ;;
       -h | --help) usage; return ;;
       *) usage >&2; die "unknown option for up: $arg" ;;
     esac
@@ -645,19 +868,22 @@ cmd_up() {
   if ((replica)); then ensure_replication; fi
   if ((shards)); then ensure_shards; fi
   if ((cluster)); then ensure_redis_cluster; fi
+  if ((rabbit)); then ensure_rabbit_cluster; fi
   log "ready in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s (scripts/services.sh status | env)"
 }
 
 cmd_down() {
-  local purge=0 arg port dir
+  local purge=0 only_rabbit=0 arg port dir i
   for arg in "$@"; do
     case $arg in
       --purge) purge=1 ;;
+      --rabbit-cluster) only_rabbit=1 ;;
       -h | --help) usage; return ;;
       *) usage >&2; die "unknown option for down: $arg" ;;
     esac
   done
-  if [[ -d $PG_ROOT ]]; then
+  ((purge == 0 || only_rabbit == 0)) || die "down: --purge and --rabbit-cluster do not go together"
+  if [[ -d $PG_ROOT ]] && ((only_rabbit == 0)); then
     resolve_pgbin || die "PostgreSQL binaries not found"
     for dir in "$PG_ROOT/replica2" "$PG_ROOT/replica" "$PG_ROOT/primary" "$PG_ROOT"/shard*; do
       if ! [[ -d $dir ]] || ! pg_running "$dir"; then continue; fi
@@ -667,12 +893,19 @@ cmd_down() {
   fi
   for port in "${REDIS_CLUSTER_PORTS[@]}"; do
     dir=$(redis_node_dir "$port")
-    [[ -d $dir ]] || continue
+    [[ -d $dir ]] && ((only_rabbit == 0)) || continue
     if [[ $(redis_state "$port") == up || -f $dir/redis.pid ]]; then
       redis_node_stop "$port"
       log "stopped redis cluster node :$port"
     fi
   done
+  if [[ -d $RABBIT_ROOT ]]; then
+    for ((i = ${#RABBIT_CLUSTER_PORTS[@]} - 1; i >= 0; i--)); do
+      rabbit_pid "$i" >/dev/null || continue
+      rabbit_node_stop "$i"
+      log "stopped rabbitmq cluster node $(rabbit_node_name "$i") (:${RABBIT_CLUSTER_PORTS[$i]})"
+    done
+  fi
   if ((purge)) && [[ -d $STATE_DIR ]]; then
     [[ -f $MARKER ]] || die "$STATE_DIR has no $MARKER; refusing to delete it"
     rm -rf -- "$STATE_DIR"
@@ -744,6 +977,27 @@ cmd_status() {
       status_line redis-cluster "$port" down "$info (up --redis-cluster)"
     fi
   done
+
+  # One rabbitmqctl call (about a second) for the cluster's view, asked of the first node that runs.
+  local running='' seen=0
+  for i in "${!RABBIT_CLUSTER_PORTS[@]}"; do
+    if ((seen == 0)) && [[ -d $RABBIT_ROOT ]] && tcp_open "${RABBIT_CLUSTER_PORTS[$i]}"; then
+      seen=1
+      running=$(rabbit_running_nodes "$i" 2>/dev/null | tr '\n' ' ' || true)
+    fi
+  done
+  for i in "${!RABBIT_CLUSTER_PORTS[@]}"; do
+    port=${RABBIT_CLUSTER_PORTS[$i]} name=$(rabbit_node_name "$i")
+    if tcp_open "$port"; then
+      if [[ " $running " == *" $name "* ]]; then info="running in the cluster ($(wc -w <<<"$running") nodes running)"
+      elif [[ -n $running ]]; then info="NOT in the cluster of $running"
+      else info="cluster status unknown (rabbitmqctl needs root: the cookie is $RABBIT_ROOT/home/.erlang.cookie)"; fi
+      status_line rabbit-cluster "$port" up "$name, $info"
+    else
+      if [[ -d $(rabbit_node_dir "$i") ]]; then info=stopped; else info="not set up"; fi
+      status_line rabbit-cluster "$port" down "$name, $info (up --rabbit-cluster)"
+    fi
+  done
 }
 
 pg_dir_note() { if [[ -d $1 ]]; then echo "stopped, data in $1"; else echo "not set up"; fi; }
@@ -768,6 +1022,14 @@ main() {
         SCALEKIT_SERVICES_LOCKED=1 exec flock -w 900 -o "$LOCK_FILE" "$BASH" "$SCRIPT_PATH" "$cmd" "$@"
       fi
       "cmd_$cmd" "$@"
+      ;;
+    rabbit-node)
+      validate_ports
+      [[ $EUID -eq 0 ]] || die "$cmd must run as root"
+      if [[ ${SCALEKIT_SERVICES_LOCKED:-} != 1 ]]; then
+        SCALEKIT_SERVICES_LOCKED=1 exec flock -w 900 -o "$LOCK_FILE" "$BASH" "$SCRIPT_PATH" "$cmd" "$@"
+      fi
+      cmd_rabbit_node "$@"
       ;;
     status) validate_ports; cmd_status ;;
     env) cmd_env ;;
