@@ -19,7 +19,7 @@ export {
   DbNoShardError,
   DbShardKeyRequiredError,
   DbShardsFailedError,
-  shardErrors,
+  errors,
   type ShardFailure,
 } from './errors'
 export { shardChannels, type BucketMoveEvent, type ShardCallContext } from './channels'

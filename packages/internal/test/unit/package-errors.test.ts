@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as cache from '../../../cache/src/index'
 import * as dbRouter from '../../../db-router/src/index'
+import * as dbRouterShards from '../../../db-router/src/shards/index'
 import * as observability from '../../../observability/src/index'
 import * as queue from '../../../queue/src/index'
 import * as ratelimit from '../../../ratelimit/src/index'
@@ -9,8 +10,10 @@ import { CodedError } from '../../src/index'
 
 /**
  * One test of every package's errors (the conventions in CONTRIBUTING.md): the `errors` map is keyed
- * by code and lists classes the package exports by name, all derived from its base; each package
- * has the options and argument errors (and the closed error once it has `close()`).
+ * by code and lists classes the package exports by name (from its root entry, or from the subpath of
+ * the feature they belong to: `module` is every entry's exports), all derived from its base; each
+ * package has the options and argument errors (and the closed error once it has `close()`).
+ * A subpath that exports error classes re-exports the one `errors` map, never a map of its own.
  */
 const packages = [
   {
@@ -23,7 +26,8 @@ const packages = [
   {
     name: '@scalekit/db-router',
     prefix: 'ERR_DB',
-    module: dbRouter as Record<string, unknown>,
+    module: { ...dbRouterShards, ...dbRouter } as Record<string, unknown>,
+    subpaths: [dbRouterShards as Record<string, unknown>],
     errors: dbRouter.errors,
     closes: true,
   },
@@ -57,7 +61,7 @@ const packages = [
   },
 ]
 
-describe.each(packages)('$name errors', ({ prefix, module, errors, closes }) => {
+describe.each(packages)('$name errors', ({ prefix, module, errors, closes, ...rest }) => {
   const classes = Object.entries(errors as Readonly<Record<string, typeof CodedError>>)
   const base = errors[prefix as keyof typeof errors] as unknown as typeof CodedError
 
@@ -68,6 +72,14 @@ describe.each(packages)('$name errors', ({ prefix, module, errors, closes }) => 
       expect(code.startsWith(prefix)).toBe(true)
       expect(module[ErrorClass.name]).toBe(ErrorClass)
       expect(ErrorClass === base || ErrorClass.prototype instanceof base).toBe(true)
+    }
+  })
+
+  const subpaths: Record<string, unknown>[] = ('subpaths' in rest ? rest.subpaths : undefined) ?? []
+  it.runIf(subpaths.length > 0)('share the one errors map with the subpaths that export errors', () => {
+    for (const subpath of subpaths) {
+      const maps = Object.entries(subpath).filter(([name]) => /errors$/i.test(name))
+      expect(maps).toEqual([['errors', errors]])
     }
   })
 
