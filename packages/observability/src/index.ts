@@ -8,7 +8,8 @@ export {
 } from './errors'
 export { CHANNEL_PREFIX } from './channels'
 export { createMetrics, metricsDefaults, OVERFLOW } from './metrics/metrics'
-export type { GaugeSource, Metrics, MetricsOptions } from './metrics/metrics'
+export type { ExemplarTraceId, GaugeSource, Metrics, MetricsOptions } from './metrics/metrics'
+export type { Exposition } from './metrics/exposition'
 export {
   authMetrics,
   breakerMetrics,

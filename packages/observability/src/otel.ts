@@ -1,5 +1,14 @@
 import { tracingChannel } from 'node:diagnostics_channel'
-import { type Attributes, type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api'
+import {
+  type Attributes,
+  isSpanContextValid,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  trace,
+  type Tracer,
+} from '@opentelemetry/api'
 import { channelName } from '@scalekit/internal'
 import { ObservabilityOptionsError } from './errors'
 
@@ -177,4 +186,21 @@ export function bridgeToOpenTelemetry(options: OpenTelemetryBridgeOptions): Open
       for (const unsubscribe of unsubscribes) unsubscribe()
     },
   }
+}
+
+/**
+ * The trace id of the active OpenTelemetry span when it is valid and sampled, else `undefined`:
+ * the exemplar source that links latency buckets to your SDK's traces.
+ *
+ * ```ts
+ * const metrics = createMetrics({ exemplars: activeTraceId })
+ * ```
+ */
+export function activeTraceId(): string | undefined {
+  const context = trace.getActiveSpan()?.spanContext()
+  return context !== undefined &&
+    isSpanContextValid(context) &&
+    (context.traceFlags & TraceFlags.SAMPLED) !== 0
+    ? context.traceId
+    : undefined
 }

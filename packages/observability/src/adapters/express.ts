@@ -49,16 +49,18 @@ export function observability(options: HttpObservabilityOptions = {}): Observabi
     const method = methodLabel(req.method)
     const start = observer.begin(method)
     if (!observer.withContext) {
+      const traceId = observer.exemplars ? observer.exemplarTraceId(req.headers, undefined) : undefined
       res.once('close', () => {
-        observer.end(method, routeOf(req), res.statusCode, start, undefined)
+        observer.end(method, routeOf(req), res.statusCode, start, undefined, traceId)
       })
       next()
       return
     }
     const context = observer.context(req.headers, req.method, () => routeOf(req))
     res.setHeader(header, context.requestId)
+    const traceId = observer.exemplars ? observer.exemplarTraceId(req.headers, context) : undefined
     res.once('close', () => {
-      observer.end(method, routeOf(req), res.statusCode, start, context)
+      observer.end(method, routeOf(req), res.statusCode, start, context, traceId)
     })
     runWithRequestContext(context, () => {
       observer.enter(context, next)

@@ -19,6 +19,8 @@ interface RequestState {
   readonly method: string
   readonly start: number
   readonly context: RequestContext | undefined
+  /** The trace id of the duration's exemplar, when exemplars are on. */
+  readonly traceId: string | undefined
 }
 
 const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, options, done) => {
@@ -41,12 +43,14 @@ const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, opti
     const method = methodLabel(request.method)
     const start = observer.begin(method)
     if (!observer.withContext) {
-      states.set(request, { method, start, context: undefined })
+      const traceId = observer.exemplars ? observer.exemplarTraceId(request.headers, undefined) : undefined
+      states.set(request, { method, start, context: undefined, traceId })
       next()
       return
     }
     const context = observer.context(request.headers, request.method, () => routeOf(request))
-    states.set(request, { method, start, context })
+    const traceId = observer.exemplars ? observer.exemplarTraceId(request.headers, context) : undefined
+    states.set(request, { method, start, context, traceId })
     void reply.header(header, context.requestId)
     runWithRequestContext(context, () => {
       observer.enter(context, next)
@@ -67,14 +71,21 @@ const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, opti
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, next) => {
     const state = states.get(request)
     if (state !== undefined)
-      observer.end(state.method, routeOf(request), reply.statusCode, state.start, state.context)
+      observer.end(
+        state.method,
+        routeOf(request),
+        reply.statusCode,
+        state.start,
+        state.context,
+        state.traceId,
+      )
     next()
   })
   const metrics: Metrics | undefined = options.metrics
   if (metricsPath !== false && metrics !== undefined) {
-    fastify.get(metricsPath, async (_request, reply) => {
-      const text = await metrics.metrics()
-      return reply.type(metrics.contentType).send(text)
+    fastify.get(metricsPath, async (request, reply) => {
+      const { contentType, body } = await metrics.exposition(request.headers.accept)
+      return reply.type(contentType).send(body)
     })
   }
   if (health !== undefined) {

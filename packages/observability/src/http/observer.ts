@@ -1,10 +1,16 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { createChecks, describeValue } from '@scalekit/internal'
-import { createRequestContext, isRequestId, newRequestId, type RequestContext } from '../context'
+import {
+  createRequestContext,
+  isRequestId,
+  newRequestId,
+  parseTraceparent,
+  type RequestContext,
+} from '../context'
 import { ObservabilityOptionsError } from '../errors'
 import { httpMetrics } from '../metrics/definitions'
-import { type Metrics, metricsInternals } from '../metrics/metrics'
+import { type ExemplarTraceId, isTraceId, type Metrics, metricsInternals } from '../metrics/metrics'
 import type { LoadShedder } from './shedding'
 
 /** Where the HTTP layer writes its access log: pino's shape, `info` only. */
@@ -72,7 +78,14 @@ export function statusClass(status: number): string {
 }
 
 interface Series {
-  observe(seconds: number): void
+  observe(seconds: number, traceId: string | undefined): void
+}
+
+const NO_EXEMPLAR = {}
+
+/** Whether W3C trace flags say sampled: an exemplar of an unsampled trace links to nothing. */
+function sampled(flags: string): boolean {
+  return (Number.parseInt(flags, 16) & 1) === 1
 }
 
 /** The framework-agnostic part of both adapters: context, metrics and the access log of requests. */
@@ -80,6 +93,9 @@ export class HttpObserver {
   readonly requestIdHeader: string
   readonly shed: LoadShedder | undefined
   readonly withContext: boolean
+  /** Whether request durations carry exemplars: call {@link exemplarTraceId} when a request starts. */
+  readonly exemplars: boolean
+  readonly #exemplarSource: ExemplarTraceId | undefined
   readonly #trustRequestId: boolean
   readonly #logger: AccessLogger | undefined
   readonly #metrics: ReturnType<typeof metricsInternals> | undefined
@@ -117,6 +133,9 @@ export class HttpObserver {
       options.logger !== undefined || propagate.length > 0,
     )
     const metrics = this.#metrics
+    this.exemplars = metrics !== undefined && metrics.exemplars !== false
+    this.#exemplarSource =
+      metrics !== undefined && metrics.exemplars !== false ? metrics.exemplars.traceId : undefined
     if (metrics !== undefined) {
       const active = this.#active
       // In-flight requests are counted in a Map and read into the gauge at scrape time: two
@@ -128,8 +147,28 @@ export class HttpObserver {
       this.#shedCounter = (reason) => {
         shed.inc({ reason })
       }
-      metrics.histogram(httpMetrics.requestDuration)
+      metrics.exemplarHistogram(httpMetrics.requestDuration)
     }
+  }
+
+  /**
+   * The trace id of a request's exemplar, read when it starts: the configured source's (the active
+   * OpenTelemetry span), else the request context's, else the incoming `traceparent`'s — of a
+   * sampled trace only. A source that throws counts as none.
+   */
+  exemplarTraceId(headers: IncomingHttpHeaders, context: RequestContext | undefined): string | undefined {
+    const source = this.#exemplarSource
+    if (source !== undefined) {
+      let traceId: unknown
+      try {
+        traceId = source()
+      } catch {
+        traceId = undefined
+      }
+      if (isTraceId(traceId)) return traceId
+    }
+    const trace = context ?? parseTraceparent(headers.traceparent)
+    return trace !== undefined && sampled(trace.traceFlags) ? trace.traceId : undefined
   }
 
   /** The context of a new request: its request id (trusted header or new) and trace. */
@@ -181,11 +220,12 @@ export class HttpObserver {
     status: number,
     start: number,
     context: RequestContext | undefined,
+    traceId?: string,
   ): void {
     const ms = performance.now() - start
     if (this.#metrics !== undefined) {
       this.#active.set(method, (this.#active.get(method) ?? 1) - 1)
-      this.#seriesOf(method, route ?? UNMATCHED_ROUTE, statusClass(status)).observe(ms / 1000)
+      this.#seriesOf(method, route ?? UNMATCHED_ROUTE, statusClass(status)).observe(ms / 1000, traceId)
     }
     if (this.#logger !== undefined) {
       this.#logger.info(
@@ -209,15 +249,25 @@ export class HttpObserver {
     if (series === undefined) {
       const metrics = this.#metrics as ReturnType<typeof metricsInternals>
       const definition = httpMetrics.requestDuration
-      const histogram = metrics.histogram(definition)
+      const histogram = metrics.exemplarHistogram(definition)
       const labels = metrics.admit(definition, key)
         ? { http_request_method: method, http_route: route, http_response_status_class: cls }
         : metrics.overflowLabels(definition)
-      series = {
-        observe: (seconds) => {
-          histogram.observe(labels, seconds)
-        },
-      }
+      series = (histogram as { enableExemplars?: boolean }).enableExemplars
+        ? {
+            observe: (seconds, traceId) => {
+              histogram.observe({
+                labels,
+                value: seconds,
+                exemplarLabels: traceId === undefined ? NO_EXEMPLAR : { trace_id: traceId },
+              } as Parameters<typeof histogram.observe>[0])
+            },
+          }
+        : {
+            observe: (seconds) => {
+              histogram.observe(labels, seconds)
+            },
+          }
       // Overflowed keys are not cached: the map stays as small as the budget.
       if (labels.http_route !== 'overflow' || route === 'overflow') this.#series.set(key, series)
     }

@@ -7,6 +7,14 @@ import {
   ObservabilityOptionsError,
 } from '../errors'
 import { type MetricDefinition, type MetricKind, runtimeMetrics, seriesOverflow } from './definitions'
+import { type Exposition, negotiate, render } from './exposition'
+
+/**
+ * Where an exemplar's trace id comes from, read when a request starts: a W3C trace id (32 lowercase
+ * hex digits) of a sampled trace, or `undefined` for none. `activeTraceId` of
+ * `@scalekit/observability/otel` reads the active OpenTelemetry span's.
+ */
+export type ExemplarTraceId = () => string | undefined
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {
@@ -33,12 +41,30 @@ export interface MetricsOptions {
   seriesBudget?: number
   /** Where a metric that reached its budget is reported (pino's shape). @default Node's process warnings */
   logger?: Logger
+  /**
+   * Attach an exemplar — `{trace_id="…"}` — to the observations of
+   * `http_server_request_duration_seconds`, linking a latency bucket to a trace. Exemplars appear
+   * only in the OpenMetrics format, which the `/metrics` handlers serve when the scraper asks for it
+   * (`Accept: application/openmetrics-text`, as Prometheus does; store them with
+   * `--enable-feature=exemplar-storage`). `true`: the trace of the request context (the incoming
+   * `traceparent`'s, or the one the middleware started when it keeps a context); a function: the
+   * trace id it returns at the start of each request (e.g. `activeTraceId` of
+   * `@scalekit/observability/otel`), else the request's. Off, requests pay nothing for it. Set once
+   * per registry, by the first `createMetrics()` that registers the histogram.
+   * @default false
+   */
+  exemplars?: boolean | ExemplarTraceId
 }
 
 /** The defaults of {@link MetricsOptions}. */
-export const metricsDefaults: { readonly defaultMetrics: true; readonly seriesBudget: 1000 } = {
+export const metricsDefaults: {
+  readonly defaultMetrics: true
+  readonly seriesBudget: 1000
+  readonly exemplars: false
+} = {
   defaultMetrics: true,
   seriesBudget: 1000,
+  exemplars: false,
 }
 
 /** The label value every label of a metric takes once the metric is over its series budget. */
@@ -68,8 +94,13 @@ export interface Metrics {
     definition: MetricDefinition<L>,
     labels: Readonly<Record<L, string>>,
   ): Record<L, string>
-  /** The exposition text of the registry. */
+  /** The exposition text of the registry (in the registry's format: Prometheus text unless you passed an OpenMetrics registry). */
   metrics(): Promise<string>
+  /**
+   * The exposition in the format an `Accept` header negotiates: OpenMetrics (with exemplars) when it
+   * asks for `application/openmetrics-text`, else the Prometheus text format.
+   */
+  exposition(accept?: string): Promise<Exposition>
 }
 
 /** Values a gauge takes at scrape time: label values (in the definition's label order) to a value. */
@@ -86,6 +117,13 @@ interface RegistryState {
   defaultMetrics: boolean
 }
 
+const TRACE_ID = /^[0-9a-f]{32}$/
+
+/** Whether `value` is a W3C trace id (32 lowercase hex digits, not all zeros). */
+export function isTraceId(value: unknown): value is string {
+  return typeof value === 'string' && TRACE_ID.test(value) && value !== '0'.repeat(32)
+}
+
 /** One state per registry, so a second `createMetrics()` on it (hot reload) shares budgets and metrics. */
 const states = new WeakMap<Registry, RegistryState>()
 
@@ -100,12 +138,16 @@ function kindOf(metric: object): MetricKind | 'other' {
 
 class MetricsImpl implements Metrics {
   readonly registry: Registry
+  /** Whether the HTTP duration histogram takes exemplars, and where their trace ids come from. */
+  readonly exemplars: false | { readonly traceId: ExemplarTraceId | undefined }
   readonly #state: RegistryState
   #overflow: Counter<'metric'> | undefined
 
-  constructor(registry: Registry, state: RegistryState) {
+  constructor(registry: Registry, state: RegistryState, exemplars: boolean | ExemplarTraceId) {
     this.registry = registry
     this.#state = state
+    this.exemplars =
+      exemplars === false ? false : { traceId: typeof exemplars === 'function' ? exemplars : undefined }
   }
 
   get contentType(): string {
@@ -167,6 +209,32 @@ class MetricsImpl implements Metrics {
 
   metrics(): Promise<string> {
     return this.registry.metrics()
+  }
+
+  exposition(accept?: string): Promise<Exposition> {
+    return render(this.registry, negotiate(accept))
+  }
+
+  /**
+   * The histogram of `definition`, taking exemplars when these metrics do (see
+   * {@link MetricsOptions.exemplars}); an already registered one as it is — check `enableExemplars`.
+   */
+  exemplarHistogram<L extends string>(definition: MetricDefinition<L>): Histogram<L> {
+    if (this.exemplars === false || this.registry.getSingleMetric(definition.name) !== undefined)
+      return this.histogram(definition)
+    // prom-client refuses exemplars on a registry whose format is the Prometheus text (it could
+    // not show them); ours serves either format by negotiation, so the histogram is registered
+    // after construction, past that check.
+    const histogram = new Histogram<L>({
+      name: definition.name,
+      help: definition.help,
+      labelNames: [...definition.labelNames],
+      buckets: [...(definition.buckets ?? [])],
+      registers: [],
+      enableExemplars: true,
+    })
+    this.registry.registerMetric(histogram)
+    return histogram
   }
 
   /**
@@ -269,6 +337,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     options.defaultMetrics,
     metricsDefaults.defaultMetrics,
   )
+  const exemplars: unknown = options.exemplars ?? metricsDefaults.exemplars
+  if (typeof exemplars !== 'boolean' && typeof exemplars !== 'function')
+    throw new ObservabilityOptionsError(
+      `exemplars must be a boolean or a function returning a trace id, got ${typeof exemplars}`,
+    )
   let state = states.get(registry)
   if (state === undefined) {
     state = {
@@ -299,7 +372,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         },
       })
   }
-  return new MetricsImpl(registry, state)
+  return new MetricsImpl(registry, state, exemplars as boolean | ExemplarTraceId)
 }
 
 /** The implementation behind a {@link Metrics} (this package's adapters use its fast paths). */

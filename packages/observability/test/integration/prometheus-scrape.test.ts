@@ -25,8 +25,10 @@ interface PromResult {
  * A real scrape: Debian's Prometheus scrapes an app that uses cache, db-router and queue, then we
  * query it back over its HTTP API.
  */
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736'
+
 describe('Prometheus scrapes an app using every package', () => {
-  const metrics = createMetrics()
+  const metrics = createMetrics({ exemplars: true })
   const instrumentation = instrumentScalekit({ metrics })
   const app = uniqueName('obs_scrape')
   const Job = defineMessage(`${app}.job`, {
@@ -82,7 +84,11 @@ describe('Prometheus scrapes an app using every package', () => {
           resolve()
         })
       })
-    await load(appPort, 200, (i) => `/users/${i % 50}`, 8)
+    await load(appPort, 199, (i) => `/users/${i % 50}`, 8)
+    // One request in a sampled trace: its latency bucket carries the trace id as an exemplar.
+    expect(
+      (await get(appPort, '/users/traced', { traceparent: `00-${TRACE}-00f067aa0ba902b7-01` })).status,
+    ).toBe(200)
     await waitFor(() => consumed === 200, { timeout: 20_000 })
 
     promPort = await freePort()
@@ -103,6 +109,8 @@ describe('Prometheus scrapes an app using every package', () => {
         `--config.file=${join(dir, 'prometheus.yml')}`,
         `--storage.tsdb.path=${join(dir, 'data')}`,
         `--web.listen-address=127.0.0.1:${promPort}`,
+        // Prometheus then scrapes in OpenMetrics (it always asks for it first) and keeps exemplars.
+        '--enable-feature=exemplar-storage',
       ],
       { stdio: 'ignore' },
     )
@@ -170,5 +178,29 @@ describe('Prometheus scrapes an app using every package', () => {
       },
       { timeout: 30_000, message: 'every rule evaluated with health ok' },
     )
+  })
+
+  it('stores the exemplar that links the latency histogram to the traced request', async () => {
+    const now = Date.now() / 1000
+    const found = await waitFor(
+      async () => {
+        const answer = await get(
+          promPort,
+          `/api/v1/query_exemplars?query=${encodeURIComponent('http_server_request_duration_seconds_bucket{job="app"}')}&start=${now - 600}&end=${now + 600}`,
+        )
+        const body = JSON.parse(answer.body) as {
+          data: {
+            seriesLabels: Record<string, string>
+            exemplars: { labels: Record<string, string>; value: string }[]
+          }[]
+        }
+        const all = body.data.flatMap((s) => s.exemplars.map((e) => ({ series: s.seriesLabels, ...e })))
+        return all.some((e) => e.labels.trace_id === TRACE) ? all : undefined
+      },
+      { timeout: 30_000, message: 'the exemplar in Prometheus' },
+    )
+    const traced = found.find((e) => e.labels.trace_id === TRACE)
+    expect(traced?.series).toMatchObject({ http_route: '/users/:id', http_response_status_class: '2xx' })
+    expect(Number(traced?.value)).toBeGreaterThan(0)
   })
 })
