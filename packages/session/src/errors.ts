@@ -42,7 +42,6 @@ export type TokenReason =
   | 'issuer'
   | 'audience'
   | 'claims'
-  | 'key-fetch'
 
 /** Options of the errors that carry a reason. */
 export interface ReasonOptions<R extends string> {
@@ -127,6 +126,22 @@ export class SessionStoreError extends SessionError {
   static override readonly code: string = 'ERR_SESSION_STORE_UNAVAILABLE'
 }
 
+/**
+ * The keys a token must be checked with could not be had (503): a remote JWKS endpoint failed, timed
+ * out or answered something that is not a key set. The token may be fine: the caller should retry
+ * after `retryAfter` seconds. The fetch error is the `cause`.
+ */
+export class SessionKeysUnavailableError extends SessionError {
+  static override readonly code: string = 'ERR_SESSION_KEYS_UNAVAILABLE'
+  /** Seconds after which a retry may succeed (the `Retry-After` the adapters send). */
+  readonly retryAfter: number
+
+  constructor(message: string, options: { readonly cause?: unknown; readonly retryAfter: number }) {
+    super(message, { cause: options.cause })
+    this.retryAfter = options.retryAfter
+  }
+}
+
 /** Every error class of @scalekit/session, keyed by its code. */
 export const errors: {
   readonly ERR_SESSION: typeof SessionError
@@ -140,6 +155,7 @@ export const errors: {
   readonly ERR_SESSION_CROSS_SITE: typeof SessionCrossSiteError
   readonly ERR_SESSION_INVALID_API_KEY: typeof SessionApiKeyError
   readonly ERR_SESSION_STORE_UNAVAILABLE: typeof SessionStoreError
+  readonly ERR_SESSION_KEYS_UNAVAILABLE: typeof SessionKeysUnavailableError
 } = defineErrors({
   ERR_SESSION: SessionError,
   ERR_SESSION_INVALID_OPTIONS: SessionOptionsError,
@@ -152,4 +168,5 @@ export const errors: {
   ERR_SESSION_CROSS_SITE: SessionCrossSiteError,
   ERR_SESSION_INVALID_API_KEY: SessionApiKeyError,
   ERR_SESSION_STORE_UNAVAILABLE: SessionStoreError,
+  ERR_SESSION_KEYS_UNAVAILABLE: SessionKeysUnavailableError,
 })

@@ -1,7 +1,8 @@
 /**
  * The HTTP status of each error code, shared by the Express and Fastify adapters and any app error
  * handler: a bad, revoked or missing credential is 401 (with `WWW-Authenticate`), a missing role or
- * a cross-site request 403, a store that does not answer 503 (retry later), a caller mistake 500.
+ * a cross-site request 403, a store or a remote key set that does not answer 503 (retry later: the
+ * credential may be fine), a caller mistake 500.
  */
 const STATUS: Readonly<Record<string, number>> = {
   ERR_SESSION_INVALID_TOKEN: 401,
@@ -11,6 +12,7 @@ const STATUS: Readonly<Record<string, number>> = {
   ERR_SESSION_FORBIDDEN: 403,
   ERR_SESSION_CROSS_SITE: 403,
   ERR_SESSION_STORE_UNAVAILABLE: 503,
+  ERR_SESSION_KEYS_UNAVAILABLE: 503,
   ERR_SESSION_CLOSED: 503,
 }
 

@@ -5,6 +5,7 @@ export {
   SessionCrossSiteError,
   SessionError,
   SessionForbiddenError,
+  SessionKeysUnavailableError,
   SessionOptionsError,
   SessionRevokedError,
   SessionStoreError,

@@ -1,8 +1,15 @@
 import { createChecks, describeValue } from '@scalekit/internal'
 import type { Checks } from '@scalekit/internal'
 import type { ApiKeyInfo, ApiKeys } from '../api-keys/types'
-import { SessionForbiddenError, SessionOptionsError, SessionUnauthenticatedError } from '../errors'
+import type { JWTPayload } from 'jose'
+import {
+  SessionForbiddenError,
+  SessionOptionsError,
+  SessionTokenError,
+  SessionUnauthenticatedError,
+} from '../errors'
 import { TOKEN_TYPES } from '../tokens/claims'
+import type { RemoteVerifier } from '../tokens/remote'
 import type { AccessClaims, ServiceClaims, Tokens } from '../tokens/types'
 
 /** How a route accepts credentials: user access tokens, service tokens, API keys. */
@@ -12,9 +19,20 @@ export type Scheme = 'bearer' | 'service' | 'api-key'
 export type Principal =
   | {
       readonly scheme: 'bearer'
+      /** False: an access token of this app's `createTokens`. */
+      readonly remote: false
       readonly sub: string
       readonly roles: readonly string[]
       readonly claims: AccessClaims
+    }
+  | {
+      readonly scheme: 'bearer'
+      /** True: a third party's token, checked by `createRemoteVerifier` against its JWKS. */
+      readonly remote: true
+      readonly sub: string
+      /** The token's `roles` claim when it is a list of strings, else empty. */
+      readonly roles: readonly string[]
+      readonly claims: JWTPayload
     }
   | {
       readonly scheme: 'service'
@@ -32,8 +50,12 @@ export type Principal =
 
 /** Options of the adapters' `authenticate`. */
 export interface AuthenticateOptions {
-  /** Verifies `Authorization: Bearer` access tokens (and service tokens with `audience`). */
-  readonly tokens?: Tokens
+  /**
+   * Verifies `Authorization: Bearer` tokens: this app's access tokens (and service tokens with
+   * `audience`) with `createTokens`, or a third party's with `createRemoteVerifier` (their `sub` is
+   * required; a JWKS that cannot be fetched answers 503 with `Retry-After`).
+   */
+  readonly tokens?: Tokens | RemoteVerifier
   /** Verifies `Authorization: ApiKey <key>` or `X-Api-Key: <key>`. */
   readonly apiKeys?: ApiKeys
   /** The schemes this route accepts. @default `bearer` with `tokens`, `service` with `audience`, `api-key` with `apiKeys` */
@@ -48,7 +70,7 @@ export interface AuthenticateOptions {
 
 /** The checked options. */
 export interface ResolvedAuthenticate {
-  readonly tokens: Tokens | undefined
+  readonly tokens: Tokens | RemoteVerifier | undefined
   readonly apiKeys: ApiKeys | undefined
   readonly schemes: readonly Scheme[]
   readonly audience: string | undefined
@@ -65,17 +87,32 @@ function strings(name: string, value: unknown): readonly string[] {
   return value as string[]
 }
 
+/** A token service (`createTokens`) rather than a remote verifier: it can verify service tokens. */
+function isTokens(tokens: Tokens | RemoteVerifier): tokens is Tokens {
+  return typeof (tokens as Partial<Tokens>).verifyServiceToken === 'function'
+}
+
 /** Checks `authenticate()` options once, when the middleware or hook is made. */
 export function resolveAuthenticate(options: AuthenticateOptions): ResolvedAuthenticate {
   const given: unknown = options
   if (typeof given !== 'object' || given === null)
     checks.fail(`authenticate() takes { tokens, apiKeys, … }, got ${describeValue(given)}`)
   const { tokens, apiKeys, audience } = options
+  const verifier: unknown = tokens
+  if (
+    tokens !== undefined &&
+    (typeof verifier !== 'object' ||
+      verifier === null ||
+      typeof (verifier as { verify?: unknown }).verify !== 'function')
+  )
+    checks.fail(
+      `authenticate(): tokens must come from createTokens or createRemoteVerifier, got ${describeValue(tokens)}`,
+    )
   if (audience !== undefined && (typeof audience !== 'string' || audience === ''))
     checks.fail(`authenticate(): audience must be a non-empty string, got ${describeValue(audience)}`)
   const fallback: Scheme[] = []
   if (tokens !== undefined) fallback.push('bearer')
-  if (tokens !== undefined && audience !== undefined) fallback.push('service')
+  if (tokens !== undefined && isTokens(tokens) && audience !== undefined) fallback.push('service')
   if (apiKeys !== undefined) fallback.push('api-key')
   const named: readonly string[] =
     options.schemes === undefined ? fallback : strings('schemes', options.schemes)
@@ -85,6 +122,8 @@ export function resolveAuthenticate(options: AuthenticateOptions): ResolvedAuthe
       checks.fail(`authenticate(): unknown scheme ${describeValue(scheme)}`)
     if ((scheme === 'bearer' || scheme === 'service') && tokens === undefined)
       checks.fail(`authenticate(): scheme '${scheme}' needs tokens`)
+    if (scheme === 'service' && tokens !== undefined && !isTokens(tokens))
+      checks.fail(`authenticate(): scheme 'service' needs tokens from createTokens, not a remote verifier`)
     if (scheme === 'service' && audience === undefined)
       checks.fail(`authenticate(): scheme 'service' needs audience (this service's name)`)
     if (scheme === 'api-key' && apiKeys === undefined)
@@ -149,13 +188,14 @@ async function identify(headers: CredentialHeaders, config: ResolvedAuthenticate
     const asService =
       schemes.includes('service') &&
       (typOf(credential) === TOKEN_TYPES.service || !schemes.includes('bearer'))
-    if (asService && audience !== undefined) {
+    if (!isTokens(tokens)) {
+      if (schemes.includes('bearer')) return remotePrincipal(await tokens.verify(credential))
+    } else if (asService && audience !== undefined) {
       const claims = await tokens.verifyServiceToken(credential, audience)
       return { scheme: 'service', sub: claims.sub, scopes: claims.scopes, claims }
-    }
-    if (schemes.includes('bearer')) {
+    } else if (schemes.includes('bearer')) {
       const claims = await tokens.verify(credential)
-      return { scheme: 'bearer', sub: claims.sub, roles: claims.roles, claims }
+      return { scheme: 'bearer', remote: false, sub: claims.sub, roles: claims.roles, claims }
     }
   }
   const key = kind === 'apikey' ? credential : typeof apiKeyHeader === 'string' ? apiKeyHeader.trim() : ''
@@ -164,4 +204,18 @@ async function identify(headers: CredentialHeaders, config: ResolvedAuthenticate
     return { scheme: 'api-key', sub: info.owner, scopes: info.scopes, key: info }
   }
   throw new SessionUnauthenticatedError(`no credentials for this route (${schemes.join(', ')})`)
+}
+
+/** The principal of a third party's token: it must name its subject. */
+function remotePrincipal(claims: JWTPayload): Principal {
+  if (typeof claims.sub !== 'string' || claims.sub === '')
+    throw new SessionTokenError('the token has no sub', { reason: 'claims' })
+  const roles = claims['roles']
+  return {
+    scheme: 'bearer',
+    remote: true,
+    sub: claims.sub,
+    roles: Array.isArray(roles) && roles.every((r) => typeof r === 'string') ? roles : [],
+    claims,
+  }
 }

@@ -1,4 +1,4 @@
-import { SessionCrossSiteError, SessionError } from '../errors'
+import { SessionCrossSiteError, SessionError, SessionKeysUnavailableError } from '../errors'
 import { httpStatusOf } from '../http-status'
 import type { Scheme } from './credentials'
 
@@ -18,7 +18,8 @@ const AUTH_SCHEME: Readonly<Record<Scheme, string>> = {
 /**
  * The reply for an error: 401 carries `WWW-Authenticate` (RFC 6750: `error="invalid_token"` with
  * the reason when a credential was refused), 403 for a missing role or scope carries
- * `insufficient_scope`. Anything that is not a session error is a 500 with no detail.
+ * `insufficient_scope`; 503 for a remote key set that failed carries `Retry-After`. Anything that
+ * is not a session error is a 500 with no detail.
  */
 export function errorReply(error: unknown, schemes: readonly Scheme[] = ['bearer']): ErrorReply {
   if (!(error instanceof SessionError)) return { status: 500, headers: {}, body: { code: 'ERR_INTERNAL' } }
@@ -37,6 +38,8 @@ export function errorReply(error: unknown, schemes: readonly Scheme[] = ['bearer
       headers: { 'www-authenticate': `${scheme} realm="api", error="insufficient_scope"` },
       body,
     }
+  if (error instanceof SessionKeysUnavailableError)
+    return { status, headers: { 'retry-after': String(error.retryAfter) }, body }
   return { status, headers: {}, body }
 }
 

@@ -2,7 +2,7 @@ import { createChecks, describeValue } from '@scalekit/internal'
 import type { Checks, Duration } from '@scalekit/internal'
 import { createRemoteJWKSet, errors as joseErrors } from 'jose'
 import type { JWTPayload } from 'jose'
-import { SessionOptionsError, SessionTokenError } from '../errors'
+import { SessionKeysUnavailableError, SessionOptionsError, SessionTokenError } from '../errors'
 import { stringList } from './options'
 import { verifyJwt } from './verify'
 import type { VerifyRules } from './verify'
@@ -33,7 +33,10 @@ export interface RemoteVerifierOptions {
 
 /** Verifies third-party tokens against a remote JWKS, with the same checks as `createTokens`. */
 export interface RemoteVerifier {
-  /** The token's claims, or `SessionTokenError` (`key-fetch` when the JWKS could not be fetched). */
+  /**
+   * The token's claims; `SessionTokenError` when the token fails a check, or
+   * `SessionKeysUnavailableError` (503, with `retryAfter`) when the JWKS could not be fetched.
+   */
   verify(token: string): Promise<JWTPayload>
 }
 
@@ -78,8 +81,11 @@ export function createRemoteVerifier(options: RemoteVerifierOptions): RemoteVeri
     maxTokenSize: checks.integer('maxTokenSize', options.maxTokenSize, 8192, { min: 256, max: 65_536 }),
     requiredClaims: ['exp'],
   }
+  const timeoutMs = checks.duration('timeout', options.timeout, '5s', { min: 1 })
+  // A failed fetch is retried by the next verify (jose keeps no failure): one fetch timeout is the hint.
+  const retryAfter = Math.max(1, Math.ceil(timeoutMs / 1000))
   const jwks = createRemoteJWKSet(url, {
-    timeoutDuration: checks.duration('timeout', options.timeout, '5s', { min: 1 }),
+    timeoutDuration: timeoutMs,
     cooldownDuration: checks.duration('cooldown', options.cooldown, '30s'),
     cacheMaxAge: checks.duration('cacheMaxAge', options.cacheMaxAge, '10m'),
   })
@@ -99,8 +105,8 @@ export function createRemoteVerifier(options: RemoteVerifierOptions): RemoteVeri
                 reason: 'unknown-key',
                 cause: error,
               })
-            throw new SessionTokenError('the remote key set could not be fetched', {
-              reason: 'key-fetch',
+            throw new SessionKeysUnavailableError('the remote key set could not be fetched', {
+              retryAfter,
               cause: error,
             })
           }

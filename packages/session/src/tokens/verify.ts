@@ -1,6 +1,6 @@
 import { errors as joseErrors, jwtVerify } from 'jose'
 import type { CryptoKey, JWTPayload } from 'jose'
-import { SessionTokenError } from '../errors'
+import { SessionError, SessionTokenError } from '../errors'
 import type { TokenReason } from '../errors'
 
 /** What one kind of token must satisfy; fixed by configuration, never read from the token. */
@@ -81,7 +81,6 @@ function reasonOf(error: unknown): TokenReason {
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'signature'
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'algorithm'
   if (error instanceof joseErrors.JWKSNoMatchingKey) return 'unknown-key'
-  if (error instanceof joseErrors.JWKSTimeout) return 'key-fetch'
   if (error instanceof joseErrors.JOSENotSupported) return 'crit'
   return 'malformed'
 }
@@ -98,7 +97,7 @@ export async function verifyJwt(token: unknown, lookup: KeyLookup, rules: Verify
   try {
     key = await lookup(header)
   } catch (error) {
-    if (error instanceof SessionTokenError) throw error
+    if (error instanceof SessionError) throw error
     refuse(reasonOf(error), 'no key for this token', error)
   }
   try {

@@ -53,7 +53,7 @@ describe('createRemoteVerifier', () => {
     })
   })
 
-  it('says key-fetch when the JWKS endpoint does not answer', async () => {
+  it('refuses with ERR_SESSION_KEYS_UNAVAILABLE (503) when the JWKS endpoint does not answer', async () => {
     const verifier = createRemoteVerifier({
       jwksUrl: 'http://127.0.0.1:9/jwks.json',
       issuer: 'https://idp.test',
@@ -63,8 +63,8 @@ describe('createRemoteVerifier', () => {
     })
     const { accessToken } = await idp.issue({ sub: 'u1' })
     await expect(verifier.verify(accessToken)).rejects.toMatchObject({
-      code: 'ERR_SESSION_INVALID_TOKEN',
-      reason: 'key-fetch',
+      code: 'ERR_SESSION_KEYS_UNAVAILABLE',
+      retryAfter: 1,
     })
   })
 
