@@ -5,6 +5,7 @@ export type {
   DbRouterHealth,
   NodeHandle,
   NodeHealth,
+  NodePoolHealth,
   Queryable,
   QueryOptions,
   TransactionClient,

@@ -1,6 +1,6 @@
 import { CloseGate, withTimeout } from '@scalekit/internal'
 import type { CloseOptions, HealthStatus } from '@scalekit/internal'
-import type { PoolClient, QueryResult, QueryResultRow } from 'pg'
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg'
 import { createBalancer } from './balancing'
 import { Classifier } from './classify/classifier'
 import type { Decision, FunctionRow } from './classify/classifier'
@@ -39,6 +39,7 @@ import type {
   DbRouterHealth,
   NodeHandle,
   NodeHealth,
+  NodePoolHealth,
   TransactionClient,
   TransactionOptions,
 } from './types'
@@ -376,6 +377,22 @@ function healthOf(node: Node): NodeHealth {
     outstanding: node.outstanding,
     ewmaMs: node.ewmaMs,
     weight: node.weight,
+    pool: poolHealthOf(node.pool),
+  }
+}
+
+/** pg-pool's default size, which it fills in as `options.max` when none was given. */
+const PG_DEFAULT_MAX = 10
+
+function poolHealthOf(pool: Pool): NodePoolHealth {
+  // A pool-like from another copy of pg is accepted by the members the router calls; its `options`
+  // are read defensively so a snapshot never throws.
+  const options = pool.options as { max?: number } | undefined
+  return {
+    total: pool.totalCount,
+    idle: pool.idleCount,
+    waiting: pool.waitingCount,
+    max: options?.max ?? PG_DEFAULT_MAX,
   }
 }
 

@@ -33,6 +33,22 @@ export interface Queryable {
   ): Promise<QueryResult<R>>
 }
 
+/**
+ * The connections of one node's `pg.Pool`, read from its public fields when the snapshot is taken
+ * (no I/O): how close the pool is to saturation. `waiting` above 0 means calls are queued for a
+ * connection because all `max` are checked out. The router's own health checks use the same pool.
+ */
+export interface NodePoolHealth {
+  /** Connections open or being opened (`pool.totalCount`). */
+  readonly total: number
+  /** Open connections not checked out (`pool.idleCount`). */
+  readonly idle: number
+  /** Checkouts queued for a connection (`pool.waitingCount`). */
+  readonly waiting: number
+  /** The most connections the pool opens (`pool.options.max`; pg's default is 10). */
+  readonly max: number
+}
+
 /** What `health()` and the node handles report about one node. */
 export interface NodeHealth {
   readonly name: string
@@ -48,6 +64,8 @@ export interface NodeHealth {
   readonly outstanding: number
   readonly ewmaMs: number
   readonly weight: number
+  /** The node's pool: connections open, idle, checkouts waiting, and its size. */
+  readonly pool: NodePoolHealth
 }
 
 /**

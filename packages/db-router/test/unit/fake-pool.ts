@@ -54,6 +54,8 @@ export function fakePool(
     texts,
     released,
     totalCount: 0,
+    idleCount: 0,
+    waitingCount: 0,
     on: () => pool,
     off: () => pool,
     end: () => Promise.resolve(),
