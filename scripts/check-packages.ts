@@ -10,7 +10,8 @@
  *     next to today's ioredis, pg, amqplib, express 5, fastify 5, zod and the packages' optional
  *     peers (express-session, @opentelemetry/api…); every entry point loads
  *     with `import` and `require`, with the same names; every public entry type-checks under strict
- *     (ESM and CJS); each README quick start compiles and runs as written, in ESM and CJS.
+ *     (ESM and CJS); each README quick start compiles and runs as written, in ESM and CJS (a server
+ *     quick start is started, sent real requests whose answers are checked, and stopped).
  * Run after `pnpm build`.
  */
 import { execFileSync } from 'node:child_process'

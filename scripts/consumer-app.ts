@@ -14,7 +14,9 @@
  *     embedded default (none set). The names a quick start takes as given are typed by the
  *     package's `test/docs/readme-context.d.ts` and given values by a prelude in `quickStarts`
  *     below, which may also check at exit that the example did what its comments say; a package
- *     with no entry there (or a `notRun` reason) is compiled, not run, and says so.
+ *     with no entry there (or a `notRun` reason) is compiled, not run, and says so. A quick start
+ *     that is a server (it listens on port 3000 and never exits) is started with its port moved to
+ *     a free one, sent real HTTP requests whose answers are checked (`serve` below), and stopped.
  */
 import { execFileSync } from 'node:child_process'
 import {
@@ -58,6 +60,16 @@ interface QuickStart {
   prelude: string
   /** The package runs without any service when the env vars are unset. */
   embedded: boolean
+  /** Run against the services too (REDIS_URL, AMQP_URL, DATABASE_URL and `env` set). @default true */
+  services?: boolean
+  /** What the services run sets beside REDIS_URL, AMQP_URL and DATABASE_URL (replica URLs…). */
+  env?: Readonly<Record<string, string>>
+  /**
+   * For quick starts that are servers, by their order in the README: the body of an
+   * `async (base, assert) => …` that sends real requests to the running example (`base` is its URL,
+   * `assert` is `node:assert/strict`) and throws when an answer is not what the README says.
+   */
+  serve?: readonly string[]
   /** Why the quick start is compiled but not run (say it in the report; remove once it runs). */
   notRun?: string
 }
@@ -82,28 +94,153 @@ const quickStarts: Record<string, QuickStart> = {
       exitCheck('receipts.includes(42)', 'the handler never sent the receipt of order 42'),
   },
   '@scalekit/session': {
-    embedded: false,
-    notRun: 'its quick starts are servers that listen on port 3000 until stopped',
+    // Without REDIS_URL, `redis` is undefined: tokens are stateless and sessions live in memory.
+    embedded: true,
+    prelude: [
+      `import { generateKeyPairSync, randomBytes } from 'node:crypto'`,
+      `import { Redis } from 'ioredis'`,
+      `const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' })`,
+      `globalThis.keys = { keys: [{ ...jwk, kid: 'quick-start' }] }`,
+      `globalThis.redis = process.env.REDIS_URL === undefined ? undefined : new Redis(process.env.REDIS_URL)`,
+      `globalThis.COOKIE_SECRET = randomBytes(32).toString('base64url')`,
+      `globalThis.checkPassword = async (body) => body?.user === 'ada' && body?.password === 'secret' ? { id: 'ada' } : undefined`,
+      ``,
+    ].join('\n'),
+    serve: [
+      // JWT with Express: log in, call a protected route with the access token, refresh, roles.
+      [
+        `const post = (path, body, headers = {}) => fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })`,
+        `assert.equal((await post('/login', { user: 'ada', password: 'wrong' })).status, 401)`,
+        `const login = await post('/login', { user: 'ada', password: 'secret' })`,
+        `assert.equal(login.status, 200)`,
+        `const pair = await login.json()`,
+        `const bearer = (token) => ({ authorization: 'Bearer ' + token })`,
+        `const me = await fetch(base + '/me', { headers: bearer(pair.accessToken) })`,
+        `assert.equal(me.status, 200)`,
+        `assert.deepEqual(await me.json(), { user: 'ada' })`,
+        `assert.equal((await fetch(base + '/me')).status, 401)`,
+        `assert.equal((await fetch(base + '/me', { headers: bearer(pair.refreshToken) })).status, 401)`,
+        `assert.equal((await fetch(base + '/users/7', { method: 'DELETE', headers: bearer(pair.accessToken) })).status, 403)`,
+        `const refreshed = await post('/refresh', { refreshToken: pair.refreshToken })`,
+        `assert.equal(refreshed.status, 200)`,
+        `const next = await refreshed.json()`,
+        `assert.notEqual(next.refreshToken, pair.refreshToken)`,
+        `assert.equal((await fetch(base + '/me', { headers: bearer(next.accessToken) })).status, 200)`,
+      ].join('\n'),
+      // Server sessions with Fastify: the cart grows per visitor, login renews the id, logout ends it.
+      [
+        `const origin = { origin: base }`,
+        `const cookieOf = (response) => response.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => !c.endsWith('='))`,
+        `const first = await fetch(base + '/cart', { method: 'POST', headers: origin })`,
+        `assert.equal(first.status, 200)`,
+        `assert.deepEqual(await first.json(), { items: 1 })`,
+        `const cookie = cookieOf(first)`,
+        `assert.ok(cookie, 'POST /cart set no session cookie')`,
+        `const second = await fetch(base + '/cart', { method: 'POST', headers: { ...origin, cookie } })`,
+        `assert.deepEqual(await second.json(), { items: 2 })`,
+        `const other = await fetch(base + '/cart', { method: 'POST', headers: origin })`,
+        `assert.deepEqual(await other.json(), { items: 1 }, 'another visitor shares the cart')`,
+        `assert.equal((await fetch(base + '/cart', { method: 'POST', headers: { origin: 'https://evil.example', cookie } })).status, 403)`,
+        `const login = await fetch(base + '/login', { method: 'POST', headers: { ...origin, cookie, 'content-type': 'application/json' }, body: JSON.stringify({ user: 'ada', password: 'secret' }) })`,
+        `assert.equal(login.status, 200)`,
+        `assert.deepEqual(await login.json(), { ok: true })`,
+        `const renewed = cookieOf(login)`,
+        `assert.ok(renewed && renewed !== cookie, 'login kept the session id (fixation)')`,
+        `const stale = await fetch(base + '/cart', { method: 'POST', headers: { ...origin, cookie } })`,
+        `assert.deepEqual(await stale.json(), { items: 1 }, 'the id before login still reaches the session')`,
+        `const third = await fetch(base + '/cart', { method: 'POST', headers: { ...origin, cookie: renewed } })`,
+        `assert.deepEqual(await third.json(), { items: 3 }, 'login lost the cart')`,
+        `const logout = await fetch(base + '/logout', { method: 'POST', headers: { ...origin, cookie: renewed } })`,
+        `assert.deepEqual(await logout.json(), { ok: true })`,
+        `const after = await fetch(base + '/cart', { method: 'POST', headers: { ...origin, cookie: renewed } })`,
+        `assert.deepEqual(await after.json(), { items: 1 }, 'the session outlived logout')`,
+      ].join('\n'),
+    ],
+  },
+  '@scalekit/observability': {
+    // No service: metrics, logs and health live in the process.
+    embedded: true,
+    services: false,
     prelude: '',
+    serve: [
+      // Express: a route's answer, its request id, and its RED series by route template on /metrics.
+      [
+        `for (const id of ['42', '43']) {`,
+        `  const user = await fetch(base + '/users/' + id)`,
+        `  assert.equal(user.status, 200)`,
+        `  assert.deepEqual(await user.json(), { id })`,
+        `  assert.ok(user.headers.get('x-request-id'), 'no x-request-id on the answer')`,
+        `}`,
+        `const text = await (await fetch(base + '/metrics')).text()`,
+        `const count = text.split('\\n').find((l) => l.startsWith('http_server_request_duration_seconds_count{') && l.includes('route="/users/:id"'))`,
+        `assert.ok(count?.endsWith(' 2'), 'GET /users/:id is not counted 2 time(s) by its route template: ' + count)`,
+      ].join('\n'),
+      // Fastify: the route, and the plugin's /metrics, /healthz and /readyz.
+      [
+        `const user = await fetch(base + '/users/7')`,
+        `assert.equal(user.status, 200)`,
+        `assert.deepEqual(await user.json(), { id: '7' })`,
+        `const text = await (await fetch(base + '/metrics')).text()`,
+        `const count = text.split('\\n').find((l) => l.startsWith('http_server_request_duration_seconds_count{') && l.includes('route="/users/:id"'))`,
+        `assert.ok(count?.endsWith(' 1'), 'GET /users/:id is not counted 1 time(s) by its route template: ' + count)`,
+        `assert.equal((await fetch(base + '/healthz')).status, 200)`,
+        `assert.equal((await fetch(base + '/readyz')).status, 200)`,
+      ].join('\n'),
+    ],
   },
   '@scalekit/db-router': {
-    // Its fallback URL names a database of the app's: no embedded default.
+    // Its fallback URL names a database of the app's: no embedded default. Against the services it
+    // runs on the primary with its two streaming replicas, as its comments say.
     embedded: false,
-    notRun: "its SQL is elided ('…', 'INSERT INTO posts …'), which Postgres cannot run",
-    // The app's tables, in a schema of their own on the test database.
+    env: {
+      DATABASE_URL: serviceUrls.pgPrimary,
+      REPLICA_1_URL: serviceUrls.pgReplica,
+      REPLICA_2_URL: serviceUrls.pgReplica2,
+    },
+    // The app's tables, in a schema of their own; where each statement went, and what it printed.
     prelude: [
+      `import { tracingChannel } from 'node:diagnostics_channel'`,
       `import pg from 'pg'`,
       `globalThis.id = 1`,
       `globalThis.n = 'Ada'`,
       `const schema = 'scalekit_quick_start'`,
+      `const inSchema = (raw) => { const url = new URL(raw); url.searchParams.set('options', \`-c search_path=\${schema}\`); return url.toString() }`,
       `const client = new pg.Client({ connectionString: process.env.DATABASE_URL })`,
       `await client.connect()`,
       `await client.query(\`CREATE SCHEMA IF NOT EXISTS \${schema}; CREATE TABLE IF NOT EXISTS \${schema}.users (id int PRIMARY KEY, name text); INSERT INTO \${schema}.users VALUES (1, 'Ada') ON CONFLICT DO NOTHING; CREATE TABLE IF NOT EXISTS \${schema}.posts (id serial PRIMARY KEY, body text)\`)`,
       `await client.end()`,
-      `const url = new URL(process.env.DATABASE_URL)`,
-      `url.searchParams.set('options', \`-c search_path=\${schema}\`)`,
-      `process.env.DATABASE_URL = url.toString()`,
-      ``,
+      `process.env.DATABASE_URL = inSchema(process.env.DATABASE_URL)`,
+      `const replicas = ['REPLICA_1_URL', 'REPLICA_2_URL'].filter((name) => process.env[name] !== undefined)`,
+      `// A replica may serve the first read: it must have replayed the tables by then.`,
+      `for (const name of replicas) {`,
+      `  const replica = new pg.Client({ connectionString: process.env[name] })`,
+      `  await replica.connect()`,
+      `  for (let i = 0; ; i++) {`,
+      `    const { rows } = await replica.query(\`SELECT to_regclass('\${schema}.posts') IS NOT NULL AS ready\`)`,
+      `    if (rows[0].ready) break`,
+      `    if (i === 200) throw new Error(\`\${name} has not replayed the quick start's tables within 20 s (replay paused?)\`)`,
+      `    await new Promise((resolve) => setTimeout(resolve, 100))`,
+      `  }`,
+      `  await replica.end()`,
+      `  process.env[name] = inSchema(process.env[name])`,
+      `}`,
+      `const routes = []`,
+      `tracingChannel('scalekit:db-router:query').subscribe({ start: (context) => { routes.push(context) } })`,
+      `const printed = []`,
+      `const log = console.log`,
+      `console.log = (...args) => { printed.push(JSON.stringify(args)); log(...args) }`,
+      exitCheck(
+        `printed.includes(JSON.stringify([[{ body: 'Hi' }]]))`,
+        'the read in withConsistency did not print the post it inserted',
+      ).trimEnd(),
+      exitCheck(
+        `replicas.length === 0 || routes.some((r) => r.role === 'replica')`,
+        'no statement went to a replica, though the quick start had replicas',
+      ).trimEnd(),
+      exitCheck(
+        `routes.every((r) => r.classification === 'select' || r.role === 'primary')`,
+        'a statement that is not a plain SELECT went to a replica',
+      ),
     ].join('\n'),
   },
 }
@@ -325,6 +462,55 @@ function compile(app: string, projects: Project[], problems: string[], tsc: stri
   return failed
 }
 
+/**
+ * Loaded before a server quick start: its `listen(3000)` (Express) or `listen({ port: 3000 })`
+ * (Fastify) takes a free port instead, so runs never collide with each other or with anything on
+ * 3000, and the port is sent to `serve.mjs` over IPC once the server listens.
+ */
+const LISTEN_ON_A_FREE_PORT = `import net from 'node:net'
+const listen = net.Server.prototype.listen
+net.Server.prototype.listen = function (...args) {
+  if (args[0] === 3000) args[0] = 0
+  else if (typeof args[0] === 'object' && args[0] !== null && args[0].port === 3000) args[0] = { ...args[0], port: 0 }
+  this.once('listening', () => {
+    const address = this.address()
+    if (typeof address === 'object' && address !== null) process.send?.({ listening: address })
+  })
+  return listen.apply(this, args)
+}
+`
+
+/**
+ * Runs a server quick start (`node serve.mjs out/quick-start.mjs`): starts it with its prelude,
+ * waits for it to listen, runs `exercise.mjs` against it, then stops it; exits 1 with the reason
+ * when the example exits early, does not listen, or answers other than the README says.
+ */
+const SERVE = `import { spawn } from 'node:child_process'
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import exercise from './exercise.mjs'
+const child = spawn(process.execPath, ['--import', './prelude.mjs', '--import', '../../listen.mjs', process.argv[2]], {
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+})
+const exited = once(child, 'exit')
+// Timed out by the runner: take the server down too, never leave it listening.
+process.on('SIGTERM', () => {
+  child.kill('SIGKILL')
+  process.exit(1)
+})
+try {
+  const address = await new Promise((resolve, reject) => {
+    child.on('message', (message) => { if (message?.listening) resolve(message.listening) })
+    void exited.then(([code, signal]) => reject(new Error('the quick start exited (' + (code ?? signal) + ') before it listened')))
+  })
+  const host = address.family === 'IPv6' ? (address.address === '::' ? '127.0.0.1' : '[' + address.address + ']') : address.address === '0.0.0.0' ? '127.0.0.1' : address.address
+  await exercise('http://' + host + ':' + address.port, assert)
+} finally {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+  await exited
+}
+`
+
 /** Runs each compiled quick start in ESM and CJS, against the services and, if it has one, its embedded default. */
 function runQuickStarts(
   app: string,
@@ -337,9 +523,14 @@ function runQuickStarts(
     AMQP_URL: serviceUrls.amqp,
     DATABASE_URL: serviceUrls.pg,
   }
+  const named = new Set([
+    ...Object.keys(services),
+    ...Object.values(quickStarts).flatMap((q) => Object.keys(q.env ?? {})),
+  ])
   const base: NodeJS.ProcessEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !(name in services)),
+    Object.entries(process.env).filter(([name]) => !named.has(name)),
   )
+  writeFileSync(join(app, 'listen.mjs'), LISTEN_ON_A_FREE_PORT)
   for (const p of packed) {
     const setup = quickStarts[p.name]
     const dirs = [...compiled].filter(
@@ -352,16 +543,30 @@ function runQuickStarts(
       console.log(`  consumer: ${p.name} quick start(s) compile; not run: ${why}`)
       continue
     }
-    const envs: [string, NodeJS.ProcessEnv][] = [['services', { ...base, ...services }]]
+    const envs: [string, NodeJS.ProcessEnv][] = []
+    if (setup.services !== false) envs.push(['services', { ...base, ...services, ...setup.env }])
     if (setup.embedded) envs.push(['embedded', base])
     for (const dir of dirs) {
+      const index = dir === quickStartDir(p, 0) ? 0 : Number(dir.slice(dir.lastIndexOf('-') + 1)) - 1
+      const exercise = setup.serve?.[index]
       writeFileSync(join(app, dir, 'prelude.mjs'), setup.prelude)
+      if (exercise !== undefined) {
+        writeFileSync(join(app, dir, 'serve.mjs'), SERVE)
+        writeFileSync(
+          join(app, dir, 'exercise.mjs'),
+          `export default async (base, assert) => {\n${exercise}\n}\n`,
+        )
+      }
       for (const [label, env] of envs) {
         for (const file of ['quick-start.mjs', 'quick-start.cjs']) {
-          const what = `${dir} (${file.endsWith('.mjs') ? 'ESM' : 'CJS'}, ${label})`
+          const what = `${dir} (${file.endsWith('.mjs') ? 'ESM' : 'CJS'}, ${label}${exercise === undefined ? '' : ', served and requested'})`
           const started = Date.now()
+          const args =
+            exercise === undefined
+              ? ['--import', './prelude.mjs', join('out', file)]
+              : ['serve.mjs', join('out', file)]
           try {
-            execFileSync(process.execPath, ['--import', './prelude.mjs', join('out', file)], {
+            execFileSync(process.execPath, args, {
               cwd: join(app, dir),
               env,
               encoding: 'utf8',
