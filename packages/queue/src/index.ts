@@ -26,7 +26,7 @@ export type { QueueContext } from './context'
 export { defaults } from './options'
 export type { ConsumeOptions, DisconnectedPolicy, QueueOptions } from './options'
 export type { Backoff, BackoffInput, CloseOptions, Duration, HealthStatus, Logger } from '@scalekit/internal'
-export type { ConnectionState, GroupStats } from './drivers/transport'
+export type { ConnectedNodes, ConnectionState, GroupStats } from './drivers/transport'
 export {
   NonRetryableError,
   QueueAccessRefusedError,

@@ -18,8 +18,13 @@ export interface QueueOptions {
    * `'memory:'` for the in-process transport (same semantics, one process, nothing durable: for
    * tests and a first run). A missing or empty url is refused, never taken to mean memory: an
    * unset `AMQP_URL` in production must not quietly run a broker that loses every message on restart.
+   *
+   * A non-empty list of URLs names the nodes of one RabbitMQ cluster
+   * (`process.env.AMQP_URLS.split(',')`): each connection opens to the first node that answers,
+   * and one that is lost reconnects to the next node in turn, waiting the `reconnect` backoff only
+   * after a whole round of nodes failed. `'memory:'` only alone.
    */
-  url: string | undefined
+  url: string | readonly string[] | undefined
   /**
    * Group queues to declare for message types this client publishes, keyed by type name:
    * `{ 'order.placed': ['billing', 'shipping'] }`. A producer that starts before its consumers
@@ -113,8 +118,8 @@ export interface ConsumeOptions {
 export interface ResolvedQueueOptions {
   /** Which transport runs: RabbitMQ, or the in-process one (`url: 'memory:'`). */
   transport: 'amqp' | 'memory'
-  /** The RabbitMQ URL (`''` for memory). */
-  url: string
+  /** The RabbitMQ URLs, the nodes of one cluster in the order tried (none for memory). */
+  urls: readonly string[]
   app: string
   /** Group queues declared ahead of consumers: `[type, group]` pairs. */
   declare: readonly (readonly [string, string])[]
@@ -189,7 +194,7 @@ export function resolveQueueOptions(input: QueueOptions): ResolvedQueueOptions {
     options.fail(
       `createQueue takes an options object with a url ('amqp://…' or '${MEMORY_URL}'), got ${describeValue(given)}`,
     )
-  const url = resolveUrl(input.url)
+  const urls = resolveUrls(input.url)
   const app = input.app ?? defaults.app
   if (typeof app !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(app)) {
     options.fail(`app must be 1-64 characters of [A-Za-z0-9_.-], got ${describeValue(app)}`)
@@ -204,8 +209,8 @@ export function resolveQueueOptions(input: QueueOptions): ResolvedQueueOptions {
       `logger must have a warn(obj, msg) method (pino, bunyan, console), got ${describeValue(logger)}`,
     )
   return {
-    transport: url === MEMORY_URL ? 'memory' : 'amqp',
-    url: url === MEMORY_URL ? '' : url,
+    transport: urls === MEMORY ? 'memory' : 'amqp',
+    urls: urls === MEMORY ? [] : urls,
     app,
     declare: resolveDeclare(input.declare),
     connectTimeout: options.duration('connectTimeout', input.connectTimeout, defaults.connectTimeout, {
@@ -255,24 +260,53 @@ export function resolveQueueOptions(input: QueueOptions): ResolvedQueueOptions {
   }
 }
 
-/** `url` checked: `'memory:'`, or an `amqp://`/`amqps://` URL that parses. Never a default. */
-function resolveUrl(url: unknown): string {
+/** What {@link resolveUrls} returns for `'memory:'`. */
+const MEMORY: readonly string[] = Object.freeze([MEMORY_URL])
+
+/** At most this many nodes in a `url` list. */
+const MAX_NODES = 64
+
+/** `url` checked: `'memory:'`, one URL, or a non-empty list of URLs (the nodes of one cluster). */
+function resolveUrls(url: unknown): readonly string[] {
+  if (!Array.isArray(url)) {
+    const one = resolveUrl(url, 'url')
+    return one === MEMORY_URL ? MEMORY : [one]
+  }
+  const list: readonly unknown[] = url
+  if (list.length === 0 || list.length > MAX_NODES)
+    options.fail(
+      `url as a list names the nodes of one RabbitMQ cluster: 1-${MAX_NODES} amqp:// or amqps:// URLs, got ${list.length}`,
+    )
+  return list.map((item, i) => {
+    if (item === MEMORY_URL)
+      options.fail(
+        `url[${i}] is '${MEMORY_URL}': the in-process transport is a url of its own, not a node of a list`,
+      )
+    return resolveUrl(item, `url[${i}]`)
+  })
+}
+
+/** One URL checked: `'memory:'`, or an `amqp://`/`amqps://` URL that parses. Never a default. */
+function resolveUrl(url: unknown, name: string): string {
   // A `fail` inside a helper does not narrow here: each branch returns or throws.
   const how = `an amqp:// or amqps:// URL of RabbitMQ (amqp://user:password@host:5672/vhost), or '${MEMORY_URL}' for the in-process transport (not durable, one process: tests and a first run)`
   if (url === undefined || url === null || url === '')
     options.fail(
-      `url is required: ${how}; got ${describeValue(url)} (if it comes from an environment variable, is that variable set?)`,
+      `${name} is required: ${how}; got ${describeValue(url)} (if it comes from an environment variable, is that variable set?)`,
     )
   if (url === MEMORY_URL) return url
   if (typeof url !== 'string' || !/^amqps?:\/\//i.test(url))
-    return options.fail(`url must be ${how}; got ${describeUrl(url)}`)
+    return options.fail(`${name} must be ${how}; got ${describeUrl(url)}`)
   let parsed: URL
   try {
     parsed = new URL(url)
   } catch (error) {
-    throw new QueueOptionsError(`url is not a valid URL: ${describeUrl(url)}`, { cause: error })
+    const list = /,\s*amqps?:\/\//i.test(url)
+      ? " (several nodes' URLs in one string: pass them as a list, e.g. value.split(','))"
+      : ''
+    throw new QueueOptionsError(`${name} is not a valid URL: ${describeUrl(url)}${list}`, { cause: error })
   }
-  if (parsed.hostname === '') options.fail(`url names no host: ${describeUrl(url)}`)
+  if (parsed.hostname === '') options.fail(`${name} names no host: ${describeUrl(url)}`)
   return url
 }
 

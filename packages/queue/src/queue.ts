@@ -9,6 +9,7 @@ import type { Handler } from './handler'
 import { AmqpTransport } from './drivers/amqp/transport'
 import { MemoryTransport } from './drivers/memory/transport'
 import type {
+  ConnectedNodes,
   ConnectionState,
   Envelope,
   GroupStats,
@@ -100,6 +101,13 @@ export interface QueueHealth extends HealthSnapshot {
   readonly bufferedBytes: number
   /** Publishes sent and awaiting their confirm. */
   readonly inFlight: number
+  /**
+   * The broker nodes (`host:port`) the connections are open to — which node of a cluster
+   * (`url` as a list) serves this client now: `consume` for the connection that declares and
+   * consumes, `publish` for each publishing connection (each fails over on its own). Empty while
+   * not connected and for the memory transport.
+   */
+  readonly nodes: ConnectedNodes
   readonly consumers: readonly ConsumerHealth[]
 }
 
@@ -359,6 +367,7 @@ class QueueClient implements Queue {
       buffered: t.buffered,
       bufferedBytes: t.bufferedBytes,
       inFlight: t.inFlight,
+      nodes: t.nodes,
       consumers,
     }
   }

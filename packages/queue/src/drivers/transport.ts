@@ -102,6 +102,18 @@ export interface TransportHealth {
   readonly inFlight: number
   /** Why the last connection attempt failed, while not connected. */
   readonly error: { readonly code: string; readonly message: string } | undefined
+  /** The broker nodes (`host:port`) the connections are open to. */
+  readonly nodes: ConnectedNodes
+}
+
+/**
+ * The broker nodes (`host:port`, never credentials) the client's connections are open to: the one
+ * that declares and consumes, and each publishing connection's. On a cluster they may differ (each
+ * connection fails over on its own). Empty while not connected, and for the memory transport.
+ */
+export interface ConnectedNodes {
+  readonly consume: string | undefined
+  readonly publish: readonly string[]
 }
 
 /** Depth and consumers of one group queue. */

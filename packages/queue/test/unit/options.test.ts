@@ -49,6 +49,12 @@ describe('options are validated at construction with ERR_QUEUE_INVALID_OPTIONS',
       transport: 'amqp',
       connection: 'idle',
     })
+    // The nodes of one cluster, as a list.
+    expect(createQueue({ url: ['amqp://127.0.0.1:1', 'amqp://127.0.0.1:2'] }).health()).toMatchObject({
+      transport: 'amqp',
+      connection: 'idle',
+      nodes: { consume: undefined, publish: [] },
+    })
   })
 
   it.each([
@@ -58,6 +64,15 @@ describe('options are validated at construction with ERR_QUEUE_INVALID_OPTIONS',
     ['url: 42', () => createQueue({ url: 42 as never }), /url must be/],
     ['url: amqp:// without host', () => createQueue({ url: 'amqp://' }), /url/],
     ['url with a password', () => createQueue({ url: 'redis://u:secret@h' }), /url must be/],
+    ['url: []', () => createQueue({ url: [] }), /url as a list names the nodes of one RabbitMQ cluster/],
+    ['url: ["memory:"]', () => createQueue({ url: ['memory:'] }), /url\[0\] is 'memory:'/],
+    ['url: [amqp, http]', () => createQueue({ url: ['amqp://a', 'http://b'] }), /url\[1\] must be/],
+    ['url: [amqp, 42]', () => createQueue({ url: ['amqp://a', 42 as never] }), /url\[1\] must be/],
+    [
+      'url: "amqp://a:1,amqp://b:2"',
+      () => createQueue({ url: 'amqp://a:1,amqp://b:2' }),
+      /not a valid URL.*pass them as a list, e\.g\. value\.split\(','\)/,
+    ],
     ['app: 42', () => createQueue({ url: 'memory:', app: 42 as never }), /app must be/],
     ['logger: null', () => createQueue({ url: 'memory:', logger: null as never }), /logger/],
     ['logger: "x"', () => createQueue({ url: 'memory:', logger: 'x' as never }), /logger/],

@@ -19,6 +19,7 @@ import { DELAY_HEADER, assertDelayStep, assertExchanges, assertGroup, delayStep,
 import type { Topology } from './topology'
 import type {
   Confirmed,
+  ConnectedNodes,
   DeadLetter,
   DeadLetterRecord,
   Delivery,
@@ -36,7 +37,10 @@ type Role = 'consume' | 'publish'
  * The RabbitMQ transport: one connection that declares the topology and consumes, and
  * `publishConnections` (1) that publish, each with one confirm channel. Each is reconnected on its
  * own with backoff and jitter; on each connection the topology is declared again (idempotently),
- * the consumers or the confirm channel re-created, and the publish outbox flushed.
+ * the consumers or the confirm channel re-created, and the publish outbox flushed. Given the nodes
+ * of a cluster, each connection opens to the first node that answers and, once lost, to the next
+ * node in turn: the backoff is waited after a lost connection and after a whole round of nodes
+ * failed, not between the nodes of a round.
  */
 export class AmqpTransport implements Transport {
   readonly #options: ResolvedQueueOptions
@@ -64,6 +68,10 @@ export class AmqpTransport implements Transport {
   #fatal: QueueAccessRefusedError | undefined
   /** Why the last connection attempt failed, for `health()`; cleared once set up. */
   #lastError: { code: string; message: string } | undefined
+  /** The node (`host:port`) of the consuming connection once set up. */
+  #consumeNode: string | undefined
+  /** The node of each publishing connection once set up, by its index. */
+  readonly #publishNodes: (string | undefined)[] = []
 
   constructor(options: ResolvedQueueOptions, warner: Warner) {
     this.#options = options
@@ -152,7 +160,14 @@ export class AmqpTransport implements Transport {
       buffered: this.#publisher.buffered,
       bufferedBytes: this.#publisher.bufferedBytes,
       inFlight: this.#publisher.inFlight,
+      nodes: this.#nodes(),
     }
+  }
+
+  #nodes(): ConnectedNodes {
+    const publish: string[] = []
+    for (const node of this.#publishNodes) if (node !== undefined) publish.push(node)
+    return { consume: this.#consumeNode, publish }
   }
 
   async groupStats(): Promise<GroupStats[]> {
@@ -241,7 +256,7 @@ export class AmqpTransport implements Transport {
 
   #start(): void {
     if (this.#loops !== undefined || this.#stop.signal.aborted) return
-    const publishing = Array.from({ length: this.#options.publishConnections }, async () => {
+    const publishing = Array.from({ length: this.#options.publishConnections }, async (_, i) => {
       let confirms: ConfirmChannel[] = []
       await this.#keep(
         'publish',
@@ -254,6 +269,9 @@ export class AmqpTransport implements Transport {
           for (const confirm of confirms) this.#publisher.detach(confirm)
           confirms = []
         },
+        (node) => {
+          this.#publishNodes[i] = node
+        },
       )
     })
     this.#loops = [
@@ -263,24 +281,39 @@ export class AmqpTransport implements Transport {
         () => {
           this.#teardownConsuming()
         },
+        (node) => {
+          this.#consumeNode = node
+        },
       ),
       ...publishing,
     ]
   }
 
-  /** Keeps one connection of `role` open until closed: connect, set up, wait for it to drop, tear down, back off, again. */
+  /**
+   * Keeps one connection of `role` open until closed: connect, set up, wait for it to drop, tear
+   * down, back off, again — each attempt to the next node of `urls` in turn (one node: always it).
+   * `onNode` is told the node (`host:port`) once set up, and `undefined` once lost.
+   */
   async #keep(
     role: Role,
     setUp: (connection: ChannelModel) => Promise<void>,
     teardown: (connection: ChannelModel) => void,
+    onNode: (node: string | undefined) => void,
   ): Promise<void> {
+    const urls = this.#options.urls
+    /** Whole rounds of nodes failed in a row: the backoff's attempt number. */
     let failures = 0
+    /** Nodes failed in this round. */
+    let failed = 0
+    let next = 0
     while (!this.#isStopped() && !this.#isFailed()) {
       let connection: ChannelModel | undefined
       let lostBecause: unknown
+      const url = urls[next] ?? urls[0] ?? ''
+      next = (next + 1) % urls.length
       try {
         connection = await openConnection({
-          url: this.#options.url,
+          url,
           heartbeat: this.#options.heartbeat,
           connectTimeout: this.#options.connectTimeout,
           app: `${this.#options.app} ${role}`,
@@ -310,22 +343,28 @@ export class AmqpTransport implements Transport {
           })
         })
         failures = 0
+        failed = 0
         this.#lastError = undefined
+        onNode(new URL(url).host)
         emitConnectionEvent({ event: 'connected', role })
         this.#warner.recover(`connection-${role}`, `${role} connection to the broker is back`)
         const reason = await lost
+        onNode(undefined)
         lostBecause = reason ?? new Error('the connection closed')
         this.#lastError = { code: errorCode(lostBecause), message: errorMessage(lostBecause) }
         emitConnectionEvent({ event: 'disconnected', role, ...describeError(reason) })
         if (!this.#isStopped()) this.#warnLost(role, reason)
       } catch (error) {
-        failures += 1
+        onNode(undefined)
+        failed += 1
         this.#lastError = { code: errorCode(error), message: errorMessage(error) }
         if (role === 'publish') this.#publisher.markDown(error)
         emitConnectionEvent({ event: 'error', role, ...describeError(error) })
         if (error instanceof QueueAccessRefusedError) this.#fail(error)
-        else if (error instanceof QueueUnreachableError && !this.#reached) this.#refuseUntilReached(error)
-        if (!this.#isStopped()) this.#warnLost(role, error)
+        else if (error instanceof QueueUnreachableError && !this.#reached && failed >= urls.length)
+          this.#refuseUntilReached(error)
+        // Warned once a whole round failed: a cluster node that is down while the next answers is not trouble.
+        if (!this.#isStopped() && failed >= urls.length) this.#warnLost(role, error)
       }
       if (connection !== undefined) {
         teardown(connection)
@@ -334,6 +373,12 @@ export class AmqpTransport implements Transport {
       // Refusals while it is away (`whenDisconnected: 'reject'`) say why.
       if (role === 'publish' && lostBecause !== undefined) this.#publisher.markDown(lostBecause)
       if (this.#isStopped() || this.#isFailed()) break
+      // A node of the round failed: the next one at once. A whole round failed: back off.
+      if (lostBecause === undefined) {
+        if (failed < urls.length) continue
+        failed = 0
+        failures += 1
+      }
       const delayMs = backoffDelay(this.#options.reconnect, Math.max(1, failures))
       emitConnectionEvent({ event: 'reconnecting', role, delayMs })
       await sleep(delayMs, this.#stop.signal)

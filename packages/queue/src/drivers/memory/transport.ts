@@ -4,6 +4,7 @@ import { deferred } from '../../internal/deferred'
 import { Fifo } from '../../internal/fifo'
 import type {
   Confirmed,
+  ConnectedNodes,
   DeadLetter,
   DeadLetterRecord,
   Delivery,
@@ -15,6 +16,9 @@ import type {
   Transport,
   TransportHealth,
 } from '../transport'
+
+/** The memory transport connects to no broker node. */
+const NO_NODES: ConnectedNodes = Object.freeze({ consume: undefined, publish: Object.freeze([]) })
 
 interface Item {
   readonly envelope: Envelope
@@ -290,6 +294,7 @@ export class MemoryTransport implements Transport {
       bufferedBytes: 0,
       inFlight: 0,
       error: undefined,
+      nodes: NO_NODES,
     }
   }
 
