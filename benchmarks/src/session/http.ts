@@ -1,6 +1,7 @@
 /**
  * Through Express over HTTP (autocannon, 16 connections): a bare route, `authenticate` (JWT, with and
- * without the verified-token cache) and `session` (a Redis session per request). Each server runs
+ * without the verified-token cache), `session` (a Redis session per request) and express-session +
+ * connect-redis 9 (the peer; a session loaded and touched per request). Each server runs
  * in its own process; figures are req/s and server CPU µs per request, medians over rounds, ratios
  * to bare taken within each round.
  */
@@ -9,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { median } from '../harness'
 
-const VARIANTS = ['bare', 'jwt', 'jwt-nocache', 'session'] as const
+const VARIANTS = ['bare', 'jwt', 'jwt-nocache', 'session', 'express-session'] as const
 
 interface Server {
   readonly name: string
@@ -27,7 +28,7 @@ function start(variant: string, redisUrl: string, prefix: string): Promise<Serve
     child.once('message', (message) => {
       const m = message as { port: number; accessToken: string; cookie: string }
       const headers: Record<string, string> =
-        variant === 'session'
+        variant === 'session' || variant === 'express-session'
           ? { cookie: m.cookie }
           : variant === 'bare'
             ? {}

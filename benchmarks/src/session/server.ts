@@ -1,12 +1,16 @@
 /**
  * One Express server for the HTTP scenario, in a process of its own so its CPU time per request can
  * be read alone: `bare`, `jwt` (authenticate with the verified-token cache), `jwt-nocache`, `session`
- * (a server session loaded from Redis per request). Reports its port, then its CPU usage on "cpu".
+ * (a server session loaded from Redis per request), `express-session` (express-session 1.19 +
+ * connect-redis 9 on node-redis, the peer). Reports its port, then its CPU usage on "cpu".
  */
 import type { AddressInfo } from 'node:net'
 import { generateKeyPairSync } from 'node:crypto'
+import { createHmac } from 'node:crypto'
+import { RedisStore } from 'connect-redis'
 import { Redis } from 'ioredis'
-import { express, session, sessionExpress } from './peers'
+import { createClient } from 'redis'
+import { express, expressSession, session, sessionExpress } from './peers'
 
 const variant = process.argv[2] ?? 'bare'
 const redisUrl = process.argv[3] ?? 'redis://127.0.0.1:6379'
@@ -24,10 +28,21 @@ const tokens = session.createTokens({
   cacheSize: variant === 'jwt-nocache' ? 0 : 10_000,
 })
 const sessions = session.createSessions({ redis, prefix })
+const SECRET = 'a-bench-secret-of-at-least-32-chars!'
+const nodeRedis = variant === 'express-session' ? createClient({ url: redisUrl }) : undefined
+await nodeRedis?.connect()
+const connectRedis =
+  nodeRedis === undefined ? undefined : new RedisStore({ client: nodeRedis, prefix: `${prefix}:cr:` })
 const app = express()
-type Res = { json(body: unknown): void }
-const handler = (_req: unknown, res: Res): void => {
-  res.json({ id: 1, name: 'user' })
+type Req = { serverSession?: { userId?: string }; session?: { userId?: unknown } }
+type Res = { json(body: unknown): void; status(code: number): Res }
+const handler = (req: Req, res: Res): void => {
+  // The session variants answer 401 unless the request's session was found: non2xx counts misses.
+  const missing =
+    (variant === 'session' && req.serverSession?.userId !== 'u1') ||
+    (variant === 'express-session' && req.session?.userId !== 'u1')
+  if (missing) res.status(401).json({})
+  else res.json({ id: 1, name: 'user' })
 }
 if (variant === 'bare') app.get('/r', handler)
 else if (variant === 'session')
@@ -36,18 +51,42 @@ else if (variant === 'session')
     sessionExpress.session(sessions, { cookie: { secret: 'a-bench-secret-of-at-least-32-chars!' } }),
     handler,
   )
+else if (variant === 'express-session')
+  app.get(
+    '/r',
+    expressSession({
+      store: connectRedis,
+      secret: SECRET,
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: 1_800_000 },
+    }),
+    handler,
+  )
 else app.get('/r', sessionExpress.authenticate({ tokens }), handler)
 
 const server = app.listen(0, '127.0.0.1', () => {
   void (async () => {
     const { accessToken } = await tokens.issue({ sub: 'u1' })
     const { id } = await sessions.create({ userId: 'u1', data: { a: 1 } })
-    const { createHmac } = await import('node:crypto')
-    const signed = `${id}.${createHmac('sha256', 'a-bench-secret-of-at-least-32-chars!').update(id).digest('base64url')}`
+    const signed = `${id}.${createHmac('sha256', SECRET).update(id).digest('base64url')}`
+    // express-session's cookie: `s:` + id + `.` + base64 HMAC-SHA256 without padding (cookie-signature).
+    const sid = 'bench-sid-1'
+    const cookie = {
+      originalMaxAge: 1_800_000,
+      expires: new Date(Date.now() + 1_800_000),
+      httpOnly: true,
+      path: '/',
+    }
+    await connectRedis?.set(sid, { cookie, userId: 'u1', a: 1 } as never)
+    const esSigned = `s:${sid}.${createHmac('sha256', SECRET).update(sid).digest('base64').replace(/=+$/, '')}`
     process.send?.({
       port: (server.address() as AddressInfo).port,
       accessToken,
-      cookie: `__Host-sid=${signed}`,
+      cookie:
+        variant === 'express-session'
+          ? `connect.sid=${encodeURIComponent(esSigned)}`
+          : `__Host-sid=${signed}`,
     })
   })()
 })

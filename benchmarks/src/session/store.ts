@@ -1,14 +1,18 @@
 /**
  * Server sessions at store level: load + save of a 1 KB session (20 fields of ~50 bytes), 20 in
  * flight, on the shared Redis — raw ioredis HGETALL + HSET (the floor, the hash model), raw GET + SET
- * of one JSON string, and `sessions.load` + `sessions.update` (one script each, idle expiry renewed).
+ * of one JSON string, node-redis GET + SET (the client connect-redis uses), connect-redis 9's
+ * `get` + `set` (what express-session does per request: the whole object), and `sessions.load` +
+ * `sessions.update` (one script each, idle expiry renewed).
  * Then the lost-update count: 50 concurrent requests, each setting a different property of one
- * session, through express-session with its MemoryStore (whole-object saves) and with
- * `createSessionStore` (field-level saves).
+ * session, through express-session with its MemoryStore and connect-redis (whole-object saves) and
+ * with `createSessionStore` (field-level saves).
  */
 import type { AddressInfo } from 'node:net'
 import { request } from 'node:http'
+import { RedisStore } from 'connect-redis'
 import { Redis } from 'ioredis'
+import { createClient } from 'redis'
 import type { Contender } from '../harness'
 import { interleave, printSummaries, timeConcurrent } from '../harness'
 import { express, expressSession, session, sessionExpressStore } from './peers'
@@ -21,6 +25,8 @@ const FIELDS = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`field${
 
 export async function runStore(redisUrl: string, runId: string, quick: boolean): Promise<unknown> {
   const redis = new Redis(redisUrl)
+  const nodeRedis = createClient({ url: redisUrl })
+  await nodeRedis.connect()
   const sessions = session.createSessions({ redis, prefix: `${runId}:ours` })
   try {
     const ids = await Promise.all(Array.from({ length: 20 }, () => sessions.create({ data: FIELDS })))
@@ -28,6 +34,15 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
     const jsonKeys = ids.map((_, i) => `${runId}:json:{${i}}`)
     for (const k of rawKeys) await redis.hset(k, FIELDS)
     for (const k of jsonKeys) await redis.set(k, JSON.stringify(FIELDS))
+    const connectRedis = new RedisStore({ client: nodeRedis, prefix: `${runId}:cr:` })
+    const cookie = {
+      originalMaxAge: 1_800_000,
+      expires: new Date(Date.now() + 1_800_000),
+      httpOnly: true,
+      path: '/',
+    }
+    const sids = ids.map((_, i) => `sid${i}`)
+    for (const sid of sids) await connectRedis.set(sid, { cookie, ...FIELDS } as never)
     const contenders: StoreContender[] = [
       {
         name: 'ioredis HGETALL + HSET (floor)',
@@ -48,6 +63,24 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
         },
       },
       {
+        name: 'node-redis GET + SET JSON',
+        op: async (i) => {
+          const k = jsonKeys[i % 20] as string
+          const value = JSON.parse((await nodeRedis.get(k)) ?? '{}') as Record<string, string>
+          value['field3'] = String(i)
+          await nodeRedis.set(k, JSON.stringify(value), { expiration: { type: 'PX', value: 1_800_000 } })
+        },
+      },
+      {
+        name: 'connect-redis 9 get + set',
+        op: async (i) => {
+          const sid = sids[i % 20] as string
+          const value = (await connectRedis.get(sid)) as Record<string, unknown>
+          value['field3'] = String(i)
+          await connectRedis.set(sid, value as never)
+        },
+      },
+      {
         name: 'sessions.load + update',
         op: async (i) => {
           const id = (ids[i % 20] as { id: string }).id
@@ -62,6 +95,9 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
     printSummaries('server sessions: load + save of a 1 KB session, 20 in flight', summaries)
     const lost = {
       'express-session + MemoryStore': await keptOf50(new expressSession.MemoryStore()),
+      'express-session + connect-redis 9': await keptOf50(
+        new RedisStore({ client: nodeRedis, prefix: `${runId}:crl:` }),
+      ),
       'express-session + createSessionStore': await keptOf50(
         sessionExpressStore.createSessionStore({ redis, prefix: `${runId}:exs:` }),
       ),
@@ -71,6 +107,7 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
     return { summaries, lost }
   } finally {
     await sessions.close()
+    await nodeRedis.quit()
     const keys = await redis.keys(`*${runId}*`)
     if (keys.length > 0) await redis.del(...keys)
     redis.disconnect()
