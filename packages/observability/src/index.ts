@@ -43,7 +43,15 @@ export { createLogger, DEFAULT_REDACT_PATHS } from './logs/logger'
 export type { LoggerOptions, ObservabilityLogger } from './logs/logger'
 export type { Duration, Logger } from '@scalekit/internal'
 export { instrumentScalekit, SCALEKIT_PACKAGES } from './scalekit'
-export type { InstrumentScalekitOptions, ScalekitInstrumentation, ScalekitPackage } from './scalekit'
+export type {
+  DbNodePoolHealth,
+  DbPoolHealth,
+  DbPoolSource,
+  DbPoolSourceHealth,
+  InstrumentScalekitOptions,
+  ScalekitInstrumentation,
+  ScalekitPackage,
+} from './scalekit'
 export { createInstrumentation, instrument } from './instrument'
 export type {
   InstrumentationOptions,

@@ -19,12 +19,55 @@ export const SCALEKIT_PACKAGES: readonly ScalekitPackage[] = [
   'breaker',
 ]
 
+/** The pool of one database node, as a db-router's `health()` reports it. */
+export interface DbPoolHealth {
+  /** Connections open or being opened. */
+  readonly total: number
+  /** Open connections not checked out. */
+  readonly idle: number
+  /** Checkouts queued for a connection. */
+  readonly waiting: number
+  /** The most connections the pool opens. */
+  readonly max: number
+}
+
+/** One node of a {@link DbPoolSource}'s health: its name and its pool. */
+export interface DbNodePoolHealth {
+  readonly name: string
+  readonly pool?: DbPoolHealth | undefined
+}
+
+/** The part of a router's `health()` the pool gauges read: its nodes, or its shards' (a sharded router). */
+export interface DbPoolSourceHealth {
+  readonly primary?: DbNodePoolHealth | undefined
+  readonly replicas?: readonly DbNodePoolHealth[] | undefined
+  /** A sharded router's: each shard's health, its pools labelled `<shard>/<node>`. */
+  readonly shards?: Readonly<Record<string, DbPoolSourceHealth>> | undefined
+}
+
+/**
+ * What the pool gauges read from a database router: its synchronous `health()` snapshot — a
+ * `@scalekit/db-router` router or sharded router is one (a structural type: this package does not
+ * depend on it).
+ */
+export interface DbPoolSource {
+  health(): DbPoolSourceHealth
+}
+
 /** Options of {@link instrumentScalekit}. */
 export interface InstrumentScalekitOptions {
   /** Where the metrics go. Required. */
   metrics: Metrics
   /** Which packages to read. @default every one ({@link SCALEKIT_PACKAGES}) */
   packages?: readonly ScalekitPackage[]
+  /**
+   * Database routers whose node pools are read at each scrape into `db_client_connection_count`
+   * (`used`/`idle`), `db_client_connection_max` and `db_client_connection_pending_requests`, labelled
+   * by node name — the database-load signal of the pool saturation alert. A router whose `health()`
+   * throws (closed) is skipped.
+   * @default []
+   */
+  dbRouters?: readonly DbPoolSource[]
 }
 
 /** The subscriptions of {@link instrumentScalekit}. */
@@ -245,6 +288,54 @@ function ratelimit(metrics: ReturnType<typeof metricsInternals>): Unsubscribe[] 
   ]
 }
 
+/** The node pools of one health snapshot (a shard's nodes named `<shard>/<node>`), skipping nodes without numbers. */
+function* poolsOf(health: DbPoolSourceHealth, prefix: string): Generator<readonly [string, DbPoolHealth]> {
+  for (const node of [health.primary, ...(health.replicas ?? [])]) {
+    const pool = node?.pool
+    if (
+      node !== undefined &&
+      pool !== undefined &&
+      [pool.total, pool.idle, pool.waiting, pool.max].every((n) => typeof n === 'number' && n >= 0)
+    )
+      yield [label(`${prefix}${node.name}`, 'unknown'), pool]
+  }
+  for (const [shard, each] of Object.entries(health.shards ?? {})) yield* poolsOf(each, `${prefix}${shard}/`)
+}
+
+/** Every node pool of `routers` now, skipping a router whose health() throws (closed). */
+function* nodePools(routers: readonly DbPoolSource[]): Generator<readonly [string, DbPoolHealth]> {
+  for (const router of routers) {
+    let health: DbPoolSourceHealth
+    try {
+      health = router.health()
+    } catch {
+      continue
+    }
+    yield* poolsOf(health, '')
+  }
+}
+
+function dbPools(
+  metrics: ReturnType<typeof metricsInternals>,
+  routers: readonly DbPoolSource[],
+): Unsubscribe[] {
+  if (routers.length === 0) return []
+  return [
+    metrics.gaugeSource(dbMetrics.poolConnections, function* () {
+      for (const [name, pool] of nodePools(routers)) {
+        yield [[name, 'used'], Math.max(0, pool.total - pool.idle)] as const
+        yield [[name, 'idle'], pool.idle] as const
+      }
+    }),
+    metrics.gaugeSource(dbMetrics.poolMax, function* () {
+      for (const [name, pool] of nodePools(routers)) yield [[name], pool.max] as const
+    }),
+    metrics.gaugeSource(dbMetrics.poolPending, function* () {
+      for (const [name, pool] of nodePools(routers)) yield [[name], pool.waiting] as const
+    }),
+  ]
+}
+
 const READERS: Readonly<
   Record<ScalekitPackage, (metrics: ReturnType<typeof metricsInternals>) => Unsubscribe[]>
 > = {
@@ -259,9 +350,10 @@ const READERS: Readonly<
 /**
  * Turns the diagnostics channels of every scalekit package into metrics — whichever of them the app
  * installed: this package depends on none of them, and a channel nobody publishes on costs nothing.
+ * Give it your database routers and their pools are read at each scrape as well.
  *
  * ```ts
- * const scalekit = instrumentScalekit({ metrics })
+ * const scalekit = instrumentScalekit({ metrics, dbRouters: [db] })
  * ```
  */
 export function instrumentScalekit(options: InstrumentScalekitOptions): ScalekitInstrumentation {
@@ -273,7 +365,18 @@ export function instrumentScalekit(options: InstrumentScalekitOptions): Scalekit
   const known = (p: unknown): p is ScalekitPackage => typeof p === 'string' && p in READERS
   if (!Array.isArray(packages) || !packages.every(known))
     throw new ObservabilityOptionsError(`packages must be a list of ${SCALEKIT_PACKAGES.join(', ')}`)
-  const unsubscribes = [...new Set<ScalekitPackage>(packages)].flatMap((p) => READERS[p](impl))
+  const routers: unknown = options.dbRouters ?? []
+  if (
+    !Array.isArray(routers) ||
+    !routers.every(
+      (r) => typeof r === 'object' && r !== null && typeof (r as { health?: unknown }).health === 'function',
+    )
+  )
+    throw new ObservabilityOptionsError('dbRouters must be a list of database routers (with health())')
+  const unsubscribes = [
+    ...[...new Set<ScalekitPackage>(packages)].flatMap((p) => READERS[p](impl)),
+    ...dbPools(impl, routers as DbPoolSource[]),
+  ]
   let open = true
   return {
     close() {

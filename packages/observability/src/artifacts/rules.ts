@@ -23,6 +23,8 @@ export interface AlertThresholds {
   replicaLagSeconds?: number
   /** p95 database statement duration, seconds. @default 0.25 */
   dbLatencyP95?: number
+  /** Share of a node pool's connections checked out (used / max) that counts as saturated. @default 0.9 */
+  poolUsage?: number
   /** Queue depth over which a still-growing queue alerts. @default 1000 */
   queueDepth?: number
   /** p99 event-loop delay, seconds. @default 0.2 */
@@ -40,6 +42,7 @@ export const alertDefaults: Required<AlertThresholds> = {
   clientErrorRatio: 0.25,
   replicaLagSeconds: 10,
   dbLatencyP95: 0.25,
+  poolUsage: 0.9,
   queueDepth: 1000,
   eventLoopDelay: 0.2,
   for: '10m',
@@ -62,6 +65,7 @@ export interface PrometheusRuleFile {
 
 const http = httpMetrics.requestDuration.name
 const db = dbMetrics.operationDuration.name
+const pool = 'job, instance, db_client_connection_pool_name'
 
 /** The recording rules, named `level:metric:operations` as Prometheus recommends. */
 export const RECORDED = {
@@ -72,13 +76,15 @@ export const RECORDED = {
   cpu: 'instance:process_cpu_seconds:rate5m',
   heap: 'instance:nodejs_heap_used_ratio',
   dbLatencyP95: 'db_node:db_client_operation_duration_seconds:p95_5m',
+  poolUsage: 'db_client_connection_pool_name:db_client_connection_usage:ratio',
   queueGrowth: 'messaging_consumer_group_name:scalekit_queue_depth_messages:deriv10m',
 } as const
 
 /**
  * The shipped rule file, generated from the metric definitions: recording rules for the scaling
  * signals and alerts on the classic scale-out triggers (CPU, memory, p95 latency, 4xx/5xx spikes,
- * replica lag, database latency, queue depth growing, breaker open, event-loop delay, cardinality).
+ * replica lag, database latency, pool saturation, queue depth growing, breaker open, event-loop delay,
+ * cardinality).
  */
 export function prometheusRules(thresholds: AlertThresholds = {}): PrometheusRuleFile {
   const t = { ...alertDefaults, ...thresholds }
@@ -121,6 +127,10 @@ export function prometheusRules(thresholds: AlertThresholds = {}): PrometheusRul
           {
             record: RECORDED.dbLatencyP95,
             expr: `histogram_quantile(0.95, sum by (job, db_node, le) (rate(${db}_bucket[5m])))`,
+          },
+          {
+            record: RECORDED.poolUsage,
+            expr: `sum by (${pool}) (${dbMetrics.poolConnections.name}{db_client_connection_state="used"}) / sum by (${pool}) (${dbMetrics.poolMax.name})`,
           },
           { record: RECORDED.queueGrowth, expr: `deriv(${queueMetrics.depth.name}[10m])` },
         ],
@@ -191,6 +201,13 @@ export function prometheusRules(thresholds: AlertThresholds = {}): PrometheusRul
             `${RECORDED.dbLatencyP95} > ${t.dbLatencyP95}`,
             `p95 statement duration above ${t.dbLatencyP95 * 1000} ms on {{ $labels.db_node }}: the database is saturated`,
             'warning',
+          ),
+          alert(
+            'ScalekitDbPoolSaturated',
+            `${RECORDED.poolUsage} >= ${t.poolUsage} or sum by (${pool}) (${dbMetrics.poolPending.name}) > 0`,
+            `Pool {{ $labels.db_client_connection_pool_name }} on {{ $labels.instance }} has ${t.poolUsage * 100}% of its connections in use or checkouts waiting: the database load needs more capacity (replicas, a bigger pool, fewer statements)`,
+            'warning',
+            '5m',
           ),
           alert(
             'ScalekitReplicaFallbacks',

@@ -184,6 +184,9 @@ export const dbMetrics: {
   readonly fallbacks: MetricDefinition<'reason' | 'outcome'>
   readonly nodeUp: MetricDefinition<'db_node' | 'db_role'>
   readonly nodeStateChanges: MetricDefinition<'db_node' | 'state'>
+  readonly poolConnections: MetricDefinition<'db_client_connection_pool_name' | 'db_client_connection_state'>
+  readonly poolMax: MetricDefinition<'db_client_connection_pool_name'>
+  readonly poolPending: MetricDefinition<'db_client_connection_pool_name'>
 } = {
   operationDuration: define({
     name: 'db_client_operation_duration_seconds',
@@ -221,6 +224,25 @@ export const dbMetrics: {
     kind: 'counter',
     help: 'Node state changes by node and the state entered.',
     labelNames: ['db_node', 'state'],
+  }),
+  // OpenTelemetry's db.client.connection.* pool metrics, read from the routers' health() at scrape time.
+  poolConnections: define({
+    name: 'db_client_connection_count',
+    kind: 'gauge',
+    help: 'Connections of each node pool by state: used (checked out) or idle.',
+    labelNames: ['db_client_connection_pool_name', 'db_client_connection_state'],
+  }),
+  poolMax: define({
+    name: 'db_client_connection_max',
+    kind: 'gauge',
+    help: 'The most connections each node pool opens.',
+    labelNames: ['db_client_connection_pool_name'],
+  }),
+  poolPending: define({
+    name: 'db_client_connection_pending_requests',
+    kind: 'gauge',
+    help: 'Checkouts waiting for a connection of each node pool: above 0, the pool is saturated.',
+    labelNames: ['db_client_connection_pool_name'],
   }),
 }
 

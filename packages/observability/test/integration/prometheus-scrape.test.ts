@@ -29,7 +29,6 @@ const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736'
 
 describe('Prometheus scrapes an app using every package', () => {
   const metrics = createMetrics({ exemplars: true })
-  const instrumentation = instrumentScalekit({ metrics })
   const app = uniqueName('obs_scrape')
   const Job = defineMessage(`${app}.job`, {
     '~standard': {
@@ -41,6 +40,7 @@ describe('Prometheus scrapes an app using every package', () => {
   })
   const cache = createCache({ namespace: uniqueName('obs_scrape'), redis: serviceUrls.redis })
   const db = createDbRouter({ primary: serviceUrls.pg })
+  const instrumentation = instrumentScalekit({ metrics, dbRouters: [db] })
   const queue = createQueue({ url: serviceUrls.amqp, app, statsInterval: '500ms' })
   const dir = mkdtempSync(join(tmpdir(), 'obs-prometheus-'))
   let prometheus: ChildProcess | undefined
@@ -160,17 +160,26 @@ describe('Prometheus scrapes an app using every package', () => {
     )
     expect(consumed[0]?.metric).toMatchObject({ messaging_consumer_group_name: 'scrape', outcome: 'ack' })
     expect(await query('nodejs_eventloop_lag_p99_seconds{job="app"}')).toHaveLength(1)
+    const poolMax = await query('db_client_connection_max{job="app"}')
+    expect(poolMax.map((r) => r.metric.db_client_connection_pool_name)).toEqual(['primary'])
+    expect(Number(poolMax[0]?.value[1])).toBe(10)
 
     // The rules load and evaluate: every group healthy, the recording rules produce series.
     await waitFor(async () => (await query('http_route:http_server_requests:rate5m{job="app"}')).length > 0, {
       timeout: 30_000,
       message: 'a recording rule evaluated',
     })
+    await waitFor(
+      async () =>
+        (await query('db_client_connection_pool_name:db_client_connection_usage:ratio{job="app"}')).length >
+        0,
+      { timeout: 30_000, message: 'the pool usage recorded' },
+    )
     const answer = JSON.parse((await get(promPort, '/api/v1/rules')).body) as {
       data: { groups: { name: string; rules: { health: string; name: string }[] }[] }
     }
     const all = answer.data.groups.flatMap((g) => g.rules)
-    expect(all).toHaveLength(22)
+    expect(all).toHaveLength(24)
     await waitFor(
       async () => {
         const now = JSON.parse((await get(promPort, '/api/v1/rules')).body) as typeof answer
