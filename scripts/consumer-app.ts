@@ -17,6 +17,8 @@
  *     with no entry there (or a `notRun` reason) is compiled, not run, and says so. A quick start
  *     that is a server (it listens on port 3000 and never exits) is started with its port moved to
  *     a free one, sent real HTTP requests whose answers are checked (`serve` below), and stopped.
+ *     Other README sections run the same way where a package lists them (`sections`: db-router's
+ *     Shards, on the three shard clusters, its placeholder hosts replaced by theirs).
  */
 import { execFileSync } from 'node:child_process'
 import {
@@ -72,7 +74,26 @@ interface QuickStart {
   serve?: readonly string[]
   /** Why the quick start is compiled but not run (say it in the report; remove once it runs). */
   notRun?: string
+  /** Other sections of the README whose ```ts blocks run too, each with its own context. */
+  sections?: readonly Section[]
 }
+
+/** A README section beyond the quick starts, run as its quick starts are (its blocks joined). */
+interface Section extends Omit<QuickStart, 'sections'> {
+  /** Its `## ` heading. */
+  heading: string
+  /** Placeholder text of the example (a host name of the README) → what runs here (a service's URL). */
+  replace?: Readonly<Record<string, string>>
+}
+
+/** A service URL whose connections use `schema`: a README example's tables, apart from the tests'. */
+const inSchema = (url: string, schema: string): string => {
+  const parsed = new URL(url)
+  parsed.searchParams.set('options', `-c search_path=${schema}`)
+  return parsed.toString()
+}
+/** The three shard clusters, for the db-router README's Shards section (schema of its own). */
+const readmeShards = [0, 1, 2].map((i) => inSchema(serviceUrls.pgShards[i] ?? '', 'scalekit_readme_shards'))
 
 const exitCheck = (condition: string, message: string): string =>
   `process.on('exit', (code) => { if (code === 0 && !(${condition})) { console.error(${JSON.stringify(message)}); process.exitCode = 1 } })\n`
@@ -242,6 +263,60 @@ const quickStarts: Record<string, QuickStart> = {
         'a statement that is not a plain SELECT went to a replica',
       ),
     ].join('\n'),
+    sections: [
+      {
+        // The example's three shards are the three clusters of `services.sh up --shards`. None has a
+        // replica here: the one the example gives shard a is shard a's own server under another
+        // name (localhost), which the router recognises and leaves out (its reads go to the primary).
+        heading: 'Shards',
+        embedded: false,
+        env: { SCALEKIT_README_SHARD_URLS: readmeShards.join(',') },
+        replace: {
+          'postgres://app@shard-a-replica/app': (readmeShards[0] ?? '').replace('127.0.0.1', 'localhost'),
+          'postgres://app@shard-a/app': readmeShards[0] ?? '',
+          'postgres://app@shard-b/app': readmeShards[1] ?? '',
+          'postgres://app@shard-c/app': readmeShards[2] ?? '',
+        },
+        // The orders table on every shard, emptied; `sharded` over the same shards for the ids
+        // example; which shard each call went to, and what the example printed.
+        prelude: [
+          `import { tracingChannel } from 'node:diagnostics_channel'`,
+          `import pg from 'pg'`,
+          `import { createShardMap, createShardedRouter } from '@scalekit/db-router/shards'`,
+          `const urls = process.env.SCALEKIT_README_SHARD_URLS.split(',')`,
+          `const names = ['a', 'b', 'c']`,
+          `globalThis.tenantId = 'tenant-42'`,
+          `for (const url of urls) {`,
+          `  const client = new pg.Client({ connectionString: url })`,
+          `  await client.connect()`,
+          `  await client.query('CREATE SCHEMA IF NOT EXISTS scalekit_readme_shards; CREATE TABLE IF NOT EXISTS scalekit_readme_shards.orders (tenant_id text NOT NULL, id bigint NOT NULL, total numeric NOT NULL); TRUNCATE scalekit_readme_shards.orders')`,
+          `  await client.end()`,
+          `}`,
+          `const shards = Object.fromEntries(names.map((name, i) => [name, { primary: urls[i] }]))`,
+          `globalThis.sharded = createShardedRouter({ shards, map: { strategy: 'hash' }, shardColumn: 'tenant_id' })`,
+          `let closed = false`,
+          `process.on('beforeExit', () => { if (!closed) { closed = true; void globalThis.sharded.close() } })`,
+          `const owner = createShardMap({ strategy: 'hash' }, names).shardOf(globalThis.tenantId)`,
+          `const calls = []`,
+          `tracingChannel('scalekit:db-router:shard').subscribe({ start: (context) => { calls.push(context) } })`,
+          `const printed = []`,
+          `const log = console.log`,
+          `console.log = (...args) => { printed.push(JSON.stringify(args)); log(...args) }`,
+          exitCheck(
+            `calls.some((c) => c.route === 'statement') && calls.some((c) => c.route === 'key') && calls.filter((c) => c.route !== 'all').every((c) => c.shard === owner)`,
+            'a statement or transaction keyed by tenantId did not go to the shard the hash map gives it',
+          ).trimEnd(),
+          exitCheck(
+            `calls.filter((c) => c.route === 'all').map((c) => c.shard).sort().join() === 'a,a,b,b,c,c'`,
+            'the two cross-shard queries did not each run on shards a, b and c',
+          ).trimEnd(),
+          exitCheck(
+            `printed.includes(JSON.stringify([1, 1, [{ n: '1', sum: '0' }], []]))`,
+            'the example did not print its one order, found by key and across shards, with its total set to 0',
+          ),
+        ].join('\n'),
+      },
+    ],
   },
 }
 
@@ -262,6 +337,11 @@ function run(cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv):
 
 /** The quick starts of a README: the ```ts blocks of each `## Quick start…` section, joined per section. */
 export function quickStartCode(readme: string): string[] {
+  return sectionCode(readme, /^## quick start/i)
+}
+
+/** The ```ts blocks of each `## ` section whose heading matches, joined per section (its `###` included). */
+function sectionCode(readme: string, heading: RegExp): string[] {
   if (!existsSync(readme)) return []
   const sections: string[][] = []
   let current: string[] | undefined
@@ -275,7 +355,7 @@ export function quickStartCode(readme: string): string[] {
       continue
     }
     if (/^## /.test(line)) {
-      current = /^## quick start/i.test(line) ? [] : undefined
+      current = heading.test(line) ? [] : undefined
       if (current !== undefined) sections.push(current)
     } else if (current !== undefined && /^```(ts|typescript)\s*$/.test(line)) open = []
   }
@@ -379,6 +459,8 @@ interface Project {
   /** Its directory, relative to the app. */
   dir: string
   what: string
+  /** How a README example runs once compiled: its package, context, and requests if it serves. */
+  run?: { pkg: string; setup: Omit<QuickStart, 'sections'> | undefined; exercise: string | undefined }
 }
 
 /** Every public entry under strict TypeScript, in ESM and CJS, with the app's own ioredis client. */
@@ -414,28 +496,56 @@ function entriesProject(app: string, packed: PackedPackage[]): Project {
   return { dir: 'types', what: `the ${specs.length} public entries (ESM + CJS, the app's ioredis client)` }
 }
 
-/** The directory of a package's quick start number `i` (several sections: `-2`, `-3`…). */
-const quickStartDir = (p: PackedPackage, i: number): string =>
-  join('quick-start', `${p.name.replace('@scalekit/', '')}${i === 0 ? '' : `-${i + 1}`}`)
+/** A README example as written (ESM) and in an async main (CJS), with its package's context types. */
+function exampleProject(app: string, p: PackedPackage, dir: string, code: string): void {
+  mkdirSync(join(app, dir), { recursive: true })
+  writeFileSync(join(app, dir, 'quick-start.mts'), `${code}\nexport {}\n`)
+  writeFileSync(join(app, dir, 'quick-start.cts'), `${asCommonJs(code)}\nexport {}\n`)
+  const include = ['quick-start.mts', 'quick-start.cts']
+  const context = join(p.dir, 'test', 'docs', 'readme-context.d.ts')
+  if (existsSync(context)) {
+    copyFileSync(context, join(app, dir, 'context.d.ts'))
+    include.push('context.d.ts')
+  }
+  writeFileSync(join(app, dir, 'tsconfig.json'), tsconfig(include, true))
+}
 
-/** A package's quick starts as written (ESM) and in an async main (CJS), with its context's types. */
+/**
+ * A package's quick starts (`quick-start/<name>`, `-2`, `-3`… for several) and the other sections
+ * its `quickStarts` entry runs (`section/<name>-<heading>`), each a project of its own.
+ */
 function quickStartProjects(app: string, p: PackedPackage): Project[] {
-  const codes = quickStartCode(join(p.dir, 'README.md'))
+  const readme = join(p.dir, 'README.md')
+  const name = p.name.replace('@scalekit/', '')
+  const setup = quickStarts[p.name]
+  const codes = quickStartCode(readme)
   if (codes.length === 0) console.log(`  consumer: ${p.name} has no quick start`)
-  return codes.map((code, i) => {
-    const dir = quickStartDir(p, i)
-    mkdirSync(join(app, dir), { recursive: true })
-    writeFileSync(join(app, dir, 'quick-start.mts'), `${code}\nexport {}\n`)
-    writeFileSync(join(app, dir, 'quick-start.cts'), `${asCommonJs(code)}\nexport {}\n`)
-    const include = ['quick-start.mts', 'quick-start.cts']
-    const context = join(p.dir, 'test', 'docs', 'readme-context.d.ts')
-    if (existsSync(context)) {
-      copyFileSync(context, join(app, dir, 'context.d.ts'))
-      include.push('context.d.ts')
+  const projects = codes.map((code, i): Project => {
+    const dir = join('quick-start', `${name}${i === 0 ? '' : `-${i + 1}`}`)
+    exampleProject(app, p, dir, code)
+    return {
+      dir,
+      what: `the ${p.name} quick start${codes.length > 1 ? ` #${i + 1}` : ''}`,
+      run: { pkg: p.name, setup, exercise: setup?.serve?.[i] },
     }
-    writeFileSync(join(app, dir, 'tsconfig.json'), tsconfig(include, true))
-    return { dir, what: `the ${p.name} quick start${codes.length > 1 ? ` #${i + 1}` : ''}` }
   })
+  for (const section of setup?.sections ?? []) {
+    const escaped = section.heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    const code = sectionCode(readme, new RegExp(`^## ${escaped}\\s*$`))[0]
+    const slug = section.heading.toLowerCase().replace(/[^a-z0-9]+/g, '-')
+    if (code === undefined) {
+      throw new Error(`consumer: ${p.name}'s README has no ## ${section.heading} section with a ts block`)
+    }
+    const dir = join('section', `${name}-${slug}`)
+    const replaced = Object.entries(section.replace ?? {}).reduce(
+      (text, [placeholder, actual]) => text.replaceAll(placeholder, actual),
+      code,
+    )
+    exampleProject(app, p, dir, replaced)
+    const what = `the ${p.name} README section "${section.heading}"`
+    projects.push({ dir, what, run: { pkg: p.name, setup: section, exercise: section.serve?.[0] } })
+  }
+  return projects
 }
 
 /**
@@ -511,74 +621,60 @@ try {
 }
 `
 
-/** Runs each compiled quick start in ESM and CJS, against the services and, if it has one, its embedded default. */
-function runQuickStarts(
-  app: string,
-  packed: PackedPackage[],
-  compiled: Set<string>,
-  problems: string[],
-): void {
+/** Runs each compiled README example in ESM and CJS, against the services and, if it has one, its embedded default. */
+function runQuickStarts(app: string, projects: Project[], problems: string[]): void {
   const services: NodeJS.ProcessEnv = {
     REDIS_URL: serviceUrls.redis,
     AMQP_URL: serviceUrls.amqp,
     DATABASE_URL: serviceUrls.pg,
   }
-  const named = new Set([
-    ...Object.keys(services),
-    ...Object.values(quickStarts).flatMap((q) => Object.keys(q.env ?? {})),
-  ])
+  const setups = Object.values(quickStarts).flatMap((q) => [q, ...(q.sections ?? [])])
+  const named = new Set([...Object.keys(services), ...setups.flatMap((q) => Object.keys(q.env ?? {}))])
   const base: NodeJS.ProcessEnv = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !named.has(name)),
   )
   writeFileSync(join(app, 'listen.mjs'), LISTEN_ON_A_FREE_PORT)
-  for (const p of packed) {
-    const setup = quickStarts[p.name]
-    const dirs = [...compiled].filter(
-      (d) => d === quickStartDir(p, 0) || d.startsWith(`${quickStartDir(p, 0)}-`),
-    )
-    if (dirs.length === 0) continue
+  for (const { dir, run } of projects) {
+    if (run === undefined) continue
+    const { pkg, setup, exercise } = run
     if (setup === undefined || setup.notRun !== undefined) {
       const why =
         setup?.notRun ?? 'no runtime context for the names it takes as given (see quickStarts above)'
-      console.log(`  consumer: ${p.name} quick start(s) compile; not run: ${why}`)
+      console.log(`  consumer: ${pkg} ${dir} compiles; not run: ${why}`)
       continue
     }
     const envs: [string, NodeJS.ProcessEnv][] = []
     if (setup.services !== false) envs.push(['services', { ...base, ...services, ...setup.env }])
     if (setup.embedded) envs.push(['embedded', base])
-    for (const dir of dirs) {
-      const index = dir === quickStartDir(p, 0) ? 0 : Number(dir.slice(dir.lastIndexOf('-') + 1)) - 1
-      const exercise = setup.serve?.[index]
-      writeFileSync(join(app, dir, 'prelude.mjs'), setup.prelude)
-      if (exercise !== undefined) {
-        writeFileSync(join(app, dir, 'serve.mjs'), SERVE)
-        writeFileSync(
-          join(app, dir, 'exercise.mjs'),
-          `export default async (base, assert) => {\n${exercise}\n}\n`,
-        )
-      }
-      for (const [label, env] of envs) {
-        for (const file of ['quick-start.mjs', 'quick-start.cjs']) {
-          const what = `${dir} (${file.endsWith('.mjs') ? 'ESM' : 'CJS'}, ${label}${exercise === undefined ? '' : ', served and requested'})`
-          const started = Date.now()
-          const args =
-            exercise === undefined
-              ? ['--import', './prelude.mjs', join('out', file)]
-              : ['serve.mjs', join('out', file)]
-          try {
-            execFileSync(process.execPath, args, {
-              cwd: join(app, dir),
-              env,
-              encoding: 'utf8',
-              stdio: ['ignore', 'pipe', 'pipe'],
-              timeout: RUN_TIMEOUT_MS,
-            })
-            console.log(`  consumer ok: ${p.name} ${what} runs in ${Date.now() - started} ms`)
-          } catch (error) {
-            const e = error as { stdout?: string; stderr?: string; signal?: string; message: string }
-            const why = e.signal === 'SIGTERM' ? `did not exit within ${RUN_TIMEOUT_MS} ms` : 'failed'
-            problems.push(`consumer: ${p.name} ${what} ${why}:\n${e.stdout ?? ''}${e.stderr ?? e.message}`)
-          }
+    writeFileSync(join(app, dir, 'prelude.mjs'), setup.prelude)
+    if (exercise !== undefined) {
+      writeFileSync(join(app, dir, 'serve.mjs'), SERVE)
+      writeFileSync(
+        join(app, dir, 'exercise.mjs'),
+        `export default async (base, assert) => {\n${exercise}\n}\n`,
+      )
+    }
+    for (const [label, env] of envs) {
+      for (const file of ['quick-start.mjs', 'quick-start.cjs']) {
+        const what = `${dir} (${file.endsWith('.mjs') ? 'ESM' : 'CJS'}, ${label}${exercise === undefined ? '' : ', served and requested'})`
+        const started = Date.now()
+        const args =
+          exercise === undefined
+            ? ['--import', './prelude.mjs', join('out', file)]
+            : ['serve.mjs', join('out', file)]
+        try {
+          execFileSync(process.execPath, args, {
+            cwd: join(app, dir),
+            env,
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'pipe'],
+            timeout: RUN_TIMEOUT_MS,
+          })
+          console.log(`  consumer ok: ${pkg} ${what} runs in ${Date.now() - started} ms`)
+        } catch (error) {
+          const e = error as { stdout?: string; stderr?: string; signal?: string; message: string }
+          const why = e.signal === 'SIGTERM' ? `did not exit within ${RUN_TIMEOUT_MS} ms` : 'failed'
+          problems.push(`consumer: ${pkg} ${what} ${why}:\n${e.stdout ?? ''}${e.stderr ?? e.message}`)
         }
       }
     }
@@ -601,14 +697,14 @@ export function checkConsumerApp(packed: PackedPackage[], problems: string[], ts
     phase('loading every entry', () => {
       checkLoads(app, packed, problems)
     })
-    let compiled = new Set<string>()
-    phase('compiling every entry and quick start', () => {
+    let compiled: Project[] = []
+    phase('compiling every entry and README example', () => {
       const projects = [entriesProject(app, packed), ...packed.flatMap((p) => quickStartProjects(app, p))]
       const failed = compile(app, projects, problems, tsc)
-      compiled = new Set(projects.map((p) => p.dir).filter((d) => !failed.has(d)))
+      compiled = projects.filter((p) => !failed.has(p.dir))
     })
-    phase('running the quick starts', () => {
-      runQuickStarts(app, packed, compiled, problems)
+    phase('running the README examples', () => {
+      runQuickStarts(app, compiled, problems)
     })
   } finally {
     if (keep) console.log(`  consumer: the app is kept in ${app} (SCALEKIT_CONSUMER_KEEP=1)`)
