@@ -42,7 +42,8 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
       path: '/',
     }
     const sids = ids.map((_, i) => `sid${i}`)
-    for (const sid of sids) await connectRedis.set(sid, { cookie, ...FIELDS } as never)
+    const initial: Record<string, unknown> = { cookie, ...FIELDS }
+    for (const sid of sids) await connectRedis.set(sid, initial as never)
     const contenders: StoreContender[] = [
       {
         name: 'ioredis HGETALL + HSET (floor)',
