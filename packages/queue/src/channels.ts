@@ -17,6 +17,13 @@ export interface QueuePublishContext {
   bytes: number
   /** Requested delay, 0 when none. */
   delayMs: number
+  /**
+   * The W3C `traceparent` the message will carry, `''` for none. A subscriber may replace it in its
+   * `start` handler (a tracing bridge puts its producer span here): the message carries the value
+   * it has once `start` returns. It must stay a version-00 traceparent or `''`; anything else is
+   * ignored (the message keeps the one it had).
+   */
+  traceparent: string
   /** Set on failure: the error's code. */
   code?: string
 }
@@ -33,6 +40,11 @@ export interface QueueConsumeContext {
   attempt: number
   /** Publish-to-handle latency: now minus the publish timestamp, ms (clock skew between hosts included). */
   latencyMs: number
+  /**
+   * The W3C `traceparent` the handler runs under (its `ctx.traceparent`): the publisher's, else a
+   * hop in the trace the message id names; `''` for a delivery that is not a message of this package.
+   */
+  traceparent: string
   /** Set when the delivery is settled. */
   outcome?: ConsumeOutcome
   /** Set on failure: the error's code, or its name when it has none. */

@@ -111,6 +111,13 @@ export class ConsumerRunner<O> {
       messageId: env?.messageId ?? d.rawId,
       attempt: env?.attempt ?? 1,
       latencyMs: env === undefined ? 0 : Math.max(0, Date.now() - env.publishedAt),
+      // Made here only for a subscriber; else the handler's context makes it if it runs.
+      traceparent:
+        env === undefined
+          ? ''
+          : env.traceparent === '' && channels.consume.hasSubscribers
+            ? messageTraceparent(env.messageId)
+            : env.traceparent,
     }
     try {
       if (channels.consume.hasSubscribers)
@@ -185,7 +192,7 @@ export class ConsumerRunner<O> {
       return
     }
     try {
-      const running = this.#invoke(result.value, env, d, attempt)
+      const running = this.#invoke(result.value, env, d, attempt, ctx.traceparent)
       if (running !== undefined) await running
     } catch (error) {
       if (attempt.isAborted() && this.#stopping) return
@@ -211,9 +218,22 @@ export class ConsumerRunner<O> {
    * returns (or throws): no promise, no deadline. For a promise, the returned one rejects on its
    * error, its timeout, or close() giving up on it.
    */
-  #invoke(payload: O, env: Envelope, d: Delivery, attempt: Attempt): Promise<void> | undefined {
+  #invoke(
+    payload: O,
+    env: Envelope,
+    d: Delivery,
+    attempt: Attempt,
+    traceparent: string,
+  ): Promise<void> | undefined {
     const { options } = this.#deps
-    const context = new HandlerContext(env, options.group, options.attempts, d.redeliveries > 0, attempt)
+    const context = new HandlerContext(
+      env,
+      options.group,
+      options.attempts,
+      d.redeliveries > 0,
+      attempt,
+      traceparent,
+    )
     const result = runInContext(context, this.#handler, payload, context)
     if (!isPromiseLike(result)) return undefined
     const deadline = this.#deadlines.add(options.handlerTimeout, () => {
@@ -358,7 +378,15 @@ class HandlerContext implements MessageContext {
   readonly traceparent: string
   readonly #attempt: Attempt
 
-  constructor(env: Envelope, group: string, maxAttempts: number, redelivered: boolean, attempt: Attempt) {
+  /** `traceparent`: the one the consume channel's context carries, `''` when none was made yet. */
+  constructor(
+    env: Envelope,
+    group: string,
+    maxAttempts: number,
+    redelivered: boolean,
+    attempt: Attempt,
+    traceparent: string,
+  ) {
     this.messageId = env.messageId
     this.type = env.type
     this.group = group
@@ -367,7 +395,7 @@ class HandlerContext implements MessageContext {
     this.redelivered = redelivered
     this.publishedAt = new Date(env.publishedAt)
     this.correlationId = env.correlationId === '' ? env.messageId : env.correlationId
-    this.traceparent = env.traceparent === '' ? messageTraceparent(env.messageId) : env.traceparent
+    this.traceparent = traceparent === '' ? messageTraceparent(env.messageId) : traceparent
     this.#attempt = attempt
   }
 

@@ -3,7 +3,7 @@ import { CloseGate, createWarner, describeValue } from '@scalekit/internal'
 import type { Warner } from '@scalekit/internal'
 import type { DeadLetterReason, QueuePublishContext } from './channels'
 import { channels } from './channels'
-import { childTraceparent, getContext } from './context'
+import { childTraceparent, getContext, isTraceparent } from './context'
 import { ConsumerRunner } from './consumer'
 import type { Handler } from './handler'
 import { AmqpTransport } from './drivers/amqp/transport'
@@ -313,10 +313,17 @@ class QueueClient implements Queue {
       messageId: envelope.messageId,
       bytes: body.length,
       delayMs,
+      traceparent: envelope.traceparent,
     }
     return channels.publish.tracePromise(async () => {
       try {
-        return await this.#transport.send(send)
+        // A subscriber's `start` may have put its own span's traceparent here.
+        const { traceparent } = ctx
+        const replaced =
+          traceparent !== envelope.traceparent && (traceparent === '' || isTraceparent(traceparent))
+        return await this.#transport.send(
+          replaced ? { ...send, envelope: { ...envelope, traceparent } } : send,
+        )
       } catch (error) {
         ctx.code = (error as { code?: string }).code ?? 'unknown'
         throw error
