@@ -674,7 +674,12 @@ function runQuickStarts(app: string, projects: Project[], problems: string[]): v
         } catch (error) {
           const e = error as { stdout?: string; stderr?: string; signal?: string; message: string }
           const why = e.signal === 'SIGTERM' ? `did not exit within ${RUN_TIMEOUT_MS} ms` : 'failed'
-          problems.push(`consumer: ${pkg} ${what} ${why}:\n${e.stdout ?? ''}${e.stderr ?? e.message}`)
+          // This check needs the services (CI starts them all); say so where they may be the cause.
+          const hint =
+            label === 'services'
+              ? '\n(it ran against the services: are they up? `bash scripts/services.sh status`, `up --all`)'
+              : ''
+          problems.push(`consumer: ${pkg} ${what} ${why}:\n${e.stdout ?? ''}${e.stderr ?? e.message}${hint}`)
         }
       }
     }
