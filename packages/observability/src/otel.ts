@@ -1,8 +1,11 @@
 import { tracingChannel } from 'node:diagnostics_channel'
 import {
   type Attributes,
+  context as otelContext,
   isSpanContextValid,
+  type Link,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   TraceFlags,
@@ -10,6 +13,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api'
 import { channelName } from '@scalekit/internal'
+import { parseTraceparent } from './context'
 import { ObservabilityOptionsError } from './errors'
 
 /** Options of {@link bridgeToOpenTelemetry}. */
@@ -34,6 +38,12 @@ const { ERROR } = SpanStatusCode
 interface Traced {
   readonly channel: string
   readonly kind: SpanKind
+  /**
+   * How the operation carries trace context in its payload's `traceparent`: `inject` (a publish: the
+   * message will carry what the field holds once `start` returns, so the producer span's context is
+   * written there), `extract` (a delivery: the field is the message's creation context).
+   */
+  readonly propagation?: 'inject' | 'extract'
   name(context: Payload): string
   start(context: Payload): Attributes
   end(context: Payload): Attributes
@@ -77,6 +87,7 @@ const TRACED: Readonly<Record<'cache' | 'db-router' | 'queue', readonly Traced[]
     {
       channel: channelName('queue', 'publish'),
       kind: PRODUCER,
+      propagation: 'inject',
       name: (c) => `publish ${text(c.type) ?? ''}`.trim(),
       start: (c) => ({
         'messaging.system': 'rabbitmq',
@@ -90,6 +101,7 @@ const TRACED: Readonly<Record<'cache' | 'db-router' | 'queue', readonly Traced[]
     {
       channel: channelName('queue', 'consume'),
       kind: CONSUMER,
+      propagation: 'extract',
       name: (c) => `process ${text(c.type) ?? ''}`.trim(),
       start: (c) => ({
         'messaging.system': 'rabbitmq',
@@ -102,6 +114,23 @@ const TRACED: Readonly<Record<'cache' | 'db-router' | 'queue', readonly Traced[]
       end: (c) => ({ 'scalekit.queue.outcome': text(c.outcome), 'error.type': text(c.code) }),
     },
   ],
+}
+
+/** The span context a W3C `traceparent` names (remote), or `undefined` for none or a malformed one. */
+function remoteSpanContext(value: unknown): SpanContext | undefined {
+  const parsed = parseTraceparent(value)
+  if (parsed === undefined) return undefined
+  return {
+    traceId: parsed.traceId,
+    spanId: parsed.spanId,
+    traceFlags: Number.parseInt(parsed.traceFlags, 16) & TraceFlags.SAMPLED,
+    isRemote: true,
+  }
+}
+
+/** The version-00 `traceparent` of a span context. */
+function traceparentOf(context: SpanContext): string {
+  return `00-${context.traceId}-${context.spanId}-${(context.traceFlags & TraceFlags.SAMPLED) !== 0 ? '01' : '00'}`
 }
 
 function clean(attributes: Attributes): Attributes {
@@ -119,13 +148,27 @@ function subscribe(tracer: Tracer, traced: Traced): () => void {
   }
   const handlers = {
     start(context: object) {
-      spans.set(
-        context,
-        tracer.startSpan(traced.name(context as Payload), {
-          kind: traced.kind,
-          attributes: clean(traced.start(context as Payload)),
-        }),
+      const payload = context as Payload
+      let parent = otelContext.active()
+      let links: Link[] | undefined
+      const carried = traced.propagation === undefined ? undefined : remoteSpanContext(payload.traceparent)
+      if (carried !== undefined) {
+        // A delivery links to the message's creation context (OpenTelemetry's messaging convention)
+        // and, as it handles one message, is its child unless a span is already active; a publish
+        // outside any span continues the trace the message carries (the request's).
+        if (traced.propagation === 'extract') links = [{ context: carried }]
+        if (trace.getSpan(parent) === undefined) parent = trace.setSpanContext(parent, carried)
+      }
+      const span = tracer.startSpan(
+        traced.name(payload),
+        { kind: traced.kind, attributes: clean(traced.start(payload)), links },
+        parent,
       )
+      spans.set(context, span)
+      if (traced.propagation === 'inject' && typeof payload.traceparent === 'string') {
+        const own = span.spanContext()
+        if (isSpanContextValid(own)) (context as { traceparent: string }).traceparent = traceparentOf(own)
+      }
     },
     end(context: object) {
       if ('result' in context || 'error' in context) finish(context)
@@ -153,7 +196,11 @@ function subscribe(tracer: Tracer, traced: Traced): () => void {
 
 /**
  * Turns the traced operations of cache, db-router and queue into OpenTelemetry spans, children of
- * whatever span is active where the operation starts (your HTTP instrumentation's). Needs
+ * whatever span is active where the operation starts (your HTTP instrumentation's). A queue
+ * message carries its producer span's context in its `traceparent`, and the span of its delivery
+ * links to that context and is its child — so a consumer's work joins the trace of the request
+ * that published (OpenTelemetry's messaging conventions; needs a @scalekit/queue whose channel
+ * payloads carry `traceparent`). Needs
  * `@opentelemetry/api` (an optional peer, which your SDK already brings); spans come from the tracer you pass.
  *
  * ```ts

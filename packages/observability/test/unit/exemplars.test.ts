@@ -1,6 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
 import type { AddressInfo } from 'node:net'
-import { type Context, type ContextManager, context, ROOT_CONTEXT, trace } from '@opentelemetry/api'
+import { context, trace } from '@opentelemetry/api'
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base'
 import express from 'express'
 import Fastify from 'fastify'
@@ -12,6 +11,7 @@ import { observabilityPlugin } from '../../src/adapters/fastify'
 import { negotiate } from '../../src/metrics/exposition'
 import { activeTraceId } from '../../src/otel'
 import { get } from '../http-client'
+import { StorageContextManager } from '../support/context-manager'
 
 /** What Prometheus 2.42 sends on every scrape. */
 const PROMETHEUS_ACCEPT =
@@ -217,31 +217,6 @@ describe('exemplars off (the default)', () => {
     )
   })
 })
-
-/** The smallest AsyncLocalStorage context manager, so `context.with` carries the active span. */
-class StorageContextManager implements ContextManager {
-  readonly #storage = new AsyncLocalStorage<Context>()
-  active(): Context {
-    return this.#storage.getStore() ?? ROOT_CONTEXT
-  }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
-    ctx: Context,
-    fn: F,
-    thisArg?: ThisParameterType<F>,
-    ...args: A
-  ): ReturnType<F> {
-    return this.#storage.run(ctx, () => fn.apply(thisArg, args))
-  }
-  bind<T>(_ctx: Context, target: T): T {
-    return target
-  }
-  enable(): this {
-    return this
-  }
-  disable(): this {
-    return this
-  }
-}
 
 describe('activeTraceId (the OpenTelemetry source)', () => {
   it('reads the active sampled span’s trace id, and nothing outside a span', async () => {
