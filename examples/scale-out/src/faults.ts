@@ -29,7 +29,8 @@ export async function underLoad(
     detail = await fault()
     await sleep(1000)
   } finally {
-    await orders.stop().catch(() => undefined)
+    // also when the fault throws: nothing of this load may outlive it
+    await Promise.all([orders.stop(), load.stop()]).catch(() => undefined)
   }
   const reads = await load.stop()
   const placed = await orders.stop()

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { join } from 'node:path'
@@ -20,13 +21,15 @@ export interface Haproxy {
   states(): Promise<Record<string, string>>
   /** Resolves once every named server is `UP` (throws after `timeoutMs`). */
   waitFor(state: 'UP' | 'DOWN', names: readonly string[], timeoutMs?: number): Promise<void>
+  /** What HAProxy logged so far (server state changes: `Server app/web2 is DOWN, reason: …`). */
+  logLines(): readonly string[]
   /** SIGTERM (HAProxy's hard stop), resolves once it has exited. */
   stop(): Promise<void>
 }
 
 /**
  * The load balancer's configuration: least connections, a readiness check every 500 ms (down
- * after 2 failures, up after 1 success), bounded timeouts, loopback only. A request that cannot
+ * after 2 failures, up after 1 success; a check may take 3 s), bounded timeouts, loopback only. A request that cannot
  * connect is sent to another server (`option redispatch`, `retries`); a GET that got no answer
  * (its server died under it) is retried there too; a POST is never retried once sent, so an order
  * is never placed twice by the balancer. Server connections are not kept alive
@@ -40,10 +43,12 @@ export function haproxyConfig(options: {
   return `# written by examples/scale-out (the scale-out proof)
 global
   maxconn 4096
+  log stdout format raw local0 notice
   stats socket ${options.socket} mode 600 level admin
 
 defaults
   mode http
+  log global
   option http-server-close
   timeout connect 2s
   timeout client 30s
@@ -51,6 +56,9 @@ defaults
   timeout http-request 10s
   timeout http-keep-alive 10s
   timeout queue 10s
+  # a check's answer may take this long (without it, inter = 500 ms: a loaded machine answering /readyz
+  # in 600 ms had every server marked down at once, and clients got HAProxy's 503)
+  timeout check 3s
   retries 3
   option redispatch 1
   retry-on conn-failure empty-response response-timeout
@@ -92,10 +100,21 @@ export async function startHaproxy(options: {
   const socket = join(options.dir, 'haproxy.sock')
   const configFile = join(options.dir, 'haproxy.cfg')
   await writeFile(configFile, haproxyConfig({ port: options.port, socket, servers: options.servers }))
-  const child = spawn('haproxy', ['-db', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
+  // its log (server state changes, at notice) and its warnings go to haproxy.log beside the config
+  const logFile = createWriteStream(join(options.dir, 'haproxy.log'))
+  const child = spawn('haproxy', ['-db', '-f', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
+  const lines: string[] = []
+  child.stdout.setEncoding('utf8')
+  child.stdout.on('data', (chunk: string) => {
+    logFile.write(chunk)
+    lines.push(...chunk.split('\n').filter((line) => line !== ''))
+  })
   child.stderr.setEncoding('utf8')
-  child.stderr.on('data', (chunk: string) => (stderr += chunk))
+  child.stderr.on('data', (chunk: string) => {
+    logFile.write(chunk)
+    stderr += chunk
+  })
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
       resolve()
@@ -143,6 +162,7 @@ export async function startHaproxy(options: {
     url: `http://127.0.0.1:${options.port}`,
     configFile,
     states,
+    logLines: () => lines,
     async waitFor(state, names, timeoutMs = 60_000) {
       const until = Date.now() + timeoutMs
       for (;;) {

@@ -235,11 +235,20 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
         },
         async () => {
           const codes: (number | null)[] = []
+          const from = lb.logLines().length
           for (let i = 0; i < current.length; i++) {
             codes.push(await fleet!.signal(current[i]!, 'SIGTERM'))
             await restart(i)
           }
-          return `3 instances restarted one by one, exit codes ${codes.join(', ')}`
+          const downs = lb
+            .logLines()
+            .slice(from)
+            .filter((line) => line.includes(' is DOWN'))
+            .map(
+              (line) =>
+                /Server app\/(\w+) is DOWN, reason: ([^,]*)/.exec(line)?.slice(1, 3).join(': ') ?? line,
+            )
+          return `3 instances restarted one by one, exit codes ${codes.join(', ')}; HAProxy saw ${downs.length} server(s) go down (${downs.join('; ')})`
         },
       ),
     )
