@@ -71,9 +71,11 @@ interface QuickStart {
    * `async (base, assert) => …` that sends real requests to the running example (`base` is its URL,
    * `assert` is `node:assert/strict`) and throws when an answer is not what the README says.
    */
-  serve?: readonly string[]
+  serve?: readonly (string | undefined)[]
   /** Why the quick start is compiled but not run (say it in the report; remove once it runs). */
   notRun?: string
+  /** The same for one quick start of several, by its number (`#2` → 2). */
+  notRunNumbers?: Readonly<Partial<Record<number, string>>>
   /** Other sections of the README whose ```ts blocks run too, each with its own context. */
   sections?: readonly Section[]
 }
@@ -206,6 +208,56 @@ const quickStarts: Record<string, QuickStart> = {
         `assert.ok(count?.endsWith(' 1'), 'GET /users/:id is not counted 1 time(s) by its route template: ' + count)`,
         `assert.equal((await fetch(base + '/healthz')).status, 200)`,
         `assert.equal((await fetch(base + '/readyz')).status, 200)`,
+      ].join('\n'),
+    ],
+  },
+  '@scalekit/ratelimit': {
+    // Without REDIS_URL, `redis` is undefined: the limiters keep their state in memory. With it, the
+    // quick starts' namespaces start empty, so each run sees the limits the README states.
+    embedded: true,
+    prelude: [
+      `import { Redis } from 'ioredis'`,
+      `globalThis.redis = undefined`,
+      `if (process.env.REDIS_URL !== undefined) {`,
+      `  const redis = new Redis(process.env.REDIS_URL)`,
+      `  for (const namespace of ['api', 'per-user', 'per-ip', 'global', 'per-key']) {`,
+      `    const keys = await redis.keys(\`rl:\${namespace}:*\`)`,
+      `    if (keys.length > 0) await redis.del(...keys)`,
+      `  }`,
+      `  globalThis.redis = redis`,
+      `}`,
+      ``,
+    ].join('\n'),
+    notRunNumbers: {
+      1: 'it never exits: its Redis client stays connected (asked in /tmp/scalekit-requests/13-to-16.md)',
+    },
+    serve: [
+      undefined, // not a server
+      // Express: the per-address limit answers 429 with Retry-After and a coded body; skipPaths.
+      [
+        `const first = await fetch(base + '/orders/1', { method: 'POST' })`,
+        `assert.equal(first.status, 200)`,
+        `assert.deepEqual(await first.json(), { ok: true })`,
+        `assert.match(first.headers.get('ratelimit-policy') ?? '', /"per-ip"/)`,
+        `// 300 a minute, 50 at once: of 100 requests sent together, some are refused.`,
+        `const answers = await Promise.all(Array.from({ length: 100 }, () => fetch(base + '/orders/1', { method: 'POST' })))`,
+        `const refused = answers.find((r) => r.status === 429)`,
+        `assert.ok(refused, 'no 429 among 100 requests sent at once from one address')`,
+        `assert.ok(Number(refused.headers.get('retry-after')) >= 1, 'a 429 without Retry-After')`,
+        `assert.equal((await refused.json()).code, 'ERR_RATELIMIT_EXCEEDED')`,
+        `const health = await fetch(base + '/healthz')`,
+        `assert.equal(health.headers.get('ratelimit-policy'), null, 'skipPaths: /healthz was rate limited')`,
+      ].join('\n'),
+      // Fastify: an API key's exports cost 5 of its 10 a second.
+      [
+        `const key = { 'x-api-key': 'quick-start-key' }`,
+        `const first = await fetch(base + '/export', { headers: key })`,
+        `assert.equal(first.status, 200)`,
+        `assert.equal(await first.text(), 'ok')`,
+        `const answers = await Promise.all(Array.from({ length: 30 }, () => fetch(base + '/export', { headers: key })))`,
+        `const refused = answers.find((r) => r.status === 429)`,
+        `assert.ok(refused, 'no 429 among 30 exports sent at once with one API key (5 units each, 10 a second)')`,
+        `assert.equal((await refused.json()).code, 'ERR_RATELIMIT_EXCEEDED')`,
       ].join('\n'),
     ],
   },
@@ -526,7 +578,14 @@ function quickStartProjects(app: string, p: PackedPackage): Project[] {
     return {
       dir,
       what: `the ${p.name} quick start${codes.length > 1 ? ` #${i + 1}` : ''}`,
-      run: { pkg: p.name, setup, exercise: setup?.serve?.[i] },
+      run: {
+        pkg: p.name,
+        setup:
+          setup?.notRunNumbers?.[i + 1] === undefined
+            ? setup
+            : { ...setup, notRun: setup.notRunNumbers[i + 1] },
+        exercise: setup?.serve?.[i],
+      },
     }
   })
   for (const section of setup?.sections ?? []) {
