@@ -15,12 +15,14 @@ const seconds = (): string => `${((performance.now() - started) / 1000).toFixed(
 
 console.log(
   configured.length === 0
-    ? `scalekit demo: the ${app} app on embedded defaults — no server: Postgres is PGlite (WebAssembly) over the wire protocol, the cache memory-only, the queue in-memory (this process, not durable; the worker runs in the API process), tokens stateless`
+    ? `scalekit demo: the ${app} app on embedded defaults — no server: Postgres is PGlite (WebAssembly) over the wire protocol, the cache memory-only, the queue in-memory (this process, not durable; the worker runs in the API process), refresh families in memory`
     : `scalekit demo: the ${app} app against real services (${configured.join(', ')} set)`,
 )
 const running = await startApp(app, {
   REFRESH_GRACE_MS: '0', // a reused refresh token is reuse at once (the default grace of 10 s forgives a second tab)
   RATE_LIMIT_NAMESPACE: `demo-${Date.now()}`, // a fresh login limit per run, also on a shared Redis
+  LOGIN_RATE_LIMIT: '10', // five customers and an admin log in before the guessing starts
+  SIMULATE_FAULTS: '1', // the scenario's orders ask the e-mail stub to fail (a retry, a dead letter)
 })
 console.log(`started ${running.url} (${running.mode}) in ${seconds()}\n`)
 let failed = false

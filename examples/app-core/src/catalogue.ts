@@ -1,13 +1,20 @@
-import { scryptSync, timingSafeEqual } from 'node:crypto'
+import { randomUUID, scryptSync, timingSafeEqual } from 'node:crypto'
+import { hostname } from 'node:os'
 import { z } from 'zod'
 import { getRequestContext } from '@scalekit/observability'
+import { createWriteBehind } from '@scalekit/cache/write-behind'
+import type { DbRouter } from '@scalekit/db-router'
 import { defineMessage } from '@scalekit/queue'
 import type { Services } from './services.js'
 
-/** The one message type: published on checkout, handled by the worker. */
+/** The one message type: published on checkout, handled by the worker (the customer names the order's shard). */
 export const OrderPlaced = defineMessage(
   'order.placed',
-  z.object({ orderId: z.number().int(), consistency: z.string().optional() }),
+  z.object({
+    orderId: z.number().int(),
+    customerId: z.number().int(),
+    consistency: z.string().optional(),
+  }),
 )
 
 export interface Product {
@@ -22,7 +29,14 @@ export interface Order {
   readonly userId: number
   readonly productId: number
   readonly quantity: number
+  /** `placed`, then `fulfilled` by the worker, or `refused` (out of stock: dead-lettered). */
   readonly status: string
+  /** The shard that holds the order (`main` without shards). */
+  readonly shard: string
+  /** The worker's attempt that fulfilled it (1 = no retry), null before. */
+  readonly attempts: number | null
+  /** Which worker process fulfilled it (`WORKER_ID`, or host:pid), null before. */
+  readonly fulfilledBy: string | null
 }
 
 /** An error a route answers with its status (the frameworks' error handlers read `statusCode`). */
@@ -37,24 +51,54 @@ export class HttpError extends Error {
 
 const hash = (password: string): string => scryptSync(password, 'shop-demo-salt', 32).toString('hex')
 
-/** Demo users: alice is a customer, root an admin (passwords are the demo's, not secrets). */
+/** Demo users: root is an admin, the others customers (passwords are the demo's, not secrets). */
 export const demoUsers = [
   { email: 'alice@example.com', password: 'alice-password', role: 'user' },
   { email: 'root@example.com', password: 'root-password', role: 'admin' },
+  { email: 'bob@example.com', password: 'bob-password', role: 'user' },
+  { email: 'carol@example.com', password: 'carol-password', role: 'user' },
+  { email: 'dave@example.com', password: 'dave-password', role: 'user' },
 ] as const
 
+/**
+ * Creates the tables (idempotent; instances starting at once wait for each other on an advisory
+ * lock). Users, products, stock takes and view counts in the main database; orders and their
+ * e-mails on every order shard, with ids spaced by the number of shards so they are unique across them.
+ */
 export async function migrate(services: Services): Promise<void> {
   const s = services.config.schema
-  await services.db.query(`CREATE SCHEMA IF NOT EXISTS ${s}`)
-  await services.db.query(`CREATE TABLE IF NOT EXISTS ${s}.users (
-    id serial PRIMARY KEY, email text UNIQUE NOT NULL, password_hash text NOT NULL, role text NOT NULL)`)
-  await services.db.query(`CREATE TABLE IF NOT EXISTS ${s}.products (
-    id serial PRIMARY KEY, name text NOT NULL, price_cents int NOT NULL, stock int NOT NULL)`)
-  await services.db.query(`CREATE TABLE IF NOT EXISTS ${s}.orders (
-    id serial PRIMARY KEY, user_id int NOT NULL, product_id int NOT NULL, quantity int NOT NULL,
-    status text NOT NULL DEFAULT 'placed', request_id text)`)
-  await services.db.query(`CREATE TABLE IF NOT EXISTS ${s}.emails (
-    id serial PRIMARY KEY, order_id int UNIQUE NOT NULL, recipient text NOT NULL, subject text NOT NULL)`)
+  const locked = async (db: DbRouter, statements: string[]): Promise<void> => {
+    await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${s}.migrate`])
+      for (const statement of statements) await tx.query(statement)
+    })
+  }
+  await locked(services.db, [
+    `CREATE SCHEMA IF NOT EXISTS ${s}`,
+    `CREATE TABLE IF NOT EXISTS ${s}.users (
+      id serial PRIMARY KEY, email text UNIQUE NOT NULL, password_hash text NOT NULL, role text NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${s}.products (
+      id serial PRIMARY KEY, name text NOT NULL, price_cents int NOT NULL, stock int NOT NULL)`,
+    // one row per order whose stock was taken: a retried order never takes its stock twice
+    `CREATE TABLE IF NOT EXISTS ${s}.stock_takes (order_id int PRIMARY KEY, taken_at timestamptz NOT NULL DEFAULT now())`,
+    // each instance's running count of a product's views (write-behind); a product's views are the sum
+    `CREATE TABLE IF NOT EXISTS ${s}.product_views (
+      product_id int NOT NULL, instance text NOT NULL, views bigint NOT NULL, PRIMARY KEY (product_id, instance))`,
+  ])
+  const shards = services.orders.names
+  for (const [i, name] of shards.entries())
+    await locked(services.orders.router(name), [
+      `CREATE SCHEMA IF NOT EXISTS ${s}`,
+      `CREATE SEQUENCE IF NOT EXISTS ${s}.order_ids AS integer START WITH ${i + 1} INCREMENT BY ${shards.length}`,
+      `CREATE TABLE IF NOT EXISTS ${s}.orders (
+        id int PRIMARY KEY DEFAULT nextval('${s}.order_ids'), user_id int NOT NULL, product_id int NOT NULL,
+        quantity int NOT NULL, status text NOT NULL DEFAULT 'placed', request_id text)`,
+      `ALTER TABLE ${s}.orders ADD COLUMN IF NOT EXISTS email_failures int NOT NULL DEFAULT 0`,
+      `ALTER TABLE ${s}.orders ADD COLUMN IF NOT EXISTS attempts int`,
+      `ALTER TABLE ${s}.orders ADD COLUMN IF NOT EXISTS fulfilled_by text`,
+      `CREATE TABLE IF NOT EXISTS ${s}.emails (
+        id serial PRIMARY KEY, order_id int UNIQUE NOT NULL, recipient text NOT NULL, subject text NOT NULL)`,
+    ])
   for (const user of demoUsers)
     await services.db.query(
       `INSERT INTO ${s}.users (email, password_hash, role) VALUES ($1, $2, $3) ON CONFLICT (email) DO NOTHING`,
@@ -72,14 +116,59 @@ export async function migrate(services: Services): Promise<void> {
       ])
 }
 
+/** The e-mail stub's subject for an order (the worker records it instead of sending). */
+export const confirmationSubject = (orderId: number): string => `Your order ${orderId} is on its way`
+
+interface OrderRow {
+  id: number
+  user_id: number
+  product_id: number
+  quantity: number
+  status: string
+  attempts: number | null
+  fulfilled_by: string | null
+}
+
 /**
  * The API, framework-free: each method takes plain values and returns plain data or throws an
  * HttpError. The Express and Fastify apps only translate HTTP to these calls.
  */
 export function createCatalogue(services: Services) {
-  const { db, cache, queue, tokens, config } = services
+  const { db, orders, cache, queue, tokens, config } = services
   const s = config.schema
   let productLoads = 0
+
+  // Views: counted in this process, queued write-behind on the cache, written to the database in
+  // batches. Each instance writes its own running count (an idempotent upsert that never goes back),
+  // so instances never overwrite each other and a batch retried is harmless.
+  const instance = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  const counted = new Map<number, number>()
+  const viewWrites = { batches: 0, rows: 0 }
+  const views = createWriteBehind<number>(cache, {
+    name: 'product-views',
+    batchSize: 1000,
+    flushInterval: '500ms',
+    write: async (batch) => {
+      // With Redis one instance (the queue's leader) flushes every instance's entries: the key names whose count it is.
+      const rows = batch.flatMap((entry) => {
+        const [, product, ...origin] = entry.key.split(':')
+        return entry.deleted
+          ? []
+          : [{ product: Number(product), origin: origin.join(':'), views: entry.value }]
+      })
+      await db.query(
+        `INSERT INTO ${s}.product_views (product_id, instance, views)
+         SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[])
+         ON CONFLICT (product_id, instance) DO UPDATE SET views = greatest(product_views.views, excluded.views)`,
+        [rows.map((r) => r.product), rows.map((r) => r.origin), rows.map((r) => r.views)],
+      )
+      viewWrites.batches++
+      viewWrites.rows += rows.length
+    },
+    onError: (error) => {
+      services.logger.warn({ err: error }, 'product views: a batch failed (retried)')
+    },
+  })
 
   const toProduct = (row: { id: number; name: string; price_cents: number; stock: number }): Product => ({
     id: row.id,
@@ -88,9 +177,35 @@ export function createCatalogue(services: Services) {
     stock: row.stock,
   })
 
+  const getProduct = async (id: number): Promise<Product> => {
+    const product = await cache.getOrSet(
+      `product:${id}`,
+      async () => {
+        productLoads++
+        const { rows } = await db.query<Parameters<typeof toProduct>[0]>(
+          `SELECT id, name, price_cents, stock FROM ${s}.products WHERE id = $1`,
+          [id],
+        )
+        return rows[0] === undefined ? null : toProduct(rows[0])
+      },
+      { ttl: '30s', tags: [`product:${id}`] },
+    )
+    if (product === null) throw new HttpError(404, `product ${id} not found`)
+    return product
+  }
+
   return {
-    /** How many times a product was read from the database (the cache's factory calls). */
-    productLoads: (): number => productLoads,
+    /**
+     * What this instance (`INSTANCE_ID`, default its pid) did: product reads that reached the
+     * database (the cache's factory calls), view-count writes.
+     */
+    stats: () => ({
+      instance: process.env['INSTANCE_ID'] ?? String(process.pid),
+      queue: queue.health().transport,
+      orderShards: orders.names,
+      productLoads,
+      viewWrites: { ...viewWrites },
+    }),
 
     async login(email: unknown, password: unknown) {
       if (typeof email !== 'string' || typeof password !== 'string')
@@ -111,6 +226,12 @@ export function createCatalogue(services: Services) {
       return tokens.refresh(refreshToken)
     },
 
+    /** Logs a user out on every device: their refresh families and access tokens are revoked. */
+    async logoutEverywhere(sub: unknown): Promise<void> {
+      if (typeof sub !== 'string') throw new HttpError(401, 'sign in first')
+      await tokens.revoke({ sub })
+    },
+
     async listProducts(): Promise<Product[]> {
       const { rows } = await db.query<Parameters<typeof toProduct>[0]>(
         `SELECT id, name, price_cents, stock FROM ${s}.products ORDER BY id LIMIT 100`,
@@ -119,21 +240,28 @@ export function createCatalogue(services: Services) {
     },
 
     /** Cache-aside with a tag: 500 concurrent reads of a cold product cost one query. */
-    async getProduct(id: number): Promise<Product> {
-      const product = await cache.getOrSet(
-        `product:${id}`,
-        async () => {
-          productLoads++
-          const { rows } = await db.query<Parameters<typeof toProduct>[0]>(
-            `SELECT id, name, price_cents, stock FROM ${s}.products WHERE id = $1`,
-            [id],
-          )
-          return rows[0] === undefined ? null : toProduct(rows[0])
-        },
-        { ttl: '30s', tags: [`product:${id}`] },
-      )
-      if (product === null) throw new HttpError(404, `product ${id} not found`)
+    getProduct,
+
+    /** A visitor's view of a product: the product (cached), and one more view counted write-behind. */
+    async viewProduct(id: number): Promise<Product> {
+      const product = await getProduct(id)
+      const n = (counted.get(id) ?? 0) + 1
+      counted.set(id, n)
+      // coalesced per key (the last count wins) and flushed in batches; a failure never fails the read
+      views.set(`views:${id}:${instance}`, n).catch((error: unknown) => {
+        services.logger.warn({ err: error, productId: id }, 'product views: not queued')
+      })
       return product
+    },
+
+    /** A product's views as the database has them (every instance's flushed count). */
+    async productViews(id: number): Promise<{ productId: number; views: number }> {
+      const { rows } = await db.query<{ views: string }>(
+        `SELECT coalesce(sum(views), 0) AS views FROM ${s}.product_views WHERE product_id = $1`,
+        [id],
+        { role: 'primary' },
+      )
+      return { productId: id, views: Number(rows[0]?.views ?? 0) }
     },
 
     /** Admin only (the route checks the role): a write on the primary, then every instance's copy is dropped. */
@@ -159,36 +287,56 @@ export function createCatalogue(services: Services) {
       return toProduct(rows[0])
     },
 
-    /** Checkout: the order is written on the primary, then `order.placed` goes to the worker. */
-    async placeOrder(userId: number, body: { productId?: unknown; quantity?: unknown }) {
+    /**
+     * Checkout: the order is written on the customer's shard, then `order.placed` goes to the
+     * worker. `simulate.emailFailures` (with SIMULATE_FAULTS=1) makes the worker's e-mail stub fail
+     * that many attempts first.
+     */
+    async placeOrder(userId: number, body: { productId?: unknown; quantity?: unknown; simulate?: unknown }) {
       const productId = Number(body.productId)
       const quantity = Number(body.quantity ?? 1)
       if (!Number.isInteger(productId) || !Number.isInteger(quantity) || quantity < 1 || quantity > 100)
         throw new HttpError(400, 'productId and quantity (1-100) must be integers')
-      const { rows } = await db.query<{ id: number }>(
-        `INSERT INTO ${s}.orders (user_id, product_id, quantity, request_id)
-         SELECT $1, id, $3, $4 FROM ${s}.products WHERE id = $2 RETURNING id`,
-        [userId, productId, quantity, getRequestContext()?.requestId ?? null],
-      )
-      const order = rows[0]
-      if (order === undefined) throw new HttpError(404, `product ${productId} not found`)
+      let emailFailures = 0
+      if (body.simulate !== undefined) {
+        if (!config.simulateFaults) throw new HttpError(400, 'simulated faults are off (SIMULATE_FAULTS=1)')
+        const { simulate } = body
+        emailFailures =
+          typeof simulate === 'object' && simulate !== null && 'emailFailures' in simulate
+            ? Number(simulate.emailFailures)
+            : 0
+        if (!Number.isInteger(emailFailures) || emailFailures < 0 || emailFailures > 10)
+          throw new HttpError(400, 'simulate.emailFailures must be an integer 0-10')
+      }
+      await getProduct(productId) // 404 for an unknown product (products live in the main database)
+      const shard = orders.of(userId)
+      const insert = async () => {
+        const { rows } = await shard.db.query<{ id: number }>(
+          `INSERT INTO ${s}.orders (user_id, product_id, quantity, request_id, email_failures)
+           VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+          [userId, productId, quantity, getRequestContext()?.requestId ?? null, emailFailures],
+        )
+        return { id: rows[0]!.id, consistency: shard.db.consistencyToken() }
+      }
+      // The request's consistency scope is the main router's (the middleware's); a shard's router needs its own.
+      const order = shard.db === db ? await insert() : await shard.db.withConsistency(insert)
       // The worker reads the order with this token: on a replica that has replayed the insert, or the primary.
-      await queue.publish(OrderPlaced, { orderId: order.id, consistency: db.consistencyToken() })
-      return { orderId: order.id, status: 'placed' }
+      await queue.publish(OrderPlaced, {
+        orderId: order.id,
+        customerId: userId,
+        consistency: order.consistency,
+      })
+      return { orderId: order.id, status: 'placed', shard: shard.name }
     },
 
     /** Read-your-writes: this request's own insert is visible, even with lagging replicas. */
     async getOrder(userId: number, id: number): Promise<Order> {
-      const { rows } = await db.query<{
-        id: number
-        user_id: number
-        product_id: number
-        quantity: number
-        status: string
-      }>(`SELECT id, user_id, product_id, quantity, status FROM ${s}.orders WHERE id = $1 AND user_id = $2`, [
-        id,
-        userId,
-      ])
+      const shard = orders.of(userId)
+      const { rows } = await shard.db.query<OrderRow>(
+        `SELECT id, user_id, product_id, quantity, status, attempts, fulfilled_by FROM ${s}.orders
+         WHERE id = $1 AND user_id = $2`,
+        [id, userId],
+      )
       const row = rows[0]
       if (row === undefined) throw new HttpError(404, `order ${id} not found`)
       return {
@@ -197,17 +345,34 @@ export function createCatalogue(services: Services) {
         productId: row.product_id,
         quantity: row.quantity,
         status: row.status,
+        shard: shard.name,
+        attempts: row.attempts,
+        fulfilledBy: row.fulfilled_by,
       }
     },
 
-    /** What the e-mail stub would have sent (the worker records instead of sending). */
-    async sentEmails(orderId: number) {
-      const { rows } = await db.query<{ recipient: string; subject: string }>(
-        `SELECT recipient, subject FROM ${s}.emails WHERE order_id = $1`,
-        [orderId],
-        { role: 'primary' },
-      )
+    /** What the e-mail stub would have sent for a customer's order (the worker records instead of sending). */
+    async sentEmails(userId: number, orderId: number) {
+      const { rows } = await orders
+        .of(userId)
+        .db.query<{ recipient: string; subject: string }>(
+          `SELECT recipient, subject FROM ${s}.emails WHERE order_id = $1`,
+          [orderId],
+          { role: 'primary' },
+        )
       return rows
+    },
+
+    /** Admin only: takes (removes and returns) the order worker's dead letters. */
+    async takeDeadLetters(max = 100) {
+      const letters = await queue.takeDeadLetters('fulfilment', { max })
+      return letters.map(({ messageId, reason, attempts, error, payload }) => ({
+        messageId,
+        reason,
+        attempts,
+        error,
+        payload,
+      }))
     },
   }
 }

@@ -1,9 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { createCache } from '@scalekit/cache'
 import type { Cache } from '@scalekit/cache'
 import { createDbRouter } from '@scalekit/db-router'
 import type { DbRouter } from '@scalekit/db-router'
+import { createShardedRouter } from '@scalekit/db-router/shards'
 import {
   createHealth,
   createLoadShedder,
@@ -19,13 +20,26 @@ import { createSessions, createTokens } from '@scalekit/session'
 import type { Sessions, Tokens } from '@scalekit/session'
 import type { AppConfig } from './config.js'
 import { describeModes } from './config.js'
-import { startEmbeddedPostgres } from './embedded-postgres.js'
+import { EMBEDDED_POOL_SIZE, startEmbeddedPostgres } from './embedded-postgres.js'
 import type { EmbeddedPostgres } from './embedded-postgres.js'
 
 export type Logger = ReturnType<typeof createLogger>
 export type Metrics = ReturnType<typeof createMetrics>
 export type Health = ReturnType<typeof createHealth>
 export type LoadShedder = ReturnType<typeof createLoadShedder>
+
+/**
+ * Where orders live: sharded by customer over `DATABASE_SHARD_URLS` (a hash of `user_id` over the
+ * shards, `@scalekit/db-router/shards`), or one shard, `main`, that is the main database's router.
+ */
+export interface OrderShards {
+  /** The shards' names, in order (`s0`, `s1`… or `main`). */
+  readonly names: readonly string[]
+  /** The shard that holds a customer's orders, and its router (each shard is a `createDbRouter` router). */
+  of(customerId: number): { readonly name: string; readonly db: DbRouter }
+  /** A shard's router by name. */
+  router(name: string): DbRouter
+}
 
 /** Everything the routes and the worker use, built once per process from the config. */
 export interface Services {
@@ -36,6 +50,8 @@ export interface Services {
   /** Answers 503 + Retry-After before any handler while the event loop or the heap is overloaded. */
   readonly shed: LoadShedder
   readonly db: DbRouter
+  /** Orders and their e-mails: on the customer's shard. */
+  readonly orders: OrderShards
   readonly cache: Cache
   readonly queue: Queue
   readonly tokens: Tokens
@@ -67,15 +83,51 @@ export async function createServices(config: AppConfig, options: { component: st
   logger.info(describeModes(config), 'backends')
 
   let embedded: EmbeddedPostgres | undefined
-  if (config.databaseUrl === undefined) embedded = await startEmbeddedPostgres(2 * POOL_SIZE)
+  if (config.databaseUrl === undefined) embedded = await startEmbeddedPostgres()
   const db = createDbRouter({
-    primary: { connectionString: config.databaseUrl ?? embedded!.url, max: POOL_SIZE },
+    primary: {
+      connectionString: config.databaseUrl ?? embedded!.url,
+      max: embedded === undefined ? POOL_SIZE : EMBEDDED_POOL_SIZE,
+    },
     replicas: [...config.replicaUrls],
     consistency: { secret: config.tokenSecret },
     logger,
   })
+  // Orders sharded by customer when shards are configured; else one shard, the main database.
+  const sharded =
+    config.shardUrls.length === 0
+      ? undefined
+      : createShardedRouter({
+          shards: Object.fromEntries(
+            config.shardUrls.map((url, i) => [
+              `s${i}`,
+              { primary: { connectionString: url, max: POOL_SIZE } },
+            ]),
+          ),
+          map: { strategy: 'hash' }, // 1024 buckets, split evenly over the shards
+          router: { consistency: { secret: config.tokenSecret }, logger },
+          logger,
+        })
+  const orders: OrderShards =
+    sharded === undefined
+      ? { names: ['main'], of: () => ({ name: 'main', db }), router: () => db }
+      : {
+          names: sharded.shardNames,
+          of: (customerId) => ({ name: sharded.shardOf(customerId), db: sharded.shard(customerId) }),
+          router: (name) => sharded.router(name),
+        }
 
-  const redis = config.redisUrl === undefined ? undefined : new Redis(config.redisUrl, { lazyConnect: false })
+  const redis =
+    config.redisClusterNodes.length > 0
+      ? new Cluster(
+          config.redisClusterNodes.map((node) => {
+            const [host, port] = node.split(':')
+            return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) }
+          }),
+        )
+      : config.redisUrl === undefined
+        ? undefined
+        : new Redis(config.redisUrl, { lazyConnect: false })
   const cache = createCache({
     namespace: `${config.appName}-catalogue`,
     redis,
@@ -88,7 +140,8 @@ export async function createServices(config: AppConfig, options: { component: st
       "queue: in-memory transport ('memory:'): messages live in this process only and are not durable",
     )
   const queue = createQueue({
-    url: config.amqpUrl ?? 'memory:',
+    // one URL, or the nodes of one RabbitMQ cluster (comma-separated): a lost connection moves to the next node
+    url: config.amqpUrl === undefined ? 'memory:' : config.amqpUrl.split(',').map((url) => url.trim()),
     app: config.appName,
     declare: { 'order.placed': ['fulfilment'] },
     logger,
@@ -97,7 +150,8 @@ export async function createServices(config: AppConfig, options: { component: st
     issuer: 'https://shop.example',
     audience: 'shop-api',
     keys: signingKeys(process.env),
-    redis,
+    // refresh families and revocations: in Redis (every instance), else in this process's memory
+    ...(redis === undefined ? { store: 'memory' as const } : { redis }),
     accessTokenTtl: '15m',
     // a refresh token presented again within this grace gets the same successor (two tabs); the demo sets 0
     refreshGrace: Number(process.env['REFRESH_GRACE_MS'] ?? 10_000),
@@ -137,6 +191,7 @@ export async function createServices(config: AppConfig, options: { component: st
 
   const health = createHealth({ timeout: '2s' })
   health.register('db', db)
+  if (sharded !== undefined) health.register('shards', sharded)
   health.register('cache', cache)
   health.register('queue', queue)
 
@@ -154,6 +209,7 @@ export async function createServices(config: AppConfig, options: { component: st
     health,
     shed,
     db,
+    orders,
     cache,
     queue,
     tokens,
@@ -168,6 +224,7 @@ export async function createServices(config: AppConfig, options: { component: st
         await tokens.close()
         await sessions.close()
         await Promise.all(Object.values(limits).map((limiter) => limiter.close()))
+        await sharded?.close({ timeout: '5s' })
         await db.close({ timeout: '5s' })
         if (redis !== undefined) await redis.quit().catch(() => undefined)
         await embedded?.close()

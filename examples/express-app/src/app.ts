@@ -59,18 +59,29 @@ export function buildApp(services: Services, catalogue: Catalogue): express.Expr
   app.get('/me', ...signedIn, (req, res) => {
     res.json(req.auth)
   })
+  app.post('/logout-everywhere', ...signedIn, async (req, res) => {
+    await catalogue.logoutEverywhere(req.auth?.sub)
+    res.status(204).end()
+  })
   app.get('/products', async (_req, res) => {
     res.json(await catalogue.listProducts())
   })
   app.get('/products/:id', async (req, res) => {
-    res.json(await catalogue.getProduct(id(req)))
+    res.json(await catalogue.viewProduct(id(req)))
+  })
+  app.get('/products/:id/views', async (req, res) => {
+    res.json(await catalogue.productViews(id(req)))
   })
   app.patch('/products/:id', ...signedIn, requireRoles('admin'), async (req, res) => {
     res.json(await catalogue.updateProduct(id(req), (req.body ?? {}) as Record<string, unknown>))
   })
-  // Admin only: how often product reads reached the database (the cache's factory calls).
+  // Admin only: this instance's product reads that reached the database (the cache's factory calls) and view writes.
   app.get('/admin/stats', ...signedIn, requireRoles('admin'), (_req, res) => {
-    res.json({ productLoads: catalogue.productLoads() })
+    res.json(catalogue.stats())
+  })
+  // Admin only: takes the order worker's dead letters (removes and returns them).
+  app.post('/admin/dead-letters', ...signedIn, requireRoles('admin'), async (_req, res) => {
+    res.json(await catalogue.takeDeadLetters())
   })
   // A server session (cookie) on one route: the visitor's cart, no login needed.
   const withSession = session(services.sessions, { cookie: services.cookie })
@@ -93,7 +104,7 @@ export function buildApp(services: Services, catalogue: Catalogue): express.Expr
   })
   app.get('/orders/:id/emails', ...signedIn, async (req, res) => {
     await catalogue.getOrder(userId(req), id(req)) // only the owner's
-    res.json(await catalogue.sentEmails(id(req)))
+    res.json(await catalogue.sentEmails(userId(req), id(req)))
   })
 
   app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {

@@ -67,13 +67,20 @@ export async function buildApp(services: Services, catalogue: Catalogue): Promis
   )
   app.post('/refresh', async (request) => catalogue.refresh((request.body as Body)?.['refreshToken']))
   app.get('/me', signedIn, (request) => request.auth)
+  app.post('/logout-everywhere', signedIn, async (request, reply) => {
+    await catalogue.logoutEverywhere(request.auth?.sub)
+    return reply.code(204).send()
+  })
   app.get('/products', async () => catalogue.listProducts())
-  app.get('/products/:id', async (request) => catalogue.getProduct(id(request)))
+  app.get('/products/:id', async (request) => catalogue.viewProduct(id(request)))
+  app.get('/products/:id/views', async (request) => catalogue.productViews(id(request)))
   app.patch('/products/:id', admin, async (request) =>
     catalogue.updateProduct(id(request), (request.body ?? {}) as Record<string, unknown>),
   )
-  // Admin only: how often product reads reached the database (the cache's factory calls).
-  app.get('/admin/stats', admin, () => ({ productLoads: catalogue.productLoads() }))
+  // Admin only: this instance's product reads that reached the database (the cache's factory calls) and view writes.
+  app.get('/admin/stats', admin, () => catalogue.stats())
+  // Admin only: takes the order worker's dead letters (removes and returns them).
+  app.post('/admin/dead-letters', admin, async () => catalogue.takeDeadLetters())
   // A server session (cookie) on one route: the visitor's cart, no login needed.
   const withSession = { onRequest: session(services.sessions, { cookie: services.cookie }) }
   app.get('/cart', withSession, (request) => ({ items: request.serverSession?.get('cart') ?? [] }))
@@ -91,7 +98,7 @@ export async function buildApp(services: Services, catalogue: Catalogue): Promis
   app.get('/orders/:id', signedIn, async (request) => catalogue.getOrder(userId(request), id(request)))
   app.get('/orders/:id/emails', signedIn, async (request) => {
     await catalogue.getOrder(userId(request), id(request)) // only the owner's
-    return catalogue.sentEmails(id(request))
+    return catalogue.sentEmails(userId(request), id(request))
   })
   return app
 }

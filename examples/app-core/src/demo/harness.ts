@@ -16,7 +16,14 @@ export interface RunningApp {
 }
 
 /** The variables that switch a part to a real service; none set = embedded. */
-export const serviceVariables = ['DATABASE_URL', 'DATABASE_REPLICA_URLS', 'REDIS_URL', 'AMQP_URL'] as const
+export const serviceVariables = [
+  'DATABASE_URL',
+  'DATABASE_REPLICA_URLS',
+  'DATABASE_SHARD_URLS',
+  'REDIS_URL',
+  'REDIS_CLUSTER_NODES',
+  'AMQP_URL',
+] as const
 
 function launch(
   app: AppName,
