@@ -153,11 +153,15 @@ function subscribe(tracer: Tracer, traced: Traced): () => void {
       let links: Link[] | undefined
       const carried = traced.propagation === undefined ? undefined : remoteSpanContext(payload.traceparent)
       if (carried !== undefined) {
-        // A delivery links to the message's creation context (OpenTelemetry's messaging convention)
-        // and, as it handles one message, is its child unless a span is already active; a publish
-        // outside any span continues the trace the message carries (the request's).
-        if (traced.propagation === 'extract') links = [{ context: carried }]
-        if (trace.getSpan(parent) === undefined) parent = trace.setSpanContext(parent, carried)
+        // A delivery links to the message's creation context and, as it handles that one message,
+        // is its child (OpenTelemetry's messaging conventions) — whatever span happens to be active
+        // where the delivery starts: that is the context the broker connection was opened in (or, on
+        // the in-process transport, the publisher's), not the message's. A publish outside any span
+        // continues the trace the message already carries (the request's).
+        if (traced.propagation === 'extract') {
+          links = [{ context: carried }]
+          parent = trace.setSpanContext(parent, carried)
+        } else if (trace.getSpan(parent) === undefined) parent = trace.setSpanContext(parent, carried)
       }
       const span = tracer.startSpan(
         traced.name(payload),

@@ -1,10 +1,11 @@
-import { SpanKind } from '@opentelemetry/api'
+import { context, SpanKind, trace } from '@opentelemetry/api'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { createCache } from '@scalekit/cache'
 import { createQueue, defineMessage, NonRetryableError } from '@scalekit/queue'
 import { waitFor } from '@scalekit/test-utils'
 import { describe, expect, it } from 'vitest'
 import { bridgeToOpenTelemetry } from '../../src/otel'
+import { StorageContextManager } from '../support/context-manager'
 
 const schema = {
   '~standard': {
@@ -62,6 +63,46 @@ describe('bridgeToOpenTelemetry (a real OpenTelemetry SDK tracer)', () => {
     } finally {
       bridge.close()
       await Promise.all([cache.close(), queue.close({ timeout: '1s' })])
+      await provider.shutdown()
+    }
+  })
+
+  it('makes a delivery the child of, and linked to, the publish span of the request that sent it (a real queue)', async () => {
+    context.setGlobalContextManager(new StorageContextManager())
+    const exporter = new InMemorySpanExporter()
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+    const tracer = provider.getTracer('scalekit')
+    const bridge = bridgeToOpenTelemetry({ tracer, packages: ['queue'] })
+    const queue = createQueue({ app: 'otel-parent', url: 'memory:' })
+    const Job = defineMessage('otel.parented', schema)
+    const carried: string[] = []
+    try {
+      queue.consume(
+        Job,
+        (_job, ctx) => {
+          carried.push(ctx.traceparent)
+          return Promise.resolve()
+        },
+        { group: 'g' },
+      )
+      const request = tracer.startSpan('POST /orders', { kind: SpanKind.SERVER })
+      await context.with(trace.setSpan(context.active(), request), () => queue.publish(Job, { n: 1 }))
+      request.end()
+      await waitFor(() => exporter.getFinishedSpans().some((s) => s.name === 'process otel.parented'))
+      const spans = exporter.getFinishedSpans()
+      const producer = spans.find((s) => s.name === 'publish otel.parented')
+      const consumer = spans.find((s) => s.name === 'process otel.parented')
+      const traceId = request.spanContext().traceId
+      expect(producer?.parentSpanContext?.spanId).toBe(request.spanContext().spanId)
+      // The message carried the producer span's context to the handler.
+      expect(carried).toEqual([`00-${traceId}-${producer?.spanContext().spanId}-01`])
+      expect(consumer?.spanContext().traceId).toBe(traceId)
+      expect(consumer?.parentSpanContext?.spanId).toBe(producer?.spanContext().spanId)
+      expect(consumer?.links.map((l) => l.context.spanId)).toEqual([producer?.spanContext().spanId])
+    } finally {
+      bridge.close()
+      context.disable()
+      await queue.close({ timeout: '1s' })
       await provider.shutdown()
     }
   })
