@@ -5,6 +5,7 @@
  * overhead of `instrument()` per call. Prints tables and writes benchmarks/results/observability.json.
  *
  *   pnpm --filter @scalekit/benchmarks bench:observability [http instrument]
+ *   SK_OBS_VARIANTS=metrics,logs,metrics+logs SK_OBS_ROUNDS=7 SK_OBS_SECONDS=3 … (a subset, more rounds)
  *
  * Each server runs in a process of its own (its CPU time per request is read from it over IPC) and
  * autocannon loads it from this process. Rounds rotate the order; figures are medians over rounds,
@@ -18,14 +19,21 @@ import { machineInfo, median, selectScenarios } from '../harness'
 import { runInstrument } from './instrument'
 
 const QUICK = process.env.BENCH_QUICK === '1'
-const ROUNDS = QUICK ? 1 : 3
-const SECONDS = QUICK ? 1 : 4
+const ROUNDS = Number(process.env.SK_OBS_ROUNDS ?? (QUICK ? 1 : 3))
+const SECONDS = Number(process.env.SK_OBS_SECONDS ?? (QUICK ? 1 : 4))
 const CONNECTIONS = 16
 
-const VARIANTS = {
+const ALL_VARIANTS = {
   express: ['bare', 'metrics', 'logs', 'metrics+logs', 'prom-client', 'express-prom-bundle', 'pino-http'],
   fastify: ['bare', 'metrics', 'logs', 'metrics+logs', 'prom-client', 'fastify-metrics', 'fastify-logger'],
 } as const
+
+/** `SK_OBS_VARIANTS=bare,metrics,metrics+logs` runs a subset (bare is always run: the ratios need it). */
+const only = process.env.SK_OBS_VARIANTS?.split(',')
+const VARIANTS = {
+  express: ALL_VARIANTS.express.filter((v) => only === undefined || v === 'bare' || only.includes(v)),
+  fastify: ALL_VARIANTS.fastify.filter((v) => only === undefined || v === 'bare' || only.includes(v)),
+}
 
 interface Server {
   readonly name: string
