@@ -25,6 +25,9 @@ interface Running extends Member {
   readonly log: WriteStream
 }
 
+/** A member's process ended before it was ready. */
+class ExitedEarly extends Error {}
+
 const appDir = fileURLToPath(new URL('../../express-app/', import.meta.url))
 
 /** Lines worth keeping in memory (the rest goes to the member's log file only). */
@@ -43,13 +46,27 @@ export class Fleet {
     private readonly logDir: string,
   ) {}
 
-  /** Starts a web instance on `port` and resolves once it answers `GET /healthz`. */
+  /**
+   * Starts a web instance on `port` and resolves once it answers `GET /healthz`. A process that exits
+   * before it listens is started again, twice at most: on a shared development machine another build
+   * may be rewriting a package's dist/ at that moment (seen: ERR_MODULE_NOT_FOUND for a dist file).
+   */
   async startWeb(name: string, port: number, timeoutMs = 120_000): Promise<Member> {
+    for (let attempt = 1; ; attempt++)
+      try {
+        return await this.#startWebOnce(name, port, timeoutMs)
+      } catch (error) {
+        if (attempt === 3 || !(error instanceof ExitedEarly)) throw error
+        await sleep(2000)
+      }
+  }
+
+  async #startWebOnce(name: string, port: number, timeoutMs: number): Promise<Member> {
     const member = this.#spawn(name, 'web', port, 'src/server.ts', { PORT: String(port), HOST: '127.0.0.1' })
     const deadline = Date.now() + timeoutMs
     for (;;) {
       if (member.child.exitCode !== null || member.child.signalCode !== null)
-        throw new Error(`${name} exited before it listened (log: ${join(this.logDir, `${name}.log`)})`)
+        throw new ExitedEarly(`${name} exited before it listened (log: ${join(this.logDir, `${name}.log`)})`)
       try {
         const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1000) })
         if (res.ok) return member
