@@ -13,7 +13,7 @@ import type { Algorithm } from './algorithms'
 import { channels, type DecisionEvent, type DecisionSource, type RateLimitErrorEvent } from './channels'
 import { localNowUs, MemoryStore } from './drivers/memory'
 import { RedisStore } from './drivers/redis/store'
-import type { Store, StoreOutcome } from './drivers/store'
+import type { StoreOutcome } from './drivers/store'
 import { RateLimitArgumentError, RateLimitClosedError, RateLimitUnavailableError } from './errors'
 import { Blocks } from './internal/blocks'
 import { clientFromUrl, refusedByRedis } from './internal/redis-client'
@@ -97,7 +97,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
 class Limiter implements RateLimiter {
   readonly policy: RateLimitPolicy
   readonly #o: ResolvedOptions
-  readonly #store: Store
+  /** The memory store, or undefined with Redis. */
+  readonly #memory: MemoryStore | undefined
   /** Redis's store, or undefined in memory mode. */
   readonly #redis: RedisStore | undefined
   readonly #fallback: MemoryStore | undefined
@@ -130,12 +131,11 @@ class Limiter implements RateLimiter {
     this.#gate = new CloseGate(RateLimitArgumentError, (ms) => this.#shutdown(ms))
     this.#ownsClient = typeof o.redis === 'string'
     if (o.redis === undefined) {
-      this.#store = new MemoryStore(o.algorithm, o.params, o.maxKeys)
+      this.#memory = new MemoryStore(o.algorithm, o.params, o.maxKeys)
       return
     }
     if (typeof o.redis !== 'string') this.#client = o.redis
     this.#redis = new RedisStore(() => this.#clientNow(), o.algorithm, o.params)
-    this.#store = this.#redis
     if (o.onRedisError === 'local') this.#fallback = new MemoryStore(o.algorithm, o.localParams, o.maxKeys)
     if (o.localBlock)
       this.#blocks = new Blocks(o.maxKeys, o.algorithm === 'gcra' || o.algorithm === 'token-bucket')
@@ -149,7 +149,7 @@ class Limiter implements RateLimiter {
     if (this.#gate.closed) throw new RateLimitClosedError(`rate limiter "${this.#o.name}" is closed`)
     const cost = this.#checkArguments(key, options)
     if (this.#redis === undefined)
-      return this.#publish(fromOutcome(await this.#store.take(key, cost, 0), 'store'), cost)
+      return this.#publish(fromOutcome((this.#memory as MemoryStore).takeNow(key, cost), 'store'), cost)
     const nowUs = localNowUs()
     if (cost > 0 && this.#blocks !== undefined) {
       const known = this.#blocks.check(key, nowUs)

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { httpStatusOf } from '../http-status'
 import type { RateLimitRequest } from '../keys'
 import { decide, type RateLimitMiddlewareOptions, type RateLimitRule, resolveRules } from './http'
@@ -39,12 +39,13 @@ export function rateLimit(
 ): RateLimitMiddleware {
   const resolved = resolveRules(rules, options)
   return (req, res, next) => {
-    decide(resolved, requestOf(req as ExpressRequest)).then((verdict) => {
+    decide(resolved, new ExpressRateLimitRequest(req as ExpressRequest)).then((verdict) => {
       if (verdict === undefined) {
         next()
         return
       }
-      for (const [name, value] of verdict.headers) res.setHeader(name, value)
+      const { headers } = verdict
+      if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name] as string)
       if (verdict.refused === undefined) {
         next()
         return
@@ -56,15 +57,38 @@ export function rateLimit(
   }
 }
 
-function requestOf(req: ExpressRequest): RateLimitRequest {
-  const routePath = req.route?.path
-  const path = req.path ?? (req.url ?? '/').split('?')[0] ?? '/'
-  return {
-    remoteAddress: req.socket.remoteAddress,
-    headers: req.headers,
-    user: req.user,
-    route: typeof routePath === 'string' ? `${req.baseUrl ?? ''}${routePath}` : undefined,
-    method: req.method ?? 'GET',
-    path: `${req.baseUrl ?? ''}${path}`,
+/**
+ * What the keys read from an Express request. The route template and the path are read when a key
+ * function or `skip` asks for them (most keys never do).
+ */
+class ExpressRateLimitRequest implements RateLimitRequest {
+  readonly #req: ExpressRequest
+  readonly remoteAddress: string | undefined
+  readonly headers: IncomingHttpHeaders
+  readonly user: unknown
+  readonly method: string
+
+  constructor(req: ExpressRequest) {
+    this.#req = req
+    this.remoteAddress = req.socket.remoteAddress
+    this.headers = req.headers
+    this.user = req.user
+    this.method = req.method ?? 'GET'
+  }
+
+  get route(): string | undefined {
+    const routePath = this.#req.route?.path
+    return typeof routePath === 'string' ? `${this.#req.baseUrl ?? ''}${routePath}` : undefined
+  }
+
+  get path(): string {
+    const req = this.#req
+    let path = req.path
+    if (path === undefined) {
+      const url = req.url ?? '/'
+      const query = url.indexOf('?')
+      path = query === -1 ? url : url.slice(0, query)
+    }
+    return `${req.baseUrl ?? ''}${path}`
   }
 }

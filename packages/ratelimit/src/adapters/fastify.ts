@@ -1,9 +1,11 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import type {
   FastifyInstance,
   FastifyPluginAsync,
   FastifyReply,
   FastifyRequest,
-  onRequestAsyncHookHandler,
+  HookHandlerDoneFunction,
+  onRequestHookHandler,
 } from 'fastify'
 import fp from 'fastify-plugin'
 import { httpStatusOf } from '../http-status'
@@ -27,18 +29,26 @@ export interface RateLimitPluginOptions extends RateLimitMiddlewareOptions {
 export function rateLimitHook(
   rules: RateLimitRule | readonly RateLimitRule[],
   options?: RateLimitMiddlewareOptions,
-): onRequestAsyncHookHandler {
+): onRequestHookHandler {
   const resolved = resolveRules(rules, options)
-  return async function rateLimitOnRequest(
+  return function rateLimitOnRequest(
     request: FastifyRequest,
     reply: FastifyReply,
-  ): Promise<FastifyReply | undefined> {
-    const verdict = await decide(resolved, requestOf(request))
-    if (verdict === undefined) return undefined
-    for (const [name, value] of verdict.headers) void reply.header(name, value)
-    if (verdict.refused === undefined) return undefined
-    // Answered here: returning the reply tells Fastify the request ends without its handler.
-    return reply.code(httpStatusOf(verdict.refused.code)).send(verdict.refused)
+    done: HookHandlerDoneFunction,
+  ): void {
+    decide(resolved, new FastifyRateLimitRequest(request)).then((verdict) => {
+      if (verdict === undefined) {
+        done()
+        return
+      }
+      if (verdict.headers !== undefined) void reply.headers(verdict.headers)
+      if (verdict.refused === undefined) {
+        done()
+        return
+      }
+      // Answered here: a callback hook that sends without calling done() ends the request.
+      void reply.code(httpStatusOf(verdict.refused.code)).send(verdict.refused)
+    }, done)
   }
 }
 
@@ -63,14 +73,33 @@ async function plugin(app: FastifyInstance, options: RateLimitPluginOptions): Pr
   await Promise.resolve()
 }
 
-function requestOf(request: FastifyRequest): RateLimitRequest {
-  const route = (request as { routeOptions?: { url?: unknown } }).routeOptions?.url
-  return {
-    remoteAddress: request.raw.socket.remoteAddress,
-    headers: request.headers,
-    user: (request as { user?: unknown }).user,
-    route: typeof route === 'string' ? route : undefined,
-    method: request.method,
-    path: (request.raw.url ?? '/').split('?')[0] ?? '/',
+/**
+ * What the keys read from a Fastify request. The route template and the path are read when a key
+ * function or `skip` asks for them (most keys never do).
+ */
+class FastifyRateLimitRequest implements RateLimitRequest {
+  readonly #request: FastifyRequest
+  readonly remoteAddress: string | undefined
+  readonly headers: IncomingHttpHeaders
+  readonly user: unknown
+  readonly method: string
+
+  constructor(request: FastifyRequest) {
+    this.#request = request
+    this.remoteAddress = request.raw.socket.remoteAddress
+    this.headers = request.headers
+    this.user = (request as { user?: unknown }).user
+    this.method = request.method
+  }
+
+  get route(): string | undefined {
+    const url = (this.#request as { routeOptions?: { url?: unknown } }).routeOptions?.url
+    return typeof url === 'string' ? url : undefined
+  }
+
+  get path(): string {
+    const url = this.#request.raw.url ?? '/'
+    const query = url.indexOf('?')
+    return query === -1 ? url : url.slice(0, query)
   }
 }

@@ -46,7 +46,8 @@ export interface RateLimitedBody {
 
 /** The outcome for one request: headers to send, and the refusal if any (never in dry-run mode). */
 export interface Verdict {
-  readonly headers: readonly (readonly [string, string])[]
+  /** `RateLimit-Policy`, `RateLimit` and, on a refusal, `Retry-After`; none with `headers: false` and no refusal. */
+  readonly headers: Readonly<Record<string, string>> | undefined
   readonly refused: RateLimitedBody | undefined
 }
 
@@ -54,7 +55,8 @@ export interface Verdict {
 export interface Resolved {
   readonly rules: readonly RateLimitRule[]
   readonly options: RateLimitMiddlewareOptions
-  readonly skipPath: (path: string) => boolean
+  /** Whether no rule runs for a path; undefined without `skipPaths` (the path is then never read). */
+  readonly skipPath: ((path: string) => boolean) | undefined
   readonly policyHeader: string
 }
 
@@ -92,7 +94,10 @@ export function resolveRules(
   return {
     rules: list,
     options,
-    skipPath: (path) => exact.has(path) || prefixes.some((p) => path.startsWith(p)),
+    skipPath:
+      skipPaths.length === 0
+        ? undefined
+        : (path) => exact.has(path) || prefixes.some((p) => path.startsWith(p)),
     policyHeader: list
       .map(
         ({ limiter: { policy } }) =>
@@ -106,35 +111,53 @@ export function resolveRules(
  * Runs every rule for one request (in parallel) and says what to send: the IETF
  * `RateLimit-Policy` / `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers), and, when a rule
  * refused, `Retry-After` and the 429 body. Rejects only with the limiters' own errors (a closed
- * limiter, a bad key or cost).
+ * limiter, a bad key or cost). `undefined`: the request is skipped, or no rule had a key for it.
  */
 export async function decide(resolved: Resolved, req: RateLimitRequest): Promise<Verdict | undefined> {
-  const { options } = resolved
-  if (resolved.skipPath(req.path) || options.skip?.(req) === true) return undefined
-  const take = async (
-    rule: RateLimitRule,
-  ): Promise<{ rule: RateLimitRule; decision: Decision } | undefined> => {
-    const key = rule.key(req)
-    if (key === undefined) return undefined
-    const cost = typeof rule.cost === 'function' ? rule.cost(req) : (rule.cost ?? 1)
-    return { rule, decision: await rule.limiter.take(key, { cost }) }
+  const { options, rules } = resolved
+  if (resolved.skipPath?.(req.path) === true || options.skip?.(req) === true) return undefined
+  if (rules.length === 1) {
+    const rule = rules[0] as RateLimitRule
+    const taking = take(rule, req)
+    return taking === undefined ? undefined : verdictOf(resolved, req, rules, [await taking])
   }
-  const { rules } = resolved
-  const taken =
-    rules.length === 1 ? [await take(rules[0] as RateLimitRule)] : await Promise.all(rules.map(take))
-  const headers: [string, string][] = []
-  const items: string[] = []
+  const taking = rules.map((rule) => take(rule, req) ?? Promise.resolve(undefined))
+  return verdictOf(resolved, req, rules, await Promise.all(taking))
+}
+
+/** The rule's decision for the request; undefined when its key function gives no key. */
+function take(rule: RateLimitRule, req: RateLimitRequest): Promise<Decision> | undefined {
+  const key = rule.key(req)
+  if (key === undefined) return undefined
+  const { cost } = rule
+  return rule.limiter.take(
+    key,
+    cost === undefined ? undefined : { cost: typeof cost === 'function' ? cost(req) : cost },
+  )
+}
+
+/** The headers and the refusal from each rule's decision (`decisions[i]` for `rules[i]`, undefined without a key). */
+function verdictOf(
+  resolved: Resolved,
+  req: RateLimitRequest,
+  rules: readonly RateLimitRule[],
+  decisions: readonly (Decision | undefined)[],
+): Verdict | undefined {
+  let items = ''
   let refused: { name: string; decision: Decision } | undefined
-  for (const t of taken) {
-    if (t === undefined) continue
-    const { name } = t.rule.limiter.policy
-    items.push(`"${name}";r=${t.decision.remaining};t=${Math.ceil(t.decision.resetAfter / 1000)}`)
-    if (!t.decision.allowed && (refused === undefined || t.decision.retryAfter > refused.decision.retryAfter))
-      refused = { name, decision: t.decision }
+  for (let i = 0; i < rules.length; i++) {
+    const decision = decisions[i]
+    if (decision === undefined) continue
+    const { name } = (rules[i] as RateLimitRule).limiter.policy
+    const item = `"${name}";r=${decision.remaining};t=${Math.ceil(decision.resetAfter / 1000)}`
+    items = items === '' ? item : `${items}, ${item}`
+    if (!decision.allowed && (refused === undefined || decision.retryAfter > refused.decision.retryAfter))
+      refused = { name, decision }
   }
-  if (options.headers !== false && items.length > 0) {
-    headers.push(['RateLimit-Policy', resolved.policyHeader], ['RateLimit', items.join(', ')])
-  }
+  if (items === '') return undefined
+  const { options } = resolved
+  const headers: Record<string, string> | undefined =
+    options.headers === false ? undefined : { 'RateLimit-Policy': resolved.policyHeader, RateLimit: items }
   if (refused === undefined) return { headers, refused: undefined }
   const dryRun = options.dryRun === true
   try {
@@ -144,9 +167,8 @@ export async function decide(resolved: Resolved, req: RateLimitRequest): Promise
   }
   if (dryRun) return { headers, refused: undefined }
   const retryAfter = Math.max(1, Math.ceil(refused.decision.retryAfter / 1000))
-  headers.push(['Retry-After', String(retryAfter)])
   return {
-    headers,
+    headers: { ...headers, 'Retry-After': String(retryAfter) },
     refused: {
       code: 'ERR_RATELIMIT_EXCEEDED',
       message: `Too many requests: retry after ${retryAfter} s`,

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import { type Algorithm, models, outstanding, type Params } from '../algorithms'
 import type { Store, StoreOutcome } from './store'
 
@@ -51,7 +52,15 @@ export class MemoryStore implements Store {
       this.#entries.set(key, { state: step.state, expiresAtUs: nowUs + step.ttlUs })
       if (this.#entries.size > this.#maxKeys) this.#evict(nowUs)
     }
-    return { ...step.outcome, nowUs }
+    const { outcome } = step
+    return {
+      allowed: outcome.allowed,
+      remaining: outcome.remaining,
+      resetAfterUs: outcome.resetAfterUs,
+      retryAfterUs: outcome.retryAfterUs,
+      emptyForUs: outcome.emptyForUs,
+      nowUs,
+    }
   }
 
   /** Removes `key` and returns the units its state still counts as spent (0 when it has none). */
