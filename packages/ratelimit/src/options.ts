@@ -47,6 +47,13 @@ export interface RateLimiterOptions {
   /**
    * GCRA and token bucket: the units an idle key may spend at once. Any window of one `period` then
    * sees at most `limit + burst`. Refused for the window algorithms (their cap is `limit` per window).
+   *
+   * Why `limit` by default: `limit: 100, period: '1m'` reads as "100 a minute", and users expect a
+   * client that waited to be able to spend them together (a page that makes ten calls at load), as
+   * every fixed-window limiter and a token bucket of capacity `limit` allow. A smaller default would
+   * refuse the second of two quick requests (`burst: 1` spaces them `period / limit` apart). The
+   * price: a key idle for a whole period can reach `2 × limit` over the next period, never more than
+   * `burst` at once and never at a window edge. For a tight limit (logins, OTPs) set a small `burst`.
    * @default limit
    */
   readonly burst?: number
@@ -61,6 +68,16 @@ export interface RateLimiterOptions {
   /**
    * When Redis is slow or down: `'open'` allows every request, `'closed'` refuses every request,
    * `'local'` decides in this process with `limit` and `burst` divided by `expectedInstances`.
+   *
+   * Why `'local'` by default: a Redis outage should not take the API down with it (Envoy's rate
+   * limit filter fails open unless `failure_mode_deny` is set; express-rate-limit's default forwards
+   * the store's error, a 500 for every request), and it should not lift every limit either
+   * (failing open lets one client hammer the app while Redis is away). `'local'` does what
+   * rate-limiter-flexible's opt-in `insuranceLimiter` does, by default: no request is refused because
+   * Redis is down, and each instance still holds each key to its share. With the default
+   * `expectedInstances: 1` each instance allows the whole limit (N instances: up to N × `limit`):
+   * set it to your instance count, or choose `'closed'` where letting a request through is worse
+   * than refusing it (a login or OTP limit against brute force).
    * @default 'local'
    */
   readonly onRedisError?: FailurePolicy
