@@ -44,7 +44,7 @@ export async function underLoad(
     id: options.id,
     name: options.name,
     status: pass ? 'PASS' : 'FAIL',
-    figure: `${detail}; reads ${reads.requests} (${reads.status5xx} 5xx, ${reads.errors} errors); orders ${placed.acknowledged.length} acknowledged, ${lost.length} lost (answers ${statuses})`,
+    figure: `${detail}; reads ${reads.requests} (${reads.status5xx} 5xx, ${reads.errors} errors, p99 ${reads.p99} ms, slowest ${reads.max} ms); orders ${placed.acknowledged.length} acknowledged, ${lost.length} lost (answers ${statuses})`,
   }
 }
 

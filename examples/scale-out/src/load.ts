@@ -10,6 +10,8 @@ export interface LoadFigures {
   /** Latency percentiles, ms. */
   readonly p50: number
   readonly p99: number
+  /** The slowest answer, ms. */
+  readonly max: number
   readonly status2xx: number
   readonly status4xx: number
   readonly status5xx: number
@@ -53,6 +55,7 @@ export function startLoad(options: {
           rps: result.requests.average,
           p50: result.latency.p50,
           p99: result.latency.p99,
+          max: result.latency.max,
           status2xx: result['2xx'],
           status4xx: result['4xx'],
           status5xx: result['5xx'],

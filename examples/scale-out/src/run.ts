@@ -319,7 +319,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
             const stopMs = Date.now() - stopped
             await new Promise((resolve) => setTimeout(resolve, 5000))
             await servicesSh('rabbit-node', 'start', port)
-            return `node on ${port} stopped (${stopMs} ms) for 5 s under load, then started again and rejoined`
+            return `node on ${port} (the clients' first) stopped under load (services.sh rabbit-node stop took ${stopMs} ms), down 5 s more, then started again and rejoined`
           },
         ),
       )
