@@ -31,7 +31,7 @@ import { uuidv7 } from './internal/ids'
 import type { StandardSchemaV1 } from './standard-schema'
 import type { ConsumeOptions, QueueOptions, ResolvedQueueOptions } from './options'
 import { argumentChecks, resolveConsumeOptions, resolveQueueOptions } from './options'
-import { encodePayload } from './payload'
+import { encodePayload, isPlainJson } from './payload'
 import { checkType, contextCorrelationId, resolvePublishOptions } from './publish-options'
 import type { ResolvedPublish } from './publish-options'
 
@@ -265,8 +265,10 @@ class QueueClient implements Queue {
         )
       }
       // What the consumer will validate is the JSON it parses, not the object given here (a Date
-      // arrives as a string, a Set as {}): validate that, so what passes here passes there.
-      const validated = type.schema['~standard'].validate(JSON.parse(encoded.text))
+      // arrives as a string, a Set as {}): validate that, so what passes here passes there. A
+      // payload that JSON gives back unchanged is validated as it is, without parsing its text.
+      const decoded: unknown = isPlainJson(payload) ? payload : JSON.parse(encoded.text)
+      const validated = type.schema['~standard'].validate(decoded)
       if (isPromiseLike(validated))
         return Promise.resolve(validated).then((result) => this.#send(type, encoded.body, call, result))
       return this.#send(type, encoded.body, call, validated)
