@@ -140,10 +140,12 @@ export function createCatalogue(services: Services) {
 
   // Views: counted in this process, queued write-behind on the cache, written to the database in
   // batches. Each instance writes its own running count (an idempotent upsert that never goes back),
-  // so instances never overwrite each other and a batch retried is harmless.
+  // so instances never overwrite each other and a batch retried is harmless. A batch that fails is
+  // retried by the queue, which tells the cache's logger once per episode.
   const instance = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   const counted = new Map<number, number>()
   const viewWrites = { batches: 0, rows: 0 }
+  let viewsWarnedAt = 0
   const views = createWriteBehind<number>(cache, {
     name: 'product-views',
     batchSize: 1000,
@@ -164,9 +166,6 @@ export function createCatalogue(services: Services) {
       )
       viewWrites.batches++
       viewWrites.rows += rows.length
-    },
-    onError: (error) => {
-      services.logger.warn({ err: error }, 'product views: a batch failed (retried)')
     },
   })
 
@@ -249,7 +248,13 @@ export function createCatalogue(services: Services) {
       counted.set(id, n)
       // coalesced per key (the last count wins) and flushed in batches; a failure never fails the read
       views.set(`views:${id}:${instance}`, n).catch((error: unknown) => {
-        services.logger.warn({ err: error, productId: id }, 'product views: not queued')
+        // e.g. Redis down (the cache's breaker open): one line a minute, not one per view
+        if (Date.now() - viewsWarnedAt < 60_000) return
+        viewsWarnedAt = Date.now()
+        services.logger.warn(
+          { err: error, productId: id },
+          'product views: not queued (the next view queues the running count)',
+        )
       })
       return product
     },
