@@ -125,6 +125,36 @@ export class Dispatcher {
     })
   }
 
+  /**
+   * Checks out a session for the caller to use and release (`connect()`, `transaction()`, a write
+   * that captures its position), bounded by `connectTimeout` on the sweep, as statements are: a pool
+   * the router creates then needs no pg-pool checkout timer, which would also run for every
+   * statement. A session that arrives after the caller gave up goes straight back.
+   */
+  checkout(): Promise<PoolClient> {
+    if (this.#aborted !== undefined) return Promise.reject(this.#aborted)
+    return new Promise<PoolClient>((resolve, reject) => {
+      let settled = false
+      const deadline = this.#sweep.add(this.#connectTimeout, () => {
+        settled = true
+        reject(
+          this.#aborted ??
+            new DbTimeoutError(`no connection within timeouts.connect (${this.#connectTimeout} ms)`),
+        )
+      })
+      this.pool.connect((error, client, release) => {
+        if (settled) {
+          if (client !== undefined) release()
+          return
+        }
+        settled = true
+        deadline.cancel()
+        if (client === undefined) reject(asError(error ?? new Error('the pool gave no client')))
+        else resolve(client)
+      })
+    })
+  }
+
   /** Ends every call in flight with `error`, and refuses new ones with it; their connections are closed. */
   abort(error: DbRouterClosedError): void {
     this.#aborted = error

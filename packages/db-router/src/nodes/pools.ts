@@ -42,9 +42,10 @@ export function isPool(value: unknown): value is Pool {
  * the app passed in is never changed (its settings are its owner's): each of its sessions gets a
  * `SET` the first time the router uses it.
  *
- * A replica pool the router creates has no pool-wide `query_timeout` or `connectionTimeoutMillis`:
- * the dispatcher bounds every call on it with the node's deadline sweep instead of pg's timer per
- * query and pg-pool's per checkout. The primary keeps both, because the sessions `connect()` and
+ * A pool the router creates has no pool-wide `connectionTimeoutMillis`: the dispatcher bounds every
+ * checkout with the node's deadline sweep instead of pg-pool's timer per checkout, and new
+ * connections are bounded by the client. A replica pool has no `query_timeout` either (the sweep
+ * bounds its statements); the primary keeps pg's, because the sessions `connect()` and
  * `transaction()` hand out are used directly.
  */
 export function openPool(
@@ -55,15 +56,14 @@ export function openPool(
   if (isPool(source))
     return { pool: source, owned: false, prepare: readOnly ? readOnlySessions() : undefined }
   const config: PoolConfig = typeof source === 'string' ? { connectionString: source } : { ...source }
-  if (readOnly) {
-    Object.assign(config, readOnlyStartup(config))
-    // Connection establishment bounded by the client itself: pg-pool's own `connectionTimeoutMillis`
-    // would also start a timer on every checkout, which the dispatcher already bounds.
-    config.Client ??= clientWithConnectTimeout(config.connectionTimeoutMillis ?? timeouts.connect)
-  } else {
-    config.connectionTimeoutMillis ??= timeouts.connect
-    config.query_timeout ??= timeouts.query
-  }
+  if (readOnly) Object.assign(config, readOnlyStartup(config))
+  // Connection establishment bounded by the client itself: pg-pool's own `connectionTimeoutMillis`
+  // would also start a timer on every checkout, which the dispatcher already bounds (statements and
+  // the sessions it checks out alike).
+  config.Client ??= clientWithConnectTimeout(config.connectionTimeoutMillis ?? timeouts.connect)
+  // The sessions `connect()` and `transaction()` hand out are used directly: pg's own timer bounds
+  // each of their statements.
+  if (!readOnly) config.query_timeout ??= timeouts.query
   // The health checks use a connection every interval, so pg-pool's idle timeout never empties the
   // pool: its idle connections must not hold the process open (a router never closed would keep an
   // idle app alive forever, where a raw pg.Pool lets it exit).

@@ -59,7 +59,7 @@ export async function runWrite<R extends QueryResultRow>(
       if (scope === undefined) return await sendTo<R>(node, config, reason, decision, attempt)
       return await traced(queryContext(node, reason, decision, attempt), () =>
         node.run(async () => {
-          const client = await node.pool.connect()
+          const client = await node.dispatcher.checkout()
           let broken: Error | undefined
           try {
             const { result, lsn } = await writeAndCapture(client, config, decision.wrappable)

@@ -30,7 +30,7 @@ export async function runTransaction<T>(
   }
   return traced(context, async () => {
     const client = await node
-      .run(() => node.pool.connect())
+      .run(() => node.dispatcher.checkout())
       .catch((error: unknown) => {
         throw primaryError(cluster, error)
       })
@@ -62,7 +62,7 @@ export async function runTransaction<T>(
 export async function connectSession(cluster: Cluster): Promise<PoolClient> {
   const node = writablePrimary(cluster)
   const client = await node
-    .run(() => node.pool.connect())
+    .run(() => node.dispatcher.checkout())
     .catch((error: unknown) => {
       throw primaryError(cluster, error)
     })

@@ -1,4 +1,6 @@
 import { requireServices, serviceUrls } from '@scalekit/test-utils'
+import pg from 'pg'
+import type { PoolConfig } from 'pg'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { createDbRouter } from '../../src/index'
 
@@ -41,4 +43,44 @@ describe('health() reports each node pool (issue 15, pool saturation)', () => {
       await db.close()
     }
   })
+
+  it.each([
+    [
+      'a pool the router creates',
+      (): PoolConfig | pg.Pool => ({ connectionString: serviceUrls.pgPrimary, max: 1 }),
+    ],
+    // Without connectionTimeoutMillis, pg-pool itself would let connect() wait for ever.
+    [
+      'an app pool without connectionTimeoutMillis',
+      (): PoolConfig | pg.Pool => new pg.Pool({ connectionString: serviceUrls.pgPrimary, max: 1 }),
+    ],
+  ])(
+    'a checkout on a saturated primary (%s) gives up after timeouts.connect, and the late session goes back',
+    async (_, primary) => {
+      const source = primary()
+      const db = createDbRouter({ primary: source, timeouts: { connect: 200 } })
+      try {
+        const session = await db.connect()
+        try {
+          const refused = await db.connect().then(
+            () => undefined,
+            (error: unknown) => error,
+          )
+          expect(refused).toMatchObject({
+            code: 'ERR_DB_PRIMARY_UNAVAILABLE',
+            cause: expect.objectContaining({ code: 'ERR_DB_TIMEOUT' }) as unknown,
+          })
+        } finally {
+          session.release()
+        }
+        await vi.waitFor(() => {
+          expect(db.health().primary.pool).toMatchObject({ waiting: 0, total: 1, idle: 1 })
+        })
+        expect((await db.primary.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+      } finally {
+        await db.close()
+        if (source instanceof pg.Pool) await source.end()
+      }
+    },
+  )
 })

@@ -118,6 +118,27 @@ describe('the dispatcher', () => {
     expect(p.released.filter((e) => e === undefined)).toHaveLength(60)
   })
 
+  it('checkout() hands a session over, times out a checkout that gets none, and gives a late one straight back', async () => {
+    const p = pool()
+    const dispatcher = new Dispatcher(p, 20)
+    const session = await dispatcher.checkout()
+    expect(dispatcher.pending).toBe(0)
+    expect(p.released).toEqual([])
+    session.release()
+    p.next = 'stuck'
+    await expect(dispatcher.checkout()).rejects.toMatchObject({
+      code: 'ERR_DB_TIMEOUT',
+      message: expect.stringContaining('no connection') as unknown,
+    })
+    expect(dispatcher.pending).toBe(0)
+    expect(p.released).toEqual([undefined])
+    p.unstick()
+    expect(p.released).toEqual([undefined, undefined])
+    // After abort(), refused with its error.
+    dispatcher.abort(new DbRouterClosedError('closed'))
+    await expect(dispatcher.checkout()).rejects.toBeInstanceOf(DbRouterClosedError)
+  })
+
   it('turns a synchronous throw of client.query into the rejection of the call and gives the connection back', async () => {
     const p = pool()
     const dispatcher = new Dispatcher(p, 1000)
