@@ -6,7 +6,8 @@
  * pool (A/A) as the noise floor of the method.
  *
  * `SK_DBR_BEFORE=<path to an older build's dist/index.js>` adds that build as a third contender,
- * interleaved the same way, for a before/after in one run.
+ * interleaved the same way, for a before/after in one run. `SK_DBR_ABBA_PRIMARY=1` adds reads on the
+ * primary (5433): raw pg against raw pg with pg's own timers, and against a router without replicas.
  */
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
@@ -27,7 +28,7 @@ interface RouterLike {
   close(): Promise<void>
 }
 type CreateRouter = (options: {
-  primary: string
+  primary: string | { connectionString: string; max: number }
   replicas: { connectionString: string; max: number }[]
 }) => RouterLike
 
@@ -36,8 +37,8 @@ const alternate = (
   i: number,
 ): Promise<unknown> => (i % 2 === 0 ? q.query('SELECT 1') : q.query('SELECT $1::int', [i]))
 
-function rawReader(ctx: DbBenchContext, name: string): Reader {
-  const pool = new pg.Pool({ connectionString: ctx.replicaUrl, max: POOL_SIZE })
+function rawReader(ctx: DbBenchContext, name: string, config: pg.PoolConfig = {}): Reader {
+  const pool = new pg.Pool({ connectionString: ctx.replicaUrl, max: POOL_SIZE, ...config })
   pool.on('error', () => undefined)
   return { name, read: (i) => alternate(pool, i), close: () => pool.end() }
 }
@@ -133,18 +134,60 @@ export async function runAbba(ctx: DbBenchContext): Promise<AbbaResult> {
   const router = routerReader(ctx, 'db-router', createDbRouter)
   const readers = [raw, raw2, router]
   const beforePath = process.env.SK_DBR_BEFORE
+  let beforeCreate: CreateRouter | undefined
   if (beforePath !== undefined && beforePath !== '') {
-    const before = (await import(beforePath)) as { createDbRouter: CreateRouter }
-    readers.push(routerReader(ctx, 'db-router (before)', before.createDbRouter))
+    beforeCreate = ((await import(beforePath)) as { createDbRouter: CreateRouter }).createDbRouter
+    readers.push(routerReader(ctx, 'db-router (before)', beforeCreate))
+  }
+  const [, , , before] = readers
+  // SK_DBR_ABBA_PRIMARY=1: reads on the primary, as on each shard of the shards benchmark (no
+  // replicas): raw pg there against the same pool with pg's two timers (pg-pool's checkout timer and
+  // pg's per-query `query_timeout`, which db-router set on a primary pool it created) or with
+  // `query_timeout` alone, and against a router without replicas (and the `SK_DBR_BEFORE` build's).
+  const onPrimary = { connectionString: ctx.primaryUrl }
+  // Opened pair by pair (a pool of 20 each: the primary's 100 connections would not hold them all).
+  const primaryPairs: (() => [Reader, Reader])[] = []
+  if (process.env.SK_DBR_ABBA_PRIMARY === '1') {
+    const rawPrimary = (): Reader => rawReader(ctx, 'raw pg, primary', onPrimary)
+    const timers = { ...onPrimary, connectionTimeoutMillis: 5000, query_timeout: 30_000 }
+    primaryPairs.push(
+      () => [rawPrimary(), rawReader(ctx, 'raw pg + pg timers, primary', timers)],
+      () => [
+        rawPrimary(),
+        rawReader(ctx, 'raw pg + query_timeout, primary', { ...onPrimary, query_timeout: 30_000 }),
+      ],
+    )
+    const builds: [string, CreateRouter][] = [['db-router', createDbRouter]]
+    if (beforeCreate !== undefined) builds.push(['db-router (before)', beforeCreate])
+    for (const [name, create] of builds) {
+      primaryPairs.push(() => {
+        const db = create({ primary: { ...onPrimary, max: POOL_SIZE }, replicas: [] })
+        const reader = {
+          name: `${name}, no replicas`,
+          read: (i: number) => alternate(db, i),
+          close: () => db.close(),
+        }
+        return [rawPrimary(), reader]
+      })
+    }
   }
   const pairs: AbbaPair[] = []
   try {
     // Connect every pool, classify both statements (as in a running app).
     for (const r of readers) await chunk(r, 200, [])
-    const [, , , before] = readers
     pairs.push(await abba(raw, router, chunks, chunkMs))
     if (before !== undefined) pairs.push(await abba(raw, before, chunks, chunkMs))
     pairs.push(await abba(raw, raw2, chunks, chunkMs))
+    for (const open of primaryPairs) {
+      const [a, b] = open()
+      try {
+        await chunk(a, 200, [])
+        await chunk(b, 200, [])
+        pairs.push(await abba(a, b, chunks, chunkMs))
+      } finally {
+        await Promise.allSettled([a.close(), b.close()])
+      }
+    }
   } finally {
     await Promise.allSettled(readers.map((r) => r.close()))
   }
