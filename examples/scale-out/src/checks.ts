@@ -22,7 +22,10 @@ export interface CheckContext {
   readonly instances: readonly string[]
   readonly adminToken: string
   readonly aliceToken: string
+  /** The primary: products and their stock. */
   readonly db: pg.Pool
+  /** Where orders and e-mails live: the primary, or each order shard (the example shards them by customer). */
+  readonly orderDbs: readonly pg.Pool[]
   readonly schema: string
   readonly workers: readonly Member[]
   readonly reduced: boolean
@@ -204,6 +207,16 @@ export function fulfilmentsByWorker(workers: readonly Member[]): Map<number, str
   return byOrder
 }
 
+/** A query run on every database that holds orders, its rows concatenated. */
+export async function onOrderDbs<Row extends pg.QueryResultRow>(
+  ctx: CheckContext,
+  sql: string,
+  values: unknown[],
+): Promise<Row[]> {
+  const results = await Promise.all(ctx.orderDbs.map((db) => db.query<Row>(sql, values)))
+  return results.flatMap((result) => result.rows)
+}
+
 /** Waits until every order is fulfilled in the database (or `timeoutMs`); the ones that are not. */
 export async function waitFulfilled(
   ctx: CheckContext,
@@ -212,7 +225,8 @@ export async function waitFulfilled(
 ): Promise<number[]> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const { rows } = await ctx.db.query<{ id: number }>(
+    const rows = await onOrderDbs<{ id: number }>(
+      ctx,
       `SELECT id FROM ${ctx.schema}.orders WHERE id = ANY($1::int[]) AND status <> 'fulfilled'`,
       [ids],
     )
@@ -247,11 +261,12 @@ export async function checkOrders(ctx: CheckContext, productId: number): Promise
     if (by.length === 0) unseen++
     for (const worker of by) perWorker[worker] = (perWorker[worker] ?? 0) + 1
   }
-  const { rows } = await ctx.db.query<{ n: string }>(
+  const counts = await onOrderDbs<{ n: string }>(
+    ctx,
     `SELECT count(*) AS n FROM ${ctx.schema}.emails WHERE order_id = ANY($1::int[])`,
     [ids],
   )
-  const emails = Number(rows[0]?.n ?? 0)
+  const emails = counts.reduce((sum, row) => sum + Number(row.n), 0)
   const spread = Object.values(perWorker).every((n) => n > 0)
   return {
     id: '5',

@@ -70,14 +70,19 @@ function signingKeys(): string {
  * Whether the example app takes a Redis Cluster (`REDIS_CLUSTER_NODES`) and a RabbitMQ cluster
  * (`AMQP_URL` as a list of nodes): asked of the app's own config, through its public entry.
  */
-function appTakesClusters(): { redis: boolean; rabbit: boolean } {
-  const modes = describeModes(
+function appTakesClusters(): { redis: boolean; rabbit: boolean; shards: boolean } {
+  const modes: Record<string, string> = describeModes(
     readConfig({
       REDIS_CLUSTER_NODES: '127.0.0.1:7001',
       AMQP_URL: 'amqp://127.0.0.1:5681,amqp://127.0.0.1:5682',
+      DATABASE_SHARD_URLS: 'postgres://127.0.0.1:5441/test,postgres://127.0.0.1:5442/test',
     }),
   )
-  return { redis: /cluster/i.test(modes.cache), rabbit: /cluster/i.test(modes.queue) }
+  return {
+    redis: /cluster/i.test(modes['cache'] ?? ''),
+    rabbit: /cluster/i.test(modes['queue'] ?? ''),
+    shards: /shard/i.test(modes['orders'] ?? ''),
+  }
 }
 
 const LOGIN_LIMIT = 20
@@ -143,6 +148,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
       ...(redisCluster
         ? { REDIS_CLUSTER_NODES: services['SCALEKIT_REDIS_CLUSTER_NODES']! }
         : { REDIS_URL: services['SCALEKIT_REDIS_URL']! }),
+      ...(takes.shards ? { DATABASE_SHARD_URLS: services['SCALEKIT_PG_SHARD_URLS']! } : {}),
       AMQP_URL: rabbitCluster ? services['SCALEKIT_AMQP_CLUSTER_URLS']! : services['SCALEKIT_AMQP_URL']!,
       DB_SCHEMA: schema,
       APP_NAME: appName,
@@ -161,7 +167,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
       SHED_EVENT_LOOP_DELAY_MS: '10000',
       LOG_LEVEL: 'warn',
     }
-    const topology = `3 web (Express) + 2 workers; HAProxy leastconn, /readyz checks; PostgreSQL primary + 2 streaming replicas; ${redisCluster ? 'Redis Cluster, 3 masters + 3 replicas' : 'Redis standalone'} (cache, sessions, limits, locks); ${rabbitCluster ? 'RabbitMQ 3-node cluster (quorum queues)' : 'RabbitMQ single node'}`
+    const topology = `3 web (Express) + 2 workers; HAProxy leastconn, /readyz checks; PostgreSQL primary + 2 streaming replicas${takes.shards ? ', orders sharded by customer over 3 shards' : ''}; ${redisCluster ? 'Redis Cluster, 3 masters + 3 replicas' : 'Redis standalone'} (cache, sessions, limits, locks); ${rabbitCluster ? 'RabbitMQ 3-node cluster (quorum queues)' : 'RabbitMQ single node'}`
     log(`scale-out: ${topology}`)
 
     fleet = new Fleet(env, dir)
@@ -194,9 +200,16 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
     )
 
     const db = new pg.Pool({ connectionString: primary, max: 2 })
+    const shardDbs = takes.shards
+      ? services['SCALEKIT_PG_SHARD_URLS']!.split(',').map(
+          (url) => new pg.Pool({ connectionString: url, max: 2 }),
+        )
+      : []
     cleanups.push(async () => {
-      await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined)
-      await db.end()
+      for (const pool of [db, ...shardDbs]) {
+        await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined)
+        await pool.end()
+      }
     })
     const admin = await login(haproxy.url, 'root@example.com', 'root-password')
     const alice = await login(haproxy.url, 'alice@example.com', 'alice-password')
@@ -212,6 +225,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
       adminToken: admin.accessToken,
       aliceToken: alice.accessToken,
       db,
+      orderDbs: shardDbs.length > 0 ? shardDbs : [db],
       schema,
       workers,
       reduced: options.reduced,
