@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
+import { connect as connectAmqp } from 'amqplib'
 
 const run = promisify(execFile)
 
@@ -60,4 +61,30 @@ export async function killRedisMaster(
     }
     if (Date.now() - killed > 60_000) throw new Error(`no replica took over from ${node} within 60 s`)
   }
+}
+
+/**
+ * Deletes what the run's app name declared in RabbitMQ — the consumer group's queue and its
+ * dead-letter queue, the app's exchange and its delay exchange (the names @scalekit/queue gives
+ * them) — through the first node of `urls` that answers. Deleting what does not exist succeeds.
+ */
+export async function deleteQueueObjects(urls: readonly string[], app: string, group: string): Promise<void> {
+  let lastError: unknown
+  for (const url of urls)
+    try {
+      const connection = await connectAmqp(url)
+      try {
+        const channel = await connection.createChannel()
+        await channel.deleteQueue(`${app}.${group}.order.placed`)
+        await channel.deleteQueue(`${app}.${group}:dead-letter`)
+        await channel.deleteExchange(app)
+        await channel.deleteExchange(`${app}:delay`)
+      } finally {
+        await connection.close()
+      }
+      return
+    } catch (error) {
+      lastError = error
+    }
+  throw new Error(`no RabbitMQ node of ${urls.join(', ')} answered`, { cause: lastError })
 }

@@ -26,7 +26,7 @@ import {
 } from './checks.js'
 import type { CheckContext, CheckResult } from './checks.js'
 import { checkExactlyOnce, underLoad } from './faults.js'
-import { killRedisMaster } from './engines.js'
+import { deleteQueueObjects, killRedisMaster } from './engines.js'
 import { Fleet } from './fleet.js'
 import type { Member } from './fleet.js'
 import { startHaproxy } from './haproxy.js'
@@ -170,6 +170,8 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
     const topology = `3 web (Express) + 2 workers; HAProxy leastconn, /readyz checks; PostgreSQL primary + 2 streaming replicas${takes.shards ? ', orders sharded by customer over 3 shards' : ''}; ${redisCluster ? 'Redis Cluster, 3 masters + 3 replicas' : 'Redis standalone'} (cache, sessions, limits, locks); ${rabbitCluster ? 'RabbitMQ 3-node cluster (quorum queues)' : 'RabbitMQ single node'}`
     log(`scale-out: ${topology}`)
 
+    // the run's queues and exchanges go once the fleet has stopped (the cleanups run after it)
+    cleanups.push(() => deleteQueueObjects(env['AMQP_URL']!.split(','), appName, 'fulfilment'))
     fleet = new Fleet(env, dir)
     const ports = [await freePort(), await freePort(), await freePort()]
     // the first instance creates the schema; the others and the workers start once it exists
