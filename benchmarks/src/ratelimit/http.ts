@@ -2,7 +2,8 @@
  * The middleware over HTTP (autocannon, 16 connections): a bare route against the same route behind
  * the rate limiter, on Redis and in memory, for Express and Fastify. Each server runs in its own
  * process; figures are req/s and server CPU µs per request, medians over rounds, ratios to the
- * framework's bare route taken within each round.
+ * framework's bare route taken within each round. `SK_RL_BEFORE` adds each limited variant on another
+ * build (`-before`), for a before/after in the same run.
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -16,7 +17,14 @@ const VARIANTS = [
   'fastify-bare',
   'fastify-redis',
   'fastify-memory',
-] as const
+]
+
+/** With SK_RL_BEFORE=<dist dir of another build>, the limited variants again on that build. */
+const BEFORE = process.env.SK_RL_BEFORE
+const variants = (): string[] =>
+  BEFORE === undefined
+    ? VARIANTS
+    : [...VARIANTS, ...VARIANTS.filter((v) => !v.endsWith('bare')).map((v) => `${v}-before`)]
 
 interface Server {
   readonly name: string
@@ -53,7 +61,7 @@ export async function runHttp(redisUrl: string, runId: string, quick: boolean): 
   const seconds = quick ? 1 : 4
   const rounds = quick ? 1 : 3
   const servers: Server[] = []
-  for (const v of VARIANTS) servers.push(await start(v, redisUrl, runId))
+  for (const v of variants()) servers.push(await start(v, redisUrl, runId))
   const load = (s: Server, d: number): Promise<autocannon.Result> =>
     autocannon({ url: `http://127.0.0.1:${s.port}/r`, connections: 16, duration: d })
   try {

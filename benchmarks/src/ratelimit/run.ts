@@ -2,9 +2,13 @@
  * The @scalekit/ratelimit benchmark suite, in one process and one run: decisions/s and p50/p99
  * against raw INCR + PEXPIRE (the floor), rate-limiter-flexible and express-rate-limit with
  * rate-limit-redis on the same Redis; a hammered key (commands per decision); the window edge;
- * Redis unreachable; the Express and Fastify middleware against a bare route.
+ * Redis unreachable; the Express and Fastify middleware against a bare route; where a decision's time
+ * goes (client CPU and Redis's own time per call, on a private Redis).
  *
- *   pnpm --filter @scalekit/benchmarks bench:ratelimit [decisions hammered edge unreachable http]
+ * SK_RL_BEFORE=<dist dir> adds `before` variants to `http` and `adapter-cpu`: the same servers on another build of
+ * @scalekit/ratelimit (its dist folder), for a before/after in one run.
+ *
+ *   pnpm --filter @scalekit/benchmarks bench:ratelimit [decisions hammered edge unreachable http script-cost adapter-cpu]
  *
  * Needs the shared Redis (SCALEKIT_REDIS_URL, default redis://127.0.0.1:6379); every key carries this
  * run's id and is deleted at the end. BENCH_QUICK=1 runs short loops (not for quoting).
@@ -15,9 +19,11 @@ import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { machineInfo, selectScenarios } from '../harness'
 import { runDecisions } from './decisions'
+import { runAdapterCpu } from './adapter-cpu'
 import { runEdge } from './edge'
 import { runHammered } from './hammered'
 import { runHttp } from './http'
+import { runScriptCost } from './script-cost'
 import { runUnreachable } from './unreachable'
 
 const quick = process.env.BENCH_QUICK === '1'
@@ -31,6 +37,8 @@ const SCENARIOS = {
   edge: () => runEdge(redis, runId),
   unreachable: () => runUnreachable(runId),
   http: () => runHttp(redisUrl, runId, quick),
+  'script-cost': () => runScriptCost(runId, quick),
+  'adapter-cpu': () => runAdapterCpu(quick),
 }
 
 const machine = machineInfo()
