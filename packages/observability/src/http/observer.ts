@@ -9,6 +9,7 @@ import {
   type RequestContext,
 } from '../context'
 import { ObservabilityOptionsError } from '../errors'
+import { accessLogOf } from '../logs/logger'
 import { httpMetrics } from '../metrics/definitions'
 import { type ExemplarTraceId, isTraceId, type Metrics, metricsInternals } from '../metrics/metrics'
 import type { LoadShedder } from './shedding'
@@ -112,7 +113,7 @@ export class HttpObserver {
     if (options.logger !== undefined && typeof (options.logger as { info?: unknown }).info !== 'function')
       throw new ObservabilityOptionsError('logger must have info(obj, msg) (a pino logger)')
     const accessLog = checks.boolean('accessLog', options.accessLog, true)
-    this.#logger = accessLog ? options.logger : undefined
+    this.#logger = accessLog && options.logger !== undefined ? accessLogOf(options.logger) : undefined
     const header = options.requestIdHeader ?? 'x-request-id'
     if (typeof header !== 'string' || !/^[a-z0-9-]+$/i.test(header))
       throw new ObservabilityOptionsError(

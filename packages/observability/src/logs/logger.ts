@@ -68,11 +68,28 @@ export function createLogger(options: LoggerOptions = {}): ObservabilityLogger {
     redact: { paths: [...DEFAULT_REDACT_PATHS, ...redact], censor: '[redacted]' },
     mixin: contextFields,
   }
+  let logger: ObservabilityLogger
   try {
-    return destination === undefined ? pino(settings) : pino(settings, destination)
+    logger = destination === undefined ? pino(settings) : pino(settings, destination)
   } catch (error) {
     throw new ObservabilityOptionsError(`createLogger(): ${String(error)}`, { cause: error })
   }
+  created.add(logger)
+  return logger
+}
+
+/** The loggers {@link createLogger} made: their access lines can skip redaction. */
+const created = new WeakSet<object>()
+
+/**
+ * Where the HTTP middleware writes its access lines: for a logger of {@link createLogger}, a child
+ * without redaction — an access line holds only fields the middleware builds (checked ids, the
+ * route template, method, status, duration), and redaction's wildcard paths cost more than the
+ * rest of the line; any other logger as it is.
+ */
+export function accessLogOf<T extends object>(logger: T): T {
+  if (!created.has(logger)) return logger
+  return (logger as unknown as ObservabilityLogger).child({}, { redact: [] }) as unknown as T
 }
 
 function contextFields(): object {
