@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { httpStatusOf } from '../http-status'
 import type { RateLimitRequest } from '../keys'
-import { decide, type RateLimitMiddlewareOptions, type RateLimitRule, resolveRules } from './http'
+import { decide, pathOf, type RateLimitMiddlewareOptions, type RateLimitRule, resolveRules } from './http'
 
 export type { LimitedRequest, RateLimitedBody, RateLimitMiddlewareOptions, RateLimitRule } from './http'
 export { byApiKey, byIp, byRoute, byUser, combineKeys } from '../keys'
@@ -83,12 +83,6 @@ class ExpressRateLimitRequest implements RateLimitRequest {
 
   get path(): string {
     const req = this.#req
-    let path = req.path
-    if (path === undefined) {
-      const url = req.url ?? '/'
-      const query = url.indexOf('?')
-      path = query === -1 ? url : url.slice(0, query)
-    }
-    return `${req.baseUrl ?? ''}${path}`
+    return `${req.baseUrl ?? ''}${req.path ?? pathOf(req.url ?? '/')}`
   }
 }

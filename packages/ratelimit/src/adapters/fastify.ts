@@ -10,7 +10,7 @@ import type {
 import fp from 'fastify-plugin'
 import { httpStatusOf } from '../http-status'
 import type { RateLimitRequest } from '../keys'
-import { decide, type RateLimitMiddlewareOptions, type RateLimitRule, resolveRules } from './http'
+import { decide, pathOf, type RateLimitMiddlewareOptions, type RateLimitRule, resolveRules } from './http'
 
 export type { LimitedRequest, RateLimitedBody, RateLimitMiddlewareOptions, RateLimitRule } from './http'
 export { byApiKey, byIp, byRoute, byUser, combineKeys } from '../keys'
@@ -98,8 +98,6 @@ class FastifyRateLimitRequest implements RateLimitRequest {
   }
 
   get path(): string {
-    const url = this.#request.raw.url ?? '/'
-    const query = url.indexOf('?')
-    return query === -1 ? url : url.slice(0, query)
+    return pathOf(this.#request.raw.url ?? '/')
   }
 }

@@ -60,6 +60,12 @@ export interface Resolved {
   readonly policyHeader: string
 }
 
+/** A request URL's path: what comes before its query string. */
+export function pathOf(url: string): string {
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
+}
+
 /** Checks an adapter's arguments; a mistake throws `ERR_RATELIMIT_INVALID_OPTIONS`. */
 export function resolveRules(
   rules: RateLimitRule | readonly RateLimitRule[],
