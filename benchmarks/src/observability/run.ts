@@ -24,8 +24,26 @@ const SECONDS = Number(process.env.SK_OBS_SECONDS ?? (QUICK ? 1 : 4))
 const CONNECTIONS = 16
 
 const ALL_VARIANTS = {
-  express: ['bare', 'metrics', 'logs', 'metrics+logs', 'prom-client', 'express-prom-bundle', 'pino-http'],
-  fastify: ['bare', 'metrics', 'logs', 'metrics+logs', 'prom-client', 'fastify-metrics', 'fastify-logger'],
+  express: [
+    'bare',
+    'metrics',
+    'logs',
+    'logs-no-context',
+    'metrics+logs',
+    'prom-client',
+    'express-prom-bundle',
+    'pino-http',
+  ],
+  fastify: [
+    'bare',
+    'metrics',
+    'logs',
+    'logs-no-context',
+    'metrics+logs',
+    'prom-client',
+    'fastify-metrics',
+    'fastify-logger',
+  ],
 } as const
 
 /** `SK_OBS_VARIANTS=bare,metrics,metrics+logs` runs a subset (bare is always run: the ratios need it). */

@@ -39,6 +39,7 @@ async function expressServer(): Promise<number> {
   const registry = new Registry()
   if (variant === 'metrics') app.use(observability({ metrics }))
   if (variant === 'logs') app.use(observability({ logger }))
+  if (variant === 'logs-no-context') app.use(observability({ logger, context: false }))
   if (variant === 'metrics+logs') app.use(observability({ metrics, logger }))
   if (variant === 'prom-client') {
     const histogram = handWrittenHistogram(registry)
@@ -79,6 +80,8 @@ async function fastifyServer(): Promise<number> {
   const registry = new Registry()
   if (variant === 'metrics') await app.register(observabilityPlugin, { metrics })
   if (variant === 'logs') await app.register(observabilityPlugin, { logger, metricsPath: false })
+  if (variant === 'logs-no-context')
+    await app.register(observabilityPlugin, { logger, metricsPath: false, context: false })
   if (variant === 'metrics+logs') await app.register(observabilityPlugin, { metrics, logger })
   if (variant === 'prom-client') {
     const histogram = handWrittenHistogram(registry)
