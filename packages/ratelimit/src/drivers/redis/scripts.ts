@@ -15,12 +15,14 @@ export class Script {
     this.sha = createHash('sha1').update(source).digest('hex')
   }
 
-  run(client: RedisClient, key: string, args: readonly (string | number)[]): Promise<unknown> {
-    return client.evalsha(this.sha, 1, key, ...args).catch((error: unknown) => {
+  async run(client: RedisClient, key: string, args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, 1, key, ...args)
+    } catch (error) {
       if (error instanceof Error && error.message.startsWith('NOSCRIPT'))
         return client.eval(this.source, 1, key, ...args)
       throw error
-    })
+    }
   }
 }
 
