@@ -1,4 +1,5 @@
-import { randomUUID, scryptSync, timingSafeEqual } from 'node:crypto'
+import { randomUUID, scrypt, timingSafeEqual } from 'node:crypto'
+import { promisify } from 'node:util'
 import { hostname } from 'node:os'
 import { z } from 'zod'
 import { getRequestContext } from '@scalekit/observability'
@@ -49,7 +50,12 @@ export class HttpError extends Error {
   }
 }
 
-const hash = (password: string): string => scryptSync(password, 'shop-demo-salt', 32).toString('hex')
+const scryptAsync = promisify(scrypt) as (password: string, salt: string, length: number) => Promise<Buffer>
+
+// On the libuv pool, not the event loop: a burst of logins must not stall every other request (and
+// with it the rate limiter's Redis calls, which then time out into the local policy).
+const hash = async (password: string): Promise<string> =>
+  (await scryptAsync(password, 'shop-demo-salt', 32)).toString('hex')
 
 /** Demo users: root is an admin, the others customers (passwords are the demo's, not secrets). */
 export const demoUsers = [
@@ -102,7 +108,7 @@ export async function migrate(services: Services): Promise<void> {
   for (const user of demoUsers)
     await services.db.query(
       `INSERT INTO ${s}.users (email, password_hash, role) VALUES ($1, $2, $3) ON CONFLICT (email) DO NOTHING`,
-      [user.email, hash(user.password), user.role],
+      [user.email, await hash(user.password), user.role],
     )
   const { rows } = await services.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${s}.products`, [], {
     role: 'primary',
@@ -214,7 +220,7 @@ export function createCatalogue(services: Services) {
         [email],
       )
       const user = rows[0]
-      const given = Buffer.from(hash(password), 'hex')
+      const given = Buffer.from(await hash(password), 'hex')
       if (user === undefined || !timingSafeEqual(given, Buffer.from(user.password_hash, 'hex')))
         throw new HttpError(401, 'wrong email or password')
       return tokens.issue({ sub: String(user.id), roles: [user.role] })
