@@ -56,8 +56,8 @@ defaults
   timeout http-request 10s
   timeout http-keep-alive 10s
   timeout queue 10s
-  # a check's answer may take this long (without it, inter = 500 ms: a loaded machine answering /readyz
-  # in 600 ms had every server marked down at once, and clients got HAProxy's 503)
+  # a check's answer may take this long: bounded by inter alone, a loaded machine answering /readyz
+  # a little late had every server marked down at once, and clients got HAProxy's 503
   timeout check 3s
   retries 3
   option redispatch 1

@@ -285,7 +285,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
         async () => {
           const codes: (number | null)[] = []
           const from = lb.logLines().length
-          // the reduced form rolls one instance (each start of the app takes 30-40 s on a loaded 2-core CI box)
+          // the reduced form rolls one instance: each start of the app is the slowest step on a loaded CI box
           const rolled = options.reduced ? 1 : current.length
           for (let i = 0; i < rolled; i++) {
             codes.push(await fleet!.signal(current[i]!, 'SIGTERM'))

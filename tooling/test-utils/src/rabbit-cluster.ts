@@ -33,7 +33,7 @@ export interface RabbitCluster {
   stop(): Promise<void>
 }
 
-/** Starts a private cluster (about 20-70 s on a loaded machine: three RabbitMQ boots). */
+/** Starts a private cluster: three RabbitMQ boots, the slowest fixture in the suite. */
 export async function startRabbitCluster(label = 'skqc'): Promise<RabbitCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'scalekit-rabbit-cluster-'))
   const ports = await clusterPorts(3)
