@@ -14,6 +14,7 @@ export { bucketOf, canonicalKey, murmur3, type ShardKey } from './hash'
 export type { RowComparator } from './merge'
 export {
   DbBucketMoveError,
+  DbBucketMovingError,
   DbCrossShardError,
   DbMergeUnsupportedError,
   DbNoShardError,
@@ -21,11 +22,10 @@ export {
   DbShardsFailedError,
   errors,
   type ShardFailure,
-} from './errors'
+} from '../errors'
 export { shardChannels, type BucketMoveEvent, type ShardCallContext } from './channels'
 export { initDirectory, moveBucket } from './move'
 export type { MoveBucketOptions, MoveBucketResult, MoveStep } from './move'
 export type { DirectoryMapOptions } from './map'
-export { DbBucketMovingError } from './errors'
 export { createShardIds } from './ids'
 export type { ShardIds, ShardIdsOptions } from './ids'

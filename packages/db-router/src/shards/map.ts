@@ -1,7 +1,6 @@
 import { createChecks, describeValue } from '@scalekit/internal'
 import type { Duration } from '@scalekit/internal'
-import { DbRouterArgumentError, DbRouterOptionsError } from '../errors'
-import { DbNoShardError } from './errors'
+import { DbNoShardError, DbRouterArgumentError, DbRouterOptionsError } from '../errors'
 import type { ShardKey } from './hash'
 import { bucketOf, canonicalKey } from './hash'
 

@@ -1,5 +1,5 @@
 import type { FieldDef, QueryResultRow } from 'pg'
-import { DbMergeUnsupportedError } from './errors'
+import { DbMergeUnsupportedError } from '../errors'
 import type { Combinable, SortTerm } from './statement'
 
 /** Orders two rows as the statement's ORDER BY does: negative when `a` comes first. */

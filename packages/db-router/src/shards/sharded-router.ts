@@ -17,25 +17,27 @@ import type {
   Warner,
 } from '@scalekit/internal'
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg'
-import { DbRouterArgumentError, DbRouterClosedError, DbRouterOptionsError } from '../errors'
+import {
+  DbBucketMovingError,
+  DbCrossShardError,
+  DbMergeUnsupportedError,
+  DbRouterArgumentError,
+  DbRouterClosedError,
+  DbRouterOptionsError,
+  DbShardKeyRequiredError,
+  DbShardsFailedError,
+  type ShardFailure,
+} from '../errors'
 import type { DbRouterOptions } from '../options'
 import { createDbRouter } from '../router'
 import type { DbRouter, DbRouterHealth, QueryOptions, TransactionClient, TransactionOptions } from '../types'
 import { traceShard } from './channels'
 import type { ShardCallContext } from './channels'
-import {
-  DbCrossShardError,
-  DbMergeUnsupportedError,
-  DbShardKeyRequiredError,
-  DbShardsFailedError,
-} from './errors'
-import type { ShardFailure } from './errors'
 import { mergeRows, runOnShards } from './fan-out'
 import type { CrossShardResult, MergeOption, PartialCrossShardResult } from './fan-out'
 import { canonicalKey } from './hash'
 import type { ShardKey } from './hash'
 import { Directory } from './directory'
-import { DbBucketMovingError } from './errors'
 import { bucketCount, createShardMap } from './map'
 import type { DirectoryMapOptions, ShardMap, StaticMapOptions } from './map'
 import { internalsOf } from './internals'
