@@ -6,6 +6,7 @@
  *   npx tsx src/db-router/instant.ts            # the workspace build of @scalekit/db-router
  *   SK_DBR_BEFORE=<dist/index.js> npx tsx src/db-router/instant.ts before
  *   node --trace-gc-nvp --import tsx src/db-router/instant.ts   # promoted bytes per scavenge
+ *   npx tsx src/db-router/instant.ts current primary   # no replicas: every read on the primary (a shard's router)
  */
 import { createDbRouter } from '@scalekit/db-router'
 import type { Pool } from 'pg'
@@ -57,7 +58,12 @@ function instantPool(): Pool {
   return pool as unknown as Pool
 }
 
-const db = create({ primary: instantPool(), replicas: [instantPool()], health: { interval: 3_600_000 } })
+const onPrimary = process.argv[3] === 'primary'
+const db = create({
+  primary: instantPool(),
+  replicas: onPrimary ? [] : [instantPool()],
+  health: { interval: 3_600_000 },
+})
 const READS = 200_000
 const IN_FLIGHT = 20
 for (let round = 0; round < 3; round++) {
@@ -72,7 +78,7 @@ for (let round = 0; round < 3; round++) {
   await Promise.all(Array.from({ length: IN_FLIGHT }, loop))
   const used = process.cpuUsage(cpu)
   console.log(
-    `${which}: ${((used.user + used.system) / READS).toFixed(2)} µs client CPU per read (round ${round + 1})`,
+    `${which}${onPrimary ? ' (primary)' : ''}: ${((used.user + used.system) / READS).toFixed(2)} µs client CPU per read (round ${round + 1})`,
   )
 }
 await db.close()
