@@ -27,7 +27,20 @@ const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, opti
   const { metricsPath = '/metrics', health, ...httpOptions } = options
   const observer = new HttpObserver(httpOptions)
   const header = observer.requestIdHeader
-  const states = new WeakMap<FastifyRequest, RequestState>()
+  // Each request's state lives on the request (a decoration under a symbol of this registration),
+  // not in a WeakMap keyed by the request: the state reaches its own request (the context reads the
+  // route from it), and such WeakMap entries outlived young-generation collections, so every
+  // request's objects were promoted and the heap grew until a full collection.
+  const state = Symbol('@scalekit/observability request state')
+  fastify.decorateRequest(state, null)
+  const states = {
+    set(request: FastifyRequest, value: RequestState): void {
+      ;(request as FastifyRequest & Record<symbol, RequestState | null>)[state] = value
+    },
+    get(request: FastifyRequest): RequestState | undefined {
+      return (request as FastifyRequest & Record<symbol, RequestState | null>)[state] ?? undefined
+    },
+  }
   const routeOf = (request: FastifyRequest): string | undefined => request.routeOptions.url
 
   fastify.addHook('onRequest', (request, reply, next) => {
