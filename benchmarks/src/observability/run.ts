@@ -31,6 +31,7 @@ const ALL_VARIANTS = {
     'logs-no-context',
     'metrics+logs',
     'prom-client',
+    'als-floor',
     'express-prom-bundle',
     'pino-http',
   ],
@@ -41,16 +42,27 @@ const ALL_VARIANTS = {
     'logs-no-context',
     'metrics+logs',
     'prom-client',
+    'als-floor',
+    'als-enterwith-floor',
     'fastify-metrics',
     'fastify-logger',
   ],
 } as const
 
-/** `SK_OBS_VARIANTS=bare,metrics,metrics+logs` runs a subset (bare is always run: the ratios need it). */
+/**
+ * `SK_OBS_VARIANTS=bare,metrics,metrics+logs` runs a subset (bare is always run: the ratios need it);
+ * `metrics@base` runs a variant on an earlier build too (see server.ts), for a before/after in one run.
+ * `SK_OBS_FRAMEWORKS=fastify` runs one framework.
+ */
 const only = process.env.SK_OBS_VARIANTS?.split(',')
+const frameworks = process.env.SK_OBS_FRAMEWORKS?.split(',') ?? ['express', 'fastify']
+function variantsOf(all: readonly string[]): string[] {
+  if (only === undefined) return [...all]
+  return ['bare', ...only.filter((v) => v !== 'bare' && all.includes(v.replace(/@base$/, '')))]
+}
 const VARIANTS = {
-  express: ALL_VARIANTS.express.filter((v) => only === undefined || v === 'bare' || only.includes(v)),
-  fastify: ALL_VARIANTS.fastify.filter((v) => only === undefined || v === 'bare' || only.includes(v)),
+  express: frameworks.includes('express') ? variantsOf(ALL_VARIANTS.express) : [],
+  fastify: frameworks.includes('fastify') ? variantsOf(ALL_VARIANTS.fastify) : [],
 }
 
 interface Server {
@@ -161,7 +173,10 @@ async function runHttp(framework: keyof typeof VARIANTS): Promise<unknown> {
 }
 
 const SCENARIOS = {
-  http: async () => ({ express: await runHttp('express'), fastify: await runHttp('fastify') }),
+  http: async () => ({
+    express: VARIANTS.express.length > 0 ? await runHttp('express') : undefined,
+    fastify: VARIANTS.fastify.length > 0 ? await runHttp('fastify') : undefined,
+  }),
   instrument: async () => runInstrument(QUICK),
 }
 

@@ -3,10 +3,12 @@
  * request can be read apart from the load generator's: `server.ts <express|fastify> <variant>`.
  * It reports its port over IPC and answers `cpu` with `process.cpuUsage()`.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import type { AddressInfo } from 'node:net'
-import { createLogger, createMetrics } from '@scalekit/observability'
-import { metricsHandler, observability } from '@scalekit/observability/express'
-import { observabilityPlugin } from '@scalekit/observability/fastify'
+import { fileURLToPath } from 'node:url'
+import * as current from '@scalekit/observability'
+import * as currentExpress from '@scalekit/observability/express'
+import * as currentFastify from '@scalekit/observability/fastify'
 import express from 'express'
 import promBundle from 'express-prom-bundle'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -15,7 +17,23 @@ import pino from 'pino'
 import { pinoHttp } from 'pino-http'
 import { Histogram, Registry } from 'prom-client'
 
-const [framework, variant] = process.argv.slice(2) as [string, string]
+const [framework, name] = process.argv.slice(2) as [string, string]
+
+/**
+ * `<variant>@base` runs the variant on another build of the package — the `dist` folder under
+ * `SK_OBS_BASE` (default `packages/observability/node_modules/.obs-base`, a copy of an earlier
+ * build) — so a change is compared before/after within one run.
+ */
+const onBase = name.endsWith('@base')
+const variant = onBase ? name.slice(0, -'@base'.length) : name
+const baseDist = `${process.env.SK_OBS_BASE ?? fileURLToPath(new URL('../../../packages/observability/node_modules/.obs-base', import.meta.url))}/dist`
+const [{ createLogger, createMetrics }, { metricsHandler, observability }, { observabilityPlugin }] = onBase
+  ? ((await Promise.all([
+      import(`${baseDist}/index.js`),
+      import(`${baseDist}/express.js`),
+      import(`${baseDist}/fastify.js`),
+    ])) as [typeof current, typeof currentExpress, typeof currentFastify])
+  : [current, currentExpress, currentFastify]
 
 /** Every logger writes to /dev/null through the same buffered pino destination. */
 function destination(): pino.DestinationStream {
@@ -54,6 +72,13 @@ async function expressServer(): Promise<number> {
         })
       })
       next()
+    })
+  }
+  // The runtime's floor for a request context: nothing but AsyncLocalStorage.run per request.
+  if (variant === 'als-floor') {
+    const storage = new AsyncLocalStorage<object>()
+    app.use((_req, _res, next) => {
+      storage.run({}, next)
     })
   }
   if (variant === 'express-prom-bundle')
@@ -99,6 +124,18 @@ async function fastifyServer(): Promise<number> {
       done()
     })
     app.get('/metrics', async () => registry.metrics())
+  }
+  // The runtime's floor for a request context: nothing but AsyncLocalStorage per request, entered
+  // around the rest of the request (run) or for the rest of the hook's turn (enterWith).
+  if (variant === 'als-floor' || variant === 'als-enterwith-floor') {
+    const storage = new AsyncLocalStorage<object>()
+    const enterWith = variant === 'als-enterwith-floor'
+    app.addHook('onRequest', (_request, _reply, done) => {
+      if (enterWith) {
+        storage.enterWith({})
+        done()
+      } else storage.run({}, done)
+    })
   }
   if (variant === 'fastify-metrics')
     await app.register(fastifyMetrics, { endpoint: '/metrics', defaultMetrics: { enabled: true } })
