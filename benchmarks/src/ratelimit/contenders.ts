@@ -3,12 +3,22 @@
  * client: raw INCR, and PEXPIRE when it created the key (the floor: a fixed window with no script),
  * @scalekit/ratelimit (GCRA, and the fixed window), rate-limiter-flexible's RateLimiterRedis (a
  * fixed window in one script) and express-rate-limit's Redis store (rate-limit-redis, one script),
- * the call express-rate-limit's middleware makes per request.
+ * the call express-rate-limit's middleware makes per request. Two floors for a one-script limiter:
+ * an EVALSHA of a script that only returns (what any script costs over INCR here) and a raw EVALSHA of
+ * our GCRA script with its arguments (what `take()` adds over the script call). With SK_RL_BEFORE=<dist
+ * dir>, `scalekit GCRA (before)` runs the same limiter on that other build.
  */
 import type { Redis } from 'ioredis'
-import { createRateLimiter, type RateLimiter } from '@scalekit/ratelimit'
+import * as current from '@scalekit/ratelimit'
+import type { RateLimiter } from '@scalekit/ratelimit'
 import { RedisStore } from 'rate-limit-redis'
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible'
+import { gcraParams } from '../../../packages/ratelimit/src/algorithms'
+import { scriptCall } from '../../../packages/ratelimit/src/drivers/redis/scripts'
+
+/** With SK_RL_BEFORE=<dist dir of another build>, that build's limiter for `scalekit GCRA (before)`. */
+const BEFORE = process.env.SK_RL_BEFORE
+const previous = (BEFORE === undefined ? current : await import(`${BEFORE}/index.js`)) as typeof current
 
 /** One decision: true when allowed. Rejects only when the limiter fails (Redis down). */
 export type Decide = (key: string) => Promise<boolean>
@@ -51,7 +61,33 @@ export async function makeSubjects(
         },
         close: () => Promise.resolve(),
       }),
+    'raw EVALSHA, a script that only returns': async () => {
+      const sha = (await redis.script('LOAD', 'return 1')) as string
+      return {
+        name: 'raw EVALSHA, a script that only returns',
+        decide: async (key) => (await redis.evalsha(sha, 1, `${prefix}:nop:${key}`)) === 1,
+        close: () => Promise.resolve(),
+      }
+    },
+    'raw EVALSHA of the GCRA script': async () => {
+      const call = scriptCall('gcra', gcraParams(l.limit, l.periodMs, l.burst ?? l.limit))
+      await redis.script('LOAD', call.script.source)
+      return {
+        name: 'raw EVALSHA of the GCRA script',
+        decide: async (key) => {
+          const reply = await redis.evalsha(
+            call.script.sha,
+            1,
+            `${prefix}:rawgcra:${key}`,
+            ...call.args(1, 0),
+          )
+          return ((reply as number[])[0] as number) >= 0
+        },
+        close: () => Promise.resolve(),
+      }
+    },
     'scalekit GCRA': () => Promise.resolve(ours('scalekit GCRA', 'gcra')),
+    'scalekit GCRA (before)': () => Promise.resolve(ours('scalekit GCRA (before)', 'gcra', previous)),
     'scalekit fixed-window': () => Promise.resolve(ours('scalekit fixed-window', 'fixed-window')),
     'rate-limiter-flexible': () => {
       const rlf = new RateLimiterRedis({
@@ -91,10 +127,10 @@ export async function makeSubjects(
       })
     },
   }
-  function ours(name: string, algorithm: 'gcra' | 'fixed-window'): Subject {
-    const limiter: RateLimiter = createRateLimiter({
+  function ours(name: string, algorithm: 'gcra' | 'fixed-window', build = current): Subject {
+    const limiter: RateLimiter = build.createRateLimiter({
       redis,
-      namespace: `${prefix}-${algorithm}`,
+      namespace: `${prefix}-${algorithm}${build === current ? '' : '-before'}`,
       algorithm,
       limit: l.limit,
       period: l.periodMs,
@@ -130,3 +166,11 @@ export const ALL = [
   'rate-limiter-flexible',
   'express-rate-limit + rate-limit-redis',
 ] as const
+
+/** The decisions scenario's contenders: ALL, the script floors, and the `before` build when given. */
+export const DECISIONS = [
+  ...ALL,
+  'raw EVALSHA, a script that only returns',
+  'raw EVALSHA of the GCRA script',
+  ...(BEFORE === undefined ? [] : ['scalekit GCRA (before)']),
+]

@@ -4,10 +4,15 @@
  */
 import type { Redis } from 'ioredis'
 import { interleave, printSummaries, timeConcurrent } from '../harness'
-import { ALL, makeSubjects } from './contenders'
+import { DECISIONS, makeSubjects } from './contenders'
 
 export async function runDecisions(redis: Redis, prefix: string, quick: boolean): Promise<unknown> {
-  const subjects = await makeSubjects(redis, `${prefix}:dec`, { limit: 1_000_000, periodMs: 60_000 }, ALL)
+  const subjects = await makeSubjects(
+    redis,
+    `${prefix}:dec`,
+    { limit: 1_000_000, periodMs: 60_000 },
+    DECISIONS,
+  )
   try {
     const summaries = await interleave(subjects, quick ? 1 : 5, (s) =>
       timeConcurrent((loop, i) => s.decide(`k${(loop * 7919 + i) % 1000}`), 20, quick ? 300 : 1500),

@@ -7,12 +7,20 @@
  * (`process.cpuUsage`), and Redis's own time per decision (`usec_per_call` of the outer command,
  * which includes the script's inner calls).
  *
- * The client (ioredis 5.9.2 at its defaults) is the same for every contender.
+ * The client (ioredis 5.9.2 at its defaults) is the same for every contender. A raw EVALSHA of our
+ * GCRA script (its arguments, no limiter around it) separates the script's cost from `take()`'s; with
+ * SK_RL_BEFORE=<dist dir>, `scalekit GCRA (before)` is the same limiter on that other build.
  */
 import { Redis } from 'ioredis'
-import { createRateLimiter, type RateLimiter } from '@scalekit/ratelimit'
+import * as current from '@scalekit/ratelimit'
+import type { RateLimiter } from '@scalekit/ratelimit'
 import { startRedisServer } from '@scalekit/test-utils'
+import { gcraParams } from '../../../packages/ratelimit/src/algorithms'
+import { scriptCall } from '../../../packages/ratelimit/src/drivers/redis/scripts'
 import { median, printTable, timeConcurrent } from '../harness'
+
+const BEFORE = process.env.SK_RL_BEFORE
+const previous = (BEFORE === undefined ? current : await import(`${BEFORE}/index.js`)) as typeof current
 
 /** The cheapest one-script decision: no clock, no state, six integers back (our reply's shape). */
 const CONSTANT_SCRIPT = 'return {1, 1, 0, 0, 0, 0}'
@@ -35,10 +43,10 @@ export async function runScriptCost(prefix: string, quick: boolean): Promise<unk
   const server = await startRedisServer()
   const redis = new Redis(server.url)
   const limiters: RateLimiter[] = []
-  const ours = (algorithm: 'gcra' | 'fixed-window'): RateLimiter => {
-    const limiter = createRateLimiter({
+  const ours = (algorithm: 'gcra' | 'fixed-window', build = current): RateLimiter => {
+    const limiter = build.createRateLimiter({
       redis,
-      namespace: `${prefix}-cost-${algorithm}`,
+      namespace: `${prefix}-cost-${algorithm}${build === current ? '' : '-before'}`,
       algorithm,
       limit: 1_000_000,
       period: '1m',
@@ -52,7 +60,10 @@ export async function runScriptCost(prefix: string, quick: boolean): Promise<unk
   try {
     const sha = (await redis.script('LOAD', CONSTANT_SCRIPT)) as string
     const gcra = ours('gcra')
+    const gcraBefore = ours('gcra', previous)
     const fixed = ours('fixed-window')
+    const call = scriptCall('gcra', gcraParams(1_000_000, 60_000, 1_000_000))
+    await redis.script('LOAD', call.script.source)
     const contenders: Contender[] = [
       {
         name: 'raw INCR + PEXPIRE',
@@ -68,7 +79,21 @@ export async function runScriptCost(prefix: string, quick: boolean): Promise<unk
         // Our arguments: cost, carry, limit, periodUs, burst, intervalUs.
         decide: (key) => redis.evalsha(sha, 1, `${prefix}:const:${key}`, 1, 0, 1e6, 6e7, 1e6, 60),
       },
+      {
+        name: 'raw EVALSHA of the GCRA script',
+        command: 'evalsha',
+        decide: (key) => redis.evalsha(call.script.sha, 1, `${prefix}:rawgcra:${key}`, ...call.args(1, 0)),
+      },
       { name: 'scalekit GCRA', command: 'evalsha', decide: (key) => gcra.take(key) },
+      ...(BEFORE === undefined
+        ? []
+        : [
+            {
+              name: 'scalekit GCRA (before)',
+              command: 'evalsha' as const,
+              decide: (key: string) => gcraBefore.take(key),
+            },
+          ]),
       { name: 'scalekit fixed-window', command: 'evalsha', decide: (key) => fixed.take(key) },
     ]
     const rounds = quick ? 1 : 5

@@ -1,36 +1,15 @@
-import { createHash } from 'node:crypto'
-import type { RedisClient } from '@scalekit/internal'
-import type { Algorithm } from '../../algorithms/types'
+import type { Algorithm, Params } from '../../algorithms/types'
+import { gcraCall } from './gcra'
+import { Script, type ScriptCall } from './script'
+
+export type { ScriptCall } from './script'
 
 /**
- * A Lua script run by SHA (EVALSHA), sent whole (EVAL) on NOSCRIPT — a restarted or failed-over
- * Redis has forgotten it. The app's client is never changed (no `defineCommand` on it).
- */
-export class Script {
-  readonly source: string
-  readonly sha: string
-
-  constructor(source: string) {
-    this.source = source
-    this.sha = createHash('sha1').update(source).digest('hex')
-  }
-
-  async run(client: RedisClient, key: string, args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, 1, key, ...args)
-    } catch (error) {
-      if (error instanceof Error && error.message.startsWith('NOSCRIPT'))
-        return client.eval(this.source, 1, key, ...args)
-      throw error
-    }
-  }
-}
-
-/**
- * Every script: KEYS[1] the key's state; ARGV cost, carry, limit, periodUs, burst, intervalUs. Each
- * reads the server's clock (TIME, µs) so instance clocks do not matter, touches that one key (Redis
- * Cluster safe), and returns {allowed, remaining, resetAfterUs, retryAfterUs, emptyForUs, nowUs}.
- * Each mirrors its model in src/algorithms line by line, in the same double arithmetic.
+ * The other algorithms' scripts: KEYS[1] the key's state; ARGV cost, carry, limit, periodUs, burst,
+ * intervalUs. Each reads the server's clock (TIME, µs) so instance clocks do not matter, touches
+ * that one key (Redis Cluster safe), and returns {allowed, remaining, resetAfterUs, retryAfterUs,
+ * emptyForUs, nowUs}. Each mirrors its model in src/algorithms line by line, in the same double
+ * arithmetic.
  */
 const HEAD = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -42,22 +21,6 @@ local burst = tonumber(ARGV[5])
 local interval = tonumber(ARGV[6])
 local function ms(us) return math.max(1, math.ceil(us / 1000)) end
 `
-
-const GCRA = `${HEAD}
-local ceiling = now + burst * interval
-local tat = now
-local raw = redis.call('GET', KEYS[1])
-if raw then tat = math.max(tonumber(raw), now) end
-if carry > 0 then tat = tat + math.floor(carry * interval + 0.5) end
-local nxt = tat + cost * interval
-local allowed = nxt <= ceiling
-local stored = tat
-if allowed then stored = nxt end
-local ttl = stored - now
-if ttl > 0 then redis.call('SET', KEYS[1], string.format('%.0f', stored), 'PX', ms(ttl)) elseif raw then redis.call('DEL', KEYS[1]) end
-local retry = 0
-if not allowed then retry = nxt - ceiling end
-return {allowed and 1 or 0, math.max(0, math.floor((ceiling - stored) / interval)), stored - now, retry, math.max(0, stored + interval - ceiling), now}`
 
 const TOKEN_BUCKET = `${HEAD}
 local tokens = burst
@@ -157,11 +120,36 @@ local empty = 0
 if n >= limit then empty = leaves(n - limit + 1) end
 return {allowed and 1 or 0, math.max(0, limit - n), reset, retry, empty, now}`
 
-/** The script of each algorithm. */
-export const scripts: Readonly<Record<Algorithm, Script>> = {
-  gcra: new Script(GCRA),
+/** A script returning the whole outcome: {allowed, remaining, resetAfterUs, retryAfterUs, emptyForUs, nowUs}. */
+function fullCall(script: Script, p: Params): ScriptCall {
+  const params = [p.limit, p.periodUs, p.burst, p.intervalUs]
+  return {
+    script,
+    args: (cost, carry) => [cost, carry, ...params],
+    outcome(reply) {
+      if (!Array.isArray(reply) || reply.length !== 6 || !reply.every((n) => typeof n === 'number'))
+        throw new TypeError(`unexpected reply from the rate-limit script: ${JSON.stringify(reply)}`)
+      const [allowed, remaining, resetAfterUs, retryAfterUs, emptyForUs, nowUs] = reply
+      return {
+        allowed: allowed === 1,
+        remaining: remaining as number,
+        resetAfterUs: resetAfterUs as number,
+        retryAfterUs: retryAfterUs as number,
+        emptyForUs: emptyForUs as number,
+        nowUs: nowUs as number,
+      }
+    },
+  }
+}
+
+const others = {
   'token-bucket': new Script(TOKEN_BUCKET),
   'fixed-window': new Script(FIXED_WINDOW),
   'sliding-window': new Script(SLIDING_WINDOW),
   'sliding-log': new Script(SLIDING_LOG),
+} as const
+
+/** How to call the script of `algorithm` with the parameters `p`. */
+export function scriptCall(algorithm: Algorithm, p: Params): ScriptCall {
+  return algorithm === 'gcra' ? gcraCall(p) : fullCall(others[algorithm], p)
 }
