@@ -15,7 +15,7 @@ import type { TimedQueryConfig } from '../internal/query-args'
 import { timedQuery } from '../nodes/dispatcher'
 import type { Node } from '../nodes/node'
 import type { Cluster } from './cluster'
-import { runOnPrimary, runWrite } from './primary'
+import { primaryError, runWrite } from './primary'
 import { publishFallback, sendTo } from './trace'
 
 const PROBE_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn'
@@ -57,8 +57,17 @@ export async function runRead<R extends QueryResultRow>(
     choice ??= await waitForReplay(cluster, need, tried, reason)
     for (let attempt = 1; ; attempt++) {
       const { node } = choice
-      if (node === cluster.primary)
-        return await runOnPrimary<R>(cluster, config, decision, choice.reason, attempt)
+      if (node === cluster.primary) {
+        // What `runOnPrimary` does, in this function's own frame: a read on the primary (the only
+        // node of a router without replicas, such as a shard's) adds no `async` layer to the call.
+        if (decision.target !== 'replica')
+          return await runWrite<R>(cluster, config, decision, choice.reason, attempt)
+        try {
+          return await sendTo<R>(node, config, choice.reason, decision, attempt)
+        } catch (error) {
+          throw primaryError(cluster, error)
+        }
+      }
       try {
         return await sendTo<R>(node, config, choice.reason, decision, attempt, choice.waitedMs)
       } catch (error) {
