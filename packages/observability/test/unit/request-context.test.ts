@@ -1,8 +1,9 @@
 import { request } from 'node:http'
+import { Writable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
 import Fastify from 'fastify'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createLogger, getRequestContext } from '../../src/index'
 import { observability } from '../../src/adapters/express'
 import { observabilityPlugin } from '../../src/adapters/fastify'
@@ -95,6 +96,76 @@ describe.each(['express', 'fastify'] as const)('%s request context', (framework)
       const generated = await post(port, '{}', { 'x-request-id': 'not ok' })
       expect(generated.requestId).toMatch(/^[0-9a-f-]{36}$/)
       expect(JSON.parse(generated.body)).toMatchObject({ requestId: generated.requestId })
+    } finally {
+      await close()
+    }
+  })
+})
+
+describe.each(['express', 'fastify'] as const)('%s access line', (framework) => {
+  it("names the request's ids, method, route, status and duration, and the handler's lines carry the ids", async () => {
+    const lines: Record<string, unknown>[] = []
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>)
+        done()
+      },
+    })
+    const captured = createLogger({ destination })
+    let port: number
+    let close: () => Promise<void>
+    if (framework === 'express') {
+      const app = express()
+      app.use(observability({ logger: captured }))
+      app.use(express.json())
+      app.post('/orders/:id', (_req, res) => {
+        captured.info({ orderId: 7 }, 'placing')
+        res.json({ ok: true })
+      })
+      const server = app.listen(0, '127.0.0.1')
+      await new Promise((resolve) => server.once('listening', resolve))
+      port = (server.address() as AddressInfo).port
+      close = () =>
+        new Promise((resolve) =>
+          server.close(() => {
+            resolve()
+          }),
+        )
+    } else {
+      const app = Fastify()
+      await app.register(observabilityPlugin, { logger: captured })
+      app.post('/orders/:id', async () => {
+        await new Promise((resolve) => setImmediate(resolve))
+        captured.info({ orderId: 7 }, 'placing')
+        return { ok: true }
+      })
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      port = (app.server.address() as AddressInfo).port
+      close = () => app.close()
+    }
+    try {
+      expect((await post(port, '{}', { 'x-request-id': 'abc-2', traceparent })).status).toBe(200)
+      // The access line is written when the response closes, which may follow the client's read.
+      await vi.waitFor(() => {
+        expect(lines.some((line) => line.msg === 'request completed')).toBe(true)
+      })
+      const placing = lines.find((line) => line.msg === 'placing')
+      const access = lines.find((line) => line.msg === 'request completed')
+      expect(placing).toMatchObject({
+        orderId: 7,
+        requestId: 'abc-2',
+        traceId: '0af7651916cd43dd8448eb211c80319c',
+        route: '/orders/:id',
+      })
+      expect(access).toMatchObject({
+        requestId: 'abc-2',
+        traceId: '0af7651916cd43dd8448eb211c80319c',
+        spanId: placing?.spanId,
+        method: 'POST',
+        route: '/orders/:id',
+        statusCode: 200,
+      })
+      expect(access?.durationMs).toEqual(expect.any(Number))
     } finally {
       await close()
     }
