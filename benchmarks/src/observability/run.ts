@@ -41,6 +41,8 @@ const ALL_VARIANTS = {
     'logs',
     'logs-no-context',
     'metrics+logs',
+    'context-only',
+    'logs-no-access',
     'prom-client',
     'als-floor',
     'als-enterwith-floor',

@@ -108,6 +108,11 @@ async function fastifyServer(): Promise<number> {
   if (variant === 'logs-no-context')
     await app.register(observabilityPlugin, { logger, metricsPath: false, context: false })
   if (variant === 'metrics+logs') await app.register(observabilityPlugin, { metrics, logger })
+  // Where the cost of logs goes: the request context without any line, and with no access line.
+  if (variant === 'context-only')
+    await app.register(observabilityPlugin, { context: true, metricsPath: false })
+  if (variant === 'logs-no-access')
+    await app.register(observabilityPlugin, { logger, accessLog: false, metricsPath: false })
   if (variant === 'prom-client') {
     const histogram = handWrittenHistogram(registry)
     const starts = new WeakMap<object, (labels: Record<string, string | number>) => number>()
