@@ -3,6 +3,8 @@ import type { JsonWebKey } from 'node:crypto'
 import { importJWK } from 'jose'
 import type { CryptoKey, JWK } from 'jose'
 import { describeValue } from '@scalekit/internal'
+import { SessionTokenError } from '../errors'
+import type { KeyLookup } from './verify'
 
 /** A JSON Web Key Set as `jose` and RFC 7517 write it: `{ keys: [...] }`. */
 export interface KeySet {
@@ -23,6 +25,8 @@ export interface KeyRing {
   /** The public halves, to publish as a JWKS for other services (symmetric keys are never listed). */
   readonly publicSet: KeySet
   readonly algorithms: readonly string[]
+  /** The verifying key of a header: its `kid` in this ring, bound to the header's `alg`. */
+  readonly lookup: KeyLookup
 }
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'] as const
@@ -135,5 +139,19 @@ export async function importKeyRing(set: CheckedKeySet): Promise<KeyRing> {
     verifiers.set(kid, { kid, alg, key: verifyKey })
     if (jwk.kty !== 'oct') publicKeys.push({ ...publicJwk, alg, use: 'sig' })
   }
-  return { signer: signer as RingKey, verifiers, publicSet: { keys: publicKeys }, algorithms: set.algorithms }
+  const lookup: KeyLookup = (header) => {
+    const found = header.kid === undefined ? undefined : verifiers.get(header.kid)
+    if (found === undefined)
+      throw new SessionTokenError('no key of the configured set has this kid', { reason: 'unknown-key' })
+    if (found.alg !== header.alg)
+      throw new SessionTokenError(`the key of this kid is bound to ${found.alg}`, { reason: 'algorithm' })
+    return found.key
+  }
+  return {
+    signer: signer as RingKey,
+    verifiers,
+    publicSet: { keys: publicKeys },
+    algorithms: set.algorithms,
+    lookup,
+  }
 }

@@ -38,7 +38,7 @@ import type {
 } from './types'
 import { VerifiedCache } from './verified-cache'
 import { checkHeader, verifyJwt } from './verify'
-import type { KeyLookup, VerifyRules } from './verify'
+import type { VerifyRules } from './verify'
 
 class TokenService implements Tokens {
   readonly #o: ResolvedTokensOptions
@@ -115,9 +115,8 @@ class TokenService implements Tokens {
     return this.#pair(ring, checked.sub, family, checked, first)
   }
 
-  async verify(token: string): Promise<AccessClaims> {
-    this.#open()
-    return (await this.#verifyKind('access', token, this.#rules.access)) as AccessClaims
+  verify(token: string): Promise<AccessClaims> {
+    return this.#verifyKind('access', token, this.#rules.access) as Promise<AccessClaims>
   }
 
   async refresh(refreshToken: string, update?: Omit<TokenSubject, 'sub'>): Promise<TokenPair> {
@@ -200,7 +199,7 @@ class TokenService implements Tokens {
       typ: TOKEN_TYPES.service,
       requiredClaims: ['sub', 'exp', 'iat', 'jti'],
     }
-    const payload = await this.#verifyKind('service', token, rules, list.join(' '))
+    const payload = await this.#verifyKind('service', token, rules, `service\0${list.join('\0')}`)
     const scope = typeof payload['scope'] === 'string' ? payload['scope'] : ''
     return { ...payload, scopes: scope === '' ? [] : scope.split(' ') } as ServiceClaims
   }
@@ -313,33 +312,35 @@ class TokenService implements Tokens {
     return token
   }
 
-  #lookup(ring: KeyRing): KeyLookup {
-    return (header) => {
-      const key = header.kid === undefined ? undefined : ring.verifiers.get(header.kid)
-      if (key === undefined)
-        throw new SessionTokenError('no key of the configured set has this kid', { reason: 'unknown-key' })
-      if (key.alg !== header.alg)
-        throw new SessionTokenError(`the key of this kid is bound to ${key.alg}`, { reason: 'algorithm' })
-      return key.key
-    }
-  }
-
-  async #verifyKind(kind: TokenKind, token: string, rules: VerifyRules, scope = ''): Promise<JWTPayload> {
-    const cacheKey =
-      this.#o.cacheSize > 0 &&
-      typeof token === 'string' &&
-      token.length <= rules.maxTokenSize &&
-      kind !== 'refresh'
-        ? VerifiedCache.keyOf(`${kind}\0${scope}`, token)
-        : undefined
+  /**
+   * One verification: a hit of the verified-token cache (same token, same rules) skips the signature
+   * and claim checks; the revocation check runs either way. `scope` names the rules a cache entry
+   * answers for (the kind, and the audience of a service token).
+   */
+  async #verifyKind(
+    kind: TokenKind,
+    token: string,
+    rules: VerifyRules,
+    scope: string = kind,
+  ): Promise<JWTPayload> {
+    this.#open()
     let cached = false
     try {
-      let payload = cacheKey === undefined ? undefined : this.#cache.get(cacheKey)
+      const cacheKey =
+        this.#o.cacheSize > 0 &&
+        kind !== 'refresh' &&
+        typeof token === 'string' &&
+        token.length <= rules.maxTokenSize
+          ? VerifiedCache.keyOf(token)
+          : undefined
+      // A clear (keys or revocations changed) while the signature is checked keeps the result out.
+      const generation = this.#cache.generation
+      let payload = cacheKey === undefined ? undefined : this.#cache.get(cacheKey, scope)
       cached = payload !== undefined
-      if (payload === undefined) payload = await verifyJwt(token, this.#lookup(await this.#ring), rules)
+      if (payload === undefined) payload = await verifyJwt(token, (await this.#ring).lookup, rules)
       this.#checkShape(kind, payload)
       this.#checkRevoked(payload)
-      if (!cached && cacheKey !== undefined) this.#cache.set(cacheKey, payload)
+      if (!cached && cacheKey !== undefined) this.#cache.set(cacheKey, scope, payload, generation)
       publish(channels.verify, (): VerifyEvent => ({ kind, outcome: 'valid', cached }))
       return payload
     } catch (error) {
@@ -355,17 +356,16 @@ class TokenService implements Tokens {
   }
 
   #checkShape(kind: TokenKind, payload: JWTPayload): void {
-    const bad = (what: string): never => {
-      throw new SessionTokenError(`the ${kind} token's ${what}`, { reason: 'claims' })
-    }
+    let bad: string | undefined
     if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || typeof payload.iat !== 'number')
-      bad('sub, jti or iat is not of the right type')
-    if (kind !== 'service' && typeof payload['sid'] !== 'string') bad('sid is not a string')
-    if (
+      bad = 'sub, jti or iat is not of the right type'
+    else if (kind !== 'service' && typeof payload['sid'] !== 'string') bad = 'sid is not a string'
+    else if (
       kind === 'access' &&
       !(Array.isArray(payload['roles']) && payload['roles'].every((r) => typeof r === 'string'))
     )
-      bad('roles is not a list of strings')
+      bad = 'roles is not a list of strings'
+    if (bad !== undefined) throw new SessionTokenError(`the ${kind} token's ${bad}`, { reason: 'claims' })
   }
 
   #checkRevoked(payload: JWTPayload): void {
@@ -433,7 +433,7 @@ class TokenService implements Tokens {
     const kind = header.typ?.toLowerCase() === TOKEN_TYPES.refresh ? 'refresh' : 'access'
     let payload: JWTPayload
     try {
-      payload = await verifyJwt(token, this.#lookup(await this.#ring), this.#rules[kind])
+      payload = await verifyJwt(token, (await this.#ring).lookup, this.#rules[kind])
     } catch (error) {
       // An expired token is already dead: nothing to revoke.
       if (error instanceof SessionTokenError && error.reason === 'expired') return

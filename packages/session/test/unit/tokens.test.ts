@@ -149,4 +149,34 @@ describe('verified-token cache', () => {
       await tokens.close()
     }
   })
+
+  it('answers only for the rules a token was verified by', async () => {
+    const tokens = createTokens({ ...base, keys: { keys: [edKey('a')] } })
+    const token = await tokens.issueServiceToken({ sub: 'billing', audience: 'ledger' })
+    await expect(tokens.verifyServiceToken(token, 'ledger')).resolves.toMatchObject({ sub: 'billing' })
+    await expect(tokens.verifyServiceToken(token, 'ledger')).resolves.toMatchObject({ sub: 'billing' })
+    await expect(tokens.verifyServiceToken(token, 'mailer')).rejects.toMatchObject({ reason: 'audience' })
+    await expect(tokens.verify(token)).rejects.toMatchObject({ reason: 'type' })
+    const { accessToken } = await tokens.issue({ sub: 'u' })
+    await tokens.verify(accessToken)
+    await expect(tokens.verifyServiceToken(accessToken, AUDIENCE)).rejects.toBeInstanceOf(SessionTokenError)
+    await tokens.close()
+  })
+
+  it('checks revocation on every hit, and keeps out a result that was being verified when revocations changed', async () => {
+    const tokens = createTokens({ ...base, keys: { keys: [edKey('a')] }, store: 'memory' })
+    const { accessToken } = await tokens.issue({ sub: 'u' })
+    const other = await tokens.issue({ sub: 'v' })
+    await tokens.verify(accessToken)
+    await tokens.verify(accessToken)
+    // A verification in flight (its signature check is off the main thread) while revocations change:
+    const inFlight = tokens.verify(other.accessToken)
+    await tokens.revoke({ jti: 'someone-else' })
+    await inFlight
+    expect(tokens.health().cachedTokens).toBe(0)
+    await tokens.verify(accessToken)
+    await tokens.revoke({ sub: 'u' })
+    await expect(tokens.verify(accessToken)).rejects.toMatchObject({ reason: 'user' })
+    await tokens.close()
+  })
 })
