@@ -80,6 +80,42 @@ export function runSessionStoreConformance(api: TestApi, target: StoreUnderTest)
       expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({ a: '1', b: '20', d: '4' })
     })
 
+    it('keeps every field text byte for byte through updates of other fields', async () => {
+      const store = await target.createStore()
+      const k = key()
+      const texts = {
+        empty: '[]',
+        object: '{}',
+        big: '12345678901234567890',
+        tiny: '0.1',
+        slash: '"a/b\\\\c"',
+        unicode: '"é😀\\u0000"',
+        nested: '{"a":[],"b":{"c":[1.5e300]}}',
+      }
+      await store.create(k, session({ data: texts }), IDLE)
+      expect(await store.update(k, { other: '1' }, [], Date.now(), IDLE)).toBe(true)
+      expect(await store.update(k, {}, ['other'], Date.now(), IDLE)).toBe(true)
+      expect((await store.load(k, Date.now(), IDLE, true))?.data).toEqual(texts)
+      await store.update(k, {}, Object.keys(texts), Date.now(), IDLE)
+      expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({})
+      expect(await store.update(k, { a: '[]' }, [], Date.now(), IDLE)).toBe(true)
+      expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({ a: '[]' })
+    })
+
+    it('lists the last load of a session as its lastSeenAt', async () => {
+      const store = await target.createStore()
+      const user = `u-${key().slice(0, 8)}`
+      const k = key()
+      const created = Date.now()
+      await store.create(k, session({ userId: user, createdAt: created, lastSeenAt: created }), IDLE)
+      await sleep(100)
+      const touchedAt = Date.now()
+      await store.load(k, touchedAt, IDLE, true)
+      const [info] = await store.list(user, Date.now())
+      expect(info?.createdAt).toBe(created)
+      expect((info?.lastSeenAt ?? 0) > created).toBe(true)
+    })
+
     it('keeps all of 50 concurrent updates to different fields of one session', async () => {
       const store = await target.createStore()
       const k = key()
@@ -91,6 +127,21 @@ export function runSessionStoreConformance(api: TestApi, target: StoreUnderTest)
       const data = (await store.load(k, Date.now(), IDLE, false))?.data ?? {}
       expect(Object.keys(data).length).toBe(50)
       expect(data['f49']).toBe('49')
+    })
+
+    it('answers many concurrent creates, loads, updates and destroys, each on its own session', async () => {
+      const store = await target.createStore()
+      const keys = Array.from({ length: 20 }, key)
+      await Promise.all(keys.map((k, i) => store.create(k, session({ data: { n: String(i) } }), IDLE)))
+      const loaded = await Promise.all(keys.map((k) => store.load(k, Date.now(), IDLE, true)))
+      expect(loaded.map((s) => s?.data['n'])).toEqual(keys.map((_, i) => String(i)))
+      const updated = await Promise.all(
+        keys.map((k, i) => store.update(k, { m: String(i) }, [], Date.now(), IDLE)),
+      )
+      expect(updated.every(Boolean)).toBe(true)
+      await Promise.all(keys.slice(10).map((k) => store.destroy(k)))
+      const after = await Promise.all(keys.map((k) => store.load(k, Date.now(), IDLE, false)))
+      expect(after.map((s) => s?.data['m'])).toEqual(keys.map((_, i) => (i < 10 ? String(i) : undefined)))
     })
 
     it('never brings back a missing or destroyed session through an update', async () => {

@@ -1,59 +1,51 @@
 import { createHash } from 'node:crypto'
-import type { DeadlineSweep } from '@scalekit/internal'
+import type { DeadlineSweep, RedisClient as SdkRedisClient } from '@scalekit/internal'
 import { callRedis, Script } from '../internal/redis-calls'
 import type { RedisClient } from '../redis'
 import type { SessionStore, StoredSession, StoredSessionInfo } from '../sessions/store'
 
-/** Metadata fields of a session hash; data fields are `d:<name>`, so they never collide. */
-const META = { user: '_u', created: '_c', seen: '_l', expires: '_e' } as const
-
-const NOW_TTL = `local now = tonumber(ARGV[1])
-local function ttl(e) return math.max(1, math.min(tonumber(ARGV[2]), tonumber(e) - now)) end`
-
-/** KEYS: session. ARGV: now, idleMs, touch (0/1). The whole hash, or nil when missing or past its absolute timeout. */
-const loadScript = new Script(`${NOW_TTL}
-local h = redis.call('HGETALL', KEYS[1])
-if #h == 0 then return nil end
-local e
-for i = 1, #h, 2 do if h[i] == '${META.expires}' then e = h[i + 1] end end
-if not e or tonumber(e) <= now then redis.call('DEL', KEYS[1]) return nil end
-if ARGV[3] == '1' then
-  redis.call('HSET', KEYS[1], '${META.seen}', ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], ttl(e))
-end
-return h`)
+/**
+ * The members of an app's ioredis 5/6 `Redis` or `Cluster` the session store calls: scripts, and
+ * plain commands by name (GET, GETEX, SET, GETDEL).
+ */
+export type SessionRedisClient = RedisClient & Pick<SdkRedisClient, 'call'>
 
 /**
- * KEYS: session. ARGV: now, idleMs, n, then n name/value pairs to set, then names to delete. Only
- * an existing, live session is written (never brought back as a partial hash). 1 or 0.
+ * A session as stored: one JSON object per key. `d` maps each data field to its own JSON text, so the
+ * update script decodes and re-encodes a flat map of strings only and never re-encodes user data
+ * (Lua's cjson would turn `[]` into `{}` and round numbers). `l` is the last write, `i` the idle
+ * timeout the key's TTL was last set with (with the TTL, the last load: see {@link lastSeen}).
  */
-const updateScript = new Script(`${NOW_TTL}
-local e = redis.call('HGET', KEYS[1], '${META.expires}')
-if not e then return 0 end
-if tonumber(e) <= now then redis.call('DEL', KEYS[1]) return 0 end
+interface Doc {
+  readonly c: number
+  readonly e: number
+  readonly l: number
+  readonly i: number
+  readonly u?: string
+  readonly d: Record<string, string>
+}
+
+/**
+ * KEYS: session. ARGV: now, idleMs, n, then n name/value pairs to set, then names to delete. Only a
+ * live session is written (a missing or timed-out one is never brought back). 1 or 0.
+ */
+const updateScript = new Script(`
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local s = cjson.decode(raw)
+local now = tonumber(ARGV[1])
+if s.e <= now then redis.call('DEL', KEYS[1]) return 0 end
+local d = s.d
 local n = tonumber(ARGV[3])
-for i = 4, 3 + 2 * n, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-for i = 4 + 2 * n, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
-redis.call('HSET', KEYS[1], '${META.seen}', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ttl(e))
+for i = 4, 3 + 2 * n, 2 do d[ARGV[i]] = ARGV[i + 1] end
+for i = 4 + 2 * n, #ARGV do d[ARGV[i]] = nil end
+s.l = now
+s.i = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], cjson.encode(s), 'PX', ARGV[2])
 return 1`)
 
-/** KEYS: session. ARGV: now, idleMs, then field/value pairs (metadata included). */
-const createScript = new Script(`${NOW_TTL}
-redis.call('DEL', KEYS[1])
-local e
-for i = 3, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  if ARGV[i] == '${META.expires}' then e = ARGV[i + 1] end
-end
-redis.call('PEXPIRE', KEYS[1], ttl(e))
-return 1`)
-
-/** KEYS: session. Deletes it; returns its user id (for the index) or false. */
-const destroyScript = new Script(`
-local u = redis.call('HGET', KEYS[1], '${META.user}')
-redis.call('DEL', KEYS[1])
-return u`)
+/** KEYS: session. The stored JSON (or false) and its TTL, without touching it. */
+const peekScript = new Script(`return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]) }`)
 
 /** KEYS: index. ARGV: now, key, expiresAt (0 = remove the key). Prunes the expired. */
 const indexScript = new Script(`
@@ -67,24 +59,43 @@ const listScript = new Script(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)`)
 
-/** KEYS: session. The metadata without touching it. */
-const peekScript = new Script(
-  `return redis.call('HMGET', KEYS[1], '${META.created}', '${META.seen}', '${META.expires}')`,
-)
+/** The stored document, or undefined if `raw` is not one (another writer's key: reads as missing). */
+function parse(raw: unknown): Doc | undefined {
+  if (typeof raw !== 'string') return undefined
+  try {
+    const doc = JSON.parse(raw) as { readonly e?: unknown; readonly d?: unknown } | null
+    return typeof doc?.e === 'number' && typeof doc.d === 'object' && doc.d !== null
+      ? (doc as Doc)
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The last load or update: a load restarts the key's TTL at the idle timeout without rewriting the
+ * document, so the TTL left tells when that was.
+ */
+function lastSeen(doc: Doc, ttlMs: number, now: number): number {
+  return ttlMs > 0 ? Math.max(doc.l, now - (doc.i - ttlMs)) : doc.l
+}
 
 /** Options of {@link RedisSessionStore}. */
 export interface RedisStoreConfig {
-  readonly redis: RedisClient
+  readonly redis: SessionRedisClient
   readonly prefix: string
   readonly timeoutMs: number
   readonly sweep: DeadlineSweep
 }
 
 /**
- * Sessions in Redis: one hash per session, `<prefix>:s:{<key>}`, with one field per data field
- * (field-level writes: concurrent updates of different fields never overwrite each other), and a
- * sorted set per user, `<prefix>:u:{<hash of the user id>}`. Each key carries its own hash tag, so
- * the store runs on Redis Cluster; each step on a session is one script on one key.
+ * Sessions in Redis: one JSON string per session, `<prefix>:s2:{<key>}`, living as long as its idle
+ * timeout (the key's TTL), and a sorted set per user, `<prefix>:u:{<hash of the user id>}`. A load is
+ * one plain `GETEX` (or `GET` without rolling expiry) and the absolute timeout is checked on the
+ * client; an update is one script that merges the changed fields into the stored document, so
+ * concurrent updates of different fields never overwrite each other, and never writes back a session
+ * that is gone. Each key carries its own hash tag, so the store runs on Redis Cluster. Needs Redis 6.2
+ * or later (GETEX, GETDEL).
  */
 export class RedisSessionStore implements SessionStore {
   readonly #c: RedisStoreConfig
@@ -94,17 +105,17 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async create(key: string, session: StoredSession, idleMs: number): Promise<void> {
-    const fields: (string | number)[] = [META.created, session.createdAt, META.seen, session.lastSeenAt]
-    fields.push(META.expires, session.expiresAt)
-    if (session.userId !== undefined) fields.push(META.user, session.userId)
-    for (const [name, value] of Object.entries(session.data)) fields.push(`d:${name}`, value)
-    await this.#call('creating a session', createScript, this.#session(key), [
-      session.lastSeenAt,
-      idleMs,
-      ...fields,
-    ])
+    const doc: Doc = {
+      c: session.createdAt,
+      e: session.expiresAt,
+      l: session.lastSeenAt,
+      i: idleMs,
+      ...(session.userId === undefined ? {} : { u: session.userId }),
+      d: session.data,
+    }
+    await this.#command('creating a session', 'set', this.#session(key), JSON.stringify(doc), 'PX', idleMs)
     if (session.userId !== undefined)
-      await this.#call('indexing a session', indexScript, this.#user(session.userId), [
+      await this.#script('indexing a session', indexScript, this.#user(session.userId), [
         session.lastSeenAt,
         key,
         session.expiresAt,
@@ -112,27 +123,13 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async load(key: string, now: number, idleMs: number, touch: boolean): Promise<StoredSession | undefined> {
-    const reply = await this.#call('loading a session', loadScript, this.#session(key), [
-      now,
-      idleMs,
-      touch ? 1 : 0,
-    ])
-    if (!Array.isArray(reply)) return undefined
-    const flat = reply as string[]
-    const data: Record<string, string> = {}
-    const meta: Record<string, string> = {}
-    for (let i = 0; i < flat.length; i += 2) {
-      const name = flat[i] as string
-      if (name.startsWith('d:')) data[name.slice(2)] = flat[i + 1] as string
-      else meta[name] = flat[i + 1] as string
-    }
-    return {
-      userId: meta[META.user],
-      createdAt: Number(meta[META.created]),
-      lastSeenAt: Number(meta[META.seen]),
-      expiresAt: Number(meta[META.expires]),
-      data,
-    }
+    const raw = touch
+      ? await this.#command('loading a session', 'getex', this.#session(key), 'PX', idleMs)
+      : await this.#command('loading a session', 'get', this.#session(key))
+    const doc = parse(raw)
+    // Past its absolute timeout: gone, whatever its TTL (an update would refuse it too).
+    if (doc === undefined || doc.e <= now) return undefined
+    return { userId: doc.u, createdAt: doc.c, lastSeenAt: doc.l, expiresAt: doc.e, data: doc.d }
   }
 
   async update(
@@ -144,36 +141,34 @@ export class RedisSessionStore implements SessionStore {
   ): Promise<boolean> {
     const entries = Object.entries(set)
     const args: (string | number)[] = [now, idleMs, entries.length]
-    for (const [name, value] of entries) args.push(`d:${name}`, value)
-    for (const name of unset) args.push(`d:${name}`)
-    return (await this.#call('updating a session', updateScript, this.#session(key), args)) === 1
+    for (const [name, value] of entries) args.push(name, value)
+    args.push(...unset)
+    return (await this.#script('updating a session', updateScript, this.#session(key), args)) === 1
   }
 
   async destroy(key: string): Promise<void> {
-    const userId = await this.#call('destroying a session', destroyScript, this.#session(key), [])
-    if (typeof userId === 'string')
-      await this.#call('unindexing a session', indexScript, this.#user(userId), [Date.now(), key, 0])
+    const doc = parse(await this.#command('destroying a session', 'getdel', this.#session(key)))
+    if (doc?.u !== undefined)
+      await this.#script('unindexing a session', indexScript, this.#user(doc.u), [Date.now(), key, 0])
   }
 
   async list(userId: string, now: number): Promise<StoredSessionInfo[]> {
-    const keys = (await this.#call('listing sessions', listScript, this.#user(userId), [now])) as string[]
-    const metas = await Promise.all(
-      keys.map(async (key) => ({
-        key,
-        meta: (await this.#call('reading a session', peekScript, this.#session(key), [])) as (
-          string | null
-        )[],
-      })),
+    const keys = (await this.#script('listing sessions', listScript, this.#user(userId), [now])) as string[]
+    const peeked = await Promise.all(
+      keys.map(async (key) => {
+        const reply = await this.#script('reading a session', peekScript, this.#session(key), [])
+        const [raw, ttl] = reply as [unknown, number]
+        return { key, doc: parse(raw), ttl }
+      }),
     )
     const infos: StoredSessionInfo[] = []
-    for (const { key, meta } of metas) {
-      const [created, seen, expires] = meta
-      if (created === null || created === undefined || Number(expires) <= now) {
+    for (const { key, doc, ttl } of peeked) {
+      if (doc === undefined || doc.e <= now) {
         // Gone (idle timeout, or destroyed while the index was not updated): drop it from the index.
-        await this.#call('unindexing a session', indexScript, this.#user(userId), [now, key, 0])
+        await this.#script('unindexing a session', indexScript, this.#user(userId), [now, key, 0])
         continue
       }
-      infos.push({ key, createdAt: Number(created), lastSeenAt: Number(seen), expiresAt: Number(expires) })
+      infos.push({ key, createdAt: doc.c, lastSeenAt: lastSeen(doc, ttl, now), expiresAt: doc.e })
     }
     return infos
   }
@@ -186,15 +181,20 @@ export class RedisSessionStore implements SessionStore {
   }
 
   #session(key: string): string {
-    return `${this.#c.prefix}:s:{${key}}`
+    return `${this.#c.prefix}:s2:{${key}}`
   }
 
   #user(userId: string): string {
     return `${this.#c.prefix}:u:{${createHash('sha256').update(userId).digest('base64url').slice(0, 22)}}`
   }
 
-  #call(what: string, script: Script, key: string, args: readonly (string | number)[]): Promise<unknown> {
+  #script(what: string, script: Script, key: string, args: readonly (string | number)[]): Promise<unknown> {
     const { redis, sweep, timeoutMs } = this.#c
     return callRedis(sweep, timeoutMs, what, script.run(redis, [key], args))
+  }
+
+  #command(what: string, command: string, ...args: (string | number)[]): Promise<unknown> {
+    const { redis, sweep, timeoutMs } = this.#c
+    return callRedis(sweep, timeoutMs, what, redis.call(command, ...args))
   }
 }

@@ -5,6 +5,7 @@ import { channels, publish } from '../channels'
 import type { SessionEvent } from '../channels'
 import { MemorySessionStore } from '../drivers/memory-store'
 import { RedisSessionStore } from '../drivers/redis-store'
+import type { SessionRedisClient } from '../drivers/redis-store'
 import {
   SessionArgumentError,
   SessionClosedError,
@@ -12,7 +13,6 @@ import {
   SessionOptionsError,
   SessionStoreError,
 } from '../errors'
-import type { RedisClient } from '../redis'
 import type { JsonValue } from '../tokens/types'
 import type { SessionStore, StoredSession } from './store'
 import { sessionDefaults } from './types'
@@ -22,6 +22,8 @@ export { sessionDefaults } from './types'
 export type { SessionInfo, SessionRecord, Sessions, SessionsHealth, SessionsOptions } from './types'
 
 const ID = /^[A-Za-z0-9_-]{43}$/
+/** What the Redis store calls on a client. */
+const REDIS_METHODS = ['evalsha', 'eval', 'call'] as const
 const options$: Checks = createChecks(SessionOptionsError)
 const args: Checks = createChecks(SessionArgumentError)
 
@@ -119,10 +121,10 @@ class ServerSessions implements Sessions {
       this.#kind = 'custom'
       this.#owned = false
     } else if (redis !== undefined) {
-      if (!hasMethods(redis, ['evalsha', 'eval']))
+      if (!hasMethods(redis, REDIS_METHODS))
         options$.fail(`redis must be an ioredis Redis or Cluster client, got ${describeValue(redis)}`)
       const sweep = new DeadlineSweep()
-      this.#store = new RedisSessionStore({ redis: redis as RedisClient, prefix, timeoutMs, sweep })
+      this.#store = new RedisSessionStore({ redis: redis as SessionRedisClient, prefix, timeoutMs, sweep })
       this.#kind = 'redis'
       this.#owned = true
     } else {
@@ -319,7 +321,7 @@ export function createMemoryStore(): SessionStore {
 
 /** Options of {@link createRedisStore}. */
 export interface RedisStoreOptions {
-  readonly redis: RedisClient
+  readonly redis: SessionRedisClient
   /** @default 'sk:session' */
   readonly prefix?: string
   /** @default '1s' */
@@ -329,7 +331,7 @@ export interface RedisStoreOptions {
 /** The Redis session store on its own (what `createSessions({ redis })` uses), e.g. for the conformance suite. */
 export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const given: unknown = options
-  if (!hasMethods((given as { redis?: unknown } | null)?.redis, ['evalsha', 'eval']))
+  if (!hasMethods((given as { redis?: unknown } | null)?.redis, REDIS_METHODS))
     options$.fail('createRedisStore() needs { redis }: an ioredis Redis or Cluster client')
   const prefix = options.prefix ?? sessionDefaults.prefix
   if (typeof prefix !== 'string' || prefix === '' || /[{}]/.test(prefix))

@@ -1,12 +1,12 @@
 import type { CloseOptions, Duration, HealthSnapshot, Logger } from '@scalekit/internal'
-import type { RedisClient } from '../redis'
+import type { SessionRedisClient } from '../drivers/redis-store'
 import type { JsonValue } from '../tokens/types'
 import type { SessionStore } from './store'
 
 /** Options of `createSessions`. */
 export interface SessionsOptions {
   /** An ioredis 5/6 client (`Redis` or `Cluster`) the app owns: sessions live in Redis. @default none */
-  readonly redis?: RedisClient
+  readonly redis?: SessionRedisClient
   /** Any {@link SessionStore} (one that passes `@scalekit/session/conformance`). @default memory, or Redis with `redis` */
   readonly store?: SessionStore
   /** A session unused this long is gone. @default '30m' */
