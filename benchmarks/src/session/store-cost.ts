@@ -1,7 +1,7 @@
 /**
  * Where a load + save of a 1 KB session costs, 20 in flight: client CPU (process.cpuUsage) and Redis
- * CPU (`INFO commandstats` usec) per pair, for raw HGETALL + HSET, connect-redis 9 `get` + `set` and
- * `sessions.load` + `sessions.update`. Give it a Redis of its own, so the command stats count only
+ * CPU (`INFO commandstats` usec) per pair, for raw HGETALL + HSET, raw GET + SET of one JSON string
+ * (ioredis, the floor of our layout), connect-redis 9 `get` + `set` and `sessions.load` + `sessions.update`. Give it a Redis of its own, so the command stats count only
  * this client:
  *
  *   redis-server --port 6391 --save "" --daemonize yes --pidfile /tmp/sk-6391.pid
@@ -23,6 +23,8 @@ const sessions = session.createSessions({ redis, prefix: 'cost' })
 const ids = await Promise.all(Array.from({ length: 20 }, () => sessions.create({ data: FIELDS })))
 const raw = ids.map((_, i) => `cost:raw:{${i}}`)
 for (const k of raw) await redis.hset(k, FIELDS)
+const json = ids.map((_, i) => `cost:json:{${i}}`)
+for (const k of json) await redis.set(k, JSON.stringify(FIELDS))
 const store = new RedisStore({ client: nodeRedis, prefix: 'cost:cr:' })
 const cookie = {
   originalMaxAge: 1_800_000,
@@ -38,6 +40,12 @@ const ops: Record<string, (i: number) => Promise<unknown>> = {
     const k = raw[i % 20] as string
     await redis.hgetall(k)
     await redis.hset(k, 'field3', String(i))
+  },
+  'ioredis GET + SET JSON': async (i) => {
+    const k = json[i % 20] as string
+    const value = JSON.parse((await redis.get(k)) ?? '{}') as Record<string, string>
+    value['field3'] = String(i)
+    await redis.set(k, JSON.stringify(value), 'PX', 1_800_000)
   },
   'connect-redis get + set': async (i) => {
     const value = (await store.get(`s${i % 20}`)) as Record<string, unknown>

@@ -3,7 +3,8 @@
  * flight, on the shared Redis — raw ioredis HGETALL + HSET (the floor, the hash model), raw GET + SET
  * of one JSON string, node-redis GET + SET (the client connect-redis uses), connect-redis 9's
  * `get` + `set` (what express-session does per request: the whole object), and `sessions.load` +
- * `sessions.update` (one script each, idle expiry renewed).
+ * `sessions.update` (a plain GETEX, then one script that merges the changed field into the stored
+ * JSON; idle expiry renewed by both).
  * Then the lost-update count: 50 concurrent requests, each setting a different property of one
  * session, through express-session with its MemoryStore and connect-redis (whole-object saves) and
  * with `createSessionStore` (field-level saves).
