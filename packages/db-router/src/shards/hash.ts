@@ -26,10 +26,15 @@ export function canonicalKey(key: unknown, name = 'key'): string {
  * function, can compute a key's bucket). Test vectors in `test/unit/shard-hash.test.ts`.
  */
 export function murmur3(bytes: Uint8Array, seed = 0): number {
+  return murmur3Of(bytes, bytes.length, seed)
+}
+
+/** {@link murmur3} of the first `length` bytes of `bytes`. */
+function murmur3Of(bytes: Uint8Array, length: number, seed: number): number {
   const c1 = 0xcc9e2d51
   const c2 = 0x1b873593
   let h = seed >>> 0
-  const blocks = bytes.length & ~3
+  const blocks = length & ~3
   for (let i = 0; i < blocks; i += 4) {
     let k =
       (bytes[i] ?? 0) | ((bytes[i + 1] ?? 0) << 8) | ((bytes[i + 2] ?? 0) << 16) | ((bytes[i + 3] ?? 0) << 24)
@@ -41,7 +46,7 @@ export function murmur3(bytes: Uint8Array, seed = 0): number {
     h = (Math.imul(h, 5) + 0xe6546b64) | 0
   }
   let k = 0
-  const tail = bytes.length & 3
+  const tail = length & 3
   if (tail === 3) k ^= (bytes[blocks + 2] ?? 0) << 16
   if (tail >= 2) k ^= (bytes[blocks + 1] ?? 0) << 8
   if (tail >= 1) {
@@ -51,7 +56,7 @@ export function murmur3(bytes: Uint8Array, seed = 0): number {
     k = Math.imul(k, c2)
     h ^= k
   }
-  h ^= bytes.length
+  h ^= length
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
@@ -66,5 +71,27 @@ export function murmur3(bytes: Uint8Array, seed = 0): number {
  * directory and bucket moves.
  */
 export function bucketOf(key: ShardKey, buckets: number): number {
-  return murmur3(encoder.encode(canonicalKey(key))) % buckets
+  const text = canonicalKey(key)
+  const length = asciiInto(text)
+  return (length >= 0 ? murmur3Of(scratch, length, 0) : murmur3(encoder.encode(text))) % buckets
+}
+
+/** Longest key copied into {@link scratch}; a longer one goes through `TextEncoder`. */
+const SCRATCH_BYTES = 256
+/** Reused for every lookup: hashing an ASCII key allocates nothing and does not call into `TextEncoder`. */
+const scratch = new Uint8Array(SCRATCH_BYTES)
+
+/**
+ * Copies an ASCII `text` (its UTF-8 is its char codes) into {@link scratch} and returns its length;
+ * -1 for text with other characters or longer than the scratch buffer.
+ */
+function asciiInto(text: string): number {
+  const length = text.length
+  if (length > SCRATCH_BYTES) return -1
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 0x80) return -1
+    scratch[i] = c
+  }
+  return length
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { DbRouterArgumentError, DbRouterOptionsError } from '../../src/index'
 import { bucketOf, canonicalKey, createShardMap, DbNoShardError, murmur3 } from '../../src/shards/index'
@@ -21,6 +22,33 @@ describe('murmur3 (x86, 32-bit, seed 0)', () => {
     expect(bucketOf(2n ** 70n, 1024)).toBe(bucketOf((2n ** 70n).toString(), 1024))
     for (const bad of [1.5, Number.NaN, 2 ** 60, null, undefined, {}, true])
       expect(() => canonicalKey(bad)).toThrow(DbRouterArgumentError)
+  })
+
+  it('buckets every key by murmur3 of its UTF-8, whether the key is ASCII (hashed in place) or not', () => {
+    const buckets = 1 << 20
+    const byBytes = (key: string): number => murmur3(utf8(key)) % buckets
+    for (const key of [
+      '',
+      'a',
+      'tenant-42',
+      'x'.repeat(256),
+      'x'.repeat(257),
+      'é',
+      'ünïcode',
+      '\u007f',
+      '\u0080',
+      '🙂',
+    ])
+      expect(bucketOf(key, buckets)).toBe(byBytes(key))
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'grapheme', maxLength: 40 })),
+        (key) => {
+          expect(bucketOf(key, buckets)).toBe(byBytes(key))
+        },
+      ),
+      { numRuns: 2000 },
+    )
   })
 })
 
