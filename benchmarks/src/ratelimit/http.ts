@@ -2,7 +2,8 @@
  * The middleware over HTTP (autocannon, 16 connections): a bare route against the same route behind
  * the rate limiter, on Redis and in memory, for Express and Fastify. Each server runs in its own
  * process; figures are req/s and server CPU µs per request, medians over rounds, ratios to the
- * framework's bare route taken within each round. `SK_RL_BEFORE` adds each limited variant on another
+ * framework's bare route taken within each round, and for the Redis-backed ones to the `evalsha`
+ * floor (the bare route plus one raw EVALSHA of the same script, no limiter logic). `SK_RL_BEFORE` adds each limited variant on another
  * build (`-before`), for a before/after in the same run.
  */
 import { type ChildProcess, fork } from 'node:child_process'
@@ -12,19 +13,36 @@ import { median } from '../harness'
 
 const VARIANTS = [
   'express-bare',
+  'express-incr',
+  'express-evalsha',
   'express-redis',
   'express-memory',
   'fastify-bare',
+  'fastify-headers',
+  'fastify-incr',
+  'fastify-evalsha',
   'fastify-redis',
   'fastify-memory',
 ]
 
 /** With SK_RL_BEFORE=<dist dir of another build>, the limited variants again on that build. */
 const BEFORE = process.env.SK_RL_BEFORE
-const variants = (): string[] =>
+/** SK_RL_VARIANTS=<regexp>: only the variants it matches, and the bare route of their framework. */
+const ONLY = process.env.SK_RL_VARIANTS === undefined ? undefined : new RegExp(process.env.SK_RL_VARIANTS)
+const all = (): string[] =>
   BEFORE === undefined
     ? VARIANTS
-    : [...VARIANTS, ...VARIANTS.filter((v) => !v.endsWith('bare')).map((v) => `${v}-before`)]
+    : [
+        ...VARIANTS,
+        ...VARIANTS.filter((v) => v.endsWith('redis') || v.endsWith('memory')).map((v) => `${v}-before`),
+      ]
+const variants = (): string[] =>
+  all().filter(
+    (v) =>
+      ONLY === undefined ||
+      ONLY.test(v) ||
+      (v.endsWith('-bare') && all().some((w) => ONLY.test(w) && w.split('-')[0] === v.split('-')[0])),
+  )
 
 interface Server {
   readonly name: string
@@ -85,12 +103,16 @@ export async function runHttp(redisUrl: string, runId: string, quick: boolean): 
     const rows = servers.map((s) => {
       const mine = results.get(s.name) ?? []
       const bare = results.get(`${s.name.split('-')[0]}-bare`) ?? []
+      const floor = results.get(`${s.name.split('-')[0]}-evalsha`) ?? []
       return {
         variant: s.name,
         reqPerSec: Math.round(median(mine.map((m) => m.rps))),
         rpsVsBare: Math.round(median(mine.map((m, i) => m.rps / (bare[i]?.rps ?? 1))) * 1000) / 1000,
         cpuUsPerReq: Math.round(median(mine.map((m) => m.cpu)) * 10) / 10,
         cpuVsBare: Math.round(median(mine.map((m, i) => m.cpu / (bare[i]?.cpu ?? 1))) * 100) / 100,
+        cpuVsEvalsha: s.name.includes('redis')
+          ? Math.round(median(mine.map((m, i) => m.cpu / (floor[i]?.cpu ?? 1))) * 100) / 100
+          : undefined,
         non2xx: mine.reduce((a, m) => a + m.non2xx, 0),
       }
     })

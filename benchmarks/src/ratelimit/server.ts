@@ -2,8 +2,11 @@
  * One HTTP server for the middleware scenario, in a process of its own so its CPU time per request
  * can be read alone: `<framework>-<variant>` with framework `express` or `fastify` and variant
  * `bare`, `redis` (a GCRA limiter on Redis per request, keyed by client address, never running out)
- * or `memory` (the same limiter in memory), and `-before` for the build in SK_RL_BEFORE. Reports its
- * port, then its CPU usage on "cpu".
+ * or `memory` (the same limiter in memory), and `-before` for the build in SK_RL_BEFORE; and two
+ * floors with no limiter: `evalsha` (one raw EVALSHA of our GCRA script per request, keyed by client
+ * address) and `incr` (raw INCR, and PEXPIRE when it created the key); and for Fastify, `headers`: an
+onRequest hook that only sets two constant headers like ours (what any such hook costs in Fastify). Reports its port, then its CPU
+ * usage on "cpu".
  */
 import type { AddressInfo } from 'node:net'
 import express from 'express'
@@ -12,6 +15,8 @@ import { Redis } from 'ioredis'
 import * as current from '@scalekit/ratelimit'
 import * as currentExpress from '@scalekit/ratelimit/express'
 import * as currentFastify from '@scalekit/ratelimit/fastify'
+import { gcraParams } from '../../../packages/ratelimit/src/algorithms'
+import { scriptCall } from '../../../packages/ratelimit/src/drivers/redis/scripts'
 
 const [framework = 'express', variant = 'bare', build] = (process.argv[2] ?? 'express-bare').split('-')
 // `<framework>-<variant>-before`: the same server on the build in SK_RL_BEFORE (a dist folder).
@@ -40,10 +45,34 @@ const limiter = createRateLimiter({
 const rule = { limiter, key: ex.byIp() }
 const body = { id: 1, name: 'user' }
 
+// The floors: the Redis call a Redis-backed limiter cannot avoid, with no limiter logic around it.
+const gcra = scriptCall('gcra', gcraParams(1_000_000, 60_000, 1_000_000))
+await redis.script('LOAD', gcra.script.source)
+const floorPrefix = `${prefix}-http-${framework}-floor`
+const floor: ((ip: string) => Promise<unknown>) | undefined =
+  variant === 'evalsha'
+    ? (ip) => redis.evalsha(gcra.script.sha, 1, `${floorPrefix}:${ip}`, ...gcra.args(1, 0))
+    : variant === 'incr'
+      ? async (ip) => {
+          const k = `${floorPrefix}:${ip}:${Math.floor(Date.now() / 60_000)}`
+          if ((await redis.incr(k)) === 1) await redis.pexpire(k, 60_000)
+        }
+      : undefined
+
 let port: number
 if (framework === 'express') {
   const app = express()
   if (variant === 'bare') app.get('/r', (_req, res) => void res.json(body))
+  else if (floor !== undefined)
+    app.get(
+      '/r',
+      (req, _res, next) => {
+        floor(req.socket.remoteAddress ?? '').then(() => {
+          next()
+        }, next)
+      },
+      (_req, res) => void res.json(body),
+    )
   else app.get('/r', ex.rateLimit(rule), (_req, res) => void res.json(body))
   const server = await new Promise<ReturnType<typeof app.listen>>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => {
@@ -54,6 +83,29 @@ if (framework === 'express') {
 } else {
   const app = Fastify()
   if (variant === 'bare') app.get('/r', (_req, reply) => void reply.send(body))
+  else if (variant === 'headers')
+    app.get(
+      '/r',
+      {
+        onRequest: (_request, reply, done) => {
+          void reply.headers({ 'RateLimit-Policy': '"x";q=1000000;w=60', RateLimit: '"x";r=999999;t=1' })
+          done()
+        },
+      },
+      (_req, reply) => void reply.send(body),
+    )
+  else if (floor !== undefined)
+    app.get(
+      '/r',
+      {
+        onRequest: (request, _reply, done) => {
+          floor(request.raw.socket.remoteAddress ?? '').then(() => {
+            done()
+          }, done)
+        },
+      },
+      (_req, reply) => void reply.send(body),
+    )
   else app.get('/r', { onRequest: fa.rateLimitHook(rule) }, (_req, reply) => void reply.send(body))
   await app.listen({ port: 0, host: '127.0.0.1' })
   port = (app.server.address() as AddressInfo).port
