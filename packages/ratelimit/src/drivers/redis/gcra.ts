@@ -4,10 +4,10 @@ import { Script, type ScriptCall } from './script'
 /**
  * GCRA, the default, kept to the least Redis work: the server's clock, one GET, one SET PX. ARGV:
  * the request's cost and the carried consumption in µs (`cost × interval`, `round(carry × interval)`),
- * and the tolerance (`burst × interval`). The TAT is stored as whole µs. The reply is
- * `{ttl, now}`: the key's TAT minus now (µs) when allowed, `-1 - ttl` when refused, and the time
- * read. The client derives the rest of the outcome from those (`gcraCall`), with the model's
- * arithmetic.
+ * and the tolerance (`burst × interval`). The TAT is stored as whole µs, formatted by the script so
+ * every Redis version writes the same digits. The reply is `{ttl, now}`: the key's TAT minus now
+ * (µs) when allowed, `-1 - ttl` when refused, and the time read. The client derives the rest of the
+ * outcome from those (`gcraCall`), with the model's arithmetic.
  */
 const GCRA = `local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
@@ -22,7 +22,7 @@ local stored = tat + ARGV[1]
 local allowed = stored - now <= tonumber(ARGV[3])
 if not allowed then stored = tat end
 local ttl = stored - now
-if ttl > 0 then redis.call('SET', KEYS[1], stored, 'PX', math.ceil(ttl / 1000)) elseif raw then redis.call('DEL', KEYS[1]) end
+if ttl > 0 then redis.call('SET', KEYS[1], string.format('%.0f', stored), 'PX', math.ceil(ttl / 1000)) elseif raw then redis.call('DEL', KEYS[1]) end
 if allowed then return {ttl, now} end
 return {-1 - ttl, now}`
 
