@@ -29,6 +29,9 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
   const nodeRedis = createClient({ url: redisUrl })
   await nodeRedis.connect()
   const sessions = session.createSessions({ redis, prefix: `${runId}:ours` })
+  // The app's own knob: ioredis then writes the commands of a tick together, as node-redis does.
+  const piped = new Redis(redisUrl, { enableAutoPipelining: true })
+  const pipedSessions = session.createSessions({ redis: piped, prefix: `${runId}:ours` })
   try {
     const ids = await Promise.all(Array.from({ length: 20 }, () => sessions.create({ data: FIELDS })))
     const rawKeys = ids.map((_, i) => `${runId}:raw:{${i}}`)
@@ -90,6 +93,14 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
           await sessions.update(id, { field3: String(i) })
         },
       },
+      {
+        name: 'sessions.load + update, autopipelined client',
+        op: async (i) => {
+          const id = (ids[i % 20] as { id: string }).id
+          await pipedSessions.load(id)
+          await pipedSessions.update(id, { field3: String(i) })
+        },
+      },
     ]
     const summaries = await interleave(contenders, quick ? 1 : 5, (c) =>
       timeConcurrent((loop, n) => c.op(loop * 1_000_003 + n), 20, quick ? 300 : 1500),
@@ -109,6 +120,8 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
     return { summaries, lost }
   } finally {
     await sessions.close()
+    await pipedSessions.close()
+    piped.disconnect()
     await nodeRedis.quit()
     const keys = await redis.keys(`*${runId}*`)
     if (keys.length > 0) await redis.del(...keys)
