@@ -171,3 +171,38 @@ describe.each(['express', 'fastify'] as const)('%s access line', (framework) => 
     }
   })
 })
+
+describe('fastify access line', () => {
+  it('labels a request turned into a 404 by callNotFound() unmatched, with the options of the logger it was given', async () => {
+    const lines: Record<string, unknown>[] = []
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>)
+        done()
+      },
+    })
+    const app = Fastify()
+    await app.register(observabilityPlugin, {
+      logger: createLogger({ destination, base: { service: 'orders' }, messageKey: 'message' }),
+    })
+    app.post('/orders/:id', (_request, reply) => {
+      reply.callNotFound()
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    try {
+      const port = (app.server.address() as AddressInfo).port
+      expect((await post(port, '{}', { 'x-request-id': 'abc-3' })).status).toBe(404)
+      await vi.waitFor(() => {
+        expect(lines.some((line) => line.message === 'request completed')).toBe(true)
+      })
+      expect(lines.find((line) => line.message === 'request completed')).toMatchObject({
+        service: 'orders',
+        requestId: 'abc-3',
+        route: 'unmatched',
+        statusCode: 404,
+      })
+    } finally {
+      await app.close()
+    }
+  })
+})
