@@ -66,6 +66,12 @@ export interface AuthenticateOptions {
   readonly roles?: readonly string[]
   /** Scopes a service token or API key must all carry (403 otherwise). @default [] */
   readonly scopes?: readonly string[]
+  /**
+   * Keeps `currentAuth()` readable anywhere below the handler, through a request context
+   * (AsyncLocalStorage) entered per request. `false` skips that context, and its cost on every
+   * promise of the request, for routes that read `req.auth` / `request.auth` only. @default true
+   */
+  readonly context?: boolean
 }
 
 /** The checked options. */
@@ -76,6 +82,7 @@ export interface ResolvedAuthenticate {
   readonly audience: string | undefined
   readonly roles: readonly string[]
   readonly scopes: readonly string[]
+  readonly context: boolean
 }
 
 const checks: Checks = createChecks(SessionOptionsError)
@@ -110,6 +117,9 @@ export function resolveAuthenticate(options: AuthenticateOptions): ResolvedAuthe
     )
   if (audience !== undefined && (typeof audience !== 'string' || audience === ''))
     checks.fail(`authenticate(): audience must be a non-empty string, got ${describeValue(audience)}`)
+  const context: unknown = options.context ?? true
+  if (typeof context !== 'boolean')
+    checks.fail(`authenticate(): context must be true or false, got ${describeValue(context)}`)
   const fallback: Scheme[] = []
   if (tokens !== undefined) fallback.push('bearer')
   if (tokens !== undefined && isTokens(tokens) && audience !== undefined) fallback.push('service')
@@ -136,6 +146,7 @@ export function resolveAuthenticate(options: AuthenticateOptions): ResolvedAuthe
     audience,
     roles: strings('roles', options.roles),
     scopes: strings('scopes', options.scopes),
+    context,
   }
 }
 

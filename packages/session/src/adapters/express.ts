@@ -56,18 +56,22 @@ function send(res: ServerResponse, error: unknown, schemes?: readonly Scheme[]):
  */
 export function authenticate(options: AuthenticateOptions): Middleware {
   const config = resolveAuthenticate(options)
+  const run = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void => {
+    authenticateRequest(req.headers, config).then(
+      (principal) => {
+        ;(req as Decorated).auth = principal
+        setContext({ auth: principal })
+        next()
+      },
+      (error: unknown) => {
+        send(res, error, config.schemes)
+      },
+    )
+  }
+  if (!config.context) return run
   return (req, res, next) => {
     runWithContext(() => {
-      authenticateRequest(req.headers, config).then(
-        (principal) => {
-          ;(req as Decorated).auth = principal
-          setContext({ auth: principal })
-          next()
-        },
-        (error: unknown) => {
-          send(res, error, config.schemes)
-        },
-      )
+      run(req, res, next)
     })
   }
 }

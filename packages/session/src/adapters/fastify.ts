@@ -76,20 +76,27 @@ export const sessionPlugin: FastifyPluginCallback = fp(
  */
 export function authenticate(options: AuthenticateOptions): onRequestHookHandler {
   const config = resolveAuthenticate(options)
+  const run = (request: FastifyRequest, reply: FastifyReply, next: () => void): void => {
+    authenticateRequest(request.headers, config).then(
+      (principal) => {
+        request.auth = principal
+        setContext({ auth: principal })
+        next()
+      },
+      (error: unknown) => {
+        send(reply, error, config.schemes)
+      },
+    )
+  }
+  if (!config.context)
+    return function authenticateHook(request, reply, done) {
+      run(request, reply, done)
+    }
   return function authenticateHook(request, reply, done) {
     inContext(
       request,
       (next) => {
-        authenticateRequest(request.headers, config).then(
-          (principal) => {
-            request.auth = principal
-            setContext({ auth: principal })
-            next()
-          },
-          (error: unknown) => {
-            send(reply, error, config.schemes)
-          },
-        )
+        run(request, reply, next)
       },
       done,
     )

@@ -71,6 +71,14 @@ describe.each(['express', 'fastify'] as const)('%s adapter over real HTTP', (nam
     expect(reply).toMatchObject({ status: 200, body: { sub: 'u1', fromContext: 'u1' } })
   })
 
+  it('with context: false, sets the request auth but enters no request context', async () => {
+    const { accessToken } = await tokens.issue({ sub: 'u1' })
+    const reply = await call(url('/me-lean'), { headers: bearer(accessToken) })
+    expect(reply).toMatchObject({ status: 200, body: { sub: 'u1', fromContext: null } })
+    const refused = await call(url('/me-lean'), { headers: bearer('not-a-token') })
+    expect(refused).toMatchObject({ status: 401, body: { code: 'ERR_SESSION_INVALID_TOKEN' } })
+  })
+
   it('never reads a token from the URL, and says how to authenticate', async () => {
     const { accessToken } = await tokens.issue({ sub: 'u1' })
     const reply = await call(url(`/me?access_token=${accessToken}&token=${accessToken}`))

@@ -37,6 +37,9 @@ export async function startExpress(deps: Deps): Promise<App> {
   app.get('/me', ex.authenticate({ tokens }), (req, res) => {
     res.json({ sub: req.auth?.sub, fromContext: currentAuth()?.sub })
   })
+  app.get('/me-lean', ex.authenticate({ tokens, context: false }), (req, res) => {
+    res.json({ sub: req.auth?.sub, fromContext: currentAuth()?.sub ?? null })
+  })
   app.get('/admin', ex.authenticate({ tokens }), ex.requireRoles('admin'), (_req, res) => {
     res.json({ ok: true })
   })
@@ -104,6 +107,10 @@ export async function startFastify(deps: Deps): Promise<App> {
   app.get('/me', { onRequest: fa.authenticate({ tokens }) }, (request) => ({
     sub: request.auth?.sub,
     fromContext: currentAuth()?.sub,
+  }))
+  app.get('/me-lean', { onRequest: fa.authenticate({ tokens, context: false }) }, (request) => ({
+    sub: request.auth?.sub,
+    fromContext: currentAuth()?.sub ?? null,
   }))
   app.get('/admin', { onRequest: fa.authenticate({ tokens, roles: ['admin'] }) }, () => ({ ok: true }))
   app.get(

@@ -198,4 +198,11 @@ describe('authenticate options with a remote verifier', () => {
       /createTokens or createRemoteVerifier/,
     )
   })
+
+  it('refuses a context option that is not a boolean', () => {
+    const verifier = createRemoteVerifier(options('https://idp.test/jwks'))
+    const context = 'no' as unknown as boolean
+    expect(() => ex.authenticate({ tokens: verifier, context })).toThrow(SessionOptionsError)
+    expect(() => fa.authenticate({ tokens: verifier, context })).toThrow(/context must be true or false/)
+  })
 })
