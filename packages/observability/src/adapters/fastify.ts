@@ -18,8 +18,6 @@ export interface ObservabilityPluginOptions extends HttpObservabilityOptions {
 interface RequestState {
   readonly method: string
   readonly start: number
-  /** The route template Fastify matched before `onRequest` (undefined: none, a 404). */
-  readonly route: string | undefined
   readonly context: RequestContext | undefined
   /** The trace id of the duration's exemplar, when exemplars are on. */
   readonly traceId: string | undefined
@@ -29,7 +27,6 @@ const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, opti
   const { metricsPath = '/metrics', health, ...httpOptions } = options
   const observer = new HttpObserver(httpOptions)
   const header = observer.requestIdHeader
-  const propagates = observer.propagates
   // Each request's state lives on the request (a decoration under a symbol of this registration),
   // not in a WeakMap keyed by the request: the state reaches its own request (the context reads the
   // route from it), and such WeakMap entries outlived young-generation collections, so every
@@ -44,10 +41,7 @@ const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, opti
       return (request as FastifyRequest & Record<symbol, RequestState | null>)[state] ?? undefined
     },
   }
-  // Fastify matches the route before `onRequest`, so it is read once there (`routeOptions` builds a
-  // new object each time); `reply.callNotFound()` later turns the request into a 404 (`is404`).
-  const routeAtEnd = (request: FastifyRequest, state: RequestState): string | undefined =>
-    request.is404 ? undefined : state.route
+  const routeOf = (request: FastifyRequest): string | undefined => request.routeOptions.url
 
   fastify.addHook('onRequest', (request, reply, next) => {
     const shed = observer.shed?.reason
@@ -61,24 +55,19 @@ const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, opti
     }
     const method = methodLabel(request.method)
     const start = observer.begin(method)
-    const route = request.routeOptions.url
     if (!observer.withContext) {
       const traceId = observer.exemplars ? observer.exemplarTraceId(request.headers, undefined) : undefined
-      states.set(request, { method, start, route, context: undefined, traceId })
+      states.set(request, { method, start, context: undefined, traceId })
       next()
       return
     }
-    // The context holds the route as a string, not a function of the request: whatever the context
-    // reaches (every async resource of the request) does not keep the request alive.
-    const context = observer.context(request.headers, request.method, route)
+    const context = observer.context(request.headers, request.method, () => routeOf(request))
     const traceId = observer.exemplars ? observer.exemplarTraceId(request.headers, context) : undefined
-    states.set(request, { method, start, route, context, traceId })
+    states.set(request, { method, start, context, traceId })
     void reply.header(header, context.requestId)
-    if (propagates)
-      runWithRequestContext(context, () => {
-        observer.enter(context, next)
-      })
-    else runWithRequestContext(context, next)
+    runWithRequestContext(context, () => {
+      observer.enter(context, next)
+    })
   })
   // Body parsing resumes from stream events, outside the context: enter it again before the handler
   // (a hook Fastify runs per request, so only when there is a context to restore).
@@ -87,18 +76,17 @@ const plugin: FastifyPluginCallback<ObservabilityPluginOptions> = (fastify, opti
       const context = states.get(request)?.context
       // Without a body to parse the hooks ran on in the context entered at onRequest.
       if (context === undefined || getRequestContext() === context) next()
-      else if (propagates)
+      else
         runWithRequestContext(context, () => {
           observer.enter(context, next)
         })
-      else runWithRequestContext(context, next)
     })
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, next) => {
     const state = states.get(request)
     if (state !== undefined)
       observer.end(
         state.method,
-        routeAtEnd(request, state),
+        routeOf(request),
         reply.statusCode,
         state.start,
         state.context,

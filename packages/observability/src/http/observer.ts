@@ -172,28 +172,19 @@ export class HttpObserver {
     return trace !== undefined && sampled(trace.traceFlags) ? trace.traceId : undefined
   }
 
-  /**
-   * The context of a new request: its request id (trusted header or new) and trace. `route` is the
-   * template when the framework matched it before the request started (Fastify), else a function
-   * that reads it once matched (Express).
-   */
+  /** The context of a new request: its request id (trusted header or new) and trace. */
   context(
     headers: IncomingHttpHeaders,
     method: string | undefined,
-    route: string | undefined | (() => string | undefined),
+    routeOf: () => string | undefined,
   ): RequestContext {
     const given = this.#trustRequestId ? headers[this.requestIdHeader] : undefined
     const requestId = isRequestId(given) ? given : newRequestId()
-    const header = headers.traceparent
-    const traceparent = typeof header === 'string' ? header : undefined
-    return typeof route === 'function'
-      ? createRequestContext({ requestId, traceparent, method }, route)
-      : createRequestContext({ requestId, traceparent, method, route })
-  }
-
-  /** Whether {@link enter} runs other libraries' contexts (else it only calls `next`). */
-  get propagates(): boolean {
-    return this.#propagate.length > 0
+    const traceparent = headers.traceparent
+    return createRequestContext(
+      { requestId, traceparent: typeof traceparent === 'string' ? traceparent : undefined, method },
+      routeOf,
+    )
   }
 
   /** Runs `next` inside every propagator's context, then `next`. */

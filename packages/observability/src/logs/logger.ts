@@ -74,27 +74,22 @@ export function createLogger(options: LoggerOptions = {}): ObservabilityLogger {
   } catch (error) {
     throw new ObservabilityOptionsError(`createLogger(): ${String(error)}`, { cause: error })
   }
-  const made = logger
-  accessLoggers.set(logger, () => {
-    const stream = (made as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym]
-    return pino({ ...rest, level: made.level }, stream)
-  })
+  created.add(logger)
   return logger
 }
 
-/** The loggers {@link createLogger} made, each with how to make its access-line logger. */
-const accessLoggers = new WeakMap<object, () => ObservabilityLogger>()
+/** The loggers {@link createLogger} made: their access lines can skip redaction. */
+const created = new WeakSet<object>()
 
 /**
- * Where the HTTP middleware writes its access lines: for a logger of {@link createLogger}, a logger
- * of the same options and level on the same stream, without redaction and without the context
- * mixin — an access line holds only fields the middleware builds (checked ids, the route template,
- * method, status, duration), redaction's wildcard paths cost more than the rest of the line, and
- * the mixin would only look up the context fields the line already has. Any other logger as it is.
+ * Where the HTTP middleware writes its access lines: for a logger of {@link createLogger}, a child
+ * without redaction — an access line holds only fields the middleware builds (checked ids, the
+ * route template, method, status, duration), and redaction's wildcard paths cost more than the
+ * rest of the line; any other logger as it is.
  */
 export function accessLogOf<T extends object>(logger: T): T {
-  const make = accessLoggers.get(logger)
-  return make === undefined ? logger : (make() as unknown as T)
+  if (!created.has(logger)) return logger
+  return (logger as unknown as ObservabilityLogger).child({}, { redact: [] }) as unknown as T
 }
 
 function contextFields(): object {
