@@ -11,11 +11,11 @@
  * autocannon loads it from this process. Rounds rotate the order; figures are medians over rounds,
  * and the ratios to bare are taken within each round.
  */
-import { type ChildProcess, fork } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { machineInfo, median, selectScenarios } from '../harness'
+import { type ServerProcess, measureServers, startServer, stopServers } from '../http-servers'
 import { runInstrument } from './instrument'
 
 const QUICK = process.env.BENCH_QUICK === '1'
@@ -67,43 +67,6 @@ const VARIANTS = {
   fastify: frameworks.includes('fastify') ? variantsOf(ALL_VARIANTS.fastify) : [],
 }
 
-interface Server {
-  readonly name: string
-  readonly port: number
-  readonly child: ChildProcess
-}
-
-interface Round {
-  reqPerSec: number
-  cpuUsPerReq: number
-  p99Ms: number
-}
-
-function start(framework: string, variant: string): Promise<Server> {
-  const child = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [framework, variant], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  return new Promise((resolve, reject) => {
-    child.once('message', (message) => {
-      resolve({ name: variant, port: (message as { port: number }).port, child })
-    })
-    child.once('exit', (code) => {
-      reject(new Error(`${framework} ${variant} exited with ${code}`))
-    })
-  })
-}
-
-function cpuMicros(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    child.once('message', (message) => {
-      const { cpu } = message as { cpu: NodeJS.CpuUsage }
-      resolve(cpu.user + cpu.system)
-    })
-    child.send('cpu')
-  })
-}
-
 async function load(port: number, seconds: number): Promise<autocannon.Result> {
   let id = 0
   return autocannon({
@@ -119,18 +82,6 @@ async function load(port: number, seconds: number): Promise<autocannon.Result> {
   })
 }
 
-async function measure(server: Server): Promise<Round> {
-  const before = await cpuMicros(server.child)
-  const result = await load(server.port, SECONDS)
-  const after = await cpuMicros(server.child)
-  const requests = result.requests.total
-  return {
-    reqPerSec: requests / SECONDS,
-    cpuUsPerReq: (after - before) / Math.max(1, requests),
-    p99Ms: result.latency.p99,
-  }
-}
-
 async function seriesOf(port: number): Promise<number | undefined> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`)
   if (!response.ok) return undefined
@@ -139,15 +90,16 @@ async function seriesOf(port: number): Promise<number | undefined> {
 }
 
 async function runHttp(framework: keyof typeof VARIANTS): Promise<unknown> {
-  const servers: Server[] = []
-  for (const variant of VARIANTS[framework]) servers.push(await start(framework, variant))
+  const servers: ServerProcess[] = []
+  const script = new URL('./server.ts', import.meta.url)
   try {
-    for (const server of servers) await load(server.port, 1) // warm-up
-    const rounds = new Map<string, Round[]>(servers.map((s) => [s.name, []]))
-    for (let r = 0; r < ROUNDS; r++) {
-      const order = servers.map((_, i) => servers[(i + r) % servers.length]!)
-      for (const server of order) rounds.get(server.name)!.push(await measure(server))
-    }
+    for (const variant of VARIANTS[framework])
+      servers.push(await startServer(variant, script, [framework, variant]))
+    const rounds = await measureServers(servers, {
+      rounds: ROUNDS,
+      seconds: SECONDS,
+      load: (server, seconds) => load(server.port, seconds),
+    })
     const bare = rounds.get('bare')!
     const rows = servers.map((server) => {
       const mine = rounds.get(server.name)!
@@ -170,7 +122,7 @@ async function runHttp(framework: keyof typeof VARIANTS): Promise<unknown> {
     console.table(rows)
     return rows
   } finally {
-    for (const server of servers) server.child.kill()
+    stopServers(servers)
   }
 }
 

@@ -16,6 +16,7 @@ import fastifyMetrics from 'fastify-metrics'
 import pino from 'pino'
 import { pinoHttp } from 'pino-http'
 import { Histogram, Registry } from 'prom-client'
+import { answerCpuRequests } from '../http-servers'
 
 const [framework, name] = process.argv.slice(2) as [string, string]
 
@@ -151,7 +152,5 @@ async function fastifyServer(): Promise<number> {
 
 process.on('SIGINT', () => process.exit(0))
 const port = framework === 'express' ? await expressServer() : await fastifyServer()
-process.on('message', (message) => {
-  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() })
-})
+answerCpuRequests()
 process.send?.({ port })

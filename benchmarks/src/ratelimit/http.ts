@@ -6,10 +6,9 @@
  * floor (the bare route plus one raw EVALSHA of the same script, no limiter logic). `SK_RL_BEFORE` adds each limited variant on another
  * build (`-before`), for a before/after in the same run.
  */
-import { type ChildProcess, fork } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { median } from '../harness'
+import { type ServerProcess, measureServers, startServer, stopServers } from '../http-servers'
 
 const VARIANTS = [
   'express-bare',
@@ -44,74 +43,32 @@ const variants = (): string[] =>
       (v.endsWith('-bare') && all().some((w) => ONLY.test(w) && w.split('-')[0] === v.split('-')[0])),
   )
 
-interface Server {
-  readonly name: string
-  readonly port: number
-  readonly child: ChildProcess
-}
-
-function start(variant: string, redisUrl: string, prefix: string): Promise<Server> {
-  const child = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [variant, redisUrl, prefix], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  return new Promise((resolve, reject) => {
-    child.once('message', (message) => {
-      resolve({ name: variant, port: (message as { port: number }).port, child })
-    })
-    child.once('exit', (code) => {
-      reject(new Error(`${variant} exited with ${code}`))
-    })
-  })
-}
-
-function cpuMicros(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    child.once('message', (message) => {
-      const { cpu } = message as { cpu: NodeJS.CpuUsage }
-      resolve(cpu.user + cpu.system)
-    })
-    child.send('cpu')
-  })
-}
-
 export async function runHttp(redisUrl: string, runId: string, quick: boolean): Promise<unknown> {
   const seconds = quick ? 1 : 4
   const rounds = quick ? 1 : 3
-  const servers: Server[] = []
-  for (const v of variants()) servers.push(await start(v, redisUrl, runId))
-  const load = (s: Server, d: number): Promise<autocannon.Result> =>
-    autocannon({ url: `http://127.0.0.1:${s.port}/r`, connections: 16, duration: d })
+  const servers: ServerProcess[] = []
+  const script = new URL('./server.ts', import.meta.url)
   try {
-    for (const s of servers) await load(s, 1)
-    const results = new Map<string, { rps: number; cpu: number; non2xx: number }[]>(
-      servers.map((s) => [s.name, []]),
-    )
-    for (let r = 0; r < rounds; r++) {
-      for (let k = 0; k < servers.length; k++) {
-        const s = servers[(r + k) % servers.length] as Server
-        const before = await cpuMicros(s.child)
-        const result = await load(s, seconds)
-        const after = await cpuMicros(s.child)
-        results.get(s.name)?.push({
-          rps: result.requests.total / seconds,
-          cpu: (after - before) / Math.max(1, result.requests.total),
-          non2xx: result.non2xx,
-        })
-      }
-    }
+    for (const v of variants()) servers.push(await startServer(v, script, [v, redisUrl, runId]))
+    const results = await measureServers(servers, {
+      rounds,
+      seconds,
+      load: (s, d) => autocannon({ url: `http://127.0.0.1:${s.port}/r`, connections: 16, duration: d }),
+    })
     const rows = servers.map((s) => {
       const mine = results.get(s.name) ?? []
       const bare = results.get(`${s.name.split('-')[0]}-bare`) ?? []
       const floor = results.get(`${s.name.split('-')[0]}-evalsha`) ?? []
       return {
         variant: s.name,
-        reqPerSec: Math.round(median(mine.map((m) => m.rps))),
-        rpsVsBare: Math.round(median(mine.map((m, i) => m.rps / (bare[i]?.rps ?? 1))) * 1000) / 1000,
-        cpuUsPerReq: Math.round(median(mine.map((m) => m.cpu)) * 10) / 10,
-        cpuVsBare: Math.round(median(mine.map((m, i) => m.cpu / (bare[i]?.cpu ?? 1))) * 100) / 100,
+        reqPerSec: Math.round(median(mine.map((m) => m.reqPerSec))),
+        rpsVsBare:
+          Math.round(median(mine.map((m, i) => m.reqPerSec / (bare[i]?.reqPerSec ?? 1))) * 1000) / 1000,
+        cpuUsPerReq: Math.round(median(mine.map((m) => m.cpuUsPerReq)) * 10) / 10,
+        cpuVsBare:
+          Math.round(median(mine.map((m, i) => m.cpuUsPerReq / (bare[i]?.cpuUsPerReq ?? 1))) * 100) / 100,
         cpuVsEvalsha: s.name.includes('redis')
-          ? Math.round(median(mine.map((m, i) => m.cpu / (floor[i]?.cpu ?? 1))) * 100) / 100
+          ? Math.round(median(mine.map((m, i) => m.cpuUsPerReq / (floor[i]?.cpuUsPerReq ?? 1))) * 100) / 100
           : undefined,
         non2xx: mine.reduce((a, m) => a + m.non2xx, 0),
       }
@@ -120,6 +77,6 @@ export async function runHttp(redisUrl: string, runId: string, quick: boolean): 
     console.table(rows)
     return rows
   } finally {
-    for (const s of servers) s.child.kill()
+    stopServers(servers)
   }
 }

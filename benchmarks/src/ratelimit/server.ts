@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net'
 import express from 'express'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
+import { answerCpuRequests } from '../http-servers'
 import * as current from '@scalekit/ratelimit'
 import * as currentExpress from '@scalekit/ratelimit/express'
 import * as currentFastify from '@scalekit/ratelimit/fastify'
@@ -110,7 +111,5 @@ if (framework === 'express') {
   await app.listen({ port: 0, host: '127.0.0.1' })
   port = (app.server.address() as AddressInfo).port
 }
-process.on('message', (m) => {
-  if (m === 'cpu') process.send?.({ cpu: process.cpuUsage() })
-})
+answerCpuRequests()
 process.send?.({ port })

@@ -1,6 +1,7 @@
 /**
  * One Express server for the HTTP scenario, in a process of its own so its CPU time per request can
- * be read alone: `bare`, `jwt` (authenticate with the verified-token cache), `jwt-nocache`, `session`
+ * be read alone: `bare`, `jwt` (authenticate with the verified-token cache), `jwt-nocontext` (the
+ * same with `context: false`: no AsyncLocalStorage per request), `jwt-nocache`, `session`
  * (a server session loaded from Redis per request), `express-session` (express-session 1.19 +
  * connect-redis 9 on node-redis, the peer). Reports its port, then its CPU usage on "cpu".
  */
@@ -10,6 +11,7 @@ import { createHmac } from 'node:crypto'
 import { RedisStore } from 'connect-redis'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
+import { answerCpuRequests } from '../http-servers'
 import { express, expressSession, session, sessionExpress } from './peers'
 
 const variant = process.argv[2] ?? 'bare'
@@ -63,6 +65,8 @@ else if (variant === 'express-session')
     }),
     handler,
   )
+else if (variant === 'jwt-nocontext')
+  app.get('/r', sessionExpress.authenticate({ tokens, context: false }), handler)
 else app.get('/r', sessionExpress.authenticate({ tokens }), handler)
 
 const server = app.listen(0, '127.0.0.1', () => {
@@ -90,6 +94,4 @@ const server = app.listen(0, '127.0.0.1', () => {
     })
   })()
 })
-process.on('message', (message) => {
-  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() })
-})
+answerCpuRequests()
