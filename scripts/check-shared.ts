@@ -22,6 +22,7 @@ const rules: Rule[] = [
   { pattern: /\bclass \w*Deadlines?\b|#sweep\(|\bsetInterval\([^)]*sweep/i, use: 'DeadlineSweep' },
   { pattern: /\bextends Error\b/, use: 'CodedError (through the package base error)' },
   { pattern: /(?<!:\s*)['"`]scalekit:/, use: 'channelName / channelPrefix' },
+  { pattern: /\bNOSCRIPT\b|\bevalsha\(/, use: 'RedisScript' },
 ]
 
 const root = resolve(import.meta.dirname, '..')

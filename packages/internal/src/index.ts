@@ -28,5 +28,6 @@ export {
   type RedisCommands,
   type RedisListener,
 } from './redis-client'
+export { RedisScript, type ScriptRunner } from './redis-script'
 export { sleep, withTimeout } from './timers'
 export { type BackoffInput, type Checks, createChecks, type NumberBounds } from './validators'

@@ -1,34 +1,4 @@
-import { createHash } from 'node:crypto'
-import type { RedisClient } from './client'
-
-/**
- * A Lua script run by SHA (EVALSHA), loaded on first NOSCRIPT. Every script touches only keys that
- * share one hash tag, so it runs unchanged on Redis Cluster.
- */
-export class Script {
-  readonly #source: string
-  readonly #sha: string
-
-  constructor(source: string) {
-    this.#source = source
-    this.#sha = createHash('sha1').update(source).digest('hex')
-  }
-
-  async run(
-    client: RedisClient,
-    keys: readonly string[],
-    args: readonly (string | number)[],
-  ): Promise<unknown> {
-    try {
-      return await client.evalsha(this.#sha, keys.length, ...keys, ...args)
-    } catch (error) {
-      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-        return client.eval(this.#source, keys.length, ...keys, ...args)
-      }
-      throw error
-    }
-  }
-}
+import { RedisScript } from '@scalekit/internal'
 
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
 
@@ -43,7 +13,7 @@ const HEADER = `'^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d)|'`
  * tombstone or expired. KEYS: entry, lock. ARGV: token ('' = read only), leaseMs.
  * Returns [now, entry or nil, locked (0/1), lockPttl].
  */
-export const readScript: Script = new Script(`${NOW}
+export const readScript: RedisScript = new RedisScript(`${NOW}
 local raw = redis.call('GET', KEYS[1])
 local locked = 0
 local pttl = -2
@@ -66,7 +36,7 @@ return {now, raw, locked, pttl}`)
  * With expectedVer, writes only if the stored version still equals it ('0' = absent): a refresh
  * never overwrites a newer value or a delete. Returns [written (0/1), ver, now].
  */
-export const writeScript: Script = new Script(`${NOW}
+export const writeScript: RedisScript = new RedisScript(`${NOW}
 local raw = redis.call('GET', KEYS[1])
 local cur = 0
 if raw then cur = tonumber(string.match(raw, '^(%d+)|') or '0') end
@@ -89,7 +59,7 @@ return {1, ver, now}`)
  * Replaces an entry by a tombstone (a newer version with no value) so that an in-flight refresh
  * that read the old version cannot write it back. KEYS: entry. ARGV: tombstoneMs, busChannel, busPrefix, key.
  */
-export const deleteScript: Script = new Script(`${NOW}
+export const deleteScript: RedisScript = new RedisScript(`${NOW}
 local raw = redis.call('GET', KEYS[1])
 local cur = 0
 if raw then cur = tonumber(string.match(raw, '^(%d+)|') or '0') end
@@ -103,7 +73,7 @@ return ver`)
  * set per namespace, forgets those older than the retention, and announces them.
  * KEYS: tags zset. ARGV: retentionMs, busChannel, busPrefix, tag...
  */
-export const invalidateTagsScript: Script = new Script(`${NOW}
+export const invalidateTagsScript: RedisScript = new RedisScript(`${NOW}
 for i = 4, #ARGV do redis.call('ZADD', KEYS[1], now, ARGV[i]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -111,11 +81,11 @@ if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3] .. now .. '|' .. cj
 return now`)
 
 /** Extends a lock the caller still holds. KEYS: lock. ARGV: token, leaseMs. Returns 1 if held. */
-export const renewLockScript: Script = new Script(`
+export const renewLockScript: RedisScript = new RedisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`)
 
 /** Releases a lock only if the caller still holds it. KEYS: lock. ARGV: token. */
-export const releaseLockScript: Script = new Script(`
+export const releaseLockScript: RedisScript = new RedisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)

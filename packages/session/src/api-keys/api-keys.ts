@@ -1,3 +1,4 @@
+import { RedisScript } from '@scalekit/internal'
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { CloseGate, createChecks, DeadlineSweep, describeValue } from '@scalekit/internal'
 import type { Checks, CloseOptions, Duration } from '@scalekit/internal'
@@ -5,7 +6,7 @@ import { channels, publish } from '../channels'
 import type { ApiKeyEvent } from '../channels'
 import { SessionApiKeyError, SessionArgumentError, SessionClosedError, SessionOptionsError } from '../errors'
 import type { ApiKeyReason } from '../errors'
-import { callRedis, Script } from '../internal/redis-calls'
+import { callRedis } from '../internal/redis-calls'
 import type { RedisClient } from '../redis'
 import type { ApiKeyInfo, ApiKeys, ApiKeysHealth, IssuedApiKey } from './types'
 
@@ -40,9 +41,9 @@ const args: Checks = createChecks(SessionArgumentError)
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest()
 
-const getScript = new Script(`return redis.call('GET', KEYS[1])`)
-const setScript = new Script(`redis.call('SET', KEYS[1], ARGV[1]) return 1`)
-const touchScript = new Script(`
+const getScript = new RedisScript(`return redis.call('GET', KEYS[1])`)
+const setScript = new RedisScript(`redis.call('SET', KEYS[1], ARGV[1]) return 1`)
+const touchScript = new RedisScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local k = cjson.decode(v)
@@ -74,7 +75,7 @@ function memoryKeys(): KeyStore {
 
 function redisKeys(redis: RedisClient, prefix: string, timeoutMs: number, sweep: DeadlineSweep): KeyStore {
   const name = (id: string): string => `${prefix}:apikey:{${id}}`
-  const call = (what: string, script: Script, id: string, argv: (string | number)[]): Promise<unknown> =>
+  const call = (what: string, script: RedisScript, id: string, argv: (string | number)[]): Promise<unknown> =>
     callRedis(sweep, timeoutMs, what, script.run(redis, [name(id)], argv))
   return {
     async get(id) {

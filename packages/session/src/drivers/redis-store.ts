@@ -1,6 +1,7 @@
+import { RedisScript } from '@scalekit/internal'
 import { createHash } from 'node:crypto'
 import type { DeadlineSweep, RedisClient as SdkRedisClient } from '@scalekit/internal'
-import { callRedis, Script } from '../internal/redis-calls'
+import { callRedis } from '../internal/redis-calls'
 import type { RedisClient } from '../redis'
 import type { SessionStore, StoredSession, StoredSessionInfo } from '../sessions/store'
 
@@ -29,7 +30,7 @@ interface Doc {
  * KEYS: session. ARGV: now, idleMs, n, then n name/value pairs to set, then names to delete. Only a
  * live session is written (a missing or timed-out one is never brought back). 1 or 0.
  */
-const updateScript = new Script(`
+const updateScript = new RedisScript(`
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local s = cjson.decode(raw)
@@ -45,17 +46,17 @@ redis.call('SET', KEYS[1], cjson.encode(s), 'PX', ARGV[2])
 return 1`)
 
 /** KEYS: session. The stored JSON (or false) and its TTL, without touching it. */
-const peekScript = new Script(`return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]) }`)
+const peekScript = new RedisScript(`return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]) }`)
 
 /** KEYS: index. ARGV: now, key, expiresAt (0 = remove the key). Prunes the expired. */
-const indexScript = new Script(`
+const indexScript = new RedisScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if ARGV[3] == '0' then redis.call('ZREM', KEYS[1], ARGV[2])
 else redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2]) redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
 return 1`)
 
 /** KEYS: index. ARGV: now. The live keys. */
-const listScript = new Script(`
+const listScript = new RedisScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)`)
 
@@ -188,7 +189,12 @@ export class RedisSessionStore implements SessionStore {
     return `${this.#c.prefix}:u:{${createHash('sha256').update(userId).digest('base64url').slice(0, 22)}}`
   }
 
-  #script(what: string, script: Script, key: string, args: readonly (string | number)[]): Promise<unknown> {
+  #script(
+    what: string,
+    script: RedisScript,
+    key: string,
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
     const { redis, sweep, timeoutMs } = this.#c
     return callRedis(sweep, timeoutMs, what, script.run(redis, [key], args))
   }

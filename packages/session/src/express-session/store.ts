@@ -1,10 +1,11 @@
+import { RedisScript } from '@scalekit/internal'
 import type { Request } from 'express'
 import { createChecks, DeadlineSweep, describeValue } from '@scalekit/internal'
 import type { Checks, Duration } from '@scalekit/internal'
 import session from 'express-session'
 import type { SessionData, Store } from 'express-session'
 import { SessionOptionsError } from '../errors'
-import { callRedis, Script } from '../internal/redis-calls'
+import { callRedis } from '../internal/redis-calls'
 import type { RedisClient } from '../redis'
 
 /** Options of {@link createSessionStore}. */
@@ -20,15 +21,15 @@ export interface SessionStoreOptions {
 }
 
 /** KEYS: session. ARGV: ttlMs, n, n name/value pairs, then names to delete. */
-const writeScript = new Script(`
+const writeScript = new RedisScript(`
 local n = tonumber(ARGV[2])
 for i = 3, 2 + 2 * n, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 for i = 3 + 2 * n, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return 1`)
-const readScript = new Script(`return redis.call('HGETALL', KEYS[1])`)
-const touchScript = new Script(`return redis.call('PEXPIRE', KEYS[1], ARGV[1])`)
-const deleteScript = new Script(`return redis.call('DEL', KEYS[1])`)
+const readScript = new RedisScript(`return redis.call('HGETALL', KEYS[1])`)
+const touchScript = new RedisScript(`return redis.call('PEXPIRE', KEYS[1], ARGV[1])`)
+const deleteScript = new RedisScript(`return redis.call('DEL', KEYS[1])`)
 
 const checks: Checks = createChecks(SessionOptionsError)
 
@@ -138,7 +139,7 @@ class FieldLevelStore extends session.Store {
     return this.#ttlMs
   }
 
-  #run(what: string, script: Script, sid: string, args: (string | number)[]): Promise<unknown> {
+  #run(what: string, script: RedisScript, sid: string, args: (string | number)[]): Promise<unknown> {
     return callRedis(
       this.#sweep,
       this.#timeoutMs,

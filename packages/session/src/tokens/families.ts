@@ -1,11 +1,12 @@
+import { RedisScript } from '@scalekit/internal'
 import type { DeadlineSweep } from '@scalekit/internal'
-import { callRedis, Script } from '../internal/redis-calls'
+import { callRedis } from '../internal/redis-calls'
 import type { RedisClient } from '../redis'
 
 /**
  * Starts a refresh family. KEYS: family. ARGV: user, current jti, ttl ms, iat, exp.
  */
-const startScript = new Script(`
+const startScript = new RedisScript(`
 redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'cur', ARGV[2], 'curIat', ARGV[4], 'curExp', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`)
@@ -20,7 +21,7 @@ return 1`)
  *   is revoked;
  * - `{'revoked'}` / `{'unknown'}`: the family was revoked before, or has expired.
  */
-const rotateScript = new Script(`
+const rotateScript = new RedisScript(`
 local f = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'prevAt', 'revoked', 'curIat', 'curExp')
 if not f[1] then return {'unknown'} end
 if f[4] == '1' then return {'revoked'} end
@@ -39,7 +40,7 @@ if f[2] == ARGV[1] then since = now - tonumber(f[3]) end
 return {'reused', since}`)
 
 /** Marks a family revoked (logout). KEYS: family. */
-const endScript = new Script(`
+const endScript = new RedisScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'revoked', '1') end
 return 1`)
 

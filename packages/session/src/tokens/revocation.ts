@@ -1,8 +1,9 @@
+import { RedisScript } from '@scalekit/internal'
 import type { DeadlineSweep, Warner } from '@scalekit/internal'
 import { channels, publish } from '../channels'
 import type { RevokeEvent } from '../channels'
 import type { RevokedReason } from '../errors'
-import { callRedis, Script } from '../internal/redis-calls'
+import { callRedis } from '../internal/redis-calls'
 import type { RedisClient, RedisSubscriber } from '../redis'
 import { memberOf, RevocationList, targetOf } from './revocation-list'
 import type { RevocationCode, Revocations } from './revocation-list'
@@ -13,7 +14,7 @@ import type { RevocationCode, Revocations } from './revocation-list'
  * epochKeepMs, channel. The list holds `j:<jti>` and `f:<family>` until their tokens expire; the
  * epochs hold "log out everywhere" times of each user as long as a token issued before could live.
  */
-const revokeScript = new Script(`
+const revokeScript = new RedisScript(`
 local now = tonumber(ARGV[4])
 if ARGV[1] == 'e' then redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[2])
 else redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[2]) end
@@ -24,16 +25,16 @@ redis.call('PUBLISH', ARGV[6], v .. '|' .. ARGV[1] .. '|' .. ARGV[3] .. '|' .. A
 return v`)
 
 /** The whole state: {version, list (member, score…), epochs (member, score…)}. KEYS: list, epochs, version. ARGV: now. */
-const loadScript = new Script(`
+const loadScript = new RedisScript(`
 return {redis.call('GET', KEYS[3]) or '0',
   redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'WITHSCORES'),
   redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')}`)
 
 /** The version alone, for the periodic check. KEYS: version. */
-const versionScript = new Script(`return redis.call('GET', KEYS[1]) or '0'`)
+const versionScript = new RedisScript(`return redis.call('GET', KEYS[1]) or '0'`)
 
 /** One user's epoch, read at refresh time. KEYS: epochs. ARGV: user. */
-const epochScript = new Script(`return redis.call('ZSCORE', KEYS[1], ARGV[1])`)
+const epochScript = new RedisScript(`return redis.call('ZSCORE', KEYS[1], ARGV[1])`)
 
 /** What the revocation state needs from the token factory. */
 export interface RevocationConfig {

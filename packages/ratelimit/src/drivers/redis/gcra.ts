@@ -1,5 +1,6 @@
 import type { Params } from '../../algorithms/types'
-import { Script, type ScriptCall } from './script'
+import { RedisScript } from '@scalekit/internal'
+import type { ScriptCall } from './script'
 
 /**
  * GCRA, the default, kept to the least Redis work: the server's clock, one GET, one SET PX. ARGV:
@@ -26,7 +27,7 @@ if ttl > 0 then redis.call('SET', KEYS[1], string.format('%.0f', stored), 'PX', 
 if allowed then return {ttl, now} end
 return {-1 - ttl, now}`
 
-const gcraScript = new Script(GCRA)
+const gcraScript = new RedisScript(GCRA)
 
 /** GCRA's script call with the parameters `p`: the outcome derived from the reply as the model computes it. */
 export function gcraCall(p: Params): ScriptCall {

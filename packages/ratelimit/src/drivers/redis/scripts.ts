@@ -1,6 +1,7 @@
 import type { Algorithm, Params } from '../../algorithms/types'
 import { gcraCall } from './gcra'
-import { Script, type ScriptCall } from './script'
+import { RedisScript } from '@scalekit/internal'
+import type { ScriptCall } from './script'
 
 export type { ScriptCall } from './script'
 
@@ -121,7 +122,7 @@ if n >= limit then empty = leaves(n - limit + 1) end
 return {allowed and 1 or 0, math.max(0, limit - n), reset, retry, empty, now}`
 
 /** A script returning the whole outcome: {allowed, remaining, resetAfterUs, retryAfterUs, emptyForUs, nowUs}. */
-function fullCall(script: Script, p: Params): ScriptCall {
+function fullCall(script: RedisScript, p: Params): ScriptCall {
   const params = [p.limit, p.periodUs, p.burst, p.intervalUs]
   return {
     script,
@@ -143,10 +144,10 @@ function fullCall(script: Script, p: Params): ScriptCall {
 }
 
 const others = {
-  'token-bucket': new Script(TOKEN_BUCKET),
-  'fixed-window': new Script(FIXED_WINDOW),
-  'sliding-window': new Script(SLIDING_WINDOW),
-  'sliding-log': new Script(SLIDING_LOG),
+  'token-bucket': new RedisScript(TOKEN_BUCKET),
+  'fixed-window': new RedisScript(FIXED_WINDOW),
+  'sliding-window': new RedisScript(SLIDING_WINDOW),
+  'sliding-log': new RedisScript(SLIDING_LOG),
 } as const
 
 /** How to call the script of `algorithm` with the parameters `p`. */

@@ -16,6 +16,6 @@ export class RedisStore implements Store {
 
   async take(key: string, cost: number, carry: number): Promise<StoreOutcome> {
     const client = await this.#client()
-    return this.#call.outcome(await this.#call.script.run(client, key, this.#call.args(cost, carry)), cost)
+    return this.#call.outcome(await this.#call.script.run(client, [key], this.#call.args(cost, carry)), cost)
   }
 }
