@@ -1,4 +1,5 @@
-import { Agent, request } from 'node:http'
+import { Agent, type RequestListener, createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 
 /** A response as the tests read it. */
 export interface Answer {
@@ -64,4 +65,25 @@ export function sampleValue(
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
   const line = samples(text, metric).find((l) => wanted.every((w) => l.includes(w)))
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
+}
+
+/** A test server on a free port of 127.0.0.1, and how to stop it. */
+export interface Served {
+  readonly port: number
+  readonly close: () => Promise<void>
+}
+
+/** Serves `app` (an Express app, or any request listener) on a free port of 127.0.0.1. */
+export async function serve(app: RequestListener): Promise<Served> {
+  const server = createServer(app)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve()
+        })
+      }),
+  }
 }

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -12,7 +11,7 @@ import express from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMetrics, instrumentScalekit } from '../../src/index'
 import { metricsHandler, observability } from '../../src/adapters/express'
-import { get, load } from '../http-client'
+import { get, load, serve } from '../http-client'
 
 const rules = fileURLToPath(new URL('../../artifacts/prometheus-rules.yml', import.meta.url))
 
@@ -75,15 +74,7 @@ describe('Prometheus scrapes an app using every package', () => {
         }, next)
     })
     web.get('/metrics', metricsHandler(metrics))
-    const server = web.listen(0, '127.0.0.1')
-    await new Promise((resolve) => server.once('listening', resolve))
-    appPort = (server.address() as AddressInfo).port
-    closeApp = () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve()
-        })
-      })
+    ;({ port: appPort, close: closeApp } = await serve(web))
     await load(appPort, 199, (i) => `/users/${i % 50}`, 8)
     // One request in a sampled trace: its latency bucket carries the trace id as an exemplar.
     expect(

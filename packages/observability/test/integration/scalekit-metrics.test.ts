@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import { createCache } from '@scalekit/cache'
 import { createDbRouter } from '@scalekit/db-router'
@@ -16,7 +15,7 @@ import {
   type ScalekitInstrumentation,
 } from '../../src/index'
 import { metricsHandler, observability } from '../../src/adapters/express'
-import { get, sampleValue } from '../http-client'
+import { get, sampleValue, serve } from '../http-client'
 
 /** A Standard Schema for `{ n: number }` (no schema library in this package's dev dependencies). */
 const schema = {
@@ -86,15 +85,7 @@ describe('instrumentScalekit with cache, db-router and queue on the real service
       queue.publish(Job, { n: Number(req.params.n) }).then(() => res.status(202).end(), next)
     })
     web.get('/metrics', metricsHandler(metrics))
-    const server = web.listen(0, '127.0.0.1')
-    await new Promise((resolve) => server.once('listening', resolve))
-    port = (server.address() as AddressInfo).port
-    close = () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve()
-        })
-      })
+    ;({ port, close } = await serve(web))
   })
 
   afterAll(async () => {

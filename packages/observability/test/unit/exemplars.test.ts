@@ -10,7 +10,7 @@ import { metricsHandler, observability } from '../../src/adapters/express'
 import { observabilityPlugin } from '../../src/adapters/fastify'
 import { negotiate } from '../../src/metrics/exposition'
 import { activeTraceId } from '../../src/otel'
-import { get } from '../http-client'
+import { get, serve } from '../http-client'
 import { StorageContextManager } from '../support/context-manager'
 
 /** What Prometheus 2.42 sends on every scrape. */
@@ -57,17 +57,7 @@ async function expressApp(metrics: Metrics, withLogger = false): Promise<App> {
     res.json({ id: req.params.id })
   })
   app.get('/metrics', metricsHandler(metrics))
-  const server = app.listen(0, '127.0.0.1')
-  await new Promise((resolve) => server.once('listening', resolve))
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve()
-        })
-      }),
-  }
+  return serve(app)
 }
 
 async function fastifyApp(metrics: Metrics, withLogger = false): Promise<App> {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { createHealth, createLoadShedder, createMetrics, createShutdown } from '../../src/index'
 import { observability } from '../../src/adapters/express'
 import { observabilityPlugin } from '../../src/adapters/fastify'
-import { get, sampleValue } from '../http-client'
+import { get, sampleValue, serve } from '../http-client'
 
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => {
@@ -169,14 +169,7 @@ describe('load shedding', () => {
         const app = express()
         app.use(observability({ metrics, shed }))
         app.get('/x', (_req, res) => res.send('x'))
-        const server = createServer(app)
-        port = await listen(server)
-        close = () =>
-          new Promise((resolve) =>
-            server.close(() => {
-              resolve()
-            }),
-          )
+        ;({ port, close } = await serve(app))
       } else {
         const app = Fastify()
         await app.register(observabilityPlugin, { metrics, shed, metricsPath: false })

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMetrics, type Metrics } from '../../src/index'
 import { metricsHandler, observability } from '../../src/adapters/express'
 import { observabilityPlugin } from '../../src/adapters/fastify'
-import { get, load, sampleValue, samples } from '../http-client'
+import { get, load, sampleValue, samples, serve } from '../http-client'
 
 const COUNT = 'http_server_request_duration_seconds_count'
 
@@ -33,18 +33,7 @@ async function expressApp(seriesBudget?: number): Promise<App> {
     throw new Error('boom')
   })
   app.get('/metrics', metricsHandler(metrics))
-  const server = app.listen(0, '127.0.0.1')
-  await new Promise((resolve) => server.once('listening', resolve))
-  return {
-    port: (server.address() as AddressInfo).port,
-    metrics,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve()
-        })
-      }),
-  }
+  return { ...(await serve(app)), metrics }
 }
 
 async function fastifyApp(seriesBudget?: number): Promise<App> {

@@ -7,6 +7,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { createLogger, getRequestContext } from '../../src/index'
 import { observability } from '../../src/adapters/express'
 import { observabilityPlugin } from '../../src/adapters/fastify'
+import { serve } from '../http-client'
 
 function post(
   port: number,
@@ -64,15 +65,7 @@ describe.each(['express', 'fastify'] as const)('%s request context', (framework)
       app.post('/orders/:id', (_req, res, next) => {
         answer().then((text) => res.type('json').send(text), next)
       })
-      const server = app.listen(0, '127.0.0.1')
-      await new Promise((resolve) => server.once('listening', resolve))
-      port = (server.address() as AddressInfo).port
-      close = () =>
-        new Promise((resolve) =>
-          server.close(() => {
-            resolve()
-          }),
-        )
+      ;({ port, close } = await serve(app))
     } else {
       const app = Fastify()
       await app.register(observabilityPlugin, { logger })
@@ -122,15 +115,7 @@ describe.each(['express', 'fastify'] as const)('%s access line', (framework) => 
         captured.info({ orderId: 7 }, 'placing')
         res.json({ ok: true })
       })
-      const server = app.listen(0, '127.0.0.1')
-      await new Promise((resolve) => server.once('listening', resolve))
-      port = (server.address() as AddressInfo).port
-      close = () =>
-        new Promise((resolve) =>
-          server.close(() => {
-            resolve()
-          }),
-        )
+      ;({ port, close } = await serve(app))
     } else {
       const app = Fastify()
       await app.register(observabilityPlugin, { logger: captured })
