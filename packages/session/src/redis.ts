@@ -8,5 +8,11 @@ import type { RedisClient as SdkRedisClient } from '@scalekit/internal'
  */
 export type RedisClient = Pick<SdkRedisClient, 'status' | 'eval' | 'evalsha' | 'duplicate'>
 
+/**
+ * What the server-session store calls on the app's client: scripts, and plain commands by name
+ * (GET, GETEX, SET, GETDEL, DEL).
+ */
+export type SessionRedisClient = RedisClient & Pick<SdkRedisClient, 'call'>
+
 /** The members of a duplicated client that pub/sub uses. */
 export type RedisSubscriber = Pick<SdkRedisClient, 'status' | 'subscribe' | 'on' | 'quit' | 'disconnect'>

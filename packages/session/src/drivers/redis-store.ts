@@ -1,15 +1,9 @@
 import { RedisScript } from '@scalekit/internal'
 import { createHash } from 'node:crypto'
-import type { DeadlineSweep, RedisClient as SdkRedisClient } from '@scalekit/internal'
+import type { DeadlineSweep } from '@scalekit/internal'
 import { callRedis } from '../internal/redis-calls'
-import type { RedisClient } from '../redis'
+import type { SessionRedisClient } from '../redis'
 import type { SessionStore, StoredSession, StoredSessionInfo } from '../sessions/store'
-
-/**
- * The members of an app's ioredis 5/6 `Redis` or `Cluster` the session store calls: scripts, and
- * plain commands by name (GET, GETEX, SET, GETDEL).
- */
-export type SessionRedisClient = RedisClient & Pick<SdkRedisClient, 'call'>
 
 /**
  * A session as stored: one JSON object per key. `d` maps each data field to its own JSON text, so the
@@ -42,7 +36,7 @@ for i = 4, 3 + 2 * n, 2 do d[ARGV[i]] = ARGV[i + 1] end
 for i = 4 + 2 * n, #ARGV do d[ARGV[i]] = nil end
 s.l = now
 s.i = tonumber(ARGV[2])
-redis.call('SET', KEYS[1], cjson.encode(s), 'PX', ARGV[2])
+redis.call('SET', KEYS[1], cjson.encode(s), 'PX', math.max(1, math.min(s.i, s.e - now)))
 return 1`)
 
 /** KEYS: session. The stored JSON (or false) and its TTL, without touching it. */
@@ -106,6 +100,8 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async create(key: string, session: StoredSession, idleMs: number): Promise<void> {
+    // The key never outlives the absolute timeout.
+    const ttl = Math.max(1, Math.min(idleMs, session.expiresAt - session.lastSeenAt))
     const doc: Doc = {
       c: session.createdAt,
       e: session.expiresAt,
@@ -114,7 +110,7 @@ export class RedisSessionStore implements SessionStore {
       ...(session.userId === undefined ? {} : { u: session.userId }),
       d: session.data,
     }
-    await this.#command('creating a session', 'set', this.#session(key), JSON.stringify(doc), 'PX', idleMs)
+    await this.#command('creating a session', 'set', this.#session(key), JSON.stringify(doc), 'PX', ttl)
     if (session.userId !== undefined)
       await this.#script('indexing a session', indexScript, this.#user(session.userId), [
         session.lastSeenAt,
@@ -128,8 +124,13 @@ export class RedisSessionStore implements SessionStore {
       ? await this.#command('loading a session', 'getex', this.#session(key), 'PX', idleMs)
       : await this.#command('loading a session', 'get', this.#session(key))
     const doc = parse(raw)
-    // Past its absolute timeout: gone, whatever its TTL (an update would refuse it too).
-    if (doc === undefined || doc.e <= now) return undefined
+    if (doc === undefined) return undefined
+    if (doc.e <= now) {
+      // Past its absolute timeout: gone, and deleted, so that a cookie replayed after it cannot keep
+      // the key alive through GETEX's renewed TTL.
+      await this.#command('dropping a timed-out session', 'del', this.#session(key))
+      return undefined
+    }
     return { userId: doc.u, createdAt: doc.c, lastSeenAt: doc.l, expiresAt: doc.e, data: doc.d }
   }
 

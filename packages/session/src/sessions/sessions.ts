@@ -5,7 +5,7 @@ import { channels, publish } from '../channels'
 import type { SessionEvent } from '../channels'
 import { MemorySessionStore } from '../drivers/memory-store'
 import { RedisSessionStore } from '../drivers/redis-store'
-import type { SessionRedisClient } from '../drivers/redis-store'
+import type { SessionRedisClient } from '../redis'
 import {
   SessionArgumentError,
   SessionClosedError,

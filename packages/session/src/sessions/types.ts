@@ -1,5 +1,5 @@
 import type { CloseOptions, Duration, HealthSnapshot, Logger } from '@scalekit/internal'
-import type { SessionRedisClient } from '../drivers/redis-store'
+import type { SessionRedisClient } from '../redis'
 import type { JsonValue } from '../tokens/types'
 import type { SessionStore } from './store'
 
