@@ -1,10 +1,14 @@
 /**
  * One Express server for the HTTP scenario, in a process of its own so its CPU time per request can
- * be read alone: `bare`, `jwt` (authenticate with the verified-token cache), `jwt-nocontext` (the
- * same with `context: false`: no AsyncLocalStorage per request), `jwt-nocache`, `session`
- * (a server session loaded from Redis per request), `express-session` (express-session 1.19 +
- * connect-redis 9 on node-redis, the peer). Reports its port, then its CPU usage on "cpu".
+ * be read alone: `bare`, `bare2` (the same again: two processes of one code, the method's own noise),
+ * `hop` (a middleware that calls `next()` after a microtask: the floor of any async middleware),
+ * `als-hop` (the same inside `AsyncLocalStorage.run`: the floor of a middleware with a request
+ * context), `jwt` (authenticate with the verified-token cache), `jwt-nocontext` (the same with
+ * `context: false`: no AsyncLocalStorage per request), `jwt-nocache`, `session` (a server session
+ * loaded from Redis per request), `express-session` (express-session 1.19 + connect-redis 9 on
+ * node-redis, the peer). Reports its port, then its CPU usage on "cpu".
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import type { AddressInfo } from 'node:net'
 import { generateKeyPairSync } from 'node:crypto'
 import { createHmac } from 'node:crypto'
@@ -36,6 +40,7 @@ await nodeRedis?.connect()
 const connectRedis =
   nodeRedis === undefined ? undefined : new RedisStore({ client: nodeRedis, prefix: `${prefix}:cr:` })
 const app = express()
+const floorStorage = new AsyncLocalStorage<object>()
 type Req = { serverSession?: { userId?: string }; session?: { userId?: unknown } }
 type Res = { json(body: unknown): void; status(code: number): Res }
 const handler = (req: Req, res: Res): void => {
@@ -46,7 +51,7 @@ const handler = (req: Req, res: Res): void => {
   if (missing) res.status(401).json({})
   else res.json({ id: 1, name: 'user' })
 }
-if (variant === 'bare') app.get('/r', handler)
+if (variant === 'bare' || variant === 'bare2') app.get('/r', handler)
 else if (variant === 'session')
   app.get(
     '/r',
@@ -63,6 +68,24 @@ else if (variant === 'express-session')
       saveUninitialized: false,
       cookie: { maxAge: 1_800_000 },
     }),
+    handler,
+  )
+else if (variant === 'hop')
+  app.get(
+    '/r',
+    (_req: unknown, _res: unknown, next: () => void) => {
+      void Promise.resolve().then(next)
+    },
+    handler,
+  )
+else if (variant === 'als-hop')
+  app.get(
+    '/r',
+    (_req: unknown, _res: unknown, next: () => void) => {
+      floorStorage.run({}, () => {
+        void Promise.resolve().then(next)
+      })
+    },
     handler,
   )
 else if (variant === 'jwt-nocontext')

@@ -1,7 +1,8 @@
 /**
  * Server sessions at store level: load + save of a 1 KB session (20 fields of ~50 bytes), 20 in
- * flight, on the shared Redis — raw ioredis HGETALL + HSET (the floor, the hash model), raw GET + SET
- * of one JSON string, node-redis GET + SET (the client connect-redis uses), connect-redis 9's
+ * flight, on the shared Redis — raw ioredis HGETALL + HSET (the old hash layout), raw GET + SET of one
+ * JSON string (the floor), our GETEX + merge script driven by the raw client (what Redis does for us),
+ * node-redis GET + SET (the client connect-redis uses), connect-redis 9's
  * `get` + `set` (what express-session does per request: the whole object), and `sessions.load` +
  * `sessions.update` (a plain GETEX, then one script that merges the changed field into the stored
  * JSON; idle expiry renewed by both).
@@ -22,6 +23,22 @@ interface StoreContender extends Contender {
   readonly op: (i: number) => Promise<unknown>
 }
 
+/** A copy of the package's update script (`packages/session/src/drivers/redis-store.ts`). */
+const MERGE_SCRIPT = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local s = cjson.decode(raw)
+local now = tonumber(ARGV[1])
+if s.e <= now then redis.call('DEL', KEYS[1]) return 0 end
+local d = s.d
+local n = tonumber(ARGV[3])
+for i = 4, 3 + 2 * n, 2 do d[ARGV[i]] = ARGV[i + 1] end
+for i = 4 + 2 * n, #ARGV do d[ARGV[i]] = nil end
+s.l = now
+s.i = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], cjson.encode(s), 'PX', math.max(1, math.min(s.i, s.e - now)))
+return 1`
+
 const FIELDS = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`field${i}`, 'x'.repeat(48)]))
 
 export async function runStore(redisUrl: string, runId: string, quick: boolean): Promise<unknown> {
@@ -38,6 +55,13 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
     const jsonKeys = ids.map((_, i) => `${runId}:json:{${i}}`)
     for (const k of rawKeys) await redis.hset(k, FIELDS)
     for (const k of jsonKeys) await redis.set(k, JSON.stringify(FIELDS))
+    // Our stored document and merge script, driven by the raw client: what Redis does for us, without the package.
+    const mergeKeys = ids.map((_, i) => `${runId}:merge:{${i}}`)
+    const now = Date.now()
+    const data = Object.fromEntries(Object.entries(FIELDS).map(([k, v]) => [k, JSON.stringify(v)]))
+    const doc = JSON.stringify({ c: now, e: now + 43_200_000, l: now, i: 1_800_000, d: data })
+    for (const k of mergeKeys) await redis.set(k, doc, 'PX', 1_800_000)
+    const mergeSha = (await redis.script('LOAD', MERGE_SCRIPT)) as string
     const connectRedis = new RedisStore({ client: nodeRedis, prefix: `${runId}:cr:` })
     const cookie = {
       originalMaxAge: 1_800_000,
@@ -50,8 +74,7 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
     for (const sid of sids) await connectRedis.set(sid, initial as never)
     const contenders: StoreContender[] = [
       {
-        name: 'ioredis HGETALL + HSET (floor)',
-        floor: true,
+        name: 'ioredis HGETALL + HSET (the hash layout)',
         op: async (i) => {
           const k = rawKeys[i % 20] as string
           await redis.hgetall(k)
@@ -59,7 +82,8 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
         },
       },
       {
-        name: 'ioredis GET + SET JSON',
+        name: 'ioredis GET + SET JSON (floor)',
+        floor: true,
         op: async (i) => {
           const k = jsonKeys[i % 20] as string
           const value = JSON.parse((await redis.get(k)) ?? '{}') as Record<string, string>
@@ -83,6 +107,14 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
           const value = (await connectRedis.get(sid)) as Record<string, unknown>
           value['field3'] = String(i)
           await connectRedis.set(sid, value as never)
+        },
+      },
+      {
+        name: 'ioredis GETEX + merge script (raw)',
+        op: async (i) => {
+          const k = mergeKeys[i % 20] as string
+          JSON.parse((await redis.getex(k, 'PX', 1_800_000)) ?? '{}')
+          await redis.evalsha(mergeSha, 1, k, Date.now(), 1_800_000, 1, 'field3', JSON.stringify(String(i)))
         },
       },
       {
