@@ -9,7 +9,7 @@ import {
   type Warner,
   withTimeout,
 } from '@scalekit/internal'
-import type { Algorithm } from './algorithms'
+import type { Algorithm, Outcome } from './algorithms'
 import { channels, type DecisionEvent, type DecisionSource, type RateLimitErrorEvent } from './channels'
 import { localNowUs, MemoryStore } from './drivers/memory'
 import { RedisStore } from './drivers/redis/store'
@@ -145,10 +145,23 @@ class Limiter implements RateLimiter {
     })
   }
 
-  async take(key: string, options?: TakeOptions): Promise<Decision> {
+  take(key: string, options?: TakeOptions): Promise<Decision> {
+    // Not an async function: a decision on Redis is one promise made here and settled by the reply
+    // (or the deadline), with no await between the client's reply and the caller.
+    try {
+      const decided = this.#decide(key, options)
+      return decided instanceof Promise ? decided : Promise.resolve(decided)
+    } catch (error) {
+      return rejected(error)
+    }
+  }
+
+  /** A decision made here (memory, the fast path, the breaker's policy), or one waiting on Redis. */
+  #decide(key: string, options: TakeOptions | undefined): Decision | Promise<Decision> {
     if (this.#gate.closed) throw new RateLimitClosedError(`rate limiter "${this.#o.name}" is closed`)
     const cost = this.#checkArguments(key, options)
-    if (this.#redis === undefined)
+    const redis = this.#redis
+    if (redis === undefined)
       return this.#publish(fromOutcome((this.#memory as MemoryStore).takeNow(key, cost), 'store'), cost)
     const nowUs = localNowUs()
     if (cost > 0 && this.#blocks !== undefined) {
@@ -181,8 +194,7 @@ class Limiter implements RateLimiter {
         )
       }
     }
-    const breaker = this.#breaker as CircuitBreaker
-    if (!breaker.admit()) {
+    if (!(this.#breaker as CircuitBreaker).admit()) {
       this.#blocks?.delete(key)
       return this.#byPolicy(key, cost, 0, 'breaker-open', undefined)
     }
@@ -192,39 +204,94 @@ class Limiter implements RateLimiter {
       this.#fallback !== undefined && this.#fallback.size > 0 && !this.#failing
         ? this.#fallback.drain(key)
         : 0
+    const client = this.#client
+    const reply =
+      client === undefined || client instanceof Promise
+        ? Promise.resolve(this.#clientNow()).then((made) => redis.send(made, this.#prefix + key, cost, carry))
+        : redis.send(client, this.#prefix + key, cost, carry)
     this.#inFlight += 1
-    try {
-      const outcome = await this.#sweep.race(
-        this.#redis.take(this.#prefix + key, cost, carry),
-        this.#o.timeoutMs,
-        () => new RateLimitUnavailableError(`Redis did not answer within ${this.#o.timeoutMs} ms`),
+    return new Promise<Decision>((resolve, reject) => {
+      // What a logger or a channel subscriber throws goes on unchanged, as from an async function.
+      const fail: (reason: unknown) => void = reject
+      let settled = false
+      // The shared sweep bounds the wait: a reply after it is observed and dropped.
+      const deadline = this.#sweep.add(this.#o.timeoutMs, () => {
+        settled = true
+        const timedOut = new RateLimitUnavailableError(`Redis did not answer within ${this.#o.timeoutMs} ms`)
+        try {
+          resolve(this.#failed(key, cost, carry, timedOut))
+        } catch (error) {
+          fail(error)
+        }
+      })
+      reply.then(
+        (answer) => {
+          if (settled) return
+          settled = true
+          deadline.cancel()
+          try {
+            resolve(this.#answered(answer, key, cost, carry, nowUs))
+          } catch (error) {
+            fail(error)
+          }
+        },
+        (error: unknown) => {
+          if (settled) return
+          settled = true
+          deadline.cancel()
+          try {
+            resolve(this.#failed(key, cost, carry, error))
+          } catch (thrown) {
+            fail(thrown)
+          }
+        },
       )
-      breaker.succeeded()
-      if (this.#failing) {
-        this.#failing = false
-        this.#warner.recover('redis-unavailable', `rate limiter "${this.#o.name}": Redis answers again`)
-        this.#warner.recover('redis-refused')
-      }
-      if (outcome.emptyForUs > 0)
-        this.#blocks?.set(key, nowUs + outcome.emptyForUs, nowUs + outcome.resetAfterUs)
-      else this.#blocks?.delete(key)
-      return this.#publish(fromOutcome(outcome, 'store'), cost)
+    })
+  }
+
+  /** Redis's reply to a decision: the outcome, the fast path's block, the breaker told. */
+  #answered(reply: unknown, key: string, cost: number, carry: number, nowUs: number): Decision {
+    let outcome: StoreOutcome
+    try {
+      outcome = (this.#redis as RedisStore).outcome(reply, cost)
     } catch (error) {
-      this.#blocks?.delete(key)
-      const refused = refusedByRedis(error)
-      if (refused) breaker.succeeded()
-      else breaker.failed()
-      const reason =
-        error instanceof RateLimitUnavailableError && error.cause === undefined
-          ? 'timeout'
-          : refused
-            ? 'refused'
-            : 'connection'
-      return this.#byPolicy(key, cost, carry, reason, error)
-    } finally {
-      this.#inFlight -= 1
-      if (this.#inFlight === 0) this.#idle?.()
+      return this.#failed(key, cost, carry, error)
     }
+    this.#left()
+    const breaker = this.#breaker as CircuitBreaker
+    breaker.succeeded()
+    if (this.#failing) {
+      this.#failing = false
+      this.#warner.recover('redis-unavailable', `rate limiter "${this.#o.name}": Redis answers again`)
+      this.#warner.recover('redis-refused')
+    }
+    if (outcome.emptyForUs > 0)
+      this.#blocks?.set(key, nowUs + outcome.emptyForUs, nowUs + outcome.resetAfterUs)
+    else this.#blocks?.delete(key)
+    return this.#publish(fromOutcome(outcome, 'store'), cost)
+  }
+
+  /** A decision Redis did not make (an error, a malformed reply, the timeout): the policy's. */
+  #failed(key: string, cost: number, carry: number, error: unknown): Decision {
+    this.#left()
+    this.#blocks?.delete(key)
+    const refused = refusedByRedis(error)
+    const breaker = this.#breaker as CircuitBreaker
+    if (refused) breaker.succeeded()
+    else breaker.failed()
+    const reason =
+      error instanceof RateLimitUnavailableError && error.cause === undefined
+        ? 'timeout'
+        : refused
+          ? 'refused'
+          : 'connection'
+    return this.#byPolicy(key, cost, carry, reason, error)
+  }
+
+  /** One decision on Redis is over. */
+  #left(): void {
+    this.#inFlight -= 1
+    if (this.#inFlight === 0) this.#idle?.()
   }
 
   health(): RateLimiterHealth {
@@ -344,8 +411,14 @@ class Limiter implements RateLimiter {
   #clientNow(): RedisClient | Promise<RedisClient> {
     if (this.#client === undefined) {
       const made = clientFromUrl(this.#o.redis as string, this.#o.timeoutMs)
-      // A failed import is final: keep the rejection (observed) so every decision reports it.
-      made.catch(() => undefined)
+      // Once made, decisions use the client itself, without a turn through this promise. A failed
+      // import is final: keep the rejection (observed) so every decision reports it.
+      made.then(
+        (client) => {
+          this.#client = client
+        },
+        () => undefined,
+      )
       this.#client = made
     }
     return this.#client
@@ -384,11 +457,19 @@ function wellFormed(key: string): boolean {
   return (key as string & { isWellFormed(): boolean }).isWellFormed()
 }
 
+/** A promise rejected with what was thrown, unchanged: what an async function's throw gives. */
+function rejected(reason: unknown): Promise<never> {
+  return new Promise<never>((_resolve, reject) => {
+    const fail: (reason: unknown) => void = reject
+    fail(reason)
+  })
+}
+
 function msOf(us: number): number {
   return us <= 0 ? 0 : Math.ceil(us / 1000)
 }
 
-function fromOutcome(o: StoreOutcome, source: DecisionSource): Decision {
+function fromOutcome(o: Outcome, source: DecisionSource): Decision {
   return {
     allowed: o.allowed,
     remaining: o.remaining,

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { type Algorithm, models, outstanding, type Params } from '../algorithms'
+import { type Algorithm, models, type Outcome, outstanding, type Params } from '../algorithms'
 import type { Store, StoreOutcome } from './store'
 
 /** This process's clock in whole µs (wall-clock based, sub-ms resolution). */
@@ -37,12 +37,24 @@ export class MemoryStore implements Store {
   }
 
   take(key: string, cost: number, carry: number): Promise<StoreOutcome> {
-    return Promise.resolve(this.takeNow(key, cost, carry))
+    const nowUs = this.#now()
+    const o = this.#step(key, cost, carry, nowUs)
+    return Promise.resolve({
+      allowed: o.allowed,
+      remaining: o.remaining,
+      resetAfterUs: o.resetAfterUs,
+      retryAfterUs: o.retryAfterUs,
+      emptyForUs: o.emptyForUs,
+      nowUs,
+    })
   }
 
-  /** `take` without the promise: the fallback and the fast path decide synchronously. */
-  takeNow(key: string, cost: number, carry = 0): StoreOutcome {
-    const nowUs = this.#now()
+  /** `take` without the promise or the time: the limiter's memory and fallback decisions, made synchronously. */
+  takeNow(key: string, cost: number, carry = 0): Outcome {
+    return this.#step(key, cost, carry, this.#now())
+  }
+
+  #step(key: string, cost: number, carry: number, nowUs: number): Outcome {
     const entry = this.#entries.get(key)
     const live = entry !== undefined && entry.expiresAtUs > nowUs ? entry.state : undefined
     const step = models[this.#algorithm].step(live, nowUs, cost, carry, this.#params)
@@ -52,15 +64,7 @@ export class MemoryStore implements Store {
       this.#entries.set(key, { state: step.state, expiresAtUs: nowUs + step.ttlUs })
       if (this.#entries.size > this.#maxKeys) this.#evict(nowUs)
     }
-    const { outcome } = step
-    return {
-      allowed: outcome.allowed,
-      remaining: outcome.remaining,
-      resetAfterUs: outcome.resetAfterUs,
-      retryAfterUs: outcome.retryAfterUs,
-      emptyForUs: outcome.emptyForUs,
-      nowUs,
-    }
+    return step.outcome
   }
 
   /** Removes `key` and returns the units its state still counts as spent (0 when it has none). */

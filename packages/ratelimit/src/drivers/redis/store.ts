@@ -15,7 +15,16 @@ export class RedisStore implements Store {
   }
 
   async take(key: string, cost: number, carry: number): Promise<StoreOutcome> {
-    const client = await this.#client()
-    return this.#call.outcome(await this.#call.script.run(client, [key], this.#call.args(cost, carry)), cost)
+    return this.outcome(await this.send(await this.#client(), key, cost, carry), cost)
+  }
+
+  /** The script call of one request on `client`: its raw reply, which `outcome` reads. */
+  send(client: RedisClient, key: string, cost: number, carry: number): Promise<unknown> {
+    return this.#call.script.run(client, [key], this.#call.args(cost, carry))
+  }
+
+  /** The outcome in a reply of `send`; a malformed reply throws a TypeError. */
+  outcome(reply: unknown, cost: number): StoreOutcome {
+    return this.#call.outcome(reply, cost)
   }
 }
