@@ -39,21 +39,26 @@ export function rateLimit(
 ): RateLimitMiddleware {
   const resolved = resolveRules(rules, options)
   return (req, res, next) => {
-    decide(resolved, new ExpressRateLimitRequest(req as ExpressRequest)).then((verdict) => {
-      if (verdict === undefined) {
-        next()
-        return
-      }
-      const { headers } = verdict
-      if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name] as string)
-      if (verdict.refused === undefined) {
-        next()
-        return
-      }
-      res.statusCode = httpStatusOf(verdict.refused.code)
-      res.setHeader('content-type', 'application/json; charset=utf-8')
-      res.end(JSON.stringify(verdict.refused))
-    }, next)
+    decide(
+      resolved,
+      new ExpressRateLimitRequest(req),
+      (verdict) => {
+        if (verdict === undefined) {
+          next()
+          return
+        }
+        const { headers } = verdict
+        if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name] as string)
+        if (verdict.refused === undefined) {
+          next()
+          return
+        }
+        res.statusCode = httpStatusOf(verdict.refused.code)
+        res.setHeader('content-type', 'application/json; charset=utf-8')
+        res.end(JSON.stringify(verdict.refused))
+      },
+      next,
+    )
   }
 }
 

@@ -36,19 +36,24 @@ export function rateLimitHook(
     reply: FastifyReply,
     done: HookHandlerDoneFunction,
   ): void {
-    decide(resolved, new FastifyRateLimitRequest(request)).then((verdict) => {
-      if (verdict === undefined) {
-        done()
-        return
-      }
-      if (verdict.headers !== undefined) void reply.headers(verdict.headers)
-      if (verdict.refused === undefined) {
-        done()
-        return
-      }
-      // Answered here: a callback hook that sends without calling done() ends the request.
-      void reply.code(httpStatusOf(verdict.refused.code)).send(verdict.refused)
-    }, done)
+    decide(
+      resolved,
+      new FastifyRateLimitRequest(request),
+      (verdict) => {
+        if (verdict === undefined) {
+          done()
+          return
+        }
+        if (verdict.headers !== undefined) void reply.headers(verdict.headers)
+        if (verdict.refused === undefined) {
+          done()
+          return
+        }
+        // Answered here: a callback hook that sends without calling done() ends the request.
+        void reply.code(httpStatusOf(verdict.refused.code)).send(verdict.refused)
+      },
+      done,
+    )
   }
 }
 
@@ -74,22 +79,30 @@ async function plugin(app: FastifyInstance, options: RateLimitPluginOptions): Pr
 }
 
 /**
- * What the keys read from a Fastify request. The route template and the path are read when a key
- * function or `skip` asks for them (most keys never do).
+ * What the keys read from a Fastify request, each read when a key function or `skip` asks for it
+ * (`byIp()` reads the peer's address alone).
  */
 class FastifyRateLimitRequest implements RateLimitRequest {
   readonly #request: FastifyRequest
-  readonly remoteAddress: string | undefined
-  readonly headers: IncomingHttpHeaders
-  readonly user: unknown
-  readonly method: string
 
   constructor(request: FastifyRequest) {
     this.#request = request
-    this.remoteAddress = request.raw.socket.remoteAddress
-    this.headers = request.headers
-    this.user = (request as { user?: unknown }).user
-    this.method = request.method
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#request.raw.socket.remoteAddress
+  }
+
+  get headers(): IncomingHttpHeaders {
+    return this.#request.headers
+  }
+
+  get user(): unknown {
+    return (this.#request as { user?: unknown }).user
+  }
+
+  get method(): string {
+    return this.#request.method
   }
 
   get route(): string | undefined {

@@ -114,21 +114,41 @@ export function resolveRules(
 }
 
 /**
- * Runs every rule for one request (in parallel) and says what to send: the IETF
+ * Runs every rule for one request (in parallel) and hands `answer` what to send: the IETF
  * `RateLimit-Policy` / `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers), and, when a rule
- * refused, `Retry-After` and the 429 body. Rejects only with the limiters' own errors (a closed
- * limiter, a bad key or cost). `undefined`: the request is skipped, or no rule had a key for it.
+ * refused, `Retry-After` and the 429 body; `undefined` when the request is skipped or no rule had a
+ * key for it. `fail` gets the limiters' own errors (a closed limiter, a bad key or cost) and what a
+ * key function throws. Callbacks rather than a promise: an adapter's request then waits on the
+ * limiter's promise alone.
  */
-export async function decide(resolved: Resolved, req: RateLimitRequest): Promise<Verdict | undefined> {
+export function decide(
+  resolved: Resolved,
+  req: RateLimitRequest,
+  answer: (verdict: Verdict | undefined) => void,
+  fail: (error: Error) => void,
+): void {
   const { options, rules } = resolved
-  if (resolved.skipPath?.(req.path) === true || options.skip?.(req) === true) return undefined
-  if (rules.length === 1) {
-    const rule = rules[0] as RateLimitRule
-    const taking = take(rule, req)
-    return taking === undefined ? undefined : verdictOf(resolved, req, rules, [await taking])
+  let one: Promise<Decision> | undefined
+  let all: Promise<(Decision | undefined)[]> | undefined
+  try {
+    if (resolved.skipPath?.(req.path) !== true && options.skip?.(req) !== true) {
+      if (rules.length === 1) one = take(rules[0] as RateLimitRule, req)
+      else all = Promise.all(rules.map((rule) => take(rule, req) ?? Promise.resolve(undefined)))
+    }
+  } catch (error) {
+    // What a key function or `skip` threw goes on unchanged (an Error, unless the app threw something else).
+    fail(error as Error)
+    return
   }
-  const taking = rules.map((rule) => take(rule, req) ?? Promise.resolve(undefined))
-  return verdictOf(resolved, req, rules, await Promise.all(taking))
+  if (one !== undefined)
+    one.then((decision) => {
+      answer(verdictOf(resolved, req, rules, [decision]))
+    }, fail)
+  else if (all !== undefined)
+    all.then((decisions) => {
+      answer(verdictOf(resolved, req, rules, decisions))
+    }, fail)
+  else answer(undefined)
 }
 
 /** The rule's decision for the request; undefined when its key function gives no key. */
