@@ -1,7 +1,8 @@
 /**
  * Server sessions at store level: load + save of a 1 KB session (20 fields of ~50 bytes), 20 in
  * flight, on the shared Redis — raw ioredis HGETALL + HSET (the old hash layout), raw GET + SET of one
- * JSON string (the floor), our GETEX + merge script driven by the raw client (what Redis does for us),
+ * JSON string (the floor), raw GET + a compare-and-set script (the floor of a write that loses no
+ * concurrent update), our GETEX + merge script driven by the raw client (what Redis does for us),
  * node-redis GET + SET (the client connect-redis uses), connect-redis 9's
  * `get` + `set` (what express-session does per request: the whole object), and `sessions.load` +
  * `sessions.update` (a plain GETEX, then one script that merges the changed field into the stored
@@ -39,6 +40,17 @@ s.i = tonumber(ARGV[2])
 redis.call('SET', KEYS[1], cjson.encode(s), 'PX', math.max(1, math.min(s.i, s.e - now)))
 return 1`
 
+/**
+ * The least a write that never loses a concurrent update can cost: a compare-and-set. The value is
+ * `<version>|<json>`; the script writes only if the version is still the one read. Not a layout the
+ * package uses (a conflict would need a reload and retry); the floor of any lossless layout.
+ */
+const CAS_SCRIPT = `
+local raw = redis.call('GET', KEYS[1])
+if not raw or string.sub(raw, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`
+
 const FIELDS = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`field${i}`, 'x'.repeat(48)]))
 
 export async function runStore(redisUrl: string, runId: string, quick: boolean): Promise<unknown> {
@@ -62,6 +74,9 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
     const doc = JSON.stringify({ c: now, e: now + 43_200_000, l: now, i: 1_800_000, d: data })
     for (const k of mergeKeys) await redis.set(k, doc, 'PX', 1_800_000)
     const mergeSha = (await redis.script('LOAD', MERGE_SCRIPT)) as string
+    const casKeys = ids.map((_, i) => `${runId}:cas:{${i}}`)
+    for (const k of casKeys) await redis.set(k, `0|${JSON.stringify(FIELDS)}`)
+    const casSha = (await redis.script('LOAD', CAS_SCRIPT)) as string
     const connectRedis = new RedisStore({ client: nodeRedis, prefix: `${runId}:cr:` })
     const cookie = {
       originalMaxAge: 1_800_000,
@@ -89,6 +104,19 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
           const value = JSON.parse((await redis.get(k)) ?? '{}') as Record<string, string>
           value['field3'] = String(i)
           await redis.set(k, JSON.stringify(value), 'PX', 1_800_000)
+        },
+      },
+      {
+        name: 'ioredis GET + compare-and-set script (lossless floor)',
+        op: async (i) => {
+          const k = casKeys[i % 20] as string
+          const raw = (await redis.get(k)) ?? '0|{}'
+          const bar = raw.indexOf('|')
+          const version = raw.slice(0, bar + 1)
+          const value = JSON.parse(raw.slice(bar + 1)) as Record<string, string>
+          value['field3'] = String(i)
+          const next = `${Number(raw.slice(0, bar)) + 1}|${JSON.stringify(value)}`
+          await redis.evalsha(casSha, 1, k, version, next, 1_800_000)
         },
       },
       {
