@@ -41,6 +41,8 @@ const ALL_VARIANTS = {
     'logs',
     'logs-no-context',
     'metrics+logs',
+    'metrics+context',
+    'metrics+logs-no-context',
     'context-only',
     'logs-no-access',
     'prom-client',
@@ -48,6 +50,9 @@ const ALL_VARIANTS = {
     'als-enterwith-floor',
     'fastify-metrics',
     'fastify-logger',
+    'log-floor',
+    'prom-client+log-floor',
+    'als-floor+log-floor',
   ],
 } as const
 

@@ -36,9 +36,16 @@ const [{ createLogger, createMetrics }, { metricsHandler, observability }, { obs
     ])) as [typeof current, typeof currentExpress, typeof currentFastify])
   : [current, currentExpress, currentFastify]
 
-/** Every logger writes to /dev/null through the same buffered pino destination. */
+/**
+ * Every logger writes to /dev/null through the same buffered pino destination: asynchronous (each
+ * 4 KiB goes through libuv's thread pool), or synchronous with `SK_OBS_SYNC_DESTINATION=1`.
+ */
 function destination(): pino.DestinationStream {
-  return pino.destination({ dest: '/dev/null', minLength: 4096, sync: false })
+  return pino.destination({
+    dest: '/dev/null',
+    minLength: 4096,
+    sync: process.env.SK_OBS_SYNC_DESTINATION === '1',
+  })
 }
 
 function handWrittenHistogram(registry: Registry): Histogram<'method' | 'route' | 'status_code'> {
@@ -98,6 +105,9 @@ async function expressServer(): Promise<number> {
   return (server.address() as AddressInfo).port
 }
 
+/** Whether a floor variant has `part`: floors combine with `+` (`prom-client+log-floor`). */
+const hasPart = (part: string): boolean => variant.split('+').includes(part)
+
 async function fastifyServer(): Promise<number> {
   const app: FastifyInstance =
     variant === 'fastify-logger' ? Fastify({ logger: { stream: destination() } }) : Fastify()
@@ -109,12 +119,16 @@ async function fastifyServer(): Promise<number> {
   if (variant === 'logs-no-context')
     await app.register(observabilityPlugin, { logger, metricsPath: false, context: false })
   if (variant === 'metrics+logs') await app.register(observabilityPlugin, { metrics, logger })
+  // Where the cost of metrics beside logs goes: metrics with the context and no line, and with the line and no context.
+  if (variant === 'metrics+context') await app.register(observabilityPlugin, { metrics, context: true })
+  if (variant === 'metrics+logs-no-context')
+    await app.register(observabilityPlugin, { metrics, logger, context: false })
   // Where the cost of logs goes: the request context without any line, and with no access line.
   if (variant === 'context-only')
     await app.register(observabilityPlugin, { context: true, metricsPath: false })
   if (variant === 'logs-no-access')
     await app.register(observabilityPlugin, { logger, accessLog: false, metricsPath: false })
-  if (variant === 'prom-client') {
+  if (hasPart('prom-client')) {
     const histogram = handWrittenHistogram(registry)
     const starts = new WeakMap<object, (labels: Record<string, string | number>) => number>()
     app.addHook('onRequest', (request, _reply, done) => {
@@ -133,7 +147,7 @@ async function fastifyServer(): Promise<number> {
   }
   // The runtime's floor for a request context: nothing but AsyncLocalStorage per request, entered
   // around the rest of the request (run) or for the rest of the hook's turn (enterWith).
-  if (variant === 'als-floor' || variant === 'als-enterwith-floor') {
+  if (hasPart('als-floor') || variant === 'als-enterwith-floor') {
     const storage = new AsyncLocalStorage<object>()
     const enterWith = variant === 'als-enterwith-floor'
     app.addHook('onRequest', (_request, _reply, done) => {
@@ -141,6 +155,26 @@ async function fastifyServer(): Promise<number> {
         storage.enterWith({})
         done()
       } else storage.run({}, done)
+    })
+  }
+  // The floor of an access line: one hook that writes one pino line of the access line's fields to
+  // the same destination, with no request context and fixed ids of the same shape.
+  if (hasPart('log-floor')) {
+    const line = pino(destination())
+    app.addHook('onResponse', (request, reply, done) => {
+      line.info(
+        {
+          requestId: '5b7e2f0c-5a4e-4b8e-9f0e-6f3f1c2a9d10',
+          traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+          spanId: '00f067aa0ba902b7',
+          method: request.method,
+          route: request.routeOptions.url ?? 'unmatched',
+          statusCode: reply.statusCode,
+          durationMs: Math.round(reply.elapsedTime * 1000) / 1000,
+        },
+        'request completed',
+      )
+      done()
     })
   }
   if (variant === 'fastify-metrics')
