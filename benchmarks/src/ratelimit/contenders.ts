@@ -6,7 +6,7 @@
  * the call express-rate-limit's middleware makes per request. Two floors for a one-script limiter:
  * an EVALSHA of a script that only returns (what any script costs over INCR here) and a raw EVALSHA of
  * our GCRA script with its arguments (what `take()` adds over the script call). With SK_RL_BEFORE=<dist
- * dir>, `scalekit GCRA (before)` runs the same limiter on that other build.
+ * dir>, `scalekit GCRA (before)` and `scalekit fixed-window (before)` run the same limiters on that other build.
  */
 import type { Redis } from 'ioredis'
 import * as current from '@scalekit/ratelimit'
@@ -89,6 +89,8 @@ export async function makeSubjects(
     'scalekit GCRA': () => Promise.resolve(ours('scalekit GCRA', 'gcra')),
     'scalekit GCRA (before)': () => Promise.resolve(ours('scalekit GCRA (before)', 'gcra', previous)),
     'scalekit fixed-window': () => Promise.resolve(ours('scalekit fixed-window', 'fixed-window')),
+    'scalekit fixed-window (before)': () =>
+      Promise.resolve(ours('scalekit fixed-window (before)', 'fixed-window', previous)),
     'rate-limiter-flexible': () => {
       const rlf = new RateLimiterRedis({
         storeClient: redis,
@@ -172,5 +174,5 @@ export const DECISIONS = [
   ...ALL,
   'raw EVALSHA, a script that only returns',
   'raw EVALSHA of the GCRA script',
-  ...(BEFORE === undefined ? [] : ['scalekit GCRA (before)']),
+  ...(BEFORE === undefined ? [] : ['scalekit GCRA (before)', 'scalekit fixed-window (before)']),
 ]

@@ -18,6 +18,7 @@ const VARIANTS = [
   'express-memory',
   'fastify-bare',
   'fastify-headers',
+  'fastify-promise',
   'fastify-incr',
   'fastify-evalsha',
   'fastify-redis',

@@ -5,8 +5,9 @@
  * or `memory` (the same limiter in memory), and `-before` for the build in SK_RL_BEFORE; and two
  * floors with no limiter: `evalsha` (one raw EVALSHA of our GCRA script per request, keyed by client
  * address) and `incr` (raw INCR, and PEXPIRE when it created the key); and for Fastify, `headers`: an
-onRequest hook that only sets two constant headers like ours (what any such hook costs in Fastify). Reports its port, then its CPU
- * usage on "cpu".
+ * onRequest hook that only sets two constant headers like ours (what any such hook costs in Fastify),
+ * and `promise`: the same headers set after one resolved promise (what waiting on any promise costs
+ * there). Reports its port, then its CPU usage on "cpu".
  */
 import type { AddressInfo } from 'node:net'
 import express from 'express'
@@ -84,6 +85,21 @@ if (framework === 'express') {
 } else {
   const app = Fastify()
   if (variant === 'bare') app.get('/r', (_req, reply) => void reply.send(body))
+  else if (variant === 'promise')
+    app.get(
+      '/r',
+      {
+        // The same two headers, set after one resolved promise: what any hook that waits on a
+        // promise-returning limiter (take() returns a promise even in memory) pays in Fastify.
+        onRequest: (_request, reply, done) => {
+          void Promise.resolve().then(() => {
+            void reply.headers({ 'RateLimit-Policy': '"x";q=1000000;w=60', RateLimit: '"x";r=999999;t=1' })
+            done()
+          })
+        },
+      },
+      (_req, reply) => void reply.send(body),
+    )
   else if (variant === 'headers')
     app.get(
       '/r',
