@@ -1,6 +1,6 @@
 import type { Params } from '../../algorithms/types'
 import { RedisScript } from '@scalekit/internal'
-import type { ScriptCall } from './script'
+import { codeAndNow, type ScriptCall } from './script'
 
 /**
  * The fixed window in the GCRA script's shape: the server's clock, one GET, one SET PX. ARGV: the
@@ -36,15 +36,7 @@ export function fixedWindowCall(p: Params): ScriptCall {
     script: fixedWindowScript,
     args: (cost, carry) => [cost, Math.ceil(carry), periodUs, limit],
     outcome(reply) {
-      if (
-        !Array.isArray(reply) ||
-        reply.length !== 2 ||
-        typeof reply[0] !== 'number' ||
-        typeof reply[1] !== 'number'
-      )
-        throw new TypeError(`unexpected reply from the rate-limit script: ${JSON.stringify(reply)}`)
-      const code: number = reply[0]
-      const nowUs: number = reply[1]
+      const [code, nowUs] = codeAndNow(reply)
       const allowed = code >= 0
       const count = allowed ? code : -1 - code
       const endsIn = (Math.floor(nowUs / periodUs) + 1) * periodUs - nowUs

@@ -1,6 +1,6 @@
 import type { Params } from '../../algorithms/types'
 import { RedisScript } from '@scalekit/internal'
-import type { ScriptCall } from './script'
+import { codeAndNow, type ScriptCall } from './script'
 
 /**
  * GCRA, the default, kept to the least Redis work: the server's clock, one GET, one SET PX. ARGV:
@@ -37,14 +37,7 @@ export function gcraCall(p: Params): ScriptCall {
     script: gcraScript,
     args: (cost, carry) => [cost * t, carry > 0 ? Math.round(carry * t) : 0, tolerance],
     outcome(reply, cost) {
-      if (
-        !Array.isArray(reply) ||
-        reply.length !== 2 ||
-        typeof reply[0] !== 'number' ||
-        typeof reply[1] !== 'number'
-      )
-        throw new TypeError(`unexpected reply from the rate-limit script: ${JSON.stringify(reply)}`)
-      const code: number = reply[0]
+      const [code, nowUs] = codeAndNow(reply)
       const allowed = code >= 0
       const ttl = allowed ? code : -1 - code
       return {
@@ -53,7 +46,7 @@ export function gcraCall(p: Params): ScriptCall {
         resetAfterUs: ttl,
         retryAfterUs: allowed ? 0 : ttl + cost * t - tolerance,
         emptyForUs: Math.max(0, ttl + t - tolerance),
-        nowUs: reply[1],
+        nowUs,
       }
     },
   }
