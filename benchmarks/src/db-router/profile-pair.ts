@@ -14,17 +14,12 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
-import { createShardedRouter } from '@scalekit/db-router/shards'
 import pg from 'pg'
 import { timeConcurrent } from '../harness'
+import { SHARDS, shardFixture } from './profile-fixture'
 
 const [phases = '8', phaseMs = '2000', inFlightArg = '16'] = process.argv.slice(2)
-const SHARDS = (
-  process.env.SCALEKIT_PG_SHARD_URLS ??
-  'postgres://postgres@127.0.0.1:5441/test,postgres://postgres@127.0.0.1:5442/test,postgres://postgres@127.0.0.1:5443/test'
-).split(',')
 const T = `bench_shard_pair_${process.pid}`
-const TENANTS = 1000
 const IN_FLIGHT = Number(inFlightArg)
 
 interface ProfileNode {
@@ -40,26 +35,13 @@ interface Profile {
   endTime: number
 }
 
-const db = createShardedRouter({
-  shards: Object.fromEntries(['a', 'b', 'c'].map((n, i) => [n, { primary: SHARDS[i] as string }])),
-  map: { strategy: 'hash' },
-})
-const onA = Array.from({ length: TENANTS }, (_, i) => `t${i}`).filter((t) => db.shardOf(t) === 'a')
-const admin = new pg.Pool({ connectionString: SHARDS[0], max: 1 })
+const { db, onA, admin } = await shardFixture(T)
 const raw = new pg.Pool({ connectionString: SHARDS[0] })
 // The settings a router gives the pool of a primary it creates (src/nodes/pools.ts).
 const rawlike = new pg.Pool({ connectionString: SHARDS[0], query_timeout: 30_000, allowExitOnIdle: true })
 const session = new Session()
 session.connect()
-await admin.query(
-  `CREATE TABLE ${T} (tenant_id text NOT NULL, id int NOT NULL, score int NOT NULL, PRIMARY KEY (tenant_id, id))`,
-)
 try {
-  await admin.query(
-    `INSERT INTO ${T} SELECT t, n, n * 7 FROM unnest($1::text[]) t, generate_series(1, 20) n`,
-    [onA],
-  )
-  await admin.query(`ANALYZE ${T}`)
   await db.ready()
   // The shard's server side: every process of its postmaster (backends, walwriter…), utime + stime.
   const [{ pid }] = (await admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [

@@ -7,33 +7,15 @@
  *
  *   node --cpu-prof --cpu-prof-interval 100 --cpu-prof-dir=/tmp/prof --import tsx src/db-router/profile-shard.ts shard 8000
  */
-import { createShardedRouter } from '@scalekit/db-router/shards'
 import pg from 'pg'
 import { timeConcurrent } from '../harness'
+import { SHARDS, shardFixture } from './profile-fixture'
 
 const [which = 'shard', ms = '8000'] = process.argv.slice(2)
-const SHARDS = (
-  process.env.SCALEKIT_PG_SHARD_URLS ??
-  'postgres://postgres@127.0.0.1:5441/test,postgres://postgres@127.0.0.1:5442/test,postgres://postgres@127.0.0.1:5443/test'
-).split(',')
 const T = `bench_shard_prof_${process.pid}`
-const TENANTS = 1000
 
-const db = createShardedRouter({
-  shards: Object.fromEntries(['a', 'b', 'c'].map((n, i) => [n, { primary: SHARDS[i] as string }])),
-  map: { strategy: 'hash' },
-})
-const onA = Array.from({ length: TENANTS }, (_, i) => `t${i}`).filter((t) => db.shardOf(t) === 'a')
-const admin = new pg.Pool({ connectionString: SHARDS[0], max: 1 })
-await admin.query(
-  `CREATE TABLE ${T} (tenant_id text NOT NULL, id int NOT NULL, score int NOT NULL, PRIMARY KEY (tenant_id, id))`,
-)
+const { db, onA, admin } = await shardFixture(T)
 try {
-  await admin.query(
-    `INSERT INTO ${T} SELECT t, n, n * 7 FROM unnest($1::text[]) t, generate_series(1, 20) n`,
-    [onA],
-  )
-  await admin.query(`ANALYZE ${T}`)
   const point = `SELECT id, score FROM ${T} WHERE tenant_id = $1 AND id = $2`
   const pool =
     which === 'raw'
