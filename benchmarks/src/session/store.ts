@@ -11,6 +11,7 @@
  * session, through express-session with its MemoryStore and connect-redis (whole-object saves) and
  * with `createSessionStore` (field-level saves).
  */
+import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { request } from 'node:http'
 import { RedisStore } from 'connect-redis'
@@ -24,21 +25,15 @@ interface StoreContender extends Contender {
   readonly op: (i: number) => Promise<unknown>
 }
 
-/** A copy of the package's update script (`packages/session/src/drivers/redis-store.ts`). */
-const MERGE_SCRIPT = `
-local raw = redis.call('GET', KEYS[1])
-if not raw then return 0 end
-local s = cjson.decode(raw)
-local now = tonumber(ARGV[1])
-if s.e <= now then redis.call('DEL', KEYS[1]) return 0 end
-local d = s.d
-local n = tonumber(ARGV[3])
-for i = 4, 3 + 2 * n, 2 do d[ARGV[i]] = ARGV[i + 1] end
-for i = 4 + 2 * n, #ARGV do d[ARGV[i]] = nil end
-s.l = now
-s.i = tonumber(ARGV[2])
-redis.call('SET', KEYS[1], cjson.encode(s), 'PX', math.max(1, math.min(s.i, s.e - now)))
-return 1`
+/**
+ * The package's update script, read from its source (it is not exported), so the raw row runs
+ * exactly what the store runs.
+ */
+const MERGE_SCRIPT = ((source: string) => {
+  const found = /const updateScript = new RedisScript\(`([^`]*)`\)/.exec(source)
+  if (found?.[1] === undefined) throw new Error('updateScript not found in redis-store.ts')
+  return found[1]
+})(readFileSync(new URL('../../../packages/session/src/drivers/redis-store.ts', import.meta.url), 'utf8'))
 
 /**
  * The least a write that never loses a concurrent update can cost: a compare-and-set. The value is
