@@ -24,6 +24,8 @@ export class MemoryStore implements Store {
   readonly #params: Params
   readonly #maxKeys: number
   readonly #now: () => number
+  /** The key set last: the newest in the map's order while it is in the map. */
+  #newest: string | undefined
 
   constructor(algorithm: Algorithm, params: Params, maxKeys: number, now: () => number = localNowUs) {
     this.#algorithm = algorithm
@@ -58,10 +60,18 @@ export class MemoryStore implements Store {
     const entry = this.#entries.get(key)
     const live = entry !== undefined && entry.expiresAtUs > nowUs ? entry.state : undefined
     const step = models[this.#algorithm].step(live, nowUs, cost, carry, this.#params)
+    if (step.state !== undefined && entry !== undefined && key === this.#newest) {
+      // Already last in the map's order: updated in place, so a hot key does not rebuild the map's
+      // table on every decision (the rebuilt tables went to old space and forced full collections).
+      entry.state = step.state
+      entry.expiresAtUs = nowUs + step.ttlUs
+      return step.outcome
+    }
     // Delete then set: the map's order is the order of last update, oldest first (what eviction drops).
     this.#entries.delete(key)
     if (step.state !== undefined) {
       this.#entries.set(key, { state: step.state, expiresAtUs: nowUs + step.ttlUs })
+      this.#newest = key
       if (this.#entries.size > this.#maxKeys) this.#evict(nowUs)
     }
     return step.outcome

@@ -118,4 +118,17 @@ describe('a limiter in memory (no redis)', () => {
     expect((await limiter.take('c')).allowed).toBe(false)
     expect((await limiter.take('a')).allowed).toBe(true)
   })
+
+  it('keeps the order of last update when the newest key is decided again', async () => {
+    await using limiter = createRateLimiter({ ...base, burst: 2, maxKeys: 2 })
+    await limiter.take('a')
+    await limiter.take('b')
+    await limiter.take('b') // the newest key again: b stays the newest, its state updated
+    await limiter.take('a') // a becomes the newest; b is now the least recently updated
+    await limiter.take('c') // over maxKeys: b goes, with its state
+    expect((await limiter.take('a')).allowed).toBe(false)
+    expect((await limiter.take('b')).allowed).toBe(true)
+    expect((await limiter.take('b')).allowed).toBe(true)
+    expect((await limiter.take('b')).allowed).toBe(false)
+  })
 })
