@@ -152,7 +152,9 @@ class Limiter implements RateLimiter {
       const decided = this.#decide(key, options)
       return decided instanceof Promise ? decided : Promise.resolve(decided)
     } catch (error) {
-      return rejected(error)
+      // Unchanged, as an async function's throw: these are the limiter's own coded errors.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return Promise.reject(error)
     }
   }
 
@@ -211,39 +213,30 @@ class Limiter implements RateLimiter {
         : redis.send(client, this.#prefix + key, cost, carry)
     this.#inFlight += 1
     return new Promise<Decision>((resolve, reject) => {
+      // The reply or the deadline, whichever comes first, makes the decision; the other is dropped.
       // What a logger or a channel subscriber throws goes on unchanged, as from an async function.
-      const fail: (reason: unknown) => void = reject
       let settled = false
-      // The shared sweep bounds the wait: a reply after it is observed and dropped.
-      const deadline = this.#sweep.add(this.#o.timeoutMs, () => {
+      const settle = (decision: () => Decision): void => {
+        if (settled) return
         settled = true
-        const timedOut = new RateLimitUnavailableError(`Redis did not answer within ${this.#o.timeoutMs} ms`)
+        deadline.cancel()
         try {
-          resolve(this.#failed(key, cost, carry, timedOut))
+          resolve(decision())
         } catch (error) {
-          fail(error)
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+          reject(error)
         }
+      }
+      const deadline = this.#sweep.add(this.#o.timeoutMs, () => {
+        const timedOut = new RateLimitUnavailableError(`Redis did not answer within ${this.#o.timeoutMs} ms`)
+        settle(() => this.#failed(key, cost, carry, timedOut))
       })
       reply.then(
         (answer) => {
-          if (settled) return
-          settled = true
-          deadline.cancel()
-          try {
-            resolve(this.#answered(answer, key, cost, carry, nowUs))
-          } catch (error) {
-            fail(error)
-          }
+          settle(() => this.#answered(answer, key, cost, carry, nowUs))
         },
         (error: unknown) => {
-          if (settled) return
-          settled = true
-          deadline.cancel()
-          try {
-            resolve(this.#failed(key, cost, carry, error))
-          } catch (thrown) {
-            fail(thrown)
-          }
+          settle(() => this.#failed(key, cost, carry, error))
         },
       )
     })
@@ -455,14 +448,6 @@ class Limiter implements RateLimiter {
 /** `String.prototype.isWellFormed` (Node 20; TypeScript's ES2023 lib does not declare it): a lone surrogate becomes U+FFFD in Redis, so two keys would share one state. */
 function wellFormed(key: string): boolean {
   return (key as string & { isWellFormed(): boolean }).isWellFormed()
-}
-
-/** A promise rejected with what was thrown, unchanged: what an async function's throw gives. */
-function rejected(reason: unknown): Promise<never> {
-  return new Promise<never>((_resolve, reject) => {
-    const fail: (reason: unknown) => void = reject
-    fail(reason)
-  })
 }
 
 function msOf(us: number): number {
