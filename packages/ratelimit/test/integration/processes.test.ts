@@ -84,13 +84,14 @@ describe('four processes on one key', () => {
     // once for longer than the tolerance (not run, or waiting on a Redis the machine did not run:
     // four spinning processes can starve it on two cores), no request reached Redis, and GCRA
     // rightly does not give that time back: the stall's length past the tolerance is taken out of
-    // the time axis. Bounded: a run that lost more than a tenth of its time that way fails.
+    // the time axis. Bounded: a run that lost more than a quarter of its time that way fails (in CI,
+    // beside the other test files, up to a second of ten has been lost).
     const tolerance = (BURST * PERIOD_MS) / LIMIT
     const everyoneStalled = reports.map((r) => r.stalls).reduce((shared, stalls) => intersect(shared, stalls))
     const lost = everyoneStalled.map(([from, to]) => [to, Math.max(0, to - from - tolerance)] as const)
     const lostMs = lost.reduce((sum, [, ms]) => sum + ms, 0)
     expect(lostMs, 'the machine stalled every process for too long to judge the rate').toBeLessThanOrEqual(
-      DURATION_MS / 10,
+      DURATION_MS / 4,
     )
     const lostBefore = (t: number): number => lost.reduce((sum, [end, ms]) => (end <= t ? sum + ms : sum), 0)
     const steady = allowed.slice(BURST).map(([sent, answered]) => {
