@@ -7,8 +7,8 @@ import type { ScriptCall } from './script'
 export type { ScriptCall } from './script'
 
 /**
- * The other algorithms' scripts (GCRA's and the fixed window's are in their own files, in a leaner shape): KEYS[1] the key's state; ARGV cost, carry, limit, periodUs, burst,
- * intervalUs. Each reads the server's clock (TIME, µs) so instance clocks do not matter, touches
+ * The other algorithms' scripts (GCRA's and the fixed window's are in their own files, in a leaner
+ * shape): KEYS[1] the key's state; ARGV cost, carry, limit, periodUs, burst, intervalUs. Each reads the server's clock (TIME, µs) so instance clocks do not matter, touches
  * that one key (Redis Cluster safe), and returns {allowed, remaining, resetAfterUs, retryAfterUs,
  * emptyForUs, nowUs}. Each mirrors its model in src/algorithms line by line, in the same double
  * arithmetic.
