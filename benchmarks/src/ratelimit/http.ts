@@ -4,7 +4,8 @@
  * process; figures are req/s and server CPU µs per request, medians over rounds, ratios to the
  * framework's bare route taken within each round, and for the Redis-backed ones to the `evalsha`
  * floor (the bare route plus one raw EVALSHA of the same script, no limiter logic). `SK_RL_BEFORE` adds each limited variant on another
- * build (`-before`), for a before/after in the same run.
+ * build (`-before`), for a before/after in the same run. `SK_RL_ROUNDS` and `SK_RL_SECONDS` change the
+ * rounds (3) and their length (4 s).
  */
 import autocannon from 'autocannon'
 import { median } from '../harness'
@@ -45,8 +46,8 @@ const variants = (): string[] =>
   )
 
 export async function runHttp(redisUrl: string, runId: string, quick: boolean): Promise<unknown> {
-  const seconds = quick ? 1 : 4
-  const rounds = quick ? 1 : 3
+  const seconds = quick ? 1 : Number(process.env.SK_RL_SECONDS ?? 4)
+  const rounds = quick ? 1 : Number(process.env.SK_RL_ROUNDS ?? 3)
   const servers: ServerProcess[] = []
   const script = new URL('./server.ts', import.meta.url)
   try {

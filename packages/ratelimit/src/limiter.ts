@@ -78,6 +78,18 @@ export interface RateLimiter extends AsyncDisposable {
   close(options?: CloseOptions): Promise<void>
 }
 
+/**
+ * The adapters' way in: `take()`'s decision, as the decision itself when this process made it (memory,
+ * the fast path, the policy) and a promise only when it waits on Redis, so an in-memory limiter lets a
+ * request go on in the same tick. Throws what `take()` rejects with. Not exported from the package.
+ */
+export const decideNow: unique symbol = Symbol('decideNow')
+
+/** A limiter with {@link decideNow} (every limiter `createRateLimiter` makes). */
+export interface DecidesNow {
+  [decideNow](key: string, options: TakeOptions | undefined): Decision | Promise<Decision>
+}
+
 /** Keys longer than this are refused: hash long identifiers first (the key helpers do). */
 const MAX_KEY_LENGTH = 512
 
@@ -94,7 +106,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   return new Limiter(resolveOptions(options))
 }
 
-class Limiter implements RateLimiter {
+class Limiter implements RateLimiter, DecidesNow {
   readonly policy: RateLimitPolicy
   readonly #o: ResolvedOptions
   /** The memory store, or undefined with Redis. */
@@ -156,6 +168,10 @@ class Limiter implements RateLimiter {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       return Promise.reject(error)
     }
+  }
+
+  [decideNow](key: string, options: TakeOptions | undefined): Decision | Promise<Decision> {
+    return this.#decide(key, options)
   }
 
   /** A decision made here (memory, the fast path, the breaker's policy), or one waiting on Redis. */

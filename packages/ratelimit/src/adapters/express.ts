@@ -38,24 +38,24 @@ export function rateLimit(
   options?: RateLimitMiddlewareOptions,
 ): RateLimitMiddleware {
   const resolved = resolveRules(rules, options)
+  const policy = resolved.policyHeader
   return (req, res, next) => {
     decide(
       resolved,
       new ExpressRateLimitRequest(req),
-      (verdict) => {
-        if (verdict === undefined) {
+      (rateLimit, refused) => {
+        if (rateLimit !== undefined) {
+          res.setHeader('RateLimit-Policy', policy)
+          res.setHeader('RateLimit', rateLimit)
+        }
+        if (refused === undefined) {
           next()
           return
         }
-        const { headers } = verdict
-        if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name] as string)
-        if (verdict.refused === undefined) {
-          next()
-          return
-        }
-        res.statusCode = httpStatusOf(verdict.refused.code)
+        res.setHeader('Retry-After', refused.retryAfter)
+        res.statusCode = httpStatusOf(refused.body.code)
         res.setHeader('content-type', 'application/json; charset=utf-8')
-        res.end(JSON.stringify(verdict.refused))
+        res.end(JSON.stringify(refused.body))
       },
       next,
     )

@@ -31,6 +31,7 @@ export function rateLimitHook(
   options?: RateLimitMiddlewareOptions,
 ): onRequestHookHandler {
   const resolved = resolveRules(rules, options)
+  const policy = resolved.policyHeader
   return function rateLimitOnRequest(
     request: FastifyRequest,
     reply: FastifyReply,
@@ -39,18 +40,19 @@ export function rateLimitHook(
     decide(
       resolved,
       new FastifyRateLimitRequest(request),
-      (verdict) => {
-        if (verdict === undefined) {
-          done()
-          return
-        }
-        if (verdict.headers !== undefined) void reply.headers(verdict.headers)
-        if (verdict.refused === undefined) {
+      (rateLimit, refused) => {
+        // Lower case, as Fastify keeps reply headers.
+        if (rateLimit !== undefined)
+          void reply.header('ratelimit-policy', policy).header('ratelimit', rateLimit)
+        if (refused === undefined) {
           done()
           return
         }
         // Answered here: a callback hook that sends without calling done() ends the request.
-        void reply.code(httpStatusOf(verdict.refused.code)).send(verdict.refused)
+        void reply
+          .header('retry-after', refused.retryAfter)
+          .code(httpStatusOf(refused.body.code))
+          .send(refused.body)
       },
       done,
     )

@@ -1,7 +1,7 @@
 import { describeValue } from '@scalekit/internal'
 import { RateLimitOptionsError } from '../errors'
 import type { KeyFunction, RateLimitRequest } from '../keys'
-import type { Decision, RateLimiter } from '../limiter'
+import { type Decision, type DecidesNow, decideNow, type RateLimiter } from '../limiter'
 
 /** One limit applied to a request: a limiter and the key the request counts against. */
 export interface RateLimitRule {
@@ -44,11 +44,10 @@ export interface RateLimitedBody {
   readonly retryAfter: number
 }
 
-/** The outcome for one request: headers to send, and the refusal if any (never in dry-run mode). */
-export interface Verdict {
-  /** `RateLimit-Policy`, `RateLimit` and, on a refusal, `Retry-After`; none with `headers: false` and no refusal. */
-  readonly headers: Readonly<Record<string, string>> | undefined
-  readonly refused: RateLimitedBody | undefined
+/** A refusal (never in dry-run mode): the 429 body and the `Retry-After` value, whole seconds. */
+export interface Refusal {
+  readonly body: RateLimitedBody
+  readonly retryAfter: string
 }
 
 /** The rules and options checked once, at construction. */
@@ -114,61 +113,66 @@ export function resolveRules(
 }
 
 /**
- * Runs every rule for one request (in parallel) and hands `answer` what to send: the IETF
- * `RateLimit-Policy` / `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers), and, when a rule
- * refused, `Retry-After` and the 429 body; `undefined` when the request is skipped or no rule had a
- * key for it. `fail` gets the limiters' own errors (a closed limiter, a bad key or cost) and what a
- * key function throws. Callbacks rather than a promise: an adapter's request then waits on the
- * limiter's promise alone.
+ * Runs every rule for one request (in parallel) and hands `answer` what to send: the IETF `RateLimit`
+ * header's value (draft-ietf-httpapi-ratelimit-headers; `RateLimit-Policy` is `resolved.policyHeader`),
+ * undefined with `headers: false` or when the request is skipped or no rule had a key for it; and
+ * the refusal, if a rule refused. `fail` gets the limiters' own errors (a closed limiter, a bad key or
+ * cost) and what a key function throws. Callbacks rather than a promise: a request waits on a
+ * Redis-backed limiter's promise alone, and on an in-memory one not at all (`answer` is called
+ * before `decide` returns).
  */
 export function decide(
   resolved: Resolved,
   req: RateLimitRequest,
-  answer: (verdict: Verdict | undefined) => void,
+  answer: (rateLimit: string | undefined, refused: Refusal | undefined) => void,
   fail: (error: Error) => void,
 ): void {
   const { options, rules } = resolved
-  let one: Promise<Decision> | undefined
-  let all: Promise<(Decision | undefined)[]> | undefined
+  let one: Decision | Promise<Decision> | undefined
+  let all: (Decision | Promise<Decision> | undefined)[] | undefined
   try {
     if (resolved.skipPath?.(req.path) !== true && options.skip?.(req) !== true) {
       if (rules.length === 1) one = take(rules[0] as RateLimitRule, req)
-      else all = Promise.all(rules.map((rule) => take(rule, req) ?? Promise.resolve(undefined)))
+      else all = rules.map((rule) => take(rule, req))
     }
   } catch (error) {
-    // What a key function or `skip` threw goes on unchanged (an Error, unless the app threw something else).
+    // What a key function, `skip` or a limiter threw goes on unchanged (an Error, unless the app threw something else).
     fail(error as Error)
     return
   }
-  if (one !== undefined)
+  if (one instanceof Promise)
     one.then((decision) => {
-      answer(verdictOf(resolved, req, rules, [decision]))
+      verdictOf(resolved, req, [decision], answer)
     }, fail)
-  else if (all !== undefined)
-    all.then((decisions) => {
-      answer(verdictOf(resolved, req, rules, decisions))
+  else if (one !== undefined) verdictOf(resolved, req, [one], answer)
+  else if (all === undefined) answer(undefined, undefined)
+  else if (all.some((d) => d instanceof Promise))
+    Promise.all(all.map((d) => Promise.resolve(d))).then((decisions) => {
+      verdictOf(resolved, req, decisions, answer)
     }, fail)
-  else answer(undefined)
+  else verdictOf(resolved, req, all as (Decision | undefined)[], answer)
 }
 
-/** The rule's decision for the request; undefined when its key function gives no key. */
-function take(rule: RateLimitRule, req: RateLimitRequest): Promise<Decision> | undefined {
+/** The rule's decision for the request (a promise while it waits on Redis); undefined when its key function gives no key. */
+function take(rule: RateLimitRule, req: RateLimitRequest): Decision | Promise<Decision> | undefined {
   const key = rule.key(req)
   if (key === undefined) return undefined
-  const { cost } = rule
-  return rule.limiter.take(
-    key,
-    cost === undefined ? undefined : { cost: typeof cost === 'function' ? cost(req) : cost },
-  )
+  const { cost, limiter } = rule
+  const options = cost === undefined ? undefined : { cost: typeof cost === 'function' ? cost(req) : cost }
+  // Any object with take() is accepted as a limiter; ours answer without a promise when they can.
+  return decideNow in limiter
+    ? (limiter as RateLimiter & DecidesNow)[decideNow](key, options)
+    : limiter.take(key, options)
 }
 
-/** The headers and the refusal from each rule's decision (`decisions[i]` for `rules[i]`, undefined without a key). */
+/** The `RateLimit` value and the refusal from each rule's decision (`decisions[i]` for `rules[i]`, undefined without a key), handed to `answer`. */
 function verdictOf(
   resolved: Resolved,
   req: RateLimitRequest,
-  rules: readonly RateLimitRule[],
   decisions: readonly (Decision | undefined)[],
-): Verdict | undefined {
+  answer: (rateLimit: string | undefined, refused: Refusal | undefined) => void,
+): void {
+  const { options, rules } = resolved
   let items = ''
   let refused: { name: string; decision: Decision } | undefined
   for (let i = 0; i < rules.length; i++) {
@@ -180,26 +184,29 @@ function verdictOf(
     if (!decision.allowed && (refused === undefined || decision.retryAfter > refused.decision.retryAfter))
       refused = { name, decision }
   }
-  if (items === '') return undefined
-  const { options } = resolved
-  const headers: Record<string, string> | undefined =
-    options.headers === false ? undefined : { 'RateLimit-Policy': resolved.policyHeader, RateLimit: items }
-  if (refused === undefined) return { headers, refused: undefined }
+  const rateLimit = items === '' || options.headers === false ? undefined : items
+  if (refused === undefined) {
+    answer(rateLimit, undefined)
+    return
+  }
   const dryRun = options.dryRun === true
   try {
     options.onLimited?.(req, { limiter: refused.name, decision: refused.decision, dryRun })
   } catch {
     // A reporting hook never breaks the request.
   }
-  if (dryRun) return { headers, refused: undefined }
+  if (dryRun) {
+    answer(rateLimit, undefined)
+    return
+  }
   const retryAfter = Math.max(1, Math.ceil(refused.decision.retryAfter / 1000))
-  return {
-    headers: { ...headers, 'Retry-After': String(retryAfter) },
-    refused: {
+  answer(rateLimit, {
+    body: {
       code: 'ERR_RATELIMIT_EXCEEDED',
       message: `Too many requests: retry after ${retryAfter} s`,
       limiter: refused.name,
       retryAfter,
     },
-  }
+    retryAfter: String(retryAfter),
+  })
 }

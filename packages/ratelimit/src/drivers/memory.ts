@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { type Algorithm, models, type Outcome, outstanding, type Params } from '../algorithms'
+import { type Algorithm, type Model, models, type Outcome, outstanding, type Params } from '../algorithms'
 import type { Store, StoreOutcome } from './store'
 
 /** This process's clock in whole µs (wall-clock based, sub-ms resolution). */
@@ -21,6 +21,7 @@ interface Entry {
 export class MemoryStore implements Store {
   readonly #entries = new Map<string, Entry>()
   readonly #algorithm: Algorithm
+  readonly #model: Model<unknown>
   readonly #params: Params
   readonly #maxKeys: number
   readonly #now: () => number
@@ -29,6 +30,7 @@ export class MemoryStore implements Store {
 
   constructor(algorithm: Algorithm, params: Params, maxKeys: number, now: () => number = localNowUs) {
     this.#algorithm = algorithm
+    this.#model = models[algorithm]
     this.#params = params
     this.#maxKeys = maxKeys
     this.#now = now
@@ -59,7 +61,7 @@ export class MemoryStore implements Store {
   #step(key: string, cost: number, carry: number, nowUs: number): Outcome {
     const entry = this.#entries.get(key)
     const live = entry !== undefined && entry.expiresAtUs > nowUs ? entry.state : undefined
-    const step = models[this.#algorithm].step(live, nowUs, cost, carry, this.#params)
+    const step = this.#model.step(live, nowUs, cost, carry, this.#params)
     if (step.state !== undefined && entry !== undefined && key === this.#newest) {
       // Already last in the map's order: updated in place, so a hot key does not rebuild the map's
       // table on every decision (the rebuilt tables went to old space and forced full collections).

@@ -85,6 +85,39 @@ describe('fastify rateLimitHook', () => {
     const hook = rateLimitHook({ limiter: limiter(10), key: () => 'k' })
     expect(hook.length).toBe(3)
   })
+
+  it('lets a request decided in memory go on in the same tick; a limiter that only has take() is awaited', async () => {
+    const request = { raw: { socket: { remoteAddress: '127.0.0.1' }, url: '/r' }, headers: {}, method: 'GET' }
+    const set: Record<string, string> = {}
+    const reply = {
+      header(name: string, value: string) {
+        set[name] = value
+        return reply
+      },
+    }
+    const run = (l: RateLimiter): { done: Promise<unknown>; sync: boolean } => {
+      let sync = false
+      const done = new Promise((resolve) => {
+        const hook = rateLimitHook({ limiter: l, key: () => 'k' }) as (...args: unknown[]) => void
+        hook(request, reply, (error?: unknown) => {
+          sync = true
+          resolve(error)
+        })
+      })
+      return { done, sync }
+    }
+    const memory = run(limiter(10))
+    expect(memory.sync).toBe(true)
+    expect(await memory.done).toBeUndefined()
+    expect(Object.keys(set)).toEqual(['ratelimit-policy', 'ratelimit'])
+    const inner = limiter(10)
+    const takeOnly = run({
+      policy: inner.policy,
+      take: (key, options) => inner.take(key, options),
+    } as RateLimiter)
+    expect(takeOnly.sync).toBe(false)
+    expect(await takeOnly.done).toBeUndefined()
+  })
 })
 
 describe('defaults', () => {
