@@ -56,14 +56,12 @@ const ops: Record<string, (i: number) => Promise<unknown>> = {
     await store.set(`s${i % 20}`, value as never)
   },
   'sessions.load + update': async (i) => {
-    const id = (ids[i % 20] as { id: string }).id
-    await sessions.load(id)
-    await sessions.update(id, { field3: String(i) })
+    const record = await sessions.load((ids[i % 20] as { id: string }).id)
+    if (record !== undefined) await sessions.update(record, { field3: String(i) })
   },
   'sessions.load + update, autopipelined': async (i) => {
-    const id = (ids[i % 20] as { id: string }).id
-    await pipedSessions.load(id)
-    await pipedSessions.update(id, { field3: String(i) })
+    const record = await pipedSessions.load((ids[i % 20] as { id: string }).id)
+    if (record !== undefined) await pipedSessions.update(record, { field3: String(i) })
   },
 }
 

@@ -2,11 +2,12 @@
  * Server sessions at store level: load + save of a 1 KB session (20 fields of ~50 bytes), 20 in
  * flight, on the shared Redis — raw ioredis HGETALL + HSET (the old hash layout), raw GET + SET of one
  * JSON string (the floor), raw GET + a compare-and-set script (the floor of a write that loses no
- * concurrent update), our GETEX + merge script driven by the raw client (what Redis does for us),
+ * concurrent update), our GETEX + write script driven by the raw client (what Redis does for us),
  * node-redis GET + SET (the client connect-redis uses), connect-redis 9's
  * `get` + `set` (what express-session does per request: the whole object), and `sessions.load` +
- * `sessions.update` (a plain GETEX, then one script that merges the changed field into the stored
- * JSON; idle expiry renewed by both).
+ * `sessions.update` (a plain GETEX, then one script that writes the session's text if its revision
+ * is still the one loaded; idle expiry renewed by both) — given the loaded record, as the adapters
+ * do, and given the id alone (a read before the write).
  * Then the lost-update count: 50 concurrent requests, each setting a different property of one
  * session, through express-session with its MemoryStore and connect-redis (whole-object saves) and
  * with `createSessionStore` (field-level saves).
@@ -26,13 +27,13 @@ interface StoreContender extends Contender {
 }
 
 /**
- * The package's update script, read from its source (it is not exported), so the raw row runs
+ * The package's write script, read from its source (it is not exported), so the raw row runs
  * exactly what the store runs.
  */
-const MERGE_SCRIPT = ((source: string) => {
-  const found = /const updateScript = new RedisScript\(`([^`]*)`\)/.exec(source)
-  if (found?.[1] === undefined) throw new Error('updateScript not found in redis-store.ts')
-  return found[1]
+const WRITE_SCRIPT = ((source: string) => {
+  const found = /const writeScript = new RedisScript\(`([^`]*)`\)/.exec(source)
+  if (found?.[1] === undefined) throw new Error('writeScript not found in redis-store.ts')
+  return found[1].replaceAll('\\\\n', '\\n')
 })(readFileSync(new URL('../../../packages/session/src/drivers/redis-store.ts', import.meta.url), 'utf8'))
 
 /**
@@ -62,13 +63,15 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
     const jsonKeys = ids.map((_, i) => `${runId}:json:{${i}}`)
     for (const k of rawKeys) await redis.hset(k, FIELDS)
     for (const k of jsonKeys) await redis.set(k, JSON.stringify(FIELDS))
-    // Our stored document and merge script, driven by the raw client: what Redis does for us, without the package.
-    const mergeKeys = ids.map((_, i) => `${runId}:merge:{${i}}`)
+    // Our stored text and write script, driven by the raw client: what Redis does for us, without the package.
+    const writeKeys = ids.map((_, i) => `${runId}:write:{${i}}`)
     const now = Date.now()
-    const data = Object.fromEntries(Object.entries(FIELDS).map(([k, v]) => [k, JSON.stringify(v)]))
-    const doc = JSON.stringify({ c: now, e: now + 43_200_000, l: now, i: 1_800_000, d: data })
-    for (const k of mergeKeys) await redis.set(k, doc, 'PX', 1_800_000)
-    const mergeSha = (await redis.script('LOAD', MERGE_SCRIPT)) as string
+    const data = `{${Object.entries(FIELDS)
+      .map(([k, v]) => `\n${JSON.stringify(k)}:${JSON.stringify(v)}`)
+      .join(',')}}`
+    const text = `1\n${now}\n${now + 43_200_000}\n${now}\n1800000\n\n${data}`
+    for (const k of writeKeys) await redis.set(k, text, 'PX', 1_800_000)
+    const writeSha = (await redis.script('LOAD', WRITE_SCRIPT)) as string
     const casKeys = ids.map((_, i) => `${runId}:cas:{${i}}`)
     for (const k of casKeys) await redis.set(k, `0|${JSON.stringify(FIELDS)}`)
     const casSha = (await redis.script('LOAD', CAS_SCRIPT)) as string
@@ -133,15 +136,28 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
         },
       },
       {
-        name: 'ioredis GETEX + merge script (raw)',
+        name: 'ioredis GETEX + our write script (raw)',
         op: async (i) => {
-          const k = mergeKeys[i % 20] as string
-          JSON.parse((await redis.getex(k, 'PX', 1_800_000)) ?? '{}')
-          await redis.evalsha(mergeSha, 1, k, Date.now(), 1_800_000, 1, 'field3', JSON.stringify(String(i)))
+          const k = writeKeys[i % 20] as string
+          const raw = (await redis.getex(k, 'PX', 1_800_000)) ?? ''
+          const eol = raw.indexOf('\n')
+          const revision = raw.slice(0, eol)
+          JSON.parse(raw.slice(raw.indexOf('\n{') + 1))
+          const next = `${Number(revision) + 1}${raw
+            .slice(eol)
+            .replace(/\n"field3":"[^"]*"/, `\n"field3":${JSON.stringify(String(i))}`)}`
+          await redis.evalsha(writeSha, 1, k, revision, next, 1_800_000)
         },
       },
       {
         name: 'sessions.load + update',
+        op: async (i) => {
+          const record = await sessions.load((ids[i % 20] as { id: string }).id)
+          if (record !== undefined) await sessions.update(record, { field3: String(i) })
+        },
+      },
+      {
+        name: 'sessions.load + update by id',
         op: async (i) => {
           const id = (ids[i % 20] as { id: string }).id
           await sessions.load(id)
@@ -151,9 +167,8 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
       {
         name: 'sessions.load + update, autopipelined client',
         op: async (i) => {
-          const id = (ids[i % 20] as { id: string }).id
-          await pipedSessions.load(id)
-          await pipedSessions.update(id, { field3: String(i) })
+          const record = await pipedSessions.load((ids[i % 20] as { id: string }).id)
+          if (record !== undefined) await pipedSessions.update(record, { field3: String(i) })
         },
       },
     ]

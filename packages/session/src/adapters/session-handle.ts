@@ -64,7 +64,7 @@ export class RequestSession implements SessionHandle {
 
   async set(changes: Readonly<Record<string, JsonValue | undefined>>): Promise<void> {
     const record = this.#record
-    if (record !== undefined && (await this.#sessions.update(record.id, changes))) {
+    if (record !== undefined && (await this.#sessions.update(record, changes))) {
       this.#apply(changes)
       return
     }

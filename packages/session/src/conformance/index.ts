@@ -62,44 +62,97 @@ export function runSessionStoreConformance(api: TestApi, target: StoreUnderTest)
     it('stores a session and loads it back, data fields as given', async () => {
       const store = await target.createStore()
       const k = key()
-      const s = session({ userId: 'u1', data: { a: '1', b: '{"x":[1,2]}' } })
+      const s = session({ userId: 'u1', data: { a: 1, b: { x: [1, 2] } } })
       await store.create(k, s, IDLE)
       const loaded = await store.load(k, Date.now(), IDLE, false)
       expect(loaded?.userId).toBe('u1')
       expect(loaded?.createdAt).toBe(s.createdAt)
       expect(loaded?.expiresAt).toBe(s.expiresAt)
-      expect(loaded?.data).toEqual({ a: '1', b: '{"x":[1,2]}' })
+      expect(loaded?.data).toEqual({ a: 1, b: { x: [1, 2] } })
       expect(await store.load(key(), Date.now(), IDLE, false)).toBeUndefined()
     })
 
     it('updates fields one by one: the others are kept, unset ones removed', async () => {
       const store = await target.createStore()
       const k = key()
-      await store.create(k, session({ data: { a: '1', b: '2', c: '3' } }), IDLE)
-      expect(await store.update(k, { b: '20', d: '4' }, ['c'], Date.now(), IDLE)).toBe(true)
-      expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({ a: '1', b: '20', d: '4' })
+      await store.create(k, session({ data: { a: 1, b: 2, c: 3 } }), IDLE)
+      expect(await store.update(k, { b: 20, d: 4 }, ['c'], Date.now(), IDLE)).toBe(true)
+      expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({ a: 1, b: 20, d: 4 })
+      expect(await store.update(k, {}, ['a', 'b', 'd', 'missing'], Date.now(), IDLE)).toBe(true)
+      expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({})
     })
 
-    it('keeps every field text byte for byte through updates of other fields', async () => {
+    it('keeps every field, whatever its name and value, through updates of the others', async () => {
       const store = await target.createStore()
       const k = key()
-      const texts = {
-        empty: '[]',
-        object: '{}',
-        big: '12345678901234567890',
-        tiny: '0.1',
-        slash: '"a/b\\\\c"',
-        unicode: '"é😀\\u0000"',
-        nested: '{"a":[],"b":{"c":[1.5e300]}}',
+      const data = {
+        empty: [],
+        object: {},
+        big: 1.5e300,
+        tiny: 0.1,
+        negative: -0.5,
+        no: false,
+        nothing: null,
+        slash: 'a/b\\c',
+        unicode: 'é😀\u0000\u2028',
+        lines: 'a\nb,\n"c":1\n}',
+        nested: { a: [], b: { c: [1.5e300, 'x\ny'] } },
+        'quote"name': 1,
+        'line\nname': 2,
+        'colon":name': 3,
+        ',\n"x":': 4,
+        '': 5,
       }
-      await store.create(k, session({ data: texts }), IDLE)
-      expect(await store.update(k, { other: '1' }, [], Date.now(), IDLE)).toBe(true)
+      await store.create(k, session({ data }), IDLE)
+      expect(await store.update(k, { other: 1 }, [], Date.now(), IDLE)).toBe(true)
       expect(await store.update(k, {}, ['other'], Date.now(), IDLE)).toBe(true)
-      expect((await store.load(k, Date.now(), IDLE, true))?.data).toEqual(texts)
-      await store.update(k, {}, Object.keys(texts), Date.now(), IDLE)
-      expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({})
-      expect(await store.update(k, { a: '[]' }, [], Date.now(), IDLE)).toBe(true)
-      expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({ a: '[]' })
+      expect((await store.load(k, Date.now(), IDLE, true))?.data).toEqual(data)
+      // Each field changed on its own, then removed on its own: the rest as they were each time.
+      const names = Object.keys(data)
+      for (const name of names) {
+        expect(await store.update(k, { [name]: [name] }, [], Date.now(), IDLE)).toBe(true)
+        expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({ ...data, [name]: [name] })
+        expect(await store.update(k, { [name]: data[name as keyof typeof data] }, [], Date.now(), IDLE)).toBe(
+          true,
+        )
+      }
+      for (const [i, name] of names.entries()) {
+        expect(await store.update(k, {}, [name], Date.now(), IDLE)).toBe(true)
+        const rest = Object.fromEntries(Object.entries(data).slice(i + 1))
+        expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual(rest)
+      }
+      expect(await store.update(k, { a: [] }, [], Date.now(), IDLE)).toBe(true)
+      expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({ a: [] })
+    })
+
+    it('hands out data of the caller\'s own: changing it changes nothing stored', async () => {
+      const store = await target.createStore()
+      const k = key()
+      await store.create(k, session({ data: { cart: ['a'], n: 1 } }), IDLE)
+      const loaded = await store.load(k, Date.now(), IDLE, false)
+      ;(loaded?.data['cart'] as string[]).push('b')
+      ;(loaded?.data as Record<string, unknown>)['n'] = 2
+      expect(await store.update(k, { other: 1 }, [], Date.now(), IDLE, loaded)).toBe(true)
+      expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({ cart: ['a'], n: 1, other: 1 })
+    })
+
+    it('keeps what was written since the base an update was given', async () => {
+      const store = await target.createStore()
+      const k = key()
+      const created = session({ data: { a: 1 } })
+      await store.create(k, created, IDLE)
+      const loaded = await store.load(k, Date.now(), IDLE, false)
+      // Others write after this caller's create and load ...
+      expect(await store.update(k, { b: 2 }, [], Date.now(), IDLE)).toBe(true)
+      expect(await store.update(k, { c: 3 }, ['a'], Date.now(), IDLE, loaded)).toBe(true)
+      // ... and the caller's updates, from either base, apply to the session as it is now.
+      expect(await store.update(k, { d: 4 }, [], Date.now(), IDLE, created)).toBe(true)
+      expect(await store.update(k, { e: 5 }, ['c'], Date.now(), IDLE, loaded)).toBe(true)
+      expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({ b: 2, d: 4, e: 5 })
+      // A base of a session that is gone brings nothing back.
+      await store.destroy(k)
+      expect(await store.update(k, { f: 6 }, [], Date.now(), IDLE, loaded)).toBe(false)
+      expect(await store.load(k, Date.now(), IDLE, false)).toBeUndefined()
     })
 
     it('lists the last load of a session as its lastSeenAt', async () => {
@@ -121,12 +174,27 @@ export function runSessionStoreConformance(api: TestApi, target: StoreUnderTest)
       const k = key()
       await store.create(k, session(), IDLE)
       const results = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => store.update(k, { [`f${i}`]: String(i) }, [], Date.now(), IDLE)),
+        Array.from({ length: 50 }, (_, i) => store.update(k, { [`f${i}`]: i }, [], Date.now(), IDLE)),
       )
       expect(results.every(Boolean)).toBe(true)
       const data = (await store.load(k, Date.now(), IDLE, false))?.data ?? {}
       expect(Object.keys(data).length).toBe(50)
-      expect(data['f49']).toBe('49')
+      expect(data['f49']).toBe(49)
+    })
+
+    it('keeps all of 50 concurrent updates made from one loaded base', async () => {
+      const store = await target.createStore()
+      const k = key()
+      await store.create(k, session({ data: { kept: true } }), IDLE)
+      const base = await store.load(k, Date.now(), IDLE, false)
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          store.update(k, { [`f${i}`]: i }, i % 10 === 0 ? ['kept'] : [], Date.now(), IDLE, base),
+        ),
+      )
+      expect(results.every(Boolean)).toBe(true)
+      const data = (await store.load(k, Date.now(), IDLE, false))?.data ?? {}
+      expect(Object.keys(data).sort()).toEqual(Array.from({ length: 50 }, (_, i) => `f${i}`).sort())
     })
 
     it('answers many concurrent creates, loads, updates and destroys, each on its own session', async () => {

@@ -1,4 +1,5 @@
 import type { SessionStore, StoredSession, StoredSessionInfo } from '../sessions/store'
+import type { JsonValue } from '../tokens/types'
 
 interface Entry {
   userId: string | undefined
@@ -6,7 +7,18 @@ interface Entry {
   lastSeenAt: number
   readonly expiresAt: number
   idleUntil: number
+  /** Field name → its JSON text: what a load hands out is a copy, as from Redis. */
   readonly data: Map<string, string>
+}
+
+/** Each field's JSON text; a field JSON cannot write (undefined) is left out, as JSON leaves it. */
+function texts(data: Readonly<Record<string, JsonValue>>, into = new Map<string, string>()): Map<string, string> {
+  for (const [name, value] of Object.entries(data)) {
+    const text = JSON.stringify(value) as string | undefined
+    if (text === undefined) into.delete(name)
+    else into.set(name, text)
+  }
+  return into
 }
 
 /**
@@ -29,7 +41,7 @@ export class MemorySessionStore implements SessionStore {
       lastSeenAt: now,
       expiresAt: session.expiresAt,
       idleUntil: now + idleMs,
-      data: new Map(Object.entries(session.data)),
+      data: texts(session.data),
     })
     if (session.userId !== undefined) this.#index(session.userId).add(key)
     if (this.#sessions.size >= this.#sweepAt) this.#dropTimedOut(now)
@@ -44,7 +56,7 @@ export class MemorySessionStore implements SessionStore {
       createdAt: entry.createdAt,
       lastSeenAt: entry.lastSeenAt,
       expiresAt: entry.expiresAt,
-      data: Object.fromEntries(entry.data),
+      data: Object.fromEntries([...entry.data].map(([name, text]) => [name, JSON.parse(text) as JsonValue])),
     }
     if (touch) {
       entry.lastSeenAt = now
@@ -55,14 +67,15 @@ export class MemorySessionStore implements SessionStore {
 
   update(
     key: string,
-    set: Readonly<Record<string, string>>,
+    set: Readonly<Record<string, JsonValue>>,
     unset: readonly string[],
     now: number,
     idleMs: number,
   ): Promise<boolean> {
+    // Every update here is atomic already: `base` (a hint) is not needed.
     const entry = this.#live(key, now)
     if (entry === undefined) return Promise.resolve(false)
-    for (const [name, value] of Object.entries(set)) entry.data.set(name, value)
+    texts(set, entry.data)
     for (const name of unset) entry.data.delete(name)
     entry.lastSeenAt = now
     entry.idleUntil = now + idleMs

@@ -1,45 +1,27 @@
 import { RedisScript } from '@scalekit/internal'
 import { createHash } from 'node:crypto'
 import type { DeadlineSweep } from '@scalekit/internal'
+import { SessionStoreError } from '../errors'
 import { callRedis } from '../internal/redis-calls'
 import type { SessionRedisClient } from '../redis'
 import type { SessionStore, StoredSession, StoredSessionInfo } from '../sessions/store'
+import type { JsonValue } from '../tokens/types'
+import { formatData, formatSession, mergeData, parseData, parseSession, userOf } from './session-text'
+import type { SessionText } from './session-text'
 
 /**
- * A session as stored: one JSON object per key. `d` maps each data field to its own JSON text, so the
- * update script decodes and re-encodes a flat map of strings only and never re-encodes user data
- * (Lua's cjson would turn `[]` into `{}` and round numbers). `l` is the last write, `i` the idle
- * timeout the key's TTL was last set with (with the TTL, the last load: see {@link lastSeen}).
+ * KEYS: session. ARGV: the revision the writer read, the new text, its TTL (ms). Writes only if the
+ * session is still at that revision: 1; 0 if it is gone; else the text it holds now, for the writer
+ * to apply its change to and try again.
  */
-interface Doc {
-  readonly c: number
-  readonly e: number
-  readonly l: number
-  readonly i: number
-  readonly u?: string
-  readonly d: Record<string, string>
-}
-
-/**
- * KEYS: session. ARGV: now, idleMs, n, then n name/value pairs to set, then names to delete. Only a
- * live session is written (a missing or timed-out one is never brought back). 1 or 0.
- */
-const updateScript = new RedisScript(`
+const writeScript = new RedisScript(`
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
-local s = cjson.decode(raw)
-local now = tonumber(ARGV[1])
-if s.e <= now then redis.call('DEL', KEYS[1]) return 0 end
-local d = s.d
-local n = tonumber(ARGV[3])
-for i = 4, 3 + 2 * n, 2 do d[ARGV[i]] = ARGV[i + 1] end
-for i = 4 + 2 * n, #ARGV do d[ARGV[i]] = nil end
-s.l = now
-s.i = tonumber(ARGV[2])
-redis.call('SET', KEYS[1], cjson.encode(s), 'PX', math.max(1, math.min(s.i, s.e - now)))
+if string.sub(raw, 1, #ARGV[1] + 1) ~= ARGV[1] .. '\\n' then return raw end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`)
 
-/** KEYS: session. The stored JSON (or false) and its TTL, without touching it. */
+/** KEYS: session. The stored text (or false) and its TTL, without touching it. */
 const peekScript = new RedisScript(`return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]) }`)
 
 /** KEYS: index. ARGV: now, key, expiresAt (0 = remove the key). Prunes the expired. */
@@ -54,25 +36,43 @@ const listScript = new RedisScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)`)
 
-/** The stored document, or undefined if `raw` is not one (another writer's key: reads as missing). */
-function parse(raw: unknown): Doc | undefined {
-  if (typeof raw !== 'string') return undefined
-  try {
-    const doc = JSON.parse(raw) as { readonly e?: unknown; readonly d?: unknown } | null
-    return typeof doc?.e === 'number' && typeof doc.d === 'object' && doc.d !== null
-      ? (doc as Doc)
-      : undefined
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * The last load or update: a load restarts the key's TTL at the idle timeout without rewriting the
- * document, so the TTL left tells when that was.
+ * text, so the TTL left tells when that was.
  */
-function lastSeen(doc: Doc, ttlMs: number, now: number): number {
-  return ttlMs > 0 ? Math.max(doc.l, now - (doc.i - ttlMs)) : doc.l
+function lastSeen(text: SessionText, ttlMs: number, now: number): number {
+  return ttlMs > 0 ? Math.max(text.lastWrite, now - (text.idleMs - ttlMs)) : text.lastWrite
+}
+
+/** A session as this store hands it out, with the text it was read as: the `base` of a later update. */
+class RedisStoredSession implements StoredSession {
+  readonly userId: string | undefined
+  readonly createdAt: number
+  readonly lastSeenAt: number
+  readonly expiresAt: number
+  readonly data: Readonly<Record<string, JsonValue>>
+  readonly #store: RedisSessionStore
+  #text: SessionText
+
+  constructor(store: RedisSessionStore, text: SessionText, data: Readonly<Record<string, JsonValue>>) {
+    this.userId = userOf(text.user)
+    this.createdAt = text.createdAt
+    this.lastSeenAt = text.lastWrite
+    this.expiresAt = text.expiresAt
+    this.data = data
+    this.#store = store
+    this.#text = text
+  }
+
+  /** The text `session` was read as, or last written as, through `store`; undefined for any other object. */
+  static textOf(store: RedisSessionStore, session: StoredSession | undefined): SessionText | undefined {
+    return session !== undefined && #text in session && session.#store === store ? session.#text : undefined
+  }
+
+  /** Records that `text` was written from `session`, the base of the next update. */
+  static wrote(session: StoredSession | undefined, text: SessionText): void {
+    if (session !== undefined && #text in session) session.#text = text
+  }
 }
 
 /** Options of {@link RedisSessionStore}. */
@@ -84,13 +84,16 @@ export interface RedisStoreConfig {
 }
 
 /**
- * Sessions in Redis: one JSON string per session, `<prefix>:s2:{<key>}`, living as long as its idle
- * timeout (the key's TTL), and a sorted set per user, `<prefix>:u:{<hash of the user id>}`. A load is
- * one plain `GETEX` (or `GET` without rolling expiry) and the absolute timeout is checked on the
- * client; an update is one script that merges the changed fields into the stored document, so
- * concurrent updates of different fields never overwrite each other, and never writes back a session
- * that is gone. Each key carries its own hash tag, so the store runs on Redis Cluster. Needs Redis 6.2
- * or later (GETEX, GETDEL).
+ * Sessions in Redis: one string per session, `<prefix>:s3:{<key>}` (the layout: `session-text.ts`),
+ * living as long as its idle timeout (the key's TTL), and a sorted set per user,
+ * `<prefix>:u:{<hash of the user id>}`. A load is one plain `GETEX` (or `GET` without rolling
+ * expiry) and one `JSON.parse` of the data; the absolute timeout is checked on the client. An update
+ * writes the whole text with one script that compares the revision it was made from: the change is
+ * applied on the client, field by field to the text as last read (no parse, no re-encoding of the
+ * other fields), and when another write came first the script hands back the text as it is now, to
+ * apply the change to again — so concurrent updates of different fields never overwrite each other,
+ * and a session that is gone is never written back. Each key carries its own hash tag, so the store
+ * runs on Redis Cluster. Needs Redis 6.2 or later (GETEX, GETDEL).
  */
 export class RedisSessionStore implements SessionStore {
   readonly #c: RedisStoreConfig
@@ -102,15 +105,16 @@ export class RedisSessionStore implements SessionStore {
   async create(key: string, session: StoredSession, idleMs: number): Promise<void> {
     // The key never outlives the absolute timeout.
     const ttl = Math.max(1, Math.min(idleMs, session.expiresAt - session.lastSeenAt))
-    const doc: Doc = {
-      c: session.createdAt,
-      e: session.expiresAt,
-      l: session.lastSeenAt,
-      i: idleMs,
-      ...(session.userId === undefined ? {} : { u: session.userId }),
-      d: session.data,
+    const text: SessionText = {
+      revision: 1,
+      createdAt: session.createdAt,
+      expiresAt: session.expiresAt,
+      lastWrite: session.lastSeenAt,
+      idleMs,
+      user: session.userId === undefined ? '' : JSON.stringify(session.userId),
+      data: formatData(session.data),
     }
-    await this.#command('creating a session', 'set', this.#session(key), JSON.stringify(doc), 'PX', ttl)
+    await this.#command('creating a session', 'set', this.#session(key), formatSession(text), 'PX', ttl)
     if (session.userId !== undefined)
       await this.#script('indexing a session', indexScript, this.#user(session.userId), [
         session.lastSeenAt,
@@ -123,35 +127,67 @@ export class RedisSessionStore implements SessionStore {
     const raw = touch
       ? await this.#command('loading a session', 'getex', this.#session(key), 'PX', idleMs)
       : await this.#command('loading a session', 'get', this.#session(key))
-    const doc = parse(raw)
-    if (doc === undefined) return undefined
-    if (doc.e <= now) {
+    const text = parseSession(raw)
+    const data = text === undefined ? undefined : parseData(text.data)
+    if (text === undefined || data === undefined) return undefined
+    if (text.expiresAt <= now) {
       // Past its absolute timeout: gone, and deleted, so that a cookie replayed after it cannot keep
       // the key alive through GETEX's renewed TTL.
       await this.#command('dropping a timed-out session', 'del', this.#session(key))
       return undefined
     }
-    return { userId: doc.u, createdAt: doc.c, lastSeenAt: doc.l, expiresAt: doc.e, data: doc.d }
+    return new RedisStoredSession(this, text, data)
   }
 
   async update(
     key: string,
-    set: Readonly<Record<string, string>>,
+    set: Readonly<Record<string, JsonValue>>,
     unset: readonly string[],
     now: number,
     idleMs: number,
+    base?: StoredSession,
   ): Promise<boolean> {
-    const entries = Object.entries(set)
-    const args: (string | number)[] = [now, idleMs, entries.length]
-    for (const [name, value] of entries) args.push(name, value)
-    args.push(...unset)
-    return (await this.#script('updating a session', updateScript, this.#session(key), args)) === 1
+    const { timeoutMs } = this.#c
+    const startedAt = Date.now()
+    let text =
+      RedisStoredSession.textOf(this, base) ??
+      parseSession(await this.#command('reading a session', 'get', this.#session(key)))
+    for (;;) {
+      if (text === undefined) return false
+      if (text.expiresAt <= now) {
+        await this.#command('dropping a timed-out session', 'del', this.#session(key))
+        return false
+      }
+      const next: SessionText = {
+        ...text,
+        revision: text.revision + 1,
+        lastWrite: now,
+        idleMs,
+        data: mergeData(text.data, set, unset),
+      }
+      const ttl = Math.max(1, Math.min(idleMs, text.expiresAt - now))
+      const reply = await this.#script('updating a session', writeScript, this.#session(key), [
+        text.revision,
+        formatSession(next),
+        ttl,
+      ])
+      if (reply === 1) {
+        RedisStoredSession.wrote(base, next)
+        return true
+      }
+      if (reply === 0) return false
+      // Another write came first: apply the change to the session as it is now, within the call's bound.
+      if (Date.now() - startedAt > timeoutMs)
+        throw new SessionStoreError(`a session kept changing under an update for ${timeoutMs} ms`)
+      text = parseSession(reply)
+    }
   }
 
   async destroy(key: string): Promise<void> {
-    const doc = parse(await this.#command('destroying a session', 'getdel', this.#session(key)))
-    if (doc?.u !== undefined)
-      await this.#script('unindexing a session', indexScript, this.#user(doc.u), [Date.now(), key, 0])
+    const text = parseSession(await this.#command('destroying a session', 'getdel', this.#session(key)))
+    const userId = text === undefined ? undefined : userOf(text.user)
+    if (userId !== undefined)
+      await this.#script('unindexing a session', indexScript, this.#user(userId), [Date.now(), key, 0])
   }
 
   async list(userId: string, now: number): Promise<StoredSessionInfo[]> {
@@ -160,17 +196,22 @@ export class RedisSessionStore implements SessionStore {
       keys.map(async (key) => {
         const reply = await this.#script('reading a session', peekScript, this.#session(key), [])
         const [raw, ttl] = reply as [unknown, number]
-        return { key, doc: parse(raw), ttl }
+        return { key, text: parseSession(raw), ttl }
       }),
     )
     const infos: StoredSessionInfo[] = []
-    for (const { key, doc, ttl } of peeked) {
-      if (doc === undefined || doc.e <= now) {
+    for (const { key, text, ttl } of peeked) {
+      if (text === undefined || text.expiresAt <= now) {
         // Gone (idle timeout, or destroyed while the index was not updated): drop it from the index.
         await this.#script('unindexing a session', indexScript, this.#user(userId), [now, key, 0])
         continue
       }
-      infos.push({ key, createdAt: doc.c, lastSeenAt: lastSeen(doc, ttl, now), expiresAt: doc.e })
+      infos.push({
+        key,
+        createdAt: text.createdAt,
+        lastSeenAt: lastSeen(text, ttl, now),
+        expiresAt: text.expiresAt,
+      })
     }
     return infos
   }
@@ -183,9 +224,8 @@ export class RedisSessionStore implements SessionStore {
   }
 
   #session(key: string): string {
-    return `${this.#c.prefix}:s2:{${key}}`
+    return `${this.#c.prefix}:s3:{${key}}`
   }
-
   #user(userId: string): string {
     return `${this.#c.prefix}:u:{${createHash('sha256').update(userId).digest('base64url').slice(0, 22)}}`
   }

@@ -44,10 +44,17 @@ function checkUser(what: string, userId: unknown): string {
   return userId
 }
 
-function encode(what: string, changes: unknown): { set: Record<string, string>; unset: string[] } {
+/**
+ * The fields to set and to remove, each set value checked to be JSON (a store keeps values as JSON
+ * keeps them).
+ */
+function changesOf(
+  what: string,
+  changes: unknown,
+): { set: Record<string, JsonValue>; unset: string[] } {
   if (typeof changes !== 'object' || changes === null || Array.isArray(changes))
     args.fail(`${what} takes an object of fields, got ${describeValue(changes)}`)
-  const set: Record<string, string> = {}
+  const set: Record<string, JsonValue> = {}
   const unset: string[] = []
   for (const [name, value] of Object.entries(changes)) {
     if (name === '') args.fail(`${what}: a field name must not be empty`)
@@ -61,22 +68,49 @@ function encode(what: string, changes: unknown): { set: Record<string, string>; 
       }
       if (typeof text !== 'string')
         args.fail(`${what}: field "${name}" is not JSON (${describeValue(value)})`)
-      set[name] = text
+      set[name] = value as JsonValue
     }
   }
   return { set, unset }
 }
 
-function decode(data: Readonly<Record<string, string>>): Record<string, JsonValue> {
-  const out: Record<string, JsonValue> = {}
-  for (const [name, text] of Object.entries(data)) {
-    try {
-      out[name] = JSON.parse(text) as JsonValue
-    } catch {
-      // A field another writer left undecodable reads as absent.
-    }
+/** A record as `load` and `create` hand it out, with where it came from: the store's key and `base`. */
+class ServerSessionRecord implements SessionRecord {
+  readonly id: string
+  readonly userId: string | undefined
+  readonly createdAt: number
+  readonly lastSeenAt: number
+  readonly expiresAt: number
+  readonly data: Readonly<Record<string, JsonValue>>
+  readonly #owner: Sessions
+  readonly #key: string
+  readonly #stored: StoredSession
+
+  constructor(
+    owner: Sessions,
+    id: string,
+    stored: StoredSession,
+    lastSeenAt: number,
+    key: string,
+    origin: StoredSession,
+  ) {
+    this.id = id
+    this.userId = stored.userId
+    this.createdAt = stored.createdAt
+    this.lastSeenAt = lastSeenAt
+    this.expiresAt = stored.expiresAt
+    this.data = stored.data
+    this.#owner = owner
+    this.#key = key
+    this.#stored = origin
   }
-  return out
+
+  /** The store key and stored session of a record `owner` handed out; undefined for anything else. */
+  static originOf(owner: Sessions, record: unknown): { key: string; stored: StoredSession } | undefined {
+    return typeof record === 'object' && record !== null && #key in record && record.#owner === owner
+      ? { key: record.#key, stored: record.#stored }
+      : undefined
+  }
 }
 
 class ServerSessions implements Sessions {
@@ -146,7 +180,7 @@ class ServerSessions implements Sessions {
     if (typeof given !== 'object' || given === null)
       args.fail(`create() takes { userId?, data? }, got ${describeValue(given)}`)
     const userId = init.userId === undefined ? undefined : checkUser('create()', init.userId)
-    const { set } = encode('create(): data', init.data ?? {})
+    const { set } = changesOf('create(): data', init.data ?? {})
     const record = await this.#createRecord(userId, set)
     publish(channels.create, (): SessionEvent => ({ authenticated: userId !== undefined }))
     return record
@@ -156,17 +190,24 @@ class ServerSessions implements Sessions {
     this.#open()
     if (typeof id !== 'string' || !ID.test(id)) return undefined
     const now = Date.now()
-    const stored = await this.#run(() => this.#store.load(hashId(id), now, this.#idleMs, this.#rolling))
+    const key = hashId(id)
+    const stored = await this.#run(() => this.#store.load(key, now, this.#idleMs, this.#rolling))
     return stored === undefined
       ? undefined
-      : this.#record(id, stored, this.#rolling ? now : stored.lastSeenAt)
+      : this.#record(id, key, stored, this.#rolling ? now : stored.lastSeenAt)
   }
 
-  async update(id: string, changes: Readonly<Record<string, JsonValue | undefined>>): Promise<boolean> {
+  async update(
+    session: string | SessionRecord,
+    changes: Readonly<Record<string, JsonValue | undefined>>,
+  ): Promise<boolean> {
     this.#open()
-    const { set, unset } = encode('update()', changes)
+    const { set, unset } = changesOf('update()', changes)
+    const origin = ServerSessionRecord.originOf(this, session)
+    const id: unknown = typeof session === 'string' ? session : (session as { id?: unknown } | null)?.id
     if (typeof id !== 'string' || !ID.test(id)) return false
-    return this.#run(() => this.#store.update(hashId(id), set, unset, Date.now(), this.#idleMs))
+    const key = origin?.key ?? hashId(id)
+    return this.#run(() => this.#store.update(key, set, unset, Date.now(), this.#idleMs, origin?.stored))
   }
 
   async regenerate(id: string, options: { userId?: string } = {}): Promise<SessionRecord | undefined> {
@@ -246,7 +287,7 @@ class ServerSessions implements Sessions {
 
   async #createRecord(
     userId: string | undefined,
-    data: Readonly<Record<string, string>>,
+    data: Readonly<Record<string, JsonValue>>,
   ): Promise<SessionRecord> {
     const id = randomBytes(32).toString('base64url')
     const now = Date.now()
@@ -257,19 +298,23 @@ class ServerSessions implements Sessions {
       expiresAt: now + this.#absoluteMs,
       data,
     }
-    await this.#run(() => this.#store.create(hashId(id), stored, this.#idleMs))
-    return this.#record(id, stored, now)
+    const key = hashId(id)
+    await this.#run(() => this.#store.create(key, stored, this.#idleMs))
+    return this.#record(id, key, { ...stored, data: { ...data } }, now, stored)
   }
 
-  #record(id: string, stored: StoredSession, lastSeenAt: number): SessionRecord {
-    return {
-      id,
-      userId: stored.userId,
-      createdAt: stored.createdAt,
-      lastSeenAt,
-      expiresAt: stored.expiresAt,
-      data: decode(stored.data),
-    }
+  /**
+   * The record of a stored session. `stored` (its data is the record's from here on), or `origin`
+   * when given, is the `base` of the record's later updates.
+   */
+  #record(
+    id: string,
+    key: string,
+    stored: StoredSession,
+    lastSeenAt: number,
+    origin: StoredSession = stored,
+  ): SessionRecord {
+    return new ServerSessionRecord(this, id, stored, lastSeenAt, key, origin)
   }
 
   #open(): void {

@@ -1,7 +1,6 @@
-/**
- * A server session as a store holds it. Data fields are JSON texts, one per field, so two requests
- * that change different fields never overwrite each other.
- */
+import type { JsonValue } from '../tokens/types'
+
+/** A server session as a store holds it. */
 export interface StoredSession {
   /** The user it belongs to, for the per-user index; undefined before login. */
   readonly userId: string | undefined
@@ -11,8 +10,11 @@ export interface StoredSession {
   readonly lastSeenAt: number
   /** The absolute timeout: ms since the epoch after which it is gone whatever its activity. */
   readonly expiresAt: number
-  /** Field name → JSON text. */
-  readonly data: Readonly<Record<string, string>>
+  /**
+   * Field name → value. A store keeps values as JSON keeps them, and what `load` returns is the
+   * caller's own: changing it changes nothing stored.
+   */
+  readonly data: Readonly<Record<string, JsonValue>>
 }
 
 /** A user's session as the per-user index lists it: its key (a hash of the id, safe to show) and times. */
@@ -40,13 +42,19 @@ export interface SessionStore {
   /**
    * Sets and removes data fields of one session in one atomic step, leaving every other field as
    * it is, and restarts its idle timeout. False (and nothing written) if the session is gone.
+   *
+   * `base`, when given, is the object this store's `create` took or `load` returned for `key`
+   * (the same object, as the caller kept it). It is only a hint: a store may use what it knew of
+   * the session then to write without reading it first, but the fields set or removed since, by
+   * anyone, must still be kept — the change applies to the session as it is now.
    */
   update(
     key: string,
-    set: Readonly<Record<string, string>>,
+    set: Readonly<Record<string, JsonValue>>,
     unset: readonly string[],
     now: number,
     idleMs: number,
+    base?: StoredSession,
   ): Promise<boolean>
   /** Removes the session (and its index entry); a missing one is not an error. */
   destroy(key: string): Promise<void>

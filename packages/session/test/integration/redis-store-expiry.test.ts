@@ -9,7 +9,7 @@ describe('Redis session keys and the absolute timeout', () => {
   let redis: Redis
   let store: SessionStore
   const prefix = uniqueName('expiry')
-  const keyOf = (key: string): string => `${prefix}:s2:{${key}}`
+  const keyOf = (key: string): string => `${prefix}:s3:{${key}}`
   const IDLE = 60_000
 
   beforeAll(async () => {
