@@ -1,8 +1,8 @@
 import { RedisScript } from '@scalekit/internal'
-import { createHash } from 'node:crypto'
 import type { DeadlineSweep } from '@scalekit/internal'
 import { SessionStoreError } from '../errors'
 import { callRedis } from '../internal/redis-calls'
+import { sha256 } from '../internal/sha256'
 import type { SessionRedisClient } from '../redis'
 import type { SessionStore, StoredSession, StoredSessionInfo } from '../sessions/store'
 import type { JsonValue } from '../tokens/types'
@@ -227,7 +227,7 @@ export class RedisSessionStore implements SessionStore {
     return `${this.#c.prefix}:s3:{${key}}`
   }
   #user(userId: string): string {
-    return `${this.#c.prefix}:u:{${createHash('sha256').update(userId).digest('base64url').slice(0, 22)}}`
+    return `${this.#c.prefix}:u:{${sha256(userId).slice(0, 22)}}`
   }
 
   #script(

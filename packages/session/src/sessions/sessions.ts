@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { CloseGate, createChecks, createWarner, DeadlineSweep, describeValue } from '@scalekit/internal'
 import type { Checks, CloseOptions, Duration, Warner } from '@scalekit/internal'
 import { channels, publish } from '../channels'
 import type { SessionEvent } from '../channels'
 import { MemorySessionStore } from '../drivers/memory-store'
 import { RedisSessionStore } from '../drivers/redis-store'
+import { sha256 } from '../internal/sha256'
 import type { SessionRedisClient } from '../redis'
 import {
   SessionArgumentError,
@@ -34,9 +35,7 @@ function hasMethods(value: unknown, names: readonly string[]): boolean {
   return names.every((name) => typeof record[name] === 'function')
 }
 
-function hashId(id: string): string {
-  return createHash('sha256').update(id).digest('base64url')
-}
+const hashId: (id: string) => string = sha256
 
 function checkUser(what: string, userId: unknown): string {
   if (typeof userId !== 'string' || userId === '')
