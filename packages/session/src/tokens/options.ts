@@ -119,7 +119,8 @@ export function stringList(name: string, value: unknown): readonly string[] {
   const list = typeof value === 'string' ? [value] : value
   if (!Array.isArray(list) || list.length === 0 || list.some((v) => typeof v !== 'string' || v === ''))
     checks.fail(`${name} must be a non-empty string or a list of them, got ${describeValue(value)}`)
-  return list as string[]
+  // A copy: a caller changing its array later changes nothing here.
+  return Object.freeze([...(list as string[])])
 }
 
 /** Checks every option once, at construction. */

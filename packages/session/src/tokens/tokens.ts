@@ -47,15 +47,23 @@ class TokenService implements Tokens {
   readonly #families: FamilyStore | undefined
   readonly #revocation: Revocations | undefined
   #ring: Promise<KeyRing>
+  /** The ring once imported: a verify reads it without awaiting (a turn of the microtask queue). */
+  #ringNow: KeyRing | undefined
   readonly #rules: Readonly<Record<'access' | 'refresh', VerifyRules>>
 
   constructor(options: TokensOptions) {
     const o = resolveTokensOptions(options)
     this.#o = o
     this.#cache = new VerifiedCache(o.cacheSize)
-    this.#ring = importKeyRing(o.keySet)
+    const ring = importKeyRing(o.keySet)
+    this.#ring = ring
     // A key that jose cannot import after node:crypto parsed it surfaces on the first call.
-    this.#ring.catch(() => undefined)
+    ring.then(
+      (imported) => {
+        if (this.#ring === ring) this.#ringNow = imported
+      },
+      () => undefined,
+    )
     const base = {
       algorithms: o.keySet.algorithms,
       issuer: o.issuer,
@@ -211,6 +219,7 @@ class TokenService implements Tokens {
     })
     const ring = await importKeyRing(checked)
     this.#ring = Promise.resolve(ring)
+    this.#ringNow = ring
     this.#cache.clear()
   }
 
@@ -337,7 +346,8 @@ class TokenService implements Tokens {
       const generation = this.#cache.generation
       let payload = cacheKey === undefined ? undefined : this.#cache.get(cacheKey, scope)
       cached = payload !== undefined
-      if (payload === undefined) payload = await verifyJwt(token, (await this.#ring).lookup, rules)
+      if (payload === undefined)
+        payload = await verifyJwt(token, (this.#ringNow ?? (await this.#ring)).lookup, rules)
       this.#checkShape(kind, payload)
       this.#checkRevoked(payload)
       if (!cached && cacheKey !== undefined) this.#cache.set(cacheKey, scope, payload, generation)

@@ -34,37 +34,64 @@ function refuse(reason: TokenReason, message: string, cause?: unknown): never {
   throw new SessionTokenError(message, { reason, cause })
 }
 
-/** Decodes the protected header, or throws `malformed` — after the size and shape checks only. */
-function readHeader(token: unknown, rules: VerifyRules): Record<string, unknown> {
+/** Refuses what is not a compact JWS within the size limit, before any parsing. */
+function checkForm(token: unknown, rules: VerifyRules): asserts token is string {
   if (typeof token !== 'string' || token === '') refuse('missing', 'no token')
   if (token.length > rules.maxTokenSize)
     refuse('too-large', `the token is longer than maxTokenSize (${rules.maxTokenSize} characters)`)
   if (!SHAPE.test(token)) refuse('malformed', 'not a compact JWS (three base64url segments)')
+}
+
+/** The header checks jose leaves to us: the allow-list, key-locating headers, `crit`. */
+function checkEncodedHeader(encoded: string, rules: VerifyRules): TokenHeader {
   let header: unknown
   try {
-    header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'))
+    header = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8'))
   } catch (error) {
     refuse('malformed', 'the token header is not base64url JSON', error)
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header))
     refuse('malformed', 'the token header is not a JSON object')
-  return header as Record<string, unknown>
-}
-
-/** The header checks jose leaves to us: the allow-list, key-locating headers, `crit`. */
-export function checkHeader(token: unknown, rules: VerifyRules): TokenHeader {
-  const header = readHeader(token, rules)
-  const alg = header['alg']
+  const fields = header as Record<string, unknown>
+  const alg = fields['alg']
   if (typeof alg !== 'string' || !rules.algorithms.includes(alg))
     refuse('algorithm', `algorithm ${JSON.stringify(alg)} is not allowed`)
   for (const name of KEY_LOCATORS) {
-    if (name in header) refuse('header', `the "${name}" header is refused: keys come from the configured set`)
+    if (name in fields) refuse('header', `the "${name}" header is refused: keys come from the configured set`)
   }
-  if ('crit' in header) refuse('crit', 'the "crit" header names extensions this verifier does not process')
-  const kid = header['kid']
+  if ('crit' in fields) refuse('crit', 'the "crit" header names extensions this verifier does not process')
+  const kid = fields['kid']
   if (kid !== undefined && typeof kid !== 'string') refuse('malformed', 'the "kid" header is not a string')
-  const typ = header['typ']
-  return { alg, ...(kid === undefined ? {} : { kid }), ...(typeof typ === 'string' ? { typ } : {}) }
+  const typ = fields['typ']
+  return Object.freeze({
+    alg,
+    ...(kid === undefined ? {} : { kid }),
+    ...(typeof typ === 'string' ? { typ } : {}),
+  })
+}
+
+/** The checked header of a token (size and shape first). */
+export function checkHeader(token: unknown, rules: VerifyRules): TokenHeader {
+  checkForm(token, rules)
+  return checkEncodedHeader(token.slice(0, token.indexOf('.')), rules)
+}
+
+/** Most headers one memo keeps before it starts again. */
+const MEMO_SIZE = 32
+
+/**
+ * Checked headers of tokens that were verified, by their encoded form, per allow-list. The tokens of
+ * one key share one header, and its checks depend only on its bytes and the allow-list, so a repeated
+ * header skips the decoding and the checks; everything else about the token is checked every time. A
+ * header is kept only once a token carrying it verified, so forged headers cannot fill it; it starts
+ * again when full (the headers of a retired key go).
+ */
+const memos = new WeakMap<readonly string[], Map<string, TokenHeader>>()
+
+function memoOf(algorithms: readonly string[]): Map<string, TokenHeader> {
+  let memo = memos.get(algorithms)
+  if (memo === undefined) memos.set(algorithms, (memo = new Map<string, TokenHeader>()))
+  return memo
 }
 
 /** Maps jose's errors to reasons; anything unknown is `malformed`. */
@@ -92,7 +119,11 @@ function reasonOf(error: unknown): TokenReason {
  * Throws {@link SessionTokenError} with the reason of the first check that failed.
  */
 export async function verifyJwt(token: unknown, lookup: KeyLookup, rules: VerifyRules): Promise<JWTPayload> {
-  const header = checkHeader(token, rules)
+  checkForm(token, rules)
+  const encoded = token.slice(0, token.indexOf('.'))
+  const memo = memoOf(rules.algorithms)
+  const remembered = memo.get(encoded)
+  const header = remembered ?? checkEncodedHeader(encoded, rules)
   let key: CryptoKey
   try {
     // A local key set answers at once: no await (and no extra turn) for it.
@@ -102,8 +133,9 @@ export async function verifyJwt(token: unknown, lookup: KeyLookup, rules: Verify
     if (error instanceof SessionError) throw error
     refuse(reasonOf(error), 'no key for this token', error)
   }
+  let payload: JWTPayload
   try {
-    const { payload } = await jwtVerify(token as string, key, {
+    const verified = await jwtVerify(token, key, {
       algorithms: [header.alg],
       issuer: rules.issuer as string | string[],
       audience: rules.audience as string | string[],
@@ -111,9 +143,14 @@ export async function verifyJwt(token: unknown, lookup: KeyLookup, rules: Verify
       clockTolerance: rules.clockToleranceSec,
       requiredClaims: [...rules.requiredClaims],
     })
-    return payload
+    payload = verified.payload
   } catch (error) {
     const reason = reasonOf(error)
     refuse(reason, `token refused (${reason})`, error)
   }
+  if (remembered === undefined) {
+    if (memo.size >= MEMO_SIZE) memo.clear()
+    memo.set(encoded, header)
+  }
+  return payload
 }
