@@ -19,6 +19,7 @@ const VARIANTS = [
   'express-memory',
   'fastify-bare',
   'fastify-headers',
+  'fastify-dynamic',
   'fastify-promise',
   'fastify-incr',
   'fastify-evalsha',
@@ -73,10 +74,12 @@ export async function runHttp(redisUrl: string, runId: string, quick: boolean): 
           ? Math.round(median(mine.map((m, i) => m.cpuUsPerReq / (floor[i]?.cpuUsPerReq ?? 1))) * 100) / 100
           : undefined,
         non2xx: mine.reduce((a, m) => a + m.non2xx, 0),
+        // Each round's figure, for ratios between any two variants taken within a round.
+        cpuUsPerReqByRound: mine.map((m) => Math.round(m.cpuUsPerReq * 100) / 100),
       }
     })
     console.log(`\nGET /r, 16 connections, ${rounds} × ${seconds} s, medians`)
-    console.table(rows)
+    console.table(rows.map(({ cpuUsPerReqByRound: _rounds, ...row }) => row))
     return rows
   } finally {
     stopServers(servers)

@@ -24,6 +24,7 @@ import { runEdge } from './edge'
 import { runHammered } from './hammered'
 import { runHttp } from './http'
 import { runScriptCost } from './script-cost'
+import { runScriptParts } from './script-parts'
 import { runUnreachable } from './unreachable'
 
 const quick = process.env.BENCH_QUICK === '1'
@@ -38,6 +39,7 @@ const SCENARIOS = {
   unreachable: () => runUnreachable(runId),
   http: () => runHttp(redisUrl, runId, quick),
   'script-cost': () => runScriptCost(runId, quick),
+  'script-parts': () => runScriptParts(runId, quick),
   'adapter-cpu': () => runAdapterCpu(quick),
 }
 

@@ -5,9 +5,11 @@
  * or `memory` (the same limiter in memory), and `-before` for the build in SK_RL_BEFORE; and two
  * floors with no limiter: `evalsha` (one raw EVALSHA of our GCRA script per request, keyed by client
  * address) and `incr` (raw INCR, and PEXPIRE when it created the key); and for Fastify, `headers`: an
- * onRequest hook that only sets two constant headers like ours (what any such hook costs in Fastify),
- * and `promise`: the same headers set after one resolved promise (what waiting on any promise costs
- * there). Reports its port, then its CPU usage on "cpu".
+ * onRequest hook that only sets our two headers, constant (what any such hook costs in Fastify),
+ * `dynamic`: the same with the `RateLimit` value built per request, and `promise`: the constant
+ * headers set after one resolved promise (what waiting on any promise costs there). The limiter is
+ * named `per-ip`, so its headers and the floors' have the same length. Reports its port, then its
+ * CPU usage on "cpu".
  */
 import type { AddressInfo } from 'node:net'
 import express from 'express'
@@ -38,6 +40,8 @@ const redis = new Redis(redisUrl)
 const limiter = createRateLimiter({
   ...(variant === 'redis' ? { redis } : {}),
   namespace: `${prefix}-http-${framework}-${build ?? 'current'}`,
+  // The name the headers carry: short, as an app's would be, and the floors' (`headers`, `promise`).
+  name: 'per-ip',
   limit: 1_000_000,
   period: '1m',
   // On a loaded 2-core machine a round trip under autocannon can pass the default 100 ms: measure the
@@ -46,6 +50,8 @@ const limiter = createRateLimiter({
 })
 const rule = { limiter, key: ex.byIp() }
 const body = { id: 1, name: 'user' }
+// What the floors send: the limiter's two headers as it sends them on an allowed request, constant.
+const floorHeaders = { 'RateLimit-Policy': '"per-ip";q=1000000;w=60', RateLimit: '"per-ip";r=999999;t=1' }
 
 // The floors: the Redis call a Redis-backed limiter cannot avoid, with no limiter logic around it.
 const gcra = scriptCall('gcra', gcraParams(1_000_000, 60_000, 1_000_000))
@@ -90,22 +96,39 @@ if (framework === 'express') {
       '/r',
       {
         // The same two headers, set after one resolved promise: what any hook that waits on a
-        // promise-returning limiter (take() returns a promise even in memory) pays in Fastify.
+        // promise-returning limiter pays in Fastify (ours waits only on a decision that goes to Redis).
         onRequest: (_request, reply, done) => {
           void Promise.resolve().then(() => {
-            void reply.headers({ 'RateLimit-Policy': '"x";q=1000000;w=60', RateLimit: '"x";r=999999;t=1' })
+            void reply.headers(floorHeaders)
             done()
           })
         },
       },
       (_req, reply) => void reply.send(body),
     )
-  else if (variant === 'headers')
+  else if (variant === 'dynamic') {
+    // The same two headers, `RateLimit` built per request as ours is (a count going down, the
+    // seconds to reset): what sending a per-request header value costs (Node checks and copies it).
+    let remaining = 1_000_000
     app.get(
       '/r',
       {
         onRequest: (_request, reply, done) => {
-          void reply.headers({ 'RateLimit-Policy': '"x";q=1000000;w=60', RateLimit: '"x";r=999999;t=1' })
+          remaining = remaining > 1 ? remaining - 1 : 1_000_000
+          void reply
+            .header('ratelimit-policy', floorHeaders['RateLimit-Policy'])
+            .header('ratelimit', `"per-ip";r=${remaining};t=${Math.ceil(remaining / 1_000_000)}`)
+          done()
+        },
+      },
+      (_req, reply) => void reply.send(body),
+    )
+  } else if (variant === 'headers')
+    app.get(
+      '/r',
+      {
+        onRequest: (_request, reply, done) => {
+          void reply.headers(floorHeaders)
           done()
         },
       },
