@@ -125,7 +125,7 @@ export function runSessionStoreConformance(api: TestApi, target: StoreUnderTest)
       expect((await store.load(k, Date.now(), IDLE, false))?.data).toEqual({ a: [] })
     })
 
-    it('hands out data of the caller\'s own: changing it changes nothing stored', async () => {
+    it("hands out data of the caller's own: changing it changes nothing stored", async () => {
       const store = await target.createStore()
       const k = key()
       await store.create(k, session({ data: { cart: ['a'], n: 1 } }), IDLE)

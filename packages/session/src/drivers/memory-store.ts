@@ -12,7 +12,10 @@ interface Entry {
 }
 
 /** Each field's JSON text; a field JSON cannot write (undefined) is left out, as JSON leaves it. */
-function texts(data: Readonly<Record<string, JsonValue>>, into = new Map<string, string>()): Map<string, string> {
+function texts(
+  data: Readonly<Record<string, JsonValue>>,
+  into = new Map<string, string>(),
+): Map<string, string> {
   for (const [name, value] of Object.entries(data)) {
     const text = JSON.stringify(value) as string | undefined
     if (text === undefined) into.delete(name)

@@ -105,7 +105,9 @@ export function mergeData(
   for (const [name, value] of Object.entries(set)) {
     const json = JSON.stringify(value) as string | undefined
     merged =
-      json === undefined ? without(merged, name) : withField(merged, name, `\n${JSON.stringify(name)}:${json}`)
+      json === undefined
+        ? without(merged, name)
+        : withField(merged, name, `\n${JSON.stringify(name)}:${json}`)
   }
   for (const name of unset) merged = without(merged, name)
   return merged

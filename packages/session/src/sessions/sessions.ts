@@ -47,10 +47,7 @@ function checkUser(what: string, userId: unknown): string {
  * The fields to set and to remove, each set value checked to be JSON (a store keeps values as JSON
  * keeps them).
  */
-function changesOf(
-  what: string,
-  changes: unknown,
-): { set: Record<string, JsonValue>; unset: string[] } {
+function changesOf(what: string, changes: unknown): { set: Record<string, JsonValue>; unset: string[] } {
   if (typeof changes !== 'object' || changes === null || Array.isArray(changes))
     args.fail(`${what} takes an object of fields, got ${describeValue(changes)}`)
   const set: Record<string, JsonValue> = {}

@@ -1,12 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import {
-  formatData,
-  formatSession,
-  mergeData,
-  parseData,
-  parseSession,
-} from '../../src/drivers/session-text'
+import { formatData, formatSession, mergeData, parseData, parseSession } from '../../src/drivers/session-text'
 import type { JsonValue } from '../../src/tokens/types'
 
 /** Names and values meant to look like the layout's own marks: line feeds, quotes, colons, commas. */
@@ -47,7 +41,15 @@ describe('the Redis session text', () => {
     }
     expect(parseSession(formatSession(text))).toEqual(text)
     expect(parseSession(formatSession({ ...text, user: '' }))).toEqual({ ...text, user: '' })
-    for (const raw of [undefined, 1, '', '{"a":1}', '1\n2\n3\n4\n5\n\n[]', 'x\n2\n3\n4\n5\n\n{}', '1\n2\n3\n4\n\n{}'])
+    for (const raw of [
+      undefined,
+      1,
+      '',
+      '{"a":1}',
+      '1\n2\n3\n4\n5\n\n[]',
+      'x\n2\n3\n4\n5\n\n{}',
+      '1\n2\n3\n4\n\n{}',
+    ])
       expect(parseSession(raw)).toBeUndefined()
     expect(parseData('{"a":')).toBeUndefined()
     expect(parseData('[1]')).toBeUndefined()
