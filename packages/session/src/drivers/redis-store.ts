@@ -226,6 +226,7 @@ export class RedisSessionStore implements SessionStore {
   #session(key: string): string {
     return `${this.#c.prefix}:s3:{${key}}`
   }
+
   #user(userId: string): string {
     return `${this.#c.prefix}:u:{${sha256(userId).slice(0, 22)}}`
   }

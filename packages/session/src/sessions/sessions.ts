@@ -70,7 +70,10 @@ function changesOf(what: string, changes: unknown): { set: Record<string, JsonVa
   return { set, unset }
 }
 
-/** A record as `load` and `create` hand it out, with where it came from: the store's key and `base`. */
+/**
+ * A record as `load` and `create` hand it out, with where it came from: the store's key, and the
+ * stored session (its data is the record's) that is the `base` of the record's later updates.
+ */
 class ServerSessionRecord implements SessionRecord {
   readonly id: string
   readonly userId: string | undefined
@@ -82,14 +85,7 @@ class ServerSessionRecord implements SessionRecord {
   readonly #key: string
   readonly #stored: StoredSession
 
-  constructor(
-    owner: Sessions,
-    id: string,
-    stored: StoredSession,
-    lastSeenAt: number,
-    key: string,
-    origin: StoredSession,
-  ) {
+  constructor(owner: Sessions, id: string, key: string, stored: StoredSession, lastSeenAt: number) {
     this.id = id
     this.userId = stored.userId
     this.createdAt = stored.createdAt
@@ -98,7 +94,7 @@ class ServerSessionRecord implements SessionRecord {
     this.data = stored.data
     this.#owner = owner
     this.#key = key
-    this.#stored = origin
+    this.#stored = stored
   }
 
   /** The store key and stored session of a record `owner` handed out; undefined for anything else. */
@@ -190,7 +186,7 @@ class ServerSessions implements Sessions {
     const stored = await this.#run(() => this.#store.load(key, now, this.#idleMs, this.#rolling))
     return stored === undefined
       ? undefined
-      : this.#record(id, key, stored, this.#rolling ? now : stored.lastSeenAt)
+      : new ServerSessionRecord(this, id, key, stored, this.#rolling ? now : stored.lastSeenAt)
   }
 
   async update(
@@ -296,21 +292,8 @@ class ServerSessions implements Sessions {
     }
     const key = hashId(id)
     await this.#run(() => this.#store.create(key, stored, this.#idleMs))
-    return this.#record(id, key, { ...stored, data: { ...data } }, now, stored)
-  }
-
-  /**
-   * The record of a stored session. `stored` (its data is the record's from here on), or `origin`
-   * when given, is the `base` of the record's later updates.
-   */
-  #record(
-    id: string,
-    key: string,
-    stored: StoredSession,
-    lastSeenAt: number,
-    origin: StoredSession = stored,
-  ): SessionRecord {
-    return new ServerSessionRecord(this, id, stored, lastSeenAt, key, origin)
+    // The record's data is its own: the caller's `data` may change after this.
+    return new ServerSessionRecord(this, id, key, { ...stored, data: { ...data } }, now)
   }
 
   #open(): void {

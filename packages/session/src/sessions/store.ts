@@ -43,10 +43,10 @@ export interface SessionStore {
    * Sets and removes data fields of one session in one atomic step, leaving every other field as
    * it is, and restarts its idle timeout. False (and nothing written) if the session is gone.
    *
-   * `base`, when given, is the object this store's `create` took or `load` returned for `key`
-   * (the same object, as the caller kept it). It is only a hint: a store may use what it knew of
-   * the session then to write without reading it first, but the fields set or removed since, by
-   * anyone, must still be kept — the change applies to the session as it is now.
+   * `base`, when given, is the session as the caller last had it: the object this store's `load`
+   * returned for `key`, or one a store does not know (treat it as absent). It is only a hint: a store
+   * may use what it knew of the session then to write without reading it first, but the fields set
+   * or removed since, by anyone, must still be kept — the change applies to the session as it is now.
    */
   update(
     key: string,
