@@ -1,8 +1,9 @@
 /**
  * Where a load + save of a 1 KB session costs, 20 in flight: client CPU (process.cpuUsage) and Redis
  * CPU (`INFO commandstats` usec) per pair, for raw HGETALL + HSET, raw GET + SET of one JSON string
- * (ioredis, the floor of our layout), connect-redis 9 `get` + `set` and `sessions.load` + `sessions.update`. Give it a Redis of its own, so the command stats count only
- * this client:
+ * (ioredis, the floor of our layout), connect-redis 9 `get` + `set` and `sessions.load` +
+ * `sessions.update`, and how many scripts each pair ran (ours: more than 1 when a write met another
+ * one first). Give it a Redis of its own, so the command stats count only this client:
  *
  *   redis-server --port 6391 --save "" --daemonize yes --pidfile /tmp/sk-6391.pid
  *   npx tsx src/session/store-cost.ts redis://127.0.0.1:6391 4000
@@ -65,11 +66,15 @@ const ops: Record<string, (i: number) => Promise<unknown>> = {
   },
 }
 
-async function redisUsec(): Promise<number> {
-  let total = 0
-  for (const m of (await redis.info('commandstats')).matchAll(/cmdstat_([\w|]+):calls=\d+,usec=(\d+)/g))
-    if (m[1] !== 'info') total += Number(m[2])
-  return total
+/** Redis's CPU so far (µs, all commands but INFO) and how many EVALSHAs it ran. */
+async function redisStats(): Promise<{ usec: number; scripts: number }> {
+  let usec = 0
+  let scripts = 0
+  for (const m of (await redis.info('commandstats')).matchAll(/cmdstat_([\w|]+):calls=(\d+),usec=(\d+)/g)) {
+    if (m[1] !== 'info') usec += Number(m[3])
+    if (m[1] === 'evalsha') scripts += Number(m[2])
+  }
+  return { usec, scripts }
 }
 
 async function run(op: (i: number) => Promise<unknown>, count: number) {
@@ -77,21 +82,25 @@ async function run(op: (i: number) => Promise<unknown>, count: number) {
   const worker = async (): Promise<void> => {
     while (i < count) await op(i++)
   }
-  const usec = await redisUsec()
+  const before = await redisStats()
   const cpu = process.cpuUsage()
   const start = performance.now()
   await Promise.all(Array.from({ length: 20 }, worker))
   const used = process.cpuUsage(cpu)
   const seconds = (performance.now() - start) / 1000
+  const after = await redisStats()
   return {
     clientUs: Math.round(((used.user + used.system) / count) * 10) / 10,
-    redisUs: Math.round((((await redisUsec()) - usec) / count) * 10) / 10,
+    redisUs: Math.round(((after.usec - before.usec) / count) * 10) / 10,
+    // Ours: 1 per pair, more when a write met another one first and was made again.
+    scriptsPerPair: Math.round(((after.scripts - before.scripts) / count) * 1000) / 1000,
     opsPerSec: Math.round(count / seconds),
   }
 }
 
 for (const op of Object.values(ops)) await run(op, 1000)
-const rows: { op: string; clientUs: number; redisUs: number; opsPerSec: number }[] = []
+const rows: { op: string; clientUs: number; redisUs: number; scriptsPerPair: number; opsPerSec: number }[] =
+  []
 for (const name of [...Object.keys(ops), ...Object.keys(ops).reverse()])
   rows.push({ op: name, ...(await run(ops[name] as (i: number) => Promise<unknown>, n)) })
 console.table(rows)
