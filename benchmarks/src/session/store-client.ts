@@ -6,17 +6,13 @@
  *
  *   npx tsx src/session/store-client.ts [pairs per round, 100000] [rounds, 4]
  */
+import { layoutText, loadAndUpdateByHand } from './layout'
 import { session } from './peers'
 
 const pairs = Number(process.argv[2] ?? 100_000)
 const rounds = Number(process.argv[3] ?? 4)
-const FIELDS = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`field${i}`, 'x'.repeat(48)]))
-const now = Date.now()
-const data = `{${Object.entries(FIELDS)
-  .map(([k, v]) => `\n${JSON.stringify(k)}:${JSON.stringify(v)}`)
-  .join(',')}}`
 // A fresh (flat) string, as a socket's reply is.
-const stored = Buffer.from(`1\n${now}\n${now + 43_200_000}\n${now}\n1800000\n\n${data}`).toString()
+const stored = Buffer.from(layoutText(Date.now())).toString()
 const client = {
   call: (): Promise<string> => Promise.resolve(stored),
   evalsha: (..._args: unknown[]): Promise<number> => Promise.resolve(1),
@@ -26,16 +22,12 @@ const sessions = session.createSessions({ redis: client as never, prefix: 'clien
 const id = 'A'.repeat(43)
 
 const ops: Record<string, (n: number) => Promise<unknown>> = {
-  'by hand on the raw replies': async (n) => {
-    const text = await client.call()
-    const eol = text.indexOf('\n')
-    const revision = text.slice(0, eol)
-    JSON.parse(text.slice(text.indexOf('\n{') + 1))
-    const next = `${Number(revision) + 1}${text
-      .slice(eol)
-      .replace(/\n"field3":"[^"]*"/, `\n"field3":${JSON.stringify(String(n))}`)}`
-    await client.evalsha('sha', 1, 'key', revision, next, 1_800_000)
-  },
+  'by hand on the raw replies': (n) =>
+    loadAndUpdateByHand(
+      () => client.call(),
+      (revision, next) => client.evalsha('sha', 1, 'key', revision, next, 1_800_000),
+      String(n),
+    ),
   'sessions.load + update(record)': async (n) => {
     const record = await sessions.load(id)
     if (record !== undefined) await sessions.update(record, { field3: String(n) })

@@ -1,7 +1,7 @@
 /**
  * Where a load + save of a 1 KB session costs, 20 in flight: client CPU (process.cpuUsage) and Redis
- * CPU (`INFO commandstats` usec) per pair, for raw HGETALL + HSET, raw GET + SET of one JSON string
- * (ioredis, the floor of our layout), connect-redis 9 `get` + `set` and `sessions.load` +
+ * CPU (`INFO cpu`: the server process's user + system time) per pair, for raw HGETALL + HSET, raw GET + SET of one JSON string
+ * (ioredis, the floor of our layout), our layout and write script driven by hand, connect-redis 9 `get` + `set` and `sessions.load` +
  * `sessions.update`, and how many scripts each pair ran (ours: more than 1 when a write met another
  * one first). Give it a Redis of its own, so the command stats count only this client:
  *
@@ -12,6 +12,7 @@
 import { RedisStore } from 'connect-redis'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
+import { FIELDS, layoutText, loadAndUpdateByHand, WRITE_SCRIPT } from './layout'
 import { session } from './peers'
 
 const url = process.argv[2] ?? 'redis://127.0.0.1:6391'
@@ -19,7 +20,6 @@ const n = Number(process.argv[3] ?? 4000)
 const redis = new Redis(url)
 const nodeRedis = createClient({ url })
 await nodeRedis.connect()
-const FIELDS = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`field${i}`, 'x'.repeat(48)]))
 const sessions = session.createSessions({ redis, prefix: 'cost' })
 const ids = await Promise.all(Array.from({ length: 20 }, () => sessions.create({ data: FIELDS })))
 // The app's own knob: ioredis then writes the commands of a tick together, as node-redis does.
@@ -29,6 +29,9 @@ const raw = ids.map((_, i) => `cost:raw:{${i}}`)
 for (const k of raw) await redis.hset(k, FIELDS)
 const json = ids.map((_, i) => `cost:json:{${i}}`)
 for (const k of json) await redis.set(k, JSON.stringify(FIELDS))
+const layout = ids.map((_, i) => `cost:layout:{${i}}`)
+for (const k of layout) await redis.set(k, layoutText(Date.now()), 'PX', 1_800_000)
+const writeSha = (await redis.script('LOAD', WRITE_SCRIPT)) as string
 const store = new RedisStore({ client: nodeRedis, prefix: 'cost:cr:' })
 const cookie = {
   originalMaxAge: 1_800_000,
@@ -51,6 +54,14 @@ const ops: Record<string, (i: number) => Promise<unknown>> = {
     value['field3'] = String(i)
     await redis.set(k, JSON.stringify(value), 'PX', 1_800_000)
   },
+  'our layout by hand (GETEX + write script)': (i) => {
+    const k = layout[i % 20] as string
+    return loadAndUpdateByHand(
+      () => redis.getex(k, 'PX', 1_800_000),
+      (revision, next) => redis.evalsha(writeSha, 1, k, revision, next, 1_800_000),
+      String(i),
+    )
+  },
   'connect-redis get + set': async (i) => {
     const value = (await store.get(`s${i % 20}`)) as Record<string, unknown>
     value['field3'] = String(i)
@@ -66,15 +77,19 @@ const ops: Record<string, (i: number) => Promise<unknown>> = {
   },
 }
 
-/** Redis's CPU so far (µs, all commands but INFO) and how many EVALSHAs it ran. */
+/**
+ * Redis's own CPU so far (µs, `INFO cpu`: user + system, its networking included) and how many
+ * EVALSHAs it ran. Not `INFO commandstats` usec: that counts a command a script calls both in the
+ * script's figure and in its own, so a script's inner GET and SET would be counted twice.
+ */
 async function redisStats(): Promise<{ usec: number; scripts: number }> {
-  let usec = 0
-  let scripts = 0
-  for (const m of (await redis.info('commandstats')).matchAll(/cmdstat_([\w|]+):calls=(\d+),usec=(\d+)/g)) {
-    if (m[1] !== 'info') usec += Number(m[3])
-    if (m[1] === 'evalsha') scripts += Number(m[2])
+  const cpu = await redis.info('cpu')
+  const seconds = (name: string): number => Number(new RegExp(`${name}:([\\d.]+)`).exec(cpu)?.[1] ?? 0)
+  const scripts = /cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1]
+  return {
+    usec: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6,
+    scripts: Number(scripts ?? 0),
   }
-  return { usec, scripts }
 }
 
 async function run(op: (i: number) => Promise<unknown>, count: number) {

@@ -20,26 +20,18 @@
  *   kill "$(cat /tmp/sk-6391.pid)"
  */
 import { hash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { RedisStore } from 'connect-redis'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
 import { DeadlineSweep, RedisScript } from '../../../packages/internal/src/index'
 import { median } from '../harness'
+import { FIELDS, layoutText, loadAndUpdateByHand, WRITE_SCRIPT } from './layout'
 import { session } from './peers'
 
 const url = process.argv[2] ?? 'redis://127.0.0.1:6391'
 const pairs = Number(process.argv[3] ?? 5000)
 const rounds = Number(process.argv[4] ?? 30)
 
-/** The package's write script, read from its source (it is not exported). */
-const WRITE_SCRIPT = ((source: string) => {
-  const found = /const writeScript = new RedisScript\(`([^`]*)`\)/.exec(source)
-  if (found?.[1] === undefined) throw new Error('writeScript not found in redis-store.ts')
-  return found[1].replaceAll('\\\\n', '\\n')
-})(readFileSync(new URL('../../../packages/session/src/drivers/redis-store.ts', import.meta.url), 'utf8'))
-
-const FIELDS = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`field${i}`, 'x'.repeat(48)]))
 const redis = new Redis(url)
 const nodeRedis = createClient({ url })
 await nodeRedis.connect()
@@ -48,10 +40,7 @@ const ids = (await Promise.all(Array.from({ length: 20 }, () => sessions.create(
   (r) => r.id,
 )
 const now = Date.now()
-const data = `{${Object.entries(FIELDS)
-  .map(([k, v]) => `\n${JSON.stringify(k)}:${JSON.stringify(v)}`)
-  .join(',')}}`
-const text = `1\n${now}\n${now + 43_200_000}\n${now}\n1800000\n\n${data}`
+const text = layoutText(now)
 const layoutKeys = ids.map((_, i) => `parts:layout:{${i}}`)
 const hashedKeys = ids.map((id) => `parts:hashed:{${hash('sha256', id, 'base64url')}}`)
 for (const k of [...layoutKeys, ...hashedKeys]) await redis.set(k, text, 'PX', 1_800_000)
@@ -75,18 +64,17 @@ function layout(parts: { hashed?: boolean; deadline?: boolean; redisScript?: boo
     const key = parts.hashed
       ? `parts:hashed:{${hash('sha256', ids[i % 20] as string, 'base64url')}}`
       : (layoutKeys[i % 20] as string)
-    const read = redis.getex(key, 'PX', 1_800_000)
-    const raw = (await (parts.deadline ? bounded(read) : read)) ?? ''
-    const eol = raw.indexOf('\n')
-    const revision = raw.slice(0, eol)
-    JSON.parse(raw.slice(raw.indexOf('\n{') + 1))
-    const next = `${Number(revision) + 1}${raw
-      .slice(eol)
-      .replace(/\n"field3":"[^"]*"/, `\n"field3":${JSON.stringify(String(i))}`)}`
-    const write = parts.redisScript
-      ? script.run(redis, [key], [revision, next, 1_800_000])
-      : redis.evalsha(sha, 1, key, revision, next, 1_800_000)
-    if ((await (parts.deadline ? bounded(write) : write)) !== 1) throw new Error('the write met another one')
+    const written = await loadAndUpdateByHand(
+      () => (parts.deadline ? bounded(redis.getex(key, 'PX', 1_800_000)) : redis.getex(key, 'PX', 1_800_000)),
+      (revision, next) => {
+        const write = parts.redisScript
+          ? script.run(redis, [key], [revision, next, 1_800_000])
+          : redis.evalsha(sha, 1, key, revision, next, 1_800_000)
+        return parts.deadline ? bounded(write) : write
+      },
+      String(i),
+    )
+    if (written !== 1) throw new Error('the write met another one')
   }
 }
 

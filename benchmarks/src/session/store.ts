@@ -12,7 +12,6 @@
  * session, through express-session with its MemoryStore and connect-redis (whole-object saves) and
  * with `createSessionStore` (field-level saves).
  */
-import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { request } from 'node:http'
 import { RedisStore } from 'connect-redis'
@@ -20,21 +19,12 @@ import { Redis } from 'ioredis'
 import { createClient } from 'redis'
 import type { Contender } from '../harness'
 import { interleave, printSummaries, timeConcurrent } from '../harness'
+import { FIELDS, layoutText, loadAndUpdateByHand, WRITE_SCRIPT } from './layout'
 import { express, expressSession, session, sessionExpressStore } from './peers'
 
 interface StoreContender extends Contender {
   readonly op: (i: number) => Promise<unknown>
 }
-
-/**
- * The package's write script, read from its source (it is not exported), so the raw row runs
- * exactly what the store runs.
- */
-const WRITE_SCRIPT = ((source: string) => {
-  const found = /const writeScript = new RedisScript\(`([^`]*)`\)/.exec(source)
-  if (found?.[1] === undefined) throw new Error('writeScript not found in redis-store.ts')
-  return found[1].replaceAll('\\\\n', '\\n')
-})(readFileSync(new URL('../../../packages/session/src/drivers/redis-store.ts', import.meta.url), 'utf8'))
 
 /**
  * The least a write that never loses a concurrent update can cost: a compare-and-set. The value is
@@ -46,8 +36,6 @@ local raw = redis.call('GET', KEYS[1])
 if not raw or string.sub(raw, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`
-
-const FIELDS = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`field${i}`, 'x'.repeat(48)]))
 
 export async function runStore(redisUrl: string, runId: string, quick: boolean): Promise<unknown> {
   const redis = new Redis(redisUrl)
@@ -65,11 +53,7 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
     for (const k of jsonKeys) await redis.set(k, JSON.stringify(FIELDS))
     // Our stored text and write script, driven by the raw client: what Redis does for us, without the package.
     const writeKeys = ids.map((_, i) => `${runId}:write:{${i}}`)
-    const now = Date.now()
-    const data = `{${Object.entries(FIELDS)
-      .map(([k, v]) => `\n${JSON.stringify(k)}:${JSON.stringify(v)}`)
-      .join(',')}}`
-    const text = `1\n${now}\n${now + 43_200_000}\n${now}\n1800000\n\n${data}`
+    const text = layoutText(Date.now())
     for (const k of writeKeys) await redis.set(k, text, 'PX', 1_800_000)
     const writeSha = (await redis.script('LOAD', WRITE_SCRIPT)) as string
     const casKeys = ids.map((_, i) => `${runId}:cas:{${i}}`)
@@ -137,16 +121,13 @@ export async function runStore(redisUrl: string, runId: string, quick: boolean):
       },
       {
         name: 'ioredis GETEX + our write script (raw)',
-        op: async (i) => {
+        op: (i) => {
           const k = writeKeys[i % 20] as string
-          const raw = (await redis.getex(k, 'PX', 1_800_000)) ?? ''
-          const eol = raw.indexOf('\n')
-          const revision = raw.slice(0, eol)
-          JSON.parse(raw.slice(raw.indexOf('\n{') + 1))
-          const next = `${Number(revision) + 1}${raw
-            .slice(eol)
-            .replace(/\n"field3":"[^"]*"/, `\n"field3":${JSON.stringify(String(i))}`)}`
-          await redis.evalsha(writeSha, 1, k, revision, next, 1_800_000)
+          return loadAndUpdateByHand(
+            () => redis.getex(k, 'PX', 1_800_000),
+            (revision, next) => redis.evalsha(writeSha, 1, k, revision, next, 1_800_000),
+            String(i),
+          )
         },
       },
       {
