@@ -86,27 +86,27 @@ export async function runHttp(redisUrl: string, runId: string, quick: boolean): 
     const bare = results.get('bare') ?? []
     const rows = servers.map((s) => {
       const mine = results.get(s.name) ?? []
+      // Another build's server is compared with the current build's server of the same variant.
+      const other = s.name.includes('@')
+      const current = results.get(s.name.replace(/@.*$/, '')) ?? []
+      const ratios = (against: readonly { cpuUsPerReq: number }[]): number[] =>
+        mine.map((m, i) => m.cpuUsPerReq / (against[i]?.cpuUsPerReq ?? 1))
+      const thousandths = (x: number): number => Math.round(x * 1000) / 1000
       return {
         variant: s.name,
         reqPerSec: Math.round(median(mine.map((m) => m.reqPerSec))),
         cpuUsPerReq: Math.round(median(mine.map((m) => m.cpuUsPerReq)) * 10) / 10,
-        cpuVsBare:
-          Math.round(median(mine.map((m, i) => m.cpuUsPerReq / (bare[i]?.cpuUsPerReq ?? 1))) * 100) / 100,
+        cpuVsBare: Math.round(median(ratios(bare)) * 100) / 100,
         non2xx: mine.reduce((a, m) => a + m.non2xx, 0),
         // For another build's server: its CPU per request over the current build's, median of the rounds.
-        vsCurrent: s.name.includes('@')
-          ? Math.round(
-              median(
-                mine.map(
-                  (m, i) => m.cpuUsPerReq / (results.get(s.name.replace(/@.*$/, ''))?.[i]?.cpuUsPerReq ?? 1),
-                ),
-              ) * 1000,
-            ) / 1000
-          : undefined,
+        vsCurrent: other ? thousandths(median(ratios(current))) : undefined,
+        // Each round's ratio behind the median (to bare; for another build, to the current one).
+        rounds: (other ? ratios(current) : ratios(bare)).map(thousandths),
       }
     })
     console.log(`\nExpress GET /r, 16 connections, ${rounds} × ${seconds} s, medians`)
-    console.table(rows)
+    console.table(rows.map(({ rounds: _rounds, ...row }) => row))
+    for (const row of rows) console.log(`${row.variant} per round: ${row.rounds.join(' ')}`)
     return rows
   } finally {
     stopServers(servers)
