@@ -10,6 +10,8 @@ import {
 } from '../errors'
 import { TOKEN_TYPES } from '../tokens/claims'
 import type { RemoteVerifier } from '../tokens/remote'
+import { verifyNow } from '../tokens/verify-now'
+import type { VerifiesNow } from '../tokens/verify-now'
 import type { AccessClaims, ServiceClaims, Tokens } from '../tokens/types'
 
 /** How a route accepts credentials: user access tokens, service tokens, API keys. */
@@ -170,13 +172,48 @@ function typOf(token: string): string | undefined {
 
 /**
  * Authenticates a request from its headers alone (tokens in query strings or bodies are never
- * read), then checks roles and scopes. Throws the package's coded errors (401, 403, 503).
+ * read), then checks roles and scopes; hands the principal to `pass`, or the package's coded error
+ * (401, 403, 503) to `fail`. A principal known at once (this app's access token, already verified
+ * and cached) is handed on in the same tick, without a promise; anything else after its promise.
  */
-export async function authenticateRequest(
+export function authenticateRequest(
   headers: CredentialHeaders,
   config: ResolvedAuthenticate,
-): Promise<Principal> {
-  const principal = await identify(headers, config)
+  pass: (principal: Principal) => void,
+  fail: (error: unknown) => void,
+): void {
+  let principal: Principal | Promise<Principal>
+  try {
+    principal = identify(headers, config)
+  } catch (error) {
+    fail(error)
+    return
+  }
+  if (principal instanceof Promise)
+    principal.then((known) => {
+      grant(known, config, pass, fail)
+    }, fail)
+  else grant(principal, config, pass, fail)
+}
+
+/** Hands on a principal that has the route's roles or scopes; `pass` runs outside the try: what it throws is not a refusal. */
+function grant(
+  principal: Principal,
+  config: ResolvedAuthenticate,
+  pass: (principal: Principal) => void,
+  fail: (error: unknown) => void,
+): void {
+  try {
+    checkGrants(principal, config)
+  } catch (error) {
+    fail(error)
+    return
+  }
+  pass(principal)
+}
+
+/** Refuses (403) a principal without every role (access tokens) or scope (service tokens, API keys) of the route. */
+function checkGrants(principal: Principal, config: ResolvedAuthenticate): void {
   const missing =
     principal.scheme === 'bearer'
       ? config.roles.filter((r) => !principal.roles.includes(r))
@@ -185,11 +222,13 @@ export async function authenticateRequest(
     throw new SessionForbiddenError(`missing role(s): ${missing.join(', ')}`, { reason: 'role' })
   if (principal.scheme !== 'bearer' && missing.length > 0)
     throw new SessionForbiddenError(`missing scope(s): ${missing.join(', ')}`, { reason: 'scope' })
-  return principal
 }
 
-/** The principal of the request's credential; a plain function over the verifiers' promises (no async layer of its own). */
-function identify(headers: CredentialHeaders, config: ResolvedAuthenticate): Promise<Principal> {
+/**
+ * The principal of the request's credential: at once for this app's cached access token (see
+ * `verifyNow`), else the verifiers' promise (no async layer of its own). Throws or rejects.
+ */
+function identify(headers: CredentialHeaders, config: ResolvedAuthenticate): Principal | Promise<Principal> {
   const authorization = typeof headers.authorization === 'string' ? headers.authorization : ''
   const space = authorization.indexOf(' ')
   const kind = space > 0 ? authorization.slice(0, space).toLowerCase() : ''
@@ -207,9 +246,12 @@ function identify(headers: CredentialHeaders, config: ResolvedAuthenticate): Pro
         .verifyServiceToken(credential, audience)
         .then((claims) => ({ scheme: 'service', sub: claims.sub, scopes: claims.scopes, claims }))
     } else if (schemes.includes('bearer')) {
-      return tokens
-        .verify(credential)
-        .then((claims) => ({ scheme: 'bearer', remote: false, sub: claims.sub, roles: claims.roles, claims }))
+      // Any object with verify() is accepted; ours answer without a promise when they can.
+      const claims =
+        verifyNow in tokens
+          ? (tokens as Tokens & VerifiesNow)[verifyNow](credential)
+          : tokens.verify(credential)
+      return claims instanceof Promise ? claims.then(bearerPrincipal) : bearerPrincipal(claims)
     }
   }
   const key = kind === 'apikey' ? credential : typeof apiKeyHeader === 'string' ? apiKeyHeader.trim() : ''
@@ -221,6 +263,11 @@ function identify(headers: CredentialHeaders, config: ResolvedAuthenticate): Pro
   return Promise.reject(
     new SessionUnauthenticatedError(`no credentials for this route (${schemes.join(', ')})`),
   )
+}
+
+/** The principal of this app's access token. */
+function bearerPrincipal(claims: AccessClaims): Principal {
+  return { scheme: 'bearer', remote: false, sub: claims.sub, roles: claims.roles, claims }
 }
 
 /** The principal of a third party's token: it must name its subject. */

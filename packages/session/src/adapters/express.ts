@@ -57,7 +57,9 @@ function send(res: ServerResponse, error: unknown, schemes?: readonly Scheme[]):
 export function authenticate(options: AuthenticateOptions): Middleware {
   const config = resolveAuthenticate(options)
   const run = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void => {
-    authenticateRequest(req.headers, config).then(
+    authenticateRequest(
+      req.headers,
+      config,
       (principal) => {
         ;(req as Decorated).auth = principal
         setContext({ auth: principal })

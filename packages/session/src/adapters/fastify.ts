@@ -77,7 +77,9 @@ export const sessionPlugin: FastifyPluginCallback = fp(
 export function authenticate(options: AuthenticateOptions): onRequestHookHandler {
   const config = resolveAuthenticate(options)
   const run = (request: FastifyRequest, reply: FastifyReply, next: () => void): void => {
-    authenticateRequest(request.headers, config).then(
+    authenticateRequest(
+      request.headers,
+      config,
       (principal) => {
         request.auth = principal
         setContext({ auth: principal })

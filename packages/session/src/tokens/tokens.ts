@@ -39,8 +39,10 @@ import type {
 import { VerifiedCache } from './verified-cache'
 import { checkHeader, verifyJwt } from './verify'
 import type { VerifyRules } from './verify'
+import { verifyNow } from './verify-now'
+import type { VerifiesNow } from './verify-now'
 
-class TokenService implements Tokens {
+class TokenService implements Tokens, VerifiesNow {
   readonly #o: ResolvedTokensOptions
   readonly #gate: CloseGate
   readonly #cache: VerifiedCache
@@ -124,7 +126,18 @@ class TokenService implements Tokens {
   }
 
   verify(token: string): Promise<AccessClaims> {
-    return this.#verifyKind('access', token, this.#rules.access) as Promise<AccessClaims>
+    // Not an async function: a cache hit's claims are wrapped once, a miss's promise handed on as is.
+    try {
+      return Promise.resolve(this[verifyNow](token))
+    } catch (error) {
+      // Unchanged, as an async function's throw: these are the service's own coded errors.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return Promise.reject(error)
+    }
+  }
+
+  [verifyNow](token: string): AccessClaims | Promise<AccessClaims> {
+    return this.#verifyKind('access', token, this.#rules.access) as AccessClaims | Promise<AccessClaims>
   }
 
   async refresh(refreshToken: string, update?: Omit<TokenSubject, 'sub'>): Promise<TokenPair> {
@@ -323,46 +336,64 @@ class TokenService implements Tokens {
 
   /**
    * One verification: a hit of the verified-token cache (same token, same rules) skips the signature
-   * and claim checks; the revocation check runs either way. `scope` names the rules a cache entry
-   * answers for (the kind, and the audience of a service token).
+   * and claim checks and answers at once; the shape and revocation checks run either way. `scope`
+   * names the rules a cache entry answers for (the kind, and the audience of a service token).
+   * Throws (a hit that fails its checks, a closed service) or returns a promise (a miss).
    */
-  async #verifyKind(
+  #verifyKind(
     kind: TokenKind,
     token: string,
     rules: VerifyRules,
     scope: string = kind,
-  ): Promise<JWTPayload> {
+  ): JWTPayload | Promise<JWTPayload> {
     this.#open()
-    let cached = false
+    const cacheKey =
+      this.#o.cacheSize > 0 &&
+      kind !== 'refresh' &&
+      typeof token === 'string' &&
+      token.length <= rules.maxTokenSize
+        ? VerifiedCache.keyOf(token)
+        : undefined
+    const hit = cacheKey === undefined ? undefined : this.#cache.get(cacheKey, scope)
+    if (hit !== undefined) return this.#accept(kind, hit, true)
+    // A clear (keys or revocations changed) while the signature is checked keeps the result out.
+    const generation = this.#cache.generation
+    const ring = this.#ringNow
+    const verified =
+      ring === undefined
+        ? this.#ring.then((imported) => verifyJwt(token, imported.lookup, rules))
+        : verifyJwt(token, ring.lookup, rules)
+    return verified.then(
+      (payload) => {
+        this.#accept(kind, payload, false)
+        if (cacheKey !== undefined) this.#cache.set(cacheKey, scope, payload, generation)
+        return payload
+      },
+      (error: unknown) => this.#refuse(kind, error, false),
+    )
+  }
+
+  /** The checks every verified payload passes, cached or not, and its `verify` event. */
+  #accept(kind: TokenKind, payload: JWTPayload, cached: boolean): JWTPayload {
     try {
-      const cacheKey =
-        this.#o.cacheSize > 0 &&
-        kind !== 'refresh' &&
-        typeof token === 'string' &&
-        token.length <= rules.maxTokenSize
-          ? VerifiedCache.keyOf(token)
-          : undefined
-      // A clear (keys or revocations changed) while the signature is checked keeps the result out.
-      const generation = this.#cache.generation
-      let payload = cacheKey === undefined ? undefined : this.#cache.get(cacheKey, scope)
-      cached = payload !== undefined
-      if (payload === undefined)
-        payload = await verifyJwt(token, (this.#ringNow ?? (await this.#ring)).lookup, rules)
       this.#checkShape(kind, payload)
       this.#checkRevoked(payload)
-      if (!cached && cacheKey !== undefined) this.#cache.set(cacheKey, scope, payload, generation)
-      publish(channels.verify, (): VerifyEvent => ({ kind, outcome: 'valid', cached }))
-      return payload
     } catch (error) {
-      publish(channels.verify, (): VerifyEvent => ({
-        kind,
-        outcome: 'refused',
-        code: (error as SessionError).code,
-        reason: (error as { reason?: string }).reason,
-        cached,
-      }))
-      throw error
+      this.#refuse(kind, error, cached)
     }
+    publish(channels.verify, (): VerifyEvent => ({ kind, outcome: 'valid', cached }))
+    return payload
+  }
+
+  #refuse(kind: TokenKind, error: unknown, cached: boolean): never {
+    publish(channels.verify, (): VerifyEvent => ({
+      kind,
+      outcome: 'refused',
+      code: (error as SessionError).code,
+      reason: (error as { reason?: string }).reason,
+      cached,
+    }))
+    throw error
   }
 
   #checkShape(kind: TokenKind, payload: JWTPayload): void {
