@@ -1,3 +1,4 @@
+import { createServer } from 'node:http'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
@@ -11,7 +12,7 @@ import type { Principal, Tokens, TokensOptions } from '../../src/index'
 import * as ex from '../../src/adapters/express'
 import * as fa from '../../src/adapters/fastify'
 import type { App, Reply } from '../support/apps'
-import { call } from '../support/apps'
+import { call, listening } from '../support/apps'
 import { AUDIENCE, ISSUER } from '../support/attacks'
 import { edKey } from '../support/keys'
 
@@ -113,18 +114,7 @@ async function startExpress(): Promise<App> {
     timed(ex.authenticate({ tokens: cached, audience: 'ledger', schemes: ['service'] })),
     handler,
   )
-  const server = app.listen(0, '127.0.0.1')
-  await new Promise((resolve) => server.once('listening', resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections()
-        server.close(() => {
-          resolve()
-        })
-      }),
-  }
+  return listening(createServer(app))
 }
 
 async function startFastify(): Promise<App> {

@@ -81,7 +81,11 @@ export async function startExpress(deps: Deps): Promise<App> {
       res.json({ ok: true })
     },
   )
-  const server: Server = createServer({ maxHeaderSize: MAX_HEADER_SIZE }, app)
+  return listening(createServer({ maxHeaderSize: MAX_HEADER_SIZE }, app))
+}
+
+/** Starts `server` on a free local port: its base URL, and a close that drops open connections first. */
+export async function listening(server: Server): Promise<App> {
   await new Promise<void>((resolve) => {
     server.listen(0, '127.0.0.1', () => {
       resolve()

@@ -8,7 +8,7 @@ import { createRemoteVerifier, createTokens, SessionOptionsError } from '../../s
 import type { RemoteVerifier, RemoteVerifierOptions } from '../../src/index'
 import * as ex from '../../src/adapters/express'
 import * as fa from '../../src/adapters/fastify'
-import { call } from '../support/apps'
+import { call, listening } from '../support/apps'
 import type { App } from '../support/apps'
 import { craft, edKey, nowSec } from '../support/keys'
 
@@ -57,21 +57,7 @@ async function startApp(name: 'express' | 'fastify', verifier: RemoteVerifier): 
     app.get('/admin', ex.authenticate({ tokens: verifier, roles: ['admin'] }), (_req, res) => {
       res.json({ ok: true })
     })
-    const server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => {
-        resolve(s)
-      })
-    })
-    return {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      close: () =>
-        new Promise((resolve) => {
-          server.closeAllConnections()
-          server.close(() => {
-            resolve()
-          })
-        }),
-    }
+    return listening(createServer(app))
   }
   const app = Fastify()
   await app.register(fa.sessionPlugin)
