@@ -23,6 +23,7 @@ const rules: Rule[] = [
   { pattern: /\bextends Error\b/, use: 'CodedError (through the package base error)' },
   { pattern: /(?<!:\s*)['"`]scalekit:/, use: 'channelName / channelPrefix' },
   { pattern: /\bNOSCRIPT\b|\bevalsha\(/, use: 'RedisScript' },
+  { pattern: /\bfunction isPromiseLike\b|\.then === 'function'/, use: 'isPromiseLike' },
 ]
 
 const root = resolve(import.meta.dirname, '..')

@@ -19,6 +19,7 @@ export {
 } from './lifecycle'
 export { createWarner, type Logger, type Warner } from './logger'
 export { onlyKnownOptions } from './option-names'
+export { isPromiseLike } from './promise-like'
 export {
   checkRedisInput,
   isRedisCluster,

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { isPromiseLike } from '@scalekit/internal'
 import type { Logger } from '@scalekit/internal'
 import { ObservabilityArgumentError, ObservabilityOptionsError } from './errors'
 import { functionMetrics } from './metrics/definitions'
@@ -98,14 +99,6 @@ function isAsyncGenerator(value: unknown): value is AsyncGenerator {
   )
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as PromiseLike<unknown>).then === 'function'
-  )
-}
-
 class Instrumenter {
   readonly #metrics: ReturnType<typeof metricsInternals> | undefined
   readonly #logger: Logger | undefined
@@ -189,7 +182,7 @@ class Instrumenter {
         finish(error, true)
         throw error
       }
-      if (isThenable(result))
+      if (isPromiseLike(result))
         return Promise.resolve(result).then(
           (value) => {
             finish(undefined, false)

@@ -46,13 +46,6 @@ export function defineMessage<S extends StandardSchemaV1>(
   return Object.freeze({ name, schema })
 }
 
-/** Whether `value` (a schema's result, a handler's return) is a promise rather than the value itself. */
-export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return (
-    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
-  )
-}
-
 /** "path: message; …" for an error message, at most the first 5 issues. */
 export function describeIssues(issues: readonly StandardSchemaV1.Issue[]): string {
   return issues

@@ -1,5 +1,5 @@
 import type { CloseOptions, Closeable, Duration, HealthSnapshot, HealthStatus } from '@scalekit/internal'
-import { CloseGate, createWarner, describeValue } from '@scalekit/internal'
+import { CloseGate, createWarner, describeValue, isPromiseLike } from '@scalekit/internal'
 import type { Warner } from '@scalekit/internal'
 import type { DeadLetterReason, QueuePublishContext } from './channels'
 import { channels } from './channels'
@@ -26,7 +26,7 @@ import {
   QueueValidationError,
 } from './errors'
 import type { MessageType } from './message'
-import { describeIssues, isPromiseLike } from './message'
+import { describeIssues } from './message'
 import { uuidv7 } from './internal/ids'
 import type { StandardSchemaV1 } from './standard-schema'
 import type { ConsumeOptions, QueueOptions, ResolvedQueueOptions } from './options'

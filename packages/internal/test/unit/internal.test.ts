@@ -9,6 +9,7 @@ import {
   createWarner,
   DeadlineSweep,
   defineErrors,
+  isPromiseLike,
   MAX_DURATION_MS,
   parseDuration,
   sleep,
@@ -263,6 +264,18 @@ describe('DeadlineSweep', () => {
     await sleep(60)
     expect(fired).toEqual(['first'])
     expect(sweep.size).toBe(0)
+  })
+})
+
+describe('isPromiseLike', () => {
+  it('is true for any thenable (native, of another library, a function with then) and false for values', () => {
+    const fnThenable = Object.assign(() => undefined, { then: () => undefined })
+    expect(
+      [Promise.resolve(1), { then: () => undefined }, fnThenable].map((v: unknown) => isPromiseLike(v)),
+    ).toEqual([true, true, true])
+    expect(
+      [null, undefined, 1, 'then', {}, { then: 1 }, () => undefined].map((v: unknown) => isPromiseLike(v)),
+    ).toEqual([false, false, false, false, false, false, false])
   })
 })
 
