@@ -1,4 +1,4 @@
-import { createChecks, describeValue } from '@scalekit/internal'
+import { createChecks, describeValue, isPromiseLike } from '@scalekit/internal'
 import type { Checks } from '@scalekit/internal'
 import type { ApiKeyInfo, ApiKeys } from '../api-keys/types'
 import type { JWTPayload } from 'jose'
@@ -189,7 +189,7 @@ export function authenticateRequest(
     fail(error)
     return
   }
-  if (principal instanceof Promise)
+  if (isPromiseLike(principal))
     principal.then((known) => {
       grant(known, config, pass, fail)
     }, fail)
@@ -251,7 +251,7 @@ function identify(headers: CredentialHeaders, config: ResolvedAuthenticate): Pri
         verifyNow in tokens
           ? (tokens as Tokens & VerifiesNow)[verifyNow](credential)
           : tokens.verify(credential)
-      return claims instanceof Promise ? claims.then(bearerPrincipal) : bearerPrincipal(claims)
+      return isPromiseLike(claims) ? Promise.resolve(claims).then(bearerPrincipal) : bearerPrincipal(claims)
     }
   }
   const key = kind === 'apikey' ? credential : typeof apiKeyHeader === 'string' ? apiKeyHeader.trim() : ''
